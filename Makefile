@@ -1,0 +1,44 @@
+# Two commands on a fresh machine:
+#   make serve   install everything, build the sample city on first run, serve it on http://127.0.0.1:8000
+#   make test    install everything and run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STORE  ?= data/sample.cim.sqlite
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install serve sample test lint bench clean system-deps
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+$(STORE): | $(BIN)/.installed
+	$(BIN)/cim sample --store $(STORE)
+
+sample: $(BIN)/.installed
+	$(BIN)/cim sample --store $(STORE)
+
+serve: $(BIN)/.installed $(STORE)
+	$(BIN)/cim serve --store $(STORE) --host $(HOST) --port $(PORT)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+test: $(BIN)/.installed system-deps
+	$(BIN)/ruff check cim tiles api sample_city tests bench
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check cim tiles api sample_city tests bench
+
+bench: $(BIN)/.installed system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) data build .pytest_cache

@@ -1,0 +1,41 @@
+"""Request dependencies: the store, the settings, and parameter groups shared by routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from cim.crs import check_supported
+from cim.store import Store
+
+from .settings import Settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def base_url(request: Request) -> str:
+    """The service root as clients reach it (honours a proxy's root_path)."""
+    return str(request.base_url).rstrip("/")
+
+
+@dataclass
+class OutputCRSParam:
+    """``crs`` (OGC API - Features Part 2): the CRS of returned coordinates."""
+
+    crs: Annotated[str | None, Query(description="CRS of the returned coordinates (URI); default CRS84. "
+                                     "Coordinates are written in the CRS's official axis order.")] = None
+
+    def uri(self, store: Store) -> str:
+        return check_supported(self.crs, store.city().crs_epsg, "crs")

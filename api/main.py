@@ -1,0 +1,42 @@
+"""The application factory: ``create_app(settings)``; run with ``uvicorn --factory api.main:create_app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from cim.store import open_store
+
+from . import errors
+from .routers import collections, landing
+from .settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app.  The store opens when the app starts and closes when it stops."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.store)
+        store.city()  # fail at start-up, not on the first request, when the store is not a city
+        app.state.store = store
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(title=settings.title, description=settings.description, version="0.1.0",
+                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    errors.install(app)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["*"],
+                           expose_headers=["Content-Crs", "ETag"])
+    app.include_router(landing.router)
+    app.include_router(collections.router)
+    return app

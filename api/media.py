@@ -1,0 +1,32 @@
+"""Media types and fast JSON responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi.responses import Response
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
+
+
+class ORJSONResponse(Response):
+    media_type = JSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class GeoJSONResponse(ORJSONResponse):
+    media_type = GEOJSON
+
+
+class ProblemResponse(ORJSONResponse):
+    media_type = PROBLEM
+
+
+class OpenAPIResponse(ORJSONResponse):
+    media_type = OPENAPI_30

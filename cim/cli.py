@@ -1,0 +1,150 @@
+"""The ``cim`` command line: init, sample, info, serve.
+
+``--store`` (or the ``CIM_STORE`` variable) selects the store.  These names and options are a
+stable interface: scripts and other platforms call them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import CIMError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="City information model: build, inspect and serve a city store.")
+console = Console()
+err_console = Console(stderr=True)
+
+StoreOpt = Annotated[str, typer.Option("--store", "-s", envvar="CIM_STORE",
+                                       help="Store: a SQLite file path (or CIM_STORE).")]
+
+
+def _fail(exc: CIMError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def init(
+    store: StoreOpt,
+    crs: Annotated[str, typer.Option(help="Projected CRS of the city, e.g. EPSG:4550.")] = "EPSG:4550",
+    name: Annotated[str, typer.Option(help="City name.")] = "City",
+    population: Annotated[int | None, typer.Option(help="Urban resident population (selects rules).")] = None,
+    frost_depth: Annotated[float, typer.Option(help="Standard frost depth, metres.")] = 1.2,
+    force: Annotated[bool, typer.Option(help="Replace an existing city in the store.")] = False,
+) -> None:
+    """Create an empty city."""
+    from pyproj import CRS
+
+    from .model import City
+    from .store import open_store
+
+    try:
+        code = CRS.from_user_input(crs).to_epsg()
+    except Exception:
+        code = None
+    if code is None or not CRS.from_epsg(code).is_projected:
+        err_console.print(f"[bold red]error:[/] --crs must be a projected EPSG CRS (metres), got {crs!r}")
+        raise typer.Exit(2)
+    try:
+        s = open_store(store, create=True)
+        s.init(City(name=name, crs_epsg=code, urban_population=population, frost_depth=frost_depth),
+               overwrite=force)
+        s.close()
+    except CIMError as exc:
+        _fail(exc)
+    console.print(f"Created city [bold]{name}[/] in {store} (EPSG:{code}).")
+
+
+@app.command()
+def sample(
+    store: StoreOpt,
+    seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same city).")] = 20260101,
+) -> None:
+    """Build the sample city (a Shenyang-like district) into the store, replacing its content."""
+    from rich.progress import Progress
+
+    from sample_city import build_sample_city
+
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task("building sample city", total=1.0)
+
+        def report(stage: str, fraction: float) -> None:
+            progress.update(task, description=stage, completed=fraction)
+
+        summary = build_sample_city(store, seed=seed, progress=report)
+    console.print(f"Sample city written to {store}: " +
+                  ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
+
+
+@app.command()
+def info(
+    store: StoreOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Counts per collection, the CRS and the bounds."""
+    from .store import open_store
+
+    try:
+        s = open_store(store)
+        city = s.city()
+        counts = s.counts()
+        bounds = {cid: s.bounds(cid) for cid in counts}
+        terrain = s.terrain()
+        version = s.version()
+        s.close()
+    except CIMError as exc:
+        _fail(exc)
+    doc = {"store": store, "city": city.name, "crs": city.crs, "vertical_datum": city.vertical_datum,
+           "version": version, "counts": counts,
+           "bounds": {k: list(v) if v else None for k, v in bounds.items()},
+           "terrain": None if terrain is None else {"shape": list(terrain.shape), "cell": terrain.cell,
+                                                    "bounds": list(terrain.bounds)}}
+    if as_json:
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title=f"{city.name} — {city.crs}, heights {city.vertical_datum}")
+    for col in ("collection", "features", "minx", "miny", "minz", "maxx", "maxy", "maxz"):
+        table.add_column(col, justify="right" if col != "collection" else "left")
+    for cid, n in counts.items():
+        b = bounds[cid]
+        table.add_row(cid, str(n), *(f"{v:.2f}" for v in b) if b else ["-"] * 6)
+    console.print(table)
+    if terrain is not None:
+        console.print(f"terrain: {terrain.shape[1]} x {terrain.shape[0]} cells of {terrain.cell} m")
+
+
+@app.command()
+def serve(
+    store: StoreOpt,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the store over HTTP (OGC API - Features)."""
+    import uvicorn
+
+    from .store import open_store
+
+    try:
+        open_store(store).city()  # a clear error now rather than a traceback from a worker
+    except CIMError as exc:
+        _fail(exc)
+    os.environ["CIM_STORE"] = store
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The four feature collections: their types, geometry and bounds.
+
+One :class:`CollectionSpec` per collection says how a feature of that type becomes a GeoJSON
+geometry (city CRS), a 2-D shapely geometry (for exact spatial tests) and a 3-D bounding box of
+its solid (for the store's index).  Stores, encoders and the HTTP layer iterate over
+``COLLECTIONS`` rather than naming types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from pydantic import BaseModel
+
+from .errors import UnknownCollection
+from .model import Building, PipeNode, PipeSegment, UndergroundStructure
+from .typed import Bounds3
+
+# A geometry in city coordinates: (GeoJSON type, parts).  Point: [(1, d)]; LineString: [(n, d)];
+# Polygon: [ring (n, 2), ...].  d is 2 or 3.
+Geometry = tuple[str, list[np.ndarray]]
+
+
+def _polygon(rings: list[list[tuple[float, float]]]) -> Geometry:
+    return "Polygon", [np.asarray(r + [r[0]], dtype=float) for r in rings]
+
+
+def _building_geometry(b: Building) -> Geometry:
+    return _polygon(b.footprint)
+
+
+def _building_bounds(b: Building) -> Bounds3:
+    xy = b.exterior()
+    lo, hi = sorted((b.ground_elevation, b.roof_elevation))
+    return (*xy.min(axis=0), lo, *xy.max(axis=0), hi)  # type: ignore[return-value]
+
+
+def _pipe_geometry(p: PipeSegment) -> Geometry:
+    return "LineString", [p.coords()]
+
+
+def _pipe_bounds(p: PipeSegment) -> Bounds3:
+    c = p.coords()
+    half_w = (p.diameter or p.width or 0.0) / 2
+    half_h = p.outer_height / 2
+    lo, hi = c.min(axis=0), c.max(axis=0)
+    return (lo[0] - half_w, lo[1] - half_w, lo[2] - half_h, hi[0] + half_w, hi[1] + half_w, hi[2] + half_h)
+
+
+def _node_geometry(n: PipeNode) -> Geometry:
+    return "Point", [np.asarray([n.position], dtype=float)]
+
+
+def _node_bounds(n: PipeNode) -> Bounds3:
+    x, y, z = n.position
+    r = (n.diameter or 0.0) / 2
+    return (x - r, y - r, z - (n.depth or 0.0), x + r, y + r, z)
+
+
+def _structure_geometry(s: UndergroundStructure) -> Geometry:
+    if s.footprint is not None:
+        return _polygon(s.footprint)
+    return "LineString", [np.asarray(s.centreline, dtype=float)]
+
+
+def _structure_bounds(s: UndergroundStructure) -> Bounds3:
+    if s.footprint is not None:
+        xy = np.asarray(s.footprint[0], dtype=float)
+        return (*xy.min(axis=0), s.bottom_elevation, *xy.max(axis=0), s.top_elevation)  # type: ignore[return-value]
+    c = np.asarray(s.centreline, dtype=float)
+    half_w = (s.width or 0.0) / 2
+    half_h = (s.section_height if s.section == "box" else s.width) / 2  # type: ignore[operator]
+    lo, hi = c.min(axis=0), c.max(axis=0)
+    return (lo[0] - half_w, lo[1] - half_w, lo[2] - half_h, hi[0] + half_w, hi[1] + half_w, hi[2] + half_h)
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """What the library knows about one collection."""
+
+    id: str
+    title: str
+    description: str
+    model: type[BaseModel]
+    geometry_type: str  # GeoJSON type(s) for documentation, e.g. "Polygon" or "LineString Z"
+    geometry: Callable[[Any], Geometry]
+    bounds: Callable[[Any], Bounds3]
+    geometry_fields: frozenset[str]
+    hidden_fields: frozenset[str] = frozenset()
+
+    def properties(self, feature: BaseModel) -> dict[str, Any]:
+        """GeoJSON properties: every model field but the id and geometry, JSON-ready."""
+        props = feature.model_dump(mode="json", exclude=self.geometry_fields | self.hidden_fields | {"id"})
+        if self.id == "buildings":
+            props["lod"] = 2 if feature.surfaces else 1  # type: ignore[attr-defined]
+        return props
+
+    def shape(self, feature: BaseModel) -> shapely.Geometry:
+        """The feature's geometry projected on the plane, as shapely (city CRS)."""
+        gtype, parts = self.geometry(feature)
+        if gtype == "Polygon":
+            return shapely.Polygon(parts[0][:, :2], [p[:, :2] for p in parts[1:]])
+        if gtype == "LineString":
+            return shapely.LineString(parts[0][:, :2])
+        return shapely.Point(parts[0][0, :2])
+
+
+COLLECTIONS: dict[str, CollectionSpec] = {
+    spec.id: spec
+    for spec in (
+        CollectionSpec(
+            "buildings", "Buildings",
+            "Building footprints (EPSG city CRS) with ground and roof elevations in metres, use, "
+            "year built, floors and structure; LOD2 surfaces where available.",
+            Building, "Polygon", _building_geometry, _building_bounds,
+            frozenset({"footprint"}), frozenset({"surfaces"}),
+        ),
+        CollectionSpec(
+            "pipes", "Pipe segments",
+            "Underground pipe segments of the eight utility types as 3-D centrelines (z = axis "
+            "elevation, metres) with diameters or box sections.",
+            PipeSegment, "LineString Z", _pipe_geometry, _pipe_bounds, frozenset({"centreline"}),
+        ),
+        CollectionSpec(
+            "pipe-nodes", "Pipe nodes",
+            "Manholes, valves and junctions (z = cover elevation, metres; depth below cover).",
+            PipeNode, "Point Z", _node_geometry, _node_bounds, frozenset({"position"}),
+        ),
+        CollectionSpec(
+            "underground-structures", "Underground structures",
+            "Basements and civil-defence spaces (footprints between bottom and top elevation), "
+            "tunnels and utility tunnels (3-D centrelines with sections and compartments).",
+            UndergroundStructure, "Polygon or LineString Z", _structure_geometry, _structure_bounds,
+            frozenset({"footprint", "centreline"}),
+        ),
+    )
+}
+
+MODEL_COLLECTION: dict[type[BaseModel], str] = {spec.model: cid for cid, spec in COLLECTIONS.items()}
+
+
+def get_spec(collection: str) -> CollectionSpec:
+    try:
+        return COLLECTIONS[collection]
+    except KeyError:
+        raise UnknownCollection(collection, list(COLLECTIONS)) from None
+
+
+def collection_of(feature: BaseModel) -> str:
+    return MODEL_COLLECTION[type(feature)]

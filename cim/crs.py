@@ -1,0 +1,139 @@
+"""Coordinate reference systems: parsing CRS identifiers and cached, vectorised transforms.
+
+Inside the library every planar coordinate is (easting, northing) in the city CRS.  Axis order
+only matters at the edges: :class:`OutputCRS` writes, and :func:`to_city_xy` reads, coordinates in
+the order a CRS officially declares (OGC API - Features Part 2: lat/lon for EPSG:4326 and 4490,
+northing/easting for EPSG:4550), while CRS84 is always lon/lat.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from .errors import UnsupportedCRS
+from .typed import FloatArray
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
+_EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
+
+_PATTERNS = [
+    re.compile(r"^https?://www\.opengis\.net/def/crs/EPSG/0/(\d+)$", re.I),
+    re.compile(r"^urn:ogc:def:crs:EPSG:[\d.]*:(\d+)$", re.I),
+    re.compile(r"^EPSG:+(\d+)$", re.I),
+    re.compile(r"^\[?EPSG:(\d+)\]?$", re.I),
+]
+
+
+def epsg_uri(code: int) -> str:
+    return _EPSG_URI.format(code)
+
+
+def normalise(crs: str) -> str:
+    """Canonical OGC URI for a CRS identifier (``EPSG:4550``, URN or URI forms); CRS84 stays CRS84."""
+    s = crs.strip().strip("[]")
+    if s.rstrip("/").lower() in {CRS84.lower(), "crs84", "ogc:crs84", "urn:ogc:def:crs:ogc:1.3:crs84"}:
+        return CRS84
+    if s.lower() in {CRS84H.lower(), "ogc:crs84h", "crs84h"}:
+        return CRS84H
+    for pat in _PATTERNS:
+        m = pat.match(s)
+        if m:
+            return epsg_uri(int(m.group(1)))
+    return s
+
+
+@lru_cache(maxsize=64)
+def pyproj_crs(uri: str) -> CRS:
+    """A pyproj CRS for a normalised identifier."""
+    if uri in (CRS84, CRS84H):
+        return CRS.from_user_input("OGC:CRS84")
+    m = _PATTERNS[0].match(uri)
+    try:
+        return CRS.from_epsg(int(m.group(1))) if m else CRS.from_user_input(uri)
+    except CRSError as exc:
+        raise UnsupportedCRS(uri, []) from exc
+
+
+@lru_cache(maxsize=64)
+def _northing_first(uri: str) -> bool:
+    axes = pyproj_crs(uri).axis_info
+    return bool(axes) and axes[0].direction.lower() in ("north", "south")
+
+
+@lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(pyproj_crs(src), pyproj_crs(dst), always_xy=True)
+
+
+def supported_crs(city_epsg: int) -> list[str]:
+    """The CRSs the service offers for a city: CRS84 first, then CGCS2000, WGS 84, web mercator, the city CRS."""
+    codes = [4490, 4326, 3857, city_epsg]
+    return [CRS84] + [epsg_uri(c) for c in dict.fromkeys(codes)]
+
+
+def check_supported(crs: str | None, city_epsg: int, parameter: str = "crs") -> str:
+    """Normalised URI of ``crs`` (default CRS84), or UnsupportedCRS naming the parameter."""
+    if crs is None or crs == "":
+        return CRS84
+    uri = normalise(crs)
+    allowed = supported_crs(city_epsg)
+    if uri not in allowed:
+        raise UnsupportedCRS(crs, allowed, parameter)
+    return uri
+
+
+@dataclass(frozen=True)
+class OutputCRS:
+    """Writes city-CRS (easting, northing) coordinates in a target CRS, in that CRS's axis order."""
+
+    city_epsg: int
+    uri: str = CRS84
+
+    @property
+    def is_city(self) -> bool:
+        return self.uri == epsg_uri(self.city_epsg)
+
+    @property
+    def geographic(self) -> bool:
+        return pyproj_crs(self.uri).is_geographic
+
+    def xy(self, xy: FloatArray) -> FloatArray:
+        """(n, 2) city-CRS metres -> (n, 2) in the target CRS and axis order, rounded (~1 mm)."""
+        if self.is_city:
+            out = np.asarray(xy, dtype=float).copy()
+        else:
+            x, y = _transformer(epsg_uri(self.city_epsg), self.uri).transform(xy[:, 0], xy[:, 1])
+            out = np.column_stack([x, y])
+        out = np.round(out, 8 if self.geographic else 3)
+        if self.uri != CRS84 and _northing_first(self.uri):
+            out = out[:, ::-1]
+        return out
+
+
+def to_city_xy(xy: FloatArray, crs_uri: str, city_epsg: int) -> FloatArray:
+    """(n, 2) coordinates in ``crs_uri`` (in its official axis order) -> (n, 2) city easting, northing."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    if crs_uri != CRS84 and _northing_first(crs_uri):
+        xy = xy[:, ::-1]
+    if crs_uri == epsg_uri(city_epsg):
+        return xy.copy()
+    x, y = _transformer(crs_uri, epsg_uri(city_epsg)).transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
+def city_to_lonlat(xy: FloatArray, city_epsg: int) -> FloatArray:
+    """(n, 2) city easting, northing -> (n, 2) CRS84 longitude, latitude in degrees."""
+    x, y = _transformer(epsg_uri(city_epsg), CRS84).transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
+def lonlat_to_city(lonlat: FloatArray, city_epsg: int) -> FloatArray:
+    """(n, 2) CRS84 longitude, latitude -> (n, 2) city easting, northing, metres."""
+    return to_city_xy(lonlat, CRS84, city_epsg)

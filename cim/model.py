@@ -1,0 +1,284 @@
+"""The city information model: pydantic feature types and city metadata.
+
+Conventions (everywhere in the library):
+
+* planar coordinates are metres in the city's projected CRS (``City.crs_epsg``, e.g. EPSG:4550,
+  always in (easting, northing) order inside the library, whatever the CRS's official axis order);
+* heights and elevations are metres in the city's vertical datum (``City.vertical_datum``, e.g.
+  EPSG:5737, the 1985 national height datum); "depth" is metres below the ground surface;
+* rings are lists of (x, y) without the closing vertex repeated (it is accepted on input and
+  dropped), exterior ring first, then holes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .typed import ArrayNx2, ArrayNx3
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+XY = tuple[Finite, Finite]
+XYZ = tuple[Finite, Finite, Finite]
+Ring = list[XY]
+
+
+class BuildingUse(StrEnum):
+    residential = "residential"
+    public = "public"
+    commercial = "commercial"
+    industrial = "industrial"
+    mixed = "mixed"
+
+
+class StructureType(StrEnum):
+    masonry = "masonry"  # 砖混
+    rc_frame = "rc_frame"  # 钢筋混凝土框架
+    shear_wall = "shear_wall"  # 剪力墙
+    frame_core_tube = "frame_core_tube"  # 框架-核心筒
+    steel = "steel"  # 钢结构
+    composite = "composite"  # 钢-混凝土混合
+    other = "other"
+
+
+class Utility(StrEnum):
+    """The eight utility types of GB 50289-2016, in no particular order."""
+
+    water = "water"
+    reclaimed = "reclaimed"
+    sewer = "sewer"
+    storm = "storm"
+    gas = "gas"
+    heat = "heat"
+    power = "power"
+    telecom = "telecom"
+
+
+class LaneType(StrEnum):
+    """Where a pipe is buried; selects the minimum-cover column of GB 50289 table 4.1.1."""
+
+    footway = "footway"  # 人行道 / 非机动车道
+    motor_lane = "motor_lane"  # 机动车道
+    green = "green"  # 绿化带
+
+
+class NodeKind(StrEnum):
+    manhole = "manhole"
+    valve = "valve"
+    junction = "junction"
+    hydrant = "hydrant"
+    inlet = "inlet"
+    outfall = "outfall"
+
+
+class StructureKind(StrEnum):
+    basement = "basement"
+    tunnel = "tunnel"  # e.g. a metro running tunnel
+    utility_tunnel = "utility_tunnel"  # 综合管廊
+    civil_defence = "civil_defence"  # 人防工程
+    station = "station"  # metro station box
+
+
+class SurfaceType(StrEnum):
+    roof = "roof"
+    wall = "wall"
+    ground = "ground"
+
+
+def _clean_ring(ring: list[tuple[float, float]], what: str) -> list[tuple[float, float]]:
+    if len(ring) > 1 and tuple(ring[0]) == tuple(ring[-1]):
+        ring = ring[:-1]
+    if len(ring) < 3:
+        raise ValueError(f"{what} needs at least 3 distinct vertices, got {len(ring)}")
+    return [(float(x), float(y)) for x, y in ring]
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=False, use_enum_values=False)
+
+    id: str = Field(min_length=1, max_length=200, description="Feature id, unique in its collection.")
+    name: str | None = None
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="Source attributes kept as given (imports)."
+    )
+
+
+class Surface(BaseModel):
+    """One LOD2 boundary surface: a planar polygon in 3D (metres, city CRS and datum)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: SurfaceType
+    rings: list[list[XYZ]] = Field(min_length=1)
+
+
+class Building(_Base):
+    """A building: an LOD1 prism (footprint x ground..roof) with optional LOD2 surfaces."""
+
+    footprint: list[Ring] = Field(min_length=1, description="Exterior ring then holes, metres.")
+    ground_elevation: Finite = Field(description="Ground (terrain) elevation at the building, metres.")
+    height: Finite = Field(gt=0, le=1000, description="Building height above ground to the parapet, metres.")
+    roof_elevation: Finite | None = Field(None, description="Absolute roof elevation, metres; "
+                                          "defaults to ground_elevation + height.")
+    floors_above: int | None = Field(None, ge=0, le=250)
+    floors_below: int = Field(0, ge=0, le=20)
+    use: BuildingUse = BuildingUse.residential
+    year_built: int | None = Field(None, ge=1000, le=2100)
+    structure: StructureType | None = None
+    green_star: int | None = Field(None, ge=0, le=3, description="Green building star rating (0-3).")
+    cim_level: int = Field(3, ge=1, le=7, description="CIM level of detail (CJJ/T 315-2022), 1-7.")
+    surfaces: list[Surface] | None = Field(None, description="Optional LOD2 boundary surfaces.")
+
+    @field_validator("footprint")
+    @classmethod
+    def _rings(cls, v: list[Ring]) -> list[Ring]:
+        return [_clean_ring(r, "footprint ring") for r in v]
+
+    @model_validator(mode="after")
+    def _roof(self) -> Building:
+        if self.roof_elevation is None:
+            self.roof_elevation = self.ground_elevation + self.height
+        return self
+
+    def exterior(self) -> ArrayNx2:
+        """Exterior ring as an (n, 2) float array, metres."""
+        return np.asarray(self.footprint[0], dtype=float)
+
+
+class PipeSegment(_Base):
+    """A pipe between two nodes, along a 3D centreline (z = axis elevation, metres)."""
+
+    utility: Utility
+    centreline: list[XYZ] = Field(min_length=2)
+    diameter: Finite | None = Field(None, gt=0, le=20, description="Outer diameter, metres (circular).")
+    width: Finite | None = Field(None, gt=0, le=50, description="Box section outer width, metres.")
+    section_height: Finite | None = Field(None, gt=0, le=50, description="Box section outer height, metres.")
+    pressure_class: str | None = Field(None, description="e.g. gas: low, medium, sub-high B, sub-high A.")
+    material: str | None = None
+    year: int | None = Field(None, ge=1800, le=2100)
+    lane: LaneType | None = Field(None, description="Burial location (cover rule column).")
+    from_node: str | None = None
+    to_node: str | None = None
+    in_conduit: bool = Field(False, description="Power/telecom in a protective conduit.")
+
+    @model_validator(mode="after")
+    def _section(self) -> PipeSegment:
+        box = self.width is not None or self.section_height is not None
+        if self.diameter is None and not box:
+            raise ValueError("a pipe needs a diameter or a box section (width and section_height)")
+        if box and (self.width is None or self.section_height is None):
+            raise ValueError("a box section needs both width and section_height")
+        if self.diameter is not None and box:
+            raise ValueError("give either diameter or width/section_height, not both")
+        pts = np.asarray(self.centreline)
+        if np.all(np.linalg.norm(np.diff(pts[:, :2], axis=0), axis=1) == 0):
+            raise ValueError("centreline has zero horizontal length")
+        return self
+
+    @property
+    def outer_height(self) -> float:
+        """Vertical outer size of the section, metres."""
+        return float(self.diameter if self.diameter is not None else self.section_height)
+
+    def coords(self) -> ArrayNx3:
+        """Centreline as an (n, 3) float array, metres."""
+        return np.asarray(self.centreline, dtype=float)
+
+
+class PipeNode(_Base):
+    """A manhole, valve or junction.  ``position`` z is the ground / cover elevation."""
+
+    kind: NodeKind
+    utility: Utility
+    position: XYZ
+    depth: Finite | None = Field(None, ge=0, le=100, description="Depth of the chamber or invert "
+                                 "below the cover, metres.")
+    diameter: Finite | None = Field(None, gt=0, le=20, description="Chamber diameter, metres.")
+
+
+class Compartment(BaseModel):
+    """One compartment (舱) of a utility tunnel."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    contents: list[Utility] = Field(default_factory=list)
+    width: Finite | None = Field(None, gt=0)
+    height: Finite | None = Field(None, gt=0)
+    voltage_kv: Finite | None = Field(None, ge=0, description="Highest cable voltage, kV.")
+
+
+class UndergroundStructure(_Base):
+    """Basements and civil-defence spaces (footprint prism between top and bottom elevation),
+    or tunnels and utility tunnels (a section swept along a 3D centreline, z = axis elevation)."""
+
+    kind: StructureKind
+    footprint: list[Ring] | None = None
+    top_elevation: Finite | None = None
+    bottom_elevation: Finite | None = None
+    centreline: list[XYZ] | None = None
+    section: Literal["box", "circular"] | None = None
+    width: Finite | None = Field(None, gt=0, le=200, description="Outer width or diameter, metres.")
+    section_height: Finite | None = Field(None, gt=0, le=200, description="Outer height, metres.")
+    compartments: list[Compartment] = Field(default_factory=list)
+    building_id: str | None = Field(None, description="The building above (basements).")
+    year: int | None = Field(None, ge=1800, le=2100)
+
+    @field_validator("footprint")
+    @classmethod
+    def _rings(cls, v: list[Ring] | None) -> list[Ring] | None:
+        return None if v is None else [_clean_ring(r, "footprint ring") for r in v]
+
+    @model_validator(mode="after")
+    def _shape(self) -> UndergroundStructure:
+        if self.footprint is not None:
+            if self.top_elevation is None or self.bottom_elevation is None:
+                raise ValueError("a footprint structure needs top_elevation and bottom_elevation")
+            if not self.bottom_elevation < self.top_elevation:
+                raise ValueError("bottom_elevation must be below top_elevation")
+        elif self.centreline is not None:
+            if len(self.centreline) < 2:
+                raise ValueError("centreline needs at least 2 points")
+            if self.section is None or self.width is None:
+                raise ValueError("a swept structure needs section and width")
+            if self.section == "box" and self.section_height is None:
+                raise ValueError("a box section needs section_height")
+        else:
+            raise ValueError("an underground structure needs a footprint or a centreline")
+        return self
+
+    @property
+    def is_swept(self) -> bool:
+        return self.centreline is not None
+
+
+class FireStation(BaseModel):
+    """A fire-rescue station: its position and what it can reach."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    position: XY
+    ladder_reach: Finite = Field(gt=0, description="Highest aerial-ladder reach, metres.")
+    response_radius: Finite = Field(gt=0, description="Response radius, metres.")
+
+
+class City(BaseModel):
+    """City metadata: reference systems and the profile that selects rules."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "City"
+    crs_epsg: int = Field(4550, description="Projected CRS of all planar coordinates (EPSG code).")
+    vertical_datum: str = Field("EPSG:5737", description="Height datum (EPSG:5737 = 1985 national).")
+    urban_population: int | None = Field(None, ge=0, description="城区常住人口; selects rule thresholds.")
+    frost_depth: Finite = Field(1.2, ge=0, le=5, description="Standard frost depth, metres.")
+    fire_stations: list[FireStation] = Field(default_factory=list)
+
+    @property
+    def crs(self) -> str:
+        return f"EPSG:{self.crs_epsg}"
+
+
+Feature = Building | PipeSegment | PipeNode | UndergroundStructure
+

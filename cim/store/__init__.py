@@ -1,0 +1,29 @@
+"""Stores: ``open_store(url)`` picks the backend from the URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import StoreError
+from .base import Page, Region, Store
+from .sqlite import SQLiteStore
+
+__all__ = ["Page", "Region", "Store", "SQLiteStore", "open_store"]
+
+
+def open_store(url: str | Path, *, create: bool = False) -> Store:
+    """Open a store.
+
+    ``url``: a file path or ``sqlite:///path`` (SQLite, the embedded default).  ``create`` allows
+    a new, empty file (then call ``init``); otherwise a missing store is a StoreError.
+    """
+    s = str(url)
+    if s.startswith(("postgresql://", "postgres://")):
+        raise StoreError("The PostGIS backend is not available in this version; use a SQLite file path.",
+                         where={"store": s})
+    if s.startswith("sqlite:///"):
+        s = s[len("sqlite:///"):]
+    elif "://" in s:
+        raise StoreError(f"Unknown store URL scheme in {s!r}: give a file path or sqlite:///path.",
+                         where={"store": s})
+    return SQLiteStore(s, create=create)

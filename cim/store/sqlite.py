@@ -1,0 +1,314 @@
+"""SQLite store: one file, WAL, one transaction per write, a 3-D R*Tree per collection.
+
+Layout: ``meta(key, value)`` holds the schema version, the city (JSON) and the store version;
+``terrain`` holds the DEM; each collection has ``f_<name>(fid, id, doc, geom)`` (doc = the feature
+as JSON, geom = its 2-D geometry as WKB) and ``rt_<name>`` (an R*Tree over the solid's 3-D box).
+Connections are per thread, so reads run in parallel.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import orjson
+import shapely
+from pydantic import BaseModel, ValidationError
+
+from ..collections import COLLECTIONS, collection_of, get_spec
+from ..errors import DuplicateFeature, FeatureNotFound, InvalidFeature, StoreError
+from ..model import City
+from ..terrain import Terrain
+from ..typed import Bounds3
+from .base import Page, Region
+
+SCHEMA_VERSION = 1
+_CHUNK = 500  # ids per IN (...) list
+
+
+def _t(collection: str) -> tuple[str, str]:
+    name = collection.replace("-", "_")
+    return f"f_{name}", f"rt_{name}"
+
+
+class SQLiteStore:
+    """The embedded store.  ``path`` is the database file (created by ``init`` when ``create``)."""
+
+    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        self.url = str(self.path)
+        if not create and not self.path.exists():
+            raise StoreError(f"No store at {self.path}: create one with `cim init` or `cim sample`.",
+                             where={"store": str(self.path)})
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._counts: tuple[int, dict[str, int]] | None = None
+
+    # -- connections -------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA mmap_size=268435456")
+            conn.execute("PRAGMA cache_size=-65536")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for c in self._all:
+                try:
+                    c.close()
+                except sqlite3.ProgrammingError:  # pragma: no cover - closed from another thread
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema and metadata -----------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        try:
+            row = self._conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a city store ({exc}).", where={"store": self.url}) from exc
+        return row[0] if row else None
+
+    def init(self, city: City, *, overwrite: bool = False) -> None:
+        conn = self._conn()
+        if self._meta("schema_version") is not None and not overwrite:
+            raise StoreError(f"{self.path} already holds a city; pass overwrite to replace it.",
+                             where={"store": self.url})
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for cid in COLLECTIONS:
+                f, rt = _t(cid)
+                conn.execute(f"DROP TABLE IF EXISTS {f}")
+                conn.execute(f"DROP TABLE IF EXISTS {rt}")
+                conn.execute(f"CREATE TABLE {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
+                             "doc BLOB NOT NULL, geom BLOB NOT NULL)")
+                conn.execute(f"CREATE VIRTUAL TABLE {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
+            conn.execute("DROP TABLE IF EXISTS terrain")
+            conn.execute("CREATE TABLE terrain (id INTEGER PRIMARY KEY CHECK (id = 1), data BLOB NOT NULL)")
+            conn.execute("DROP TABLE IF EXISTS meta")
+            conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("schema_version", str(SCHEMA_VERSION)), ("city", city.model_dump_json()), ("version", "1"),
+            ])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._counts = None
+
+    def city(self) -> City:
+        raw = self._meta("city")
+        if raw is None:
+            raise StoreError(f"{self.path} holds no city: run `cim init` or `cim sample` first.",
+                             where={"store": self.url})
+        return City.model_validate_json(raw)
+
+    def version(self) -> int:
+        return int(self._meta("version") or 0)
+
+    # -- writes ------------------------------------------------------------------------------
+    def write(self, features: Iterable[BaseModel], *, terrain: Terrain | None = None,
+              replace: bool = False) -> dict[str, int]:
+        self.city()  # must be initialised
+        groups: dict[str, list[BaseModel]] = {cid: [] for cid in COLLECTIONS}
+        for feat in features:
+            try:
+                groups[collection_of(feat)].append(feat)
+            except KeyError:
+                raise InvalidFeature(f"Not a city feature: {type(feat).__name__}") from None
+        rows = {cid: self._rows(cid, feats) for cid, feats in groups.items() if feats}
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for cid, (ids, docs, geoms, boxes) in rows.items():
+                f, rt = _t(cid)
+                if replace:
+                    self._delete_ids(conn, cid, ids)
+                (start,) = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {f}").fetchone()
+                fids = range(start, start + len(ids))
+                try:
+                    conn.executemany(f"INSERT INTO {f} (fid, id, doc, geom) VALUES (?, ?, ?, ?)",
+                                     zip(fids, ids, docs, geoms, strict=True))
+                except sqlite3.IntegrityError:
+                    raise DuplicateFeature(cid, self._first_duplicate(conn, cid, ids)) from None
+                rt_rows = ((fid, b[0], b[3], b[1], b[4], b[2], b[5]) for fid, b in zip(fids, boxes, strict=True))
+                conn.executemany(f"INSERT INTO {rt} VALUES (?, ?, ?, ?, ?, ?, ?)", rt_rows)
+            if terrain is not None:
+                conn.execute("INSERT OR REPLACE INTO terrain VALUES (1, ?)", (terrain.to_bytes(),))
+            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return {cid: len(r[0]) for cid, r in rows.items()}
+
+    @staticmethod
+    def _rows(cid: str, feats: list[BaseModel]) -> tuple[list[str], list[bytes], list[bytes], list[Bounds3]]:
+        spec = get_spec(cid)
+        ids = [f.id for f in feats]  # type: ignore[attr-defined]
+        docs = [orjson.dumps(f.model_dump(mode="json", exclude_none=True)) for f in feats]
+        try:
+            boxes = [spec.bounds(f) for f in feats]
+            geoms = shapely.to_wkb(np.array([spec.shape(f) for f in feats], dtype=object))
+        except Exception as exc:  # a geometry shapely or numpy cannot take
+            raise InvalidFeature(f"Bad geometry in {cid}: {exc}") from exc
+        if not np.all(np.isfinite(np.asarray(boxes, dtype=float))):
+            bad = next(i for i, b in zip(ids, boxes, strict=True) if not np.all(np.isfinite(b)))
+            raise InvalidFeature("Non-finite coordinates.", where={"collection": cid, "feature": bad})
+        return ids, docs, list(geoms), boxes
+
+    def _delete_ids(self, conn: sqlite3.Connection, cid: str, ids: list[str]) -> None:
+        f, rt = _t(cid)
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            q = ",".join("?" * len(chunk))
+            conn.execute(f"DELETE FROM {rt} WHERE fid IN (SELECT fid FROM {f} WHERE id IN ({q}))", chunk)
+            conn.execute(f"DELETE FROM {f} WHERE id IN ({q})", chunk)
+
+    def _first_duplicate(self, conn: sqlite3.Connection, cid: str, ids: list[str]) -> str:
+        seen: set[str] = set()
+        for i in ids:
+            if i in seen:
+                return i
+            seen.add(i)
+        f, _ = _t(cid)
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            row = conn.execute(f"SELECT id FROM {f} WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1",
+                               chunk).fetchone()
+            if row:
+                return row[0]
+        return "?"  # pragma: no cover
+
+    # -- reads -------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        v = self.version()
+        if self._counts is None or self._counts[0] != v:
+            conn = self._conn()
+            self._counts = (v, {cid: conn.execute(f"SELECT count(*) FROM {_t(cid)[0]}").fetchone()[0]
+                                for cid in COLLECTIONS})
+        return dict(self._counts[1])
+
+    def bounds(self, collection: str) -> Bounds3 | None:
+        get_spec(collection)
+        _, rt = _t(collection)
+        row = self._conn().execute(
+            f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {rt}").fetchone()
+        return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+
+    def _decode(self, collection: str, docs: Iterable[bytes]) -> list[BaseModel]:
+        model = get_spec(collection).model
+        try:
+            return [model.model_validate_json(d) for d in docs]
+        except ValidationError as exc:  # pragma: no cover - only a corrupted file gets here
+            raise StoreError(f"Corrupt feature in {collection}: {exc}", where={"store": self.url}) from exc
+
+    def _matching_fids(self, collection: str, region: Region) -> np.ndarray:
+        f, rt = _t(collection)
+        minx, miny, maxx, maxy = region.bounds
+        sql = f"SELECT fid, minx, miny, maxx, maxy FROM {rt} WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
+        args: list[float] = [minx, maxx, miny, maxy]
+        if region.zmin is not None:
+            sql += " AND maxz >= ?"
+            args.append(region.zmin)
+        if region.zmax is not None:
+            sql += " AND minz <= ?"
+            args.append(region.zmax)
+        conn = self._conn()
+        cand = np.array(conn.execute(sql, args).fetchall(), dtype=float).reshape(-1, 5)
+        fids = cand[:, 0].astype(np.int64)
+
+        def load(sub: np.ndarray) -> list[shapely.Geometry]:
+            got: dict[int, bytes] = {}
+            ids = sub.tolist()
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i:i + _CHUNK]
+                got.update(conn.execute(f"SELECT fid, geom FROM {f} WHERE fid IN ({','.join('?' * len(chunk))})",
+                                        chunk).fetchall())
+            return list(shapely.from_wkb([got[i] for i in ids]))
+
+        return region.select(fids, cand[:, 1:], load)
+
+    def _docs(self, collection: str, fids: list[int]) -> list[bytes]:
+        f, _ = _t(collection)
+        conn = self._conn()
+        out: list[bytes] = []
+        for i in range(0, len(fids), _CHUNK):
+            chunk = fids[i:i + _CHUNK]
+            out += [r[0] for r in conn.execute(
+                f"SELECT doc FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) ORDER BY fid", chunk)]
+        return out
+
+    def query(self, collection: str, *, region: Region | None = None,
+              limit: int | None = None, offset: int = 0) -> Page:
+        get_spec(collection)
+        f, _ = _t(collection)
+        if region is None:
+            matched = self.counts()[collection]
+            rows = self._conn().execute(f"SELECT doc FROM {f} ORDER BY fid LIMIT ? OFFSET ?",
+                                        (-1 if limit is None else limit, offset)).fetchall()
+            return Page(self._decode(collection, (r[0] for r in rows)), matched)
+        fids = self._matching_fids(collection, region)
+        page = fids[offset:None if limit is None else offset + limit]
+        return Page(self._decode(collection, self._docs(collection, page.tolist())), len(fids))
+
+    def iter_features(self, collection: str, *, region: Region | None = None,
+                      batch: int = 1000) -> Iterator[BaseModel]:
+        get_spec(collection)
+        if region is not None:
+            fids = self._matching_fids(collection, region).tolist()
+            for i in range(0, len(fids), batch):
+                yield from self._decode(collection, self._docs(collection, fids[i:i + batch]))
+            return
+        f, _ = _t(collection)
+        last = 0
+        while True:
+            rows = self._conn().execute(f"SELECT fid, doc FROM {f} WHERE fid > ? ORDER BY fid LIMIT ?",
+                                        (last, batch)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield from self._decode(collection, (r[1] for r in rows))
+
+    def get(self, collection: str, fid: str) -> BaseModel:
+        get_spec(collection)
+        f, _ = _t(collection)
+        row = self._conn().execute(f"SELECT doc FROM {f} WHERE id = ?", (fid,)).fetchone()
+        if row is None:
+            raise FeatureNotFound(collection, fid)
+        return self._decode(collection, [row[0]])[0]
+
+    def terrain(self) -> Terrain | None:
+        try:
+            row = self._conn().execute("SELECT data FROM terrain WHERE id = 1").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return None if row is None else Terrain.from_bytes(row[0])
+
+    def integrity_check(self) -> bool:
+        """SQLite's own integrity check and the R*Tree's (true when both pass)."""
+        conn = self._conn()
+        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            return False
+        return all(conn.execute(f"SELECT rtreecheck('{_t(cid)[1]}')").fetchone()[0] == "ok" for cid in COLLECTIONS)

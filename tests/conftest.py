@@ -1,0 +1,110 @@
+"""Fixtures: stores (every backend), the tiny test city, the sample city, a real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cim.store import open_store
+
+from . import common
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def shared_data(*parts: str) -> Path:
+    """A file under ../shared/data; skips (or fails under CI) when ../shared is absent."""
+    path = SHARED.joinpath("data", *parts)
+    if not SHARED.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"../shared is missing at {SHARED}; CI needs the real data files")
+        pytest.skip(f"../shared is absent ({SHARED}); real-data tests skipped")
+    return path
+
+
+@pytest.fixture(params=["sqlite"])
+def empty_store(request, tmp_path):
+    """An initialised, empty store of each backend (the contract tests run on every one)."""
+    store = open_store(tmp_path / "city.sqlite", create=True)
+    store.init(common.CITY)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def store(empty_store):
+    """The tiny test city, with terrain."""
+    empty_store.write(common.all_features(), terrain=common.terrain())
+    return empty_store
+
+
+@pytest.fixture(scope="session")
+def tiny_city_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tiny") / "tiny.sqlite"
+    s = open_store(path, create=True)
+    s.init(common.CITY)
+    s.write(common.all_features(), terrain=common.terrain())
+    s.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_city_path(tmp_path_factory) -> Path:
+    """The sample city, built once per test session."""
+    from sample_city import build_sample_city
+
+    path = tmp_path_factory.mktemp("sample") / "sample.cim.sqlite"
+    build_sample_city(path)
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real uvicorn process serving a store on loopback."""
+
+    def __init__(self, store: Path, workers: int = 1) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "CIM_STORE": str(store)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", str(workers), "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stdout.read().decode()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("server did not start within 60 s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def sample_server(sample_city_path):
+    server = Server(sample_city_path)
+    yield server
+    server.stop()

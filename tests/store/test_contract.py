@@ -1,0 +1,165 @@
+"""The Store contract: every backend must pass these (the ``store`` fixtures are parametrised)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from cim.collections import COLLECTIONS
+from cim.errors import DuplicateFeature, FeatureNotFound, StoreError, UnknownCollection
+from cim.model import Building
+from cim.store import Region, Store
+
+from .. import common
+from ..common import X0, Y0
+
+
+def test_is_a_store(store):
+    assert isinstance(store, Store)
+
+
+def test_city_round_trips(store):
+    assert store.city() == common.CITY
+
+
+def test_counts(store):
+    assert store.counts() == {"buildings": 101, "pipes": 9, "pipe-nodes": 6, "underground-structures": 2}
+
+
+def test_get_returns_equal_feature(store):
+    for feat in common.all_features():
+        cid = "buildings" if isinstance(feat, Building) else None
+        if cid:
+            assert store.get(cid, feat.id) == feat
+
+
+def test_get_unknown(store):
+    with pytest.raises(FeatureNotFound) as exc:
+        store.get("buildings", "nope")
+    assert exc.value.where == {"collection": "buildings", "feature": "nope"}
+    with pytest.raises(UnknownCollection):
+        store.get("roads", "x")
+
+
+def test_terrain_round_trips(store):
+    t = store.terrain()
+    ref = common.terrain()
+    assert (t.x0, t.y0, t.cell) == (ref.x0, ref.y0, ref.cell)
+    np.testing.assert_array_equal(t.z, ref.z)
+
+
+def test_bounds_are_solid_bounds(store):
+    b = store.bounds("buildings")
+    assert b[0] == pytest.approx(X0, abs=1) and b[1] == pytest.approx(Y0, abs=1)
+    assert b[2] == pytest.approx(45.0, abs=0.01)
+    assert b[5] == pytest.approx(45.0 + 300.0, abs=0.05)  # the 300 m building's roof
+    tunnel = store.bounds("underground-structures")
+    assert tunnel[0] == pytest.approx(X0 - 54, abs=0.01)  # centreline x - width / 2
+    assert tunnel[2] == pytest.approx(37.0, abs=0.01)  # basement bottom
+
+
+def test_paging_visits_each_once(store):
+    seen = []
+    for off in range(0, 101, 7):
+        page = store.query("buildings", limit=7, offset=off)
+        assert page.matched == 101
+        seen += [f.id for f in page.features]
+    assert seen == [b.id for b in common.buildings()]  # insertion order, each once
+
+
+def plain_shape(f) -> shapely.Geometry:
+    """The feature's 2-D geometry, built here independently of cim.collections."""
+    if getattr(f, "footprint", None):
+        return shapely.Polygon(f.footprint[0], f.footprint[1:])
+    if getattr(f, "centreline", None):
+        return shapely.LineString([p[:2] for p in f.centreline])
+    return shapely.Point(f.position[:2])
+
+
+@pytest.mark.parametrize("box", [
+    (X0 - 5, Y0 - 5, X0 + 5, Y0 + 5),           # touches b-0-0 only
+    (X0 + 21, Y0, X0 + 49, Y0 + 500),           # a gap column: nothing
+    (X0 + 30, Y0 + 30, X0 + 130, Y0 + 130),     # b-1-1, b-1-2, b-2-1, b-2-2 (corners at 50..70)
+    (X0 + 595, Y0 + 595, X0 + 650, Y0 + 650),   # inside b-L's bounding box but outside the L
+    (X0 + 750, Y0 + 0, X0 + 760, Y0 + 10),      # near the diagonal pipe but off it
+    (X0 + 795, Y0 + 90, X0 + 805, Y0 + 110),    # on the diagonal pipe
+])
+def test_region_is_exact(store, box):
+    region = Region.box(*box)
+    for cid in COLLECTIONS:
+        expected = [f.id for f in store.iter_features(cid) if plain_shape(f).intersects(shapely.box(*box))]
+        got = store.query(cid, region=region)
+        assert [f.id for f in got.features] == expected
+        assert got.matched == len(expected)
+
+
+def test_region_z_range(store):
+    everything = Region.box(X0 - 1000, Y0 - 1000, X0 + 1000, Y0 + 1000)
+    tall = Region(everything.polygon, zmin=45.0 + 250.0)
+    ids = {f.id for f in store.iter_features("buildings", region=tall)}
+    assert ids == {b.id for b in common.buildings() if b.roof_elevation >= 295.0}
+    deep = Region(everything.polygon, zmax=38.0)
+    assert {f.id for f in store.iter_features("underground-structures", region=deep)} == {"s-basement"}
+
+
+def test_region_polygon_not_box(store):
+    tri = shapely.Polygon([(X0 - 1, Y0 - 1), (X0 + 200, Y0 - 1), (X0 - 1, Y0 + 200)])
+    got = {f.id for f in store.query("buildings", region=Region(tri)).features}
+    expected = {b.id for b in common.buildings() if shapely.Polygon(b.footprint[0]).intersects(tri)}
+    assert got == expected and "b-0-3" in got and "b-3-3" not in got
+
+
+def test_write_is_all_or_nothing(store):
+    before = (store.counts(), store.version())
+    fresh = Building(id="new", footprint=common.rect(X0, Y0 + 2000, 10, 10), ground_elevation=40, height=5)
+    dup = common.buildings()[5]
+    with pytest.raises(DuplicateFeature) as exc:
+        store.write([fresh, dup])
+    assert exc.value.where["feature"] == dup.id
+    assert (store.counts(), store.version()) == before
+    with pytest.raises(FeatureNotFound):
+        store.get("buildings", "new")
+
+
+def test_duplicate_within_batch(empty_store):
+    b = common.buildings()[0]
+    with pytest.raises(DuplicateFeature):
+        empty_store.write([b, b])
+    assert empty_store.counts()["buildings"] == 0
+
+
+def test_replace_updates_feature_and_index(store):
+    b = common.buildings()[0]
+    moved = b.model_copy(update={"footprint": common.rect(X0 + 5000, Y0, 20, 20)})
+    v = store.version()
+    store.write([moved], replace=True)
+    assert store.version() > v
+    assert store.counts()["buildings"] == 101
+    assert store.get("buildings", b.id).footprint == moved.footprint
+    assert b.id not in {f.id for f in store.query("buildings", region=Region.box(X0 - 1, Y0 - 1, X0 + 1, Y0 + 1)).features}
+    assert b.id in {f.id for f in store.query("buildings", region=Region.box(X0 + 5001, Y0 + 1, X0 + 5002, Y0 + 2)).features}
+
+
+def test_iter_features_streams_everything(store):
+    assert [f.id for f in store.iter_features("buildings", batch=13)] == [b.id for b in common.buildings()]
+
+
+def test_uninitialised_store_says_so(tmp_path):
+    from cim.store import open_store
+
+    with pytest.raises(StoreError, match="cim init"):
+        open_store(tmp_path / "missing.sqlite")
+    s = open_store(tmp_path / "empty.sqlite", create=True)
+    with pytest.raises(StoreError, match="holds no city"):
+        s.city()
+
+
+def test_init_refuses_to_overwrite(store):
+    with pytest.raises(StoreError, match="already holds a city"):
+        store.init(common.CITY)
+    assert store.counts()["buildings"] == 101
+
+
+def test_integrity_after_writes(store):
+    assert store.integrity_check()

@@ -1,0 +1,1 @@
+"""Encoding of cim's meshes as glTF (GLB) and OGC 3D Tiles 1.1.  Imports cim, never the reverse."""
