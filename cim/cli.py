@@ -20,7 +20,7 @@ from .errors import CIMError
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="City information model: build, inspect and serve a city store.")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 StoreOpt = Annotated[str, typer.Option("--store", "-s", envvar="CIM_STORE",
                                        help="Store: a SQLite file path (or CIM_STORE).")]

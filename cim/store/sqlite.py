@@ -93,7 +93,7 @@ class SQLiteStore:
     def init(self, city: City, *, overwrite: bool = False) -> None:
         conn = self._conn()
         if self._meta("schema_version") is not None and not overwrite:
-            raise StoreError(f"{self.path} already holds a city; pass overwrite to replace it.",
+            raise StoreError(f"{self.path} already holds a city; replace it with overwrite=True (`cim init --force`).",
                              where={"store": self.url})
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -42,6 +42,9 @@ def test_openapi_is_30(client):
     assert "/collections/{cid}/items" in doc["paths"]
     text = r.text
     assert '"type":"null"' not in text and "prefixItems" not in text
+    from openapi_spec_validator import validate
+
+    validate(doc)  # raises on any OpenAPI 3.0 schema violation
 
 
 def test_collections(client):
