@@ -11,7 +11,13 @@ from api.settings import Settings
 def client(tiny_city_path):
     app = create_app(Settings(store=str(tiny_city_path), cors_origins=["https://viewer.example"]))
     with TestClient(app, raise_server_exceptions=False) as c:
+        c.event_hooks["response"].append(no_server_errors)
         yield c
+
+
+def no_server_errors(response) -> None:
+    """Every in-process request in the API tests goes through this: a 5xx fails the test."""
+    assert response.status_code < 500, f"{response.request.url} -> {response.status_code}: {response.read()!r}"
 
 
 def assert_problem(resp, status: int, parameter: str | None = None) -> dict:
