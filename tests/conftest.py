@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -30,10 +31,31 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL + PostGIS cluster for the whole session (skips where none can be had)."""
+    from . import pg
+
+    why = pg.why_unavailable()
+    if why:
+        pytest.skip(f"PostGIS tests skipped: {why}")
+    cluster = pg.Cluster()
+    yield cluster
+    cluster.stop()
+
+
+def _new_store(backend: str, tmp_path: Path, request) -> tuple[str, object]:
+    if backend == "sqlite":
+        return str(tmp_path / "city.sqlite"), None
+    cluster = request.getfixturevalue("pg_cluster")
+    return f"{cluster.url}?schema=t_{uuid.uuid4().hex[:12]}", cluster
+
+
+@pytest.fixture(params=["sqlite", "postgis"])
 def empty_store(request, tmp_path):
     """An initialised, empty store of each backend (the contract tests run on every one)."""
-    store = open_store(tmp_path / "city.sqlite", create=True)
+    url, _ = _new_store(request.param, tmp_path, request)
+    store = open_store(url, create=True)
     store.init(common.CITY)
     yield store
     store.close()

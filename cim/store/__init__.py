@@ -14,13 +14,15 @@ __all__ = ["Page", "Region", "Store", "SQLiteStore", "open_store"]
 def open_store(url: str | Path, *, create: bool = False) -> Store:
     """Open a store.
 
-    ``url``: a file path or ``sqlite:///path`` (SQLite, the embedded default).  ``create`` allows
+    ``url``: a file path or ``sqlite:///path`` (SQLite, the embedded default), or
+    ``postgresql://user:pw@host:port/db?schema=name`` (PostGIS, one city per schema).  ``create`` allows
     a new, empty file (then call ``init``); otherwise a missing store is a StoreError.
     """
     s = str(url)
     if s.startswith(("postgresql://", "postgres://")):
-        raise StoreError("The PostGIS backend is not available in this version; use a SQLite file path.",
-                         where={"store": s})
+        from .postgis import PostGISStore
+
+        return PostGISStore(s, create=create)
     if s.startswith("sqlite:///"):
         s = s[len("sqlite:///"):]
     elif "://" in s:

@@ -6,14 +6,17 @@ comment on each method says which route or command relies on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import orjson
 import shapely
 from pydantic import BaseModel
 
+from ..collections import COLLECTIONS, collection_of, get_spec
+from ..errors import InvalidFeature
 from ..model import City
 from ..terrain import Terrain
 from ..typed import Bounds3
@@ -69,6 +72,65 @@ class Page:
     features: list[BaseModel]
     matched: int
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Rows:
+    """A collection's features ready for a backend: parallel lists (ids, JSON docs, 2-D WKB, 3-D boxes)."""
+
+    ids: list[str]
+    docs: list[bytes]
+    geoms: list[bytes]
+    boxes: list[Bounds3]  # minx, miny, minz, maxx, maxy, maxz of each solid, metres
+
+
+def prepare_rows(features: Iterable[BaseModel], srid: int | None = None) -> dict[str, Rows]:
+    """Group features by collection and encode them once for any backend.
+
+    ``srid`` set: geometries are EWKB carrying it (PostGIS); else plain WKB.  Raises InvalidFeature
+    naming the collection and feature when a geometry or a coordinate cannot be stored.
+    """
+    groups: dict[str, list[BaseModel]] = {cid: [] for cid in COLLECTIONS}
+    for feat in features:
+        try:
+            groups[collection_of(feat)].append(feat)
+        except KeyError:
+            raise InvalidFeature(f"Not a city feature: {type(feat).__name__}") from None
+    out: dict[str, Rows] = {}
+    for cid, feats in groups.items():
+        if not feats:
+            continue
+        spec = get_spec(cid)
+        ids = [f.id for f in feats]  # type: ignore[attr-defined]
+        docs = [orjson.dumps(f.model_dump(mode="json", exclude_none=True)) for f in feats]
+        try:
+            boxes = [spec.bounds(f) for f in feats]
+            shapes = np.array([spec.shape(f) for f in feats], dtype=object)
+        except Exception as exc:  # a geometry shapely or numpy cannot take
+            raise InvalidFeature(f"Bad geometry in {cid}: {exc}", where={"collection": cid}) from exc
+        finite = np.isfinite(np.asarray(boxes, dtype=float)).all(axis=1)
+        if not finite.all():
+            bad = ids[int(np.argmin(finite))]
+            raise InvalidFeature("Non-finite coordinates.", where={"collection": cid, "feature": bad})
+        if srid is not None:
+            shapes = shapely.set_srid(shapes, srid)
+        geoms = list(shapely.to_wkb(shapes, include_srid=srid is not None))
+        out[cid] = Rows(ids, docs, geoms, boxes)
+    return out
+
+
+def first_duplicate(ids: list[str], existing: Callable[[list[str]], str | None]) -> str:
+    """The first id repeated within ``ids``, or else the first that ``existing(chunk)`` finds stored."""
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            return i
+        seen.add(i)
+    for k in range(0, len(ids), 500):
+        hit = existing(ids[k:k + 500])
+        if hit is not None:
+            return hit
+    return "?"
 
 
 @runtime_checkable

@@ -14,16 +14,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-import orjson
 import shapely
 from pydantic import BaseModel, ValidationError
 
-from ..collections import COLLECTIONS, collection_of, get_spec
-from ..errors import DuplicateFeature, FeatureNotFound, InvalidFeature, StoreError
+from ..collections import COLLECTIONS, get_spec
+from ..errors import DuplicateFeature, FeatureNotFound, StoreError
 from ..model import City
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region
+from .base import Page, Region, first_duplicate, prepare_rows
 
 SCHEMA_VERSION = 1
 _CHUNK = 500  # ids per IN (...) list
@@ -131,28 +130,22 @@ class SQLiteStore:
     def write(self, features: Iterable[BaseModel], *, terrain: Terrain | None = None,
               replace: bool = False) -> dict[str, int]:
         self.city()  # must be initialised
-        groups: dict[str, list[BaseModel]] = {cid: [] for cid in COLLECTIONS}
-        for feat in features:
-            try:
-                groups[collection_of(feat)].append(feat)
-            except KeyError:
-                raise InvalidFeature(f"Not a city feature: {type(feat).__name__}") from None
-        rows = {cid: self._rows(cid, feats) for cid, feats in groups.items() if feats}
+        rows = prepare_rows(features)
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for cid, (ids, docs, geoms, boxes) in rows.items():
+            for cid, r in rows.items():
                 f, rt = _t(cid)
                 if replace:
-                    self._delete_ids(conn, cid, ids)
+                    self._delete_ids(conn, cid, r.ids)
                 (start,) = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {f}").fetchone()
-                fids = range(start, start + len(ids))
+                fids = range(start, start + len(r.ids))
                 try:
                     conn.executemany(f"INSERT INTO {f} (fid, id, doc, geom) VALUES (?, ?, ?, ?)",
-                                     zip(fids, ids, docs, geoms, strict=True))
+                                     zip(fids, r.ids, r.docs, r.geoms, strict=True))
                 except sqlite3.IntegrityError:
-                    raise DuplicateFeature(cid, self._first_duplicate(conn, cid, ids)) from None
-                rt_rows = ((fid, b[0], b[3], b[1], b[4], b[2], b[5]) for fid, b in zip(fids, boxes, strict=True))
+                    raise DuplicateFeature(cid, first_duplicate(r.ids, self._existing(conn, cid))) from None
+                rt_rows = ((fid, b[0], b[3], b[1], b[4], b[2], b[5]) for fid, b in zip(fids, r.boxes, strict=True))
                 conn.executemany(f"INSERT INTO {rt} VALUES (?, ?, ?, ?, ?, ?, ?)", rt_rows)
             if terrain is not None:
                 conn.execute("INSERT OR REPLACE INTO terrain VALUES (1, ?)", (terrain.to_bytes(),))
@@ -161,22 +154,7 @@ class SQLiteStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return {cid: len(r[0]) for cid, r in rows.items()}
-
-    @staticmethod
-    def _rows(cid: str, feats: list[BaseModel]) -> tuple[list[str], list[bytes], list[bytes], list[Bounds3]]:
-        spec = get_spec(cid)
-        ids = [f.id for f in feats]  # type: ignore[attr-defined]
-        docs = [orjson.dumps(f.model_dump(mode="json", exclude_none=True)) for f in feats]
-        try:
-            boxes = [spec.bounds(f) for f in feats]
-            geoms = shapely.to_wkb(np.array([spec.shape(f) for f in feats], dtype=object))
-        except Exception as exc:  # a geometry shapely or numpy cannot take
-            raise InvalidFeature(f"Bad geometry in {cid}: {exc}") from exc
-        if not np.all(np.isfinite(np.asarray(boxes, dtype=float))):
-            bad = next(i for i, b in zip(ids, boxes, strict=True) if not np.all(np.isfinite(b)))
-            raise InvalidFeature("Non-finite coordinates.", where={"collection": cid, "feature": bad})
-        return ids, docs, list(geoms), boxes
+        return {cid: len(r.ids) for cid, r in rows.items()}
 
     def _delete_ids(self, conn: sqlite3.Connection, cid: str, ids: list[str]) -> None:
         f, rt = _t(cid)
@@ -186,20 +164,15 @@ class SQLiteStore:
             conn.execute(f"DELETE FROM {rt} WHERE fid IN (SELECT fid FROM {f} WHERE id IN ({q}))", chunk)
             conn.execute(f"DELETE FROM {f} WHERE id IN ({q})", chunk)
 
-    def _first_duplicate(self, conn: sqlite3.Connection, cid: str, ids: list[str]) -> str:
-        seen: set[str] = set()
-        for i in ids:
-            if i in seen:
-                return i
-            seen.add(i)
+    @staticmethod
+    def _existing(conn: sqlite3.Connection, cid: str):
         f, _ = _t(cid)
-        for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i:i + _CHUNK]
+
+        def find(chunk: list[str]) -> str | None:
             row = conn.execute(f"SELECT id FROM {f} WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1",
                                chunk).fetchone()
-            if row:
-                return row[0]
-        return "?"  # pragma: no cover
+            return row[0] if row else None
+        return find
 
     # -- reads -------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

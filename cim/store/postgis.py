@@ -1,0 +1,253 @@
+"""PostGIS store: the Store contract on PostgreSQL 15 + PostGIS 3 (psycopg 3, a connection pool).
+
+URL: ``postgresql://user:password@host:port/dbname?schema=cim`` (``schema`` defaults to ``cim``; one
+city per schema).  Per collection a table ``f_<name>(fid, id, doc jsonb, geom, minx..maxz, env)``
+with a 2-D GiST index on ``geom`` (exact bbox tests run in SQL) and an n-D GiST index on ``env``, a
+3-D segment spanning the solid's box (candidate searches for the analyses).  Writes are one
+transaction, loaded with COPY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import shapely
+from pydantic import BaseModel
+
+from ..collections import COLLECTIONS, get_spec
+from ..errors import DuplicateFeature, FeatureNotFound, StoreError
+from ..model import City
+from ..terrain import Terrain
+from ..typed import Bounds3
+from .base import Page, Region, first_duplicate, prepare_rows
+
+try:  # optional dependency: only this backend needs it
+    import psycopg
+    from psycopg import sql
+    from psycopg_pool import ConnectionPool
+except ImportError:  # pragma: no cover - exercised only without psycopg installed
+    psycopg = None  # type: ignore[assignment]
+
+SCHEMA_VERSION = 1
+
+
+def _split_url(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    schema = query.pop("schema", "cim")
+    return urlunsplit(parts._replace(query=urlencode(query))), schema
+
+
+class PostGISStore:
+    """The scale-out store.  Many API workers may share one database."""
+
+    def __init__(self, url: str, *, create: bool = False, pool_size: int = 8) -> None:
+        if psycopg is None:
+            raise StoreError("The PostGIS backend needs psycopg: pip install 'psycopg[binary]' psycopg-pool.")
+        self.url = url
+        conninfo, self.schema = _split_url(url)
+        self._s = sql.Identifier(self.schema)
+        try:
+            self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30,
+                                        kwargs={"autocommit": True})
+            self._pool.wait(timeout=30)
+        except Exception as exc:
+            raise StoreError(f"Cannot connect to PostgreSQL: {exc}", where={"store": self._safe_url()}) from exc
+        self._counts: tuple[int, dict[str, int]] | None = None
+        if not create and self._meta("schema_version") is None:
+            self.close()
+            raise StoreError(f"No city store in schema {self.schema!r}: create one with `cim init` or `cim sample`.",
+                             where={"store": self._safe_url()})
+
+    def _safe_url(self) -> str:
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}@{host}:{parts.port or ''}"))
+
+    def _t(self, collection: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(self._s, sql.Identifier("f_" + collection.replace("-", "_")))
+
+    def _q(self, name: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(self._s, sql.Identifier(name))
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> PostGISStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema and metadata -----------------------------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        with self._pool.connection() as conn:
+            try:
+                row = conn.execute(sql.SQL("SELECT value FROM {} WHERE key = %s").format(self._q("meta")),
+                                   (key,)).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return None
+        return row[0] if row else None
+
+    def init(self, city: City, *, overwrite: bool = False) -> None:
+        if self._meta("schema_version") is not None and not overwrite:
+            raise StoreError(f"Schema {self.schema!r} already holds a city; replace it with overwrite=True "
+                             "(`cim init --force`).", where={"store": self._safe_url()})
+        srid = city.crs_epsg
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self._s))
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(self._s))
+            conn.execute(sql.SQL("CREATE TABLE {} (key text PRIMARY KEY, value text NOT NULL)").format(self._q("meta")))
+            conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY CHECK (id = 1), data bytea NOT NULL)")
+                         .format(self._q("terrain")))
+            for cid in COLLECTIONS:
+                t = self._t(cid)
+                conn.execute(sql.SQL(
+                    "CREATE TABLE {t} (fid bigserial PRIMARY KEY, id text NOT NULL UNIQUE, doc jsonb NOT NULL, "
+                    "geom geometry(Geometry, {srid}) NOT NULL, minx float8 NOT NULL, miny float8 NOT NULL, "
+                    "minz float8 NOT NULL, maxx float8 NOT NULL, maxy float8 NOT NULL, maxz float8 NOT NULL, "
+                    "env geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakeLine(ST_MakePoint(minx, miny, minz), "
+                    "ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED)").format(t=t, srid=sql.Literal(srid)))
+                conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(t))
+                conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (env gist_geometry_ops_nd)").format(t))
+            conn.cursor().executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(self._q("meta")), [
+                ("schema_version", str(SCHEMA_VERSION)), ("city", city.model_dump_json()), ("version", "1")])
+        self._counts = None
+
+    def city(self) -> City:
+        raw = self._meta("city")
+        if raw is None:
+            raise StoreError(f"Schema {self.schema!r} holds no city: run `cim init` or `cim sample` first.",
+                             where={"store": self._safe_url()})
+        return City.model_validate_json(raw)
+
+    def version(self) -> int:
+        return int(self._meta("version") or 0)
+
+    # -- writes ------------------------------------------------------------------------------
+    def write(self, features: Iterable[BaseModel], *, terrain: Terrain | None = None,
+              replace: bool = False) -> dict[str, int]:
+        city = self.city()
+        rows = prepare_rows(features, srid=city.crs_epsg)
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(sql.SQL("SELECT value FROM {} WHERE key = 'version' FOR UPDATE").format(self._q("meta")))
+            for cid, r in rows.items():
+                t = self._t(cid)
+                if replace:
+                    conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(t), (r.ids,))
+                try:
+                    with conn.transaction(), conn.cursor().copy(sql.SQL(
+                            "COPY {} (id, doc, geom, minx, miny, minz, maxx, maxy, maxz) FROM STDIN").format(t)) as cp:
+                        for fid, doc, geom, b in zip(r.ids, r.docs, r.geoms, r.boxes, strict=True):
+                            cp.write_row((fid, doc.decode(), geom.hex(), *b))
+                except psycopg.errors.UniqueViolation:
+                    raise DuplicateFeature(cid, first_duplicate(r.ids, self._existing(conn, t))) from None
+            if terrain is not None:
+                conn.execute(sql.SQL("INSERT INTO {} VALUES (1, %s) ON CONFLICT (id) DO UPDATE SET data = "
+                                     "EXCLUDED.data").format(self._q("terrain")), (terrain.to_bytes(),))
+            conn.execute(sql.SQL("UPDATE {} SET value = (value::bigint + 1)::text WHERE key = 'version'")
+                         .format(self._q("meta")))
+        return {cid: len(r.ids) for cid, r in rows.items()}
+
+    @staticmethod
+    def _existing(conn, t):
+        def find(chunk: list[str]) -> str | None:
+            row = conn.execute(sql.SQL("SELECT id FROM {} WHERE id = ANY(%s) LIMIT 1").format(t), (chunk,)).fetchone()
+            return row[0] if row else None
+        return find
+
+    # -- reads -------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        v = self.version()
+        if self._counts is None or self._counts[0] != v:
+            with self._pool.connection() as conn:
+                self._counts = (v, {cid: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t(cid)))
+                                    .fetchone()[0] for cid in COLLECTIONS})
+        return dict(self._counts[1])
+
+    def bounds(self, collection: str) -> Bounds3 | None:
+        get_spec(collection)
+        with self._pool.connection() as conn:
+            row = conn.execute(sql.SQL("SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) "
+                                       "FROM {}").format(self._t(collection))).fetchone()
+        return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+
+    def _where(self, region: Region | None, srid: int) -> tuple[sql.Composable, list]:
+        if region is None:
+            return sql.SQL("TRUE"), []
+        clause = [sql.SQL("geom && ST_GeomFromWKB(%s, %s) AND ST_Intersects(geom, ST_GeomFromWKB(%s, %s))")]
+        wkb = shapely.to_wkb(region.polygon)
+        args: list = [wkb, srid, wkb, srid]
+        if region.zmin is not None:
+            clause.append(sql.SQL("maxz >= %s"))
+            args.append(region.zmin)
+        if region.zmax is not None:
+            clause.append(sql.SQL("minz <= %s"))
+            args.append(region.zmax)
+        return sql.SQL(" AND ").join(clause), args
+
+    def _decode(self, collection: str, docs: Iterable[dict]) -> list[BaseModel]:
+        model = get_spec(collection).model
+        return [model.model_validate(d) for d in docs]
+
+    def query(self, collection: str, *, region: Region | None = None,
+              limit: int | None = None, offset: int = 0) -> Page:
+        get_spec(collection)
+        t = self._t(collection)
+        if region is None:
+            matched = self.counts()[collection]
+            where, args = sql.SQL("TRUE"), []
+        else:
+            where, args = self._where(region, self.city().crs_epsg)
+        with self._pool.connection() as conn:
+            if region is not None:
+                matched = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where), args).fetchone()[0]
+            rows = conn.execute(sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY fid LIMIT %s OFFSET %s")
+                                .format(t, where), [*args, limit, offset]).fetchall()
+        return Page(self._decode(collection, (r[0] for r in rows)), matched)
+
+    def iter_features(self, collection: str, *, region: Region | None = None,
+                      batch: int = 1000) -> Iterator[BaseModel]:
+        get_spec(collection)
+        t = self._t(collection)
+        where, args = self._where(region, self.city().crs_epsg)
+        last = 0
+        while True:
+            with self._pool.connection() as conn:
+                rows = conn.execute(sql.SQL("SELECT fid, doc FROM {} WHERE fid > %s AND {} ORDER BY fid LIMIT %s")
+                                    .format(t, where), [last, *args, batch]).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield from self._decode(collection, (r[1] for r in rows))
+
+    def get(self, collection: str, fid: str) -> BaseModel:
+        get_spec(collection)
+        with self._pool.connection() as conn:
+            row = conn.execute(sql.SQL("SELECT doc FROM {} WHERE id = %s").format(self._t(collection)),
+                               (fid,)).fetchone()
+        if row is None:
+            raise FeatureNotFound(collection, fid)
+        return self._decode(collection, [row[0]])[0]
+
+    def terrain(self) -> Terrain | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(sql.SQL("SELECT data FROM {} WHERE id = 1").format(self._q("terrain"))).fetchone()
+        return None if row is None else Terrain.from_bytes(bytes(row[0]))
+
+    def integrity_check(self) -> bool:
+        """Every feature has its index box and the box holds its geometry."""
+        with self._pool.connection() as conn:
+            for cid in COLLECTIONS:
+                bad = conn.execute(sql.SQL(
+                    "SELECT count(*) FROM {} WHERE NOT ST_IsValid(geom) AND GeometryType(geom) LIKE '%%POLYGON' "
+                    "OR ST_XMin(geom) < minx - 1e-6 OR ST_XMax(geom) > maxx + 1e-6 "
+                    "OR ST_YMin(geom) < miny - 1e-6 OR ST_YMax(geom) > maxy + 1e-6").format(self._t(cid))).fetchone()[0]
+                if bad:
+                    return False
+        return True
+
+
+__all__ = ["PostGISStore"]
