@@ -78,6 +78,13 @@ def _structure_bounds(s: UndergroundStructure) -> Bounds3:
     return (lo[0] - half_w, lo[1] - half_w, lo[2] - half_h, hi[0] + half_w, hi[1] + half_w, hi[2] + half_h)
 
 
+def _best_lod(b: Building) -> float:
+    """The highest level of detail a building carries (1 for a plain prism)."""
+    if b.lods:
+        return max(float(g.lod) for g in b.lods)
+    return 2.0 if b.surfaces else 1.0
+
+
 @dataclass(frozen=True)
 class CollectionSpec:
     """What the library knows about one collection."""
@@ -96,7 +103,7 @@ class CollectionSpec:
         """GeoJSON properties: every model field but the id and geometry, JSON-ready."""
         props = feature.model_dump(mode="json", exclude=self.geometry_fields | self.hidden_fields | {"id"})
         if self.id == "buildings":
-            props["lod"] = 2 if feature.surfaces else 1  # type: ignore[attr-defined]
+            props["lod"] = _best_lod(feature)
         return props
 
     def shape(self, feature: BaseModel) -> shapely.Geometry:
@@ -117,7 +124,7 @@ COLLECTIONS: dict[str, CollectionSpec] = {
             "Building footprints (EPSG city CRS) with ground and roof elevations in metres, use, "
             "year built, floors and structure; LOD2 surfaces where available.",
             Building, "Polygon", _building_geometry, _building_bounds,
-            frozenset({"footprint"}), frozenset({"surfaces"}),
+            frozenset({"footprint"}), frozenset({"surfaces", "lods"}),
         ),
         CollectionSpec(
             "pipes", "Pipe segments",

@@ -107,11 +107,22 @@ class _Base(BaseModel):
 
 
 class Surface(BaseModel):
-    """One LOD2 boundary surface: a planar polygon in 3D (metres, city CRS and datum)."""
+    """One boundary surface: a planar polygon in 3D (metres, city CRS and datum), exterior ring first."""
 
     model_config = ConfigDict(extra="forbid")
-    type: SurfaceType
+    type: SurfaceType | None = Field(None, description="Semantic type; None where the source gives none.")
     rings: list[list[XYZ]] = Field(min_length=1)
+    part: str | None = Field(None, description="Id of the building part that carries the surface.")
+
+
+class LodGeometry(BaseModel):
+    """One level of detail of a feature's geometry, kept as the source gives it."""
+
+    model_config = ConfigDict(extra="forbid")
+    lod: str = Field(description='Level of detail as in the source: "1", "1.2", "2.2", ...')
+    kind: Literal["Solid", "CompositeSolid", "MultiSolid", "MultiSurface", "CompositeSurface"] = "Solid"
+    surfaces: list[Surface] = Field(min_length=1)
+    part: str | None = None
 
 
 class Building(_Base):
@@ -129,7 +140,11 @@ class Building(_Base):
     structure: StructureType | None = None
     green_star: int | None = Field(None, ge=0, le=3, description="Green building star rating (0-3).")
     cim_level: int = Field(3, ge=1, le=7, description="CIM level of detail (CJJ/T 315-2022), 1-7.")
-    surfaces: list[Surface] | None = Field(None, description="Optional LOD2 boundary surfaces.")
+    surfaces: list[Surface] | None = Field(None, description="Boundary surfaces for display (the best LOD).")
+    lods: list[LodGeometry] | None = Field(None, description="Every LOD geometry as imported.")
+    parts: list[str] | None = Field(None, description="Ids of building parts merged into this building.")
+    height_source: Literal["attribute", "geometry", "floors", "lidar", "design"] | None = Field(
+        None, description="Where the height comes from; 'floors' marks an estimate from the floor count.")
 
     @field_validator("footprint")
     @classmethod

@@ -74,6 +74,21 @@ class Page:
     extra: dict = field(default_factory=dict)
 
 
+def points_to_bytes(points: np.ndarray) -> bytes:
+    """(n, 3) float points -> compact bytes (npy)."""
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3))
+    return buf.getvalue()
+
+
+def points_from_bytes(data: bytes) -> np.ndarray:
+    import io
+
+    return np.load(io.BytesIO(bytes(data)))
+
+
 @dataclass
 class Rows:
     """A collection's features ready for a backend: parallel lists (ids, JSON docs, 2-D WKB, 3-D boxes)."""
@@ -146,8 +161,9 @@ class Store(Protocol):
         """The city's metadata (every route).  StoreError if the store is not initialised."""
 
     def write(self, features: Iterable[BaseModel], *, terrain: Terrain | None = None,
-              replace: bool = False) -> dict[str, int]:
-        """Add features (and terrain) in one transaction: all land or none (imports, ``cim sample``).
+              building_points: np.ndarray | None = None, replace: bool = False) -> dict[str, int]:
+        """Add features, terrain (replacing any) and LiDAR building points ((n, 3) metres, appended) in one
+        transaction: all land or none (imports, ``cim sample``).
 
         A duplicate id raises DuplicateFeature unless ``replace``; returns counts per collection.
         """
@@ -171,6 +187,9 @@ class Store(Protocol):
 
     def terrain(self) -> Terrain | None:
         """The terrain DEM, if any (analyses, meshes)."""
+
+    def building_points(self) -> np.ndarray | None:
+        """LiDAR building-class points, (n, 3) float metres, or None (measured heights)."""
 
     def version(self) -> int:
         """A number that grows with every write (cache keys for tiles and counts)."""

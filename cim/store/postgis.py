@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import numpy as np
 import shapely
 from pydantic import BaseModel
 
@@ -20,7 +21,7 @@ from ..errors import DuplicateFeature, FeatureNotFound, StoreError
 from ..model import City
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region, first_duplicate, prepare_rows
+from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
 
 try:  # optional dependency: only this backend needs it
     import psycopg
@@ -100,8 +101,8 @@ class PostGISStore:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self._s))
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(self._s))
             conn.execute(sql.SQL("CREATE TABLE {} (key text PRIMARY KEY, value text NOT NULL)").format(self._q("meta")))
-            conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY CHECK (id = 1), data bytea NOT NULL)")
-                         .format(self._q("terrain")))
+            conn.execute(sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, data bytea NOT NULL)")
+                         .format(self._q("blobs")))
             for cid in COLLECTIONS:
                 t = self._t(cid)
                 conn.execute(sql.SQL(
@@ -128,7 +129,7 @@ class PostGISStore:
 
     # -- writes ------------------------------------------------------------------------------
     def write(self, features: Iterable[BaseModel], *, terrain: Terrain | None = None,
-              replace: bool = False) -> dict[str, int]:
+              building_points: np.ndarray | None = None, replace: bool = False) -> dict[str, int]:
         city = self.city()
         rows = prepare_rows(features, srid=city.crs_epsg)
         with self._pool.connection() as conn, conn.transaction():
@@ -145,8 +146,11 @@ class PostGISStore:
                 except psycopg.errors.UniqueViolation:
                     raise DuplicateFeature(cid, first_duplicate(r.ids, self._existing(conn, t))) from None
             if terrain is not None:
-                conn.execute(sql.SQL("INSERT INTO {} VALUES (1, %s) ON CONFLICT (id) DO UPDATE SET data = "
-                                     "EXCLUDED.data").format(self._q("terrain")), (terrain.to_bytes(),))
+                self._put_blob(conn, "terrain", terrain.to_bytes())
+            if building_points is not None and len(building_points):
+                old = self._blob(conn, "building_points")
+                pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
+                self._put_blob(conn, "building_points", points_to_bytes(pts))
             conn.execute(sql.SQL("UPDATE {} SET value = (value::bigint + 1)::text WHERE key = 'version'")
                          .format(self._q("meta")))
         return {cid: len(r.ids) for cid, r in rows.items()}
@@ -232,10 +236,23 @@ class PostGISStore:
             raise FeatureNotFound(collection, fid)
         return self._decode(collection, [row[0]])[0]
 
+    def _put_blob(self, conn, name: str, data: bytes) -> None:
+        conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data")
+                     .format(self._q("blobs")), (name, data))
+
+    def _blob(self, conn, name: str) -> bytes | None:
+        row = conn.execute(sql.SQL("SELECT data FROM {} WHERE name = %s").format(self._q("blobs")), (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
     def terrain(self) -> Terrain | None:
         with self._pool.connection() as conn:
-            row = conn.execute(sql.SQL("SELECT data FROM {} WHERE id = 1").format(self._q("terrain"))).fetchone()
-        return None if row is None else Terrain.from_bytes(bytes(row[0]))
+            data = self._blob(conn, "terrain")
+        return None if data is None else Terrain.from_bytes(data)
+
+    def building_points(self) -> np.ndarray | None:
+        with self._pool.connection() as conn:
+            data = self._blob(conn, "building_points")
+        return None if data is None else points_from_bytes(data)
 
     def integrity_check(self) -> bool:
         """Every feature has its index box and the box holds its geometry."""

@@ -1,8 +1,9 @@
 """SQLite store: one file, WAL, one transaction per write, a 3-D R*Tree per collection.
 
 Layout: ``meta(key, value)`` holds the schema version, the city (JSON) and the store version;
-``terrain`` holds the DEM; each collection has ``f_<name>(fid, id, doc, geom)`` (doc = the feature
-as JSON, geom = its 2-D geometry as WKB) and ``rt_<name>`` (an R*Tree over the solid's 3-D box).
+``blobs`` holds the terrain DEM and the LiDAR building points; each collection has
+``f_<name>(fid, id, doc, geom)`` (doc = the feature as JSON, geom = its 2-D geometry as WKB)
+and ``rt_<name>`` (an R*Tree over the solid's 3-D box).
 Connections are per thread, so reads run in parallel.
 """
 
@@ -22,7 +23,7 @@ from ..errors import DuplicateFeature, FeatureNotFound, StoreError
 from ..model import City
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region, first_duplicate, prepare_rows
+from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
 
 SCHEMA_VERSION = 1
 _CHUNK = 500  # ids per IN (...) list
@@ -103,8 +104,8 @@ class SQLiteStore:
                 conn.execute(f"CREATE TABLE {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
                              "doc BLOB NOT NULL, geom BLOB NOT NULL)")
                 conn.execute(f"CREATE VIRTUAL TABLE {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
-            conn.execute("DROP TABLE IF EXISTS terrain")
-            conn.execute("CREATE TABLE terrain (id INTEGER PRIMARY KEY CHECK (id = 1), data BLOB NOT NULL)")
+            conn.execute("DROP TABLE IF EXISTS blobs")
+            conn.execute("CREATE TABLE blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL)")
             conn.execute("DROP TABLE IF EXISTS meta")
             conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             conn.executemany("INSERT INTO meta VALUES (?, ?)", [
@@ -128,7 +129,7 @@ class SQLiteStore:
 
     # -- writes ------------------------------------------------------------------------------
     def write(self, features: Iterable[BaseModel], *, terrain: Terrain | None = None,
-              replace: bool = False) -> dict[str, int]:
+              building_points: np.ndarray | None = None, replace: bool = False) -> dict[str, int]:
         self.city()  # must be initialised
         rows = prepare_rows(features)
         conn = self._conn()
@@ -148,7 +149,11 @@ class SQLiteStore:
                 rt_rows = ((fid, b[0], b[3], b[1], b[4], b[2], b[5]) for fid, b in zip(fids, r.boxes, strict=True))
                 conn.executemany(f"INSERT INTO {rt} VALUES (?, ?, ?, ?, ?, ?, ?)", rt_rows)
             if terrain is not None:
-                conn.execute("INSERT OR REPLACE INTO terrain VALUES (1, ?)", (terrain.to_bytes(),))
+                conn.execute("INSERT OR REPLACE INTO blobs VALUES ('terrain', ?)", (terrain.to_bytes(),))
+            if building_points is not None and len(building_points):
+                old = self._blob(conn, "building_points")
+                pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
+                conn.execute("INSERT OR REPLACE INTO blobs VALUES ('building_points', ?)", (points_to_bytes(pts),))
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
             conn.execute("COMMIT")
         except BaseException:
@@ -272,12 +277,21 @@ class SQLiteStore:
             raise FeatureNotFound(collection, fid)
         return self._decode(collection, [row[0]])[0]
 
-    def terrain(self) -> Terrain | None:
+    @staticmethod
+    def _blob(conn: sqlite3.Connection, name: str) -> bytes | None:
         try:
-            row = self._conn().execute("SELECT data FROM terrain WHERE id = 1").fetchone()
+            row = conn.execute("SELECT data FROM blobs WHERE name = ?", (name,)).fetchone()
         except sqlite3.OperationalError:
             return None
-        return None if row is None else Terrain.from_bytes(row[0])
+        return None if row is None else row[0]
+
+    def terrain(self) -> Terrain | None:
+        data = self._blob(self._conn(), "terrain")
+        return None if data is None else Terrain.from_bytes(data)
+
+    def building_points(self) -> np.ndarray | None:
+        data = self._blob(self._conn(), "building_points")
+        return None if data is None else points_from_bytes(data)
 
     def integrity_check(self) -> bool:
         """SQLite's own integrity check and the R*Tree's (true when both pass)."""

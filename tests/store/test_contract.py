@@ -137,8 +137,11 @@ def test_replace_updates_feature_and_index(store):
     assert store.version() > v
     assert store.counts()["buildings"] == 101
     assert store.get("buildings", b.id).footprint == moved.footprint
-    assert b.id not in {f.id for f in store.query("buildings", region=Region.box(X0 - 1, Y0 - 1, X0 + 1, Y0 + 1)).features}
-    assert b.id in {f.id for f in store.query("buildings", region=Region.box(X0 + 5001, Y0 + 1, X0 + 5002, Y0 + 2)).features}
+    def ids_in(*box):
+        return {f.id for f in store.query("buildings", region=Region.box(*box)).features}
+
+    assert b.id not in ids_in(X0 - 1, Y0 - 1, X0 + 1, Y0 + 1)
+    assert b.id in ids_in(X0 + 5001, Y0 + 1, X0 + 5002, Y0 + 2)
 
 
 def test_iter_features_streams_everything(store):
@@ -163,3 +166,18 @@ def test_init_refuses_to_overwrite(store):
 
 def test_integrity_after_writes(store):
     assert store.integrity_check()
+
+
+def test_building_points_append(store):
+    assert store.building_points() is None
+    a = np.array([[X0, Y0, 60.0], [X0 + 1, Y0 + 1, 61.0]])
+    store.write([], building_points=a)
+    store.write([], building_points=a + 10)
+    np.testing.assert_array_equal(store.building_points(), np.concatenate([a, a + 10]))
+
+
+def test_terrain_replaced_not_duplicated(store):
+    t = common.terrain()
+    z2 = t.z + 1
+    store.write([], terrain=type(t)(t.x0, t.y0, t.cell, z2))
+    np.testing.assert_array_equal(store.terrain().z, z2)

@@ -1,0 +1,72 @@
+"""What every reader shares: the reader interface, the import context, results and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import BaseModel
+
+from ..errors import CIMError
+from ..model import City
+from ..terrain import Terrain
+
+
+class ImportError_(CIMError):  # noqa: N801 - "ImportError" is a builtin
+    """A file cannot be imported.  ``where`` names the file and, when known, the feature id or line."""
+
+    title = "Import failed"
+
+    def __init__(self, message: str, *, file: str | None = None, feature: str | None = None,
+                 line: int | None = None, **where: Any) -> None:
+        loc = {k: v for k, v in {"file": file, "feature": feature, "line": line, **where}.items() if v is not None}
+        super().__init__(message, where=loc)
+
+
+@dataclass
+class ImportContext:
+    """What a reader knows about the target.
+
+    ``city``: the target city (its CRS and height datum are the output's); ``crs``: a CRS given by the
+    user for files that declare none (``--crs``), e.g. ``EPSG:7415``; ``terrain``: the store's terrain,
+    for depths given below ground; ``progress(fraction)``: optional.
+    """
+
+    city: City
+    crs: str | None = None
+    terrain: Terrain | None = None
+    progress: Callable[[float], None] | None = None
+    filename: str = ""
+
+    def report(self, fraction: float) -> None:
+        if self.progress is not None:
+            self.progress(min(1.0, max(0.0, fraction)))
+
+
+@dataclass
+class ImportResult:
+    """One file's content, already in the city CRS (metres) and height datum."""
+
+    features: list[BaseModel] = field(default_factory=list)
+    terrain: Terrain | None = None
+    building_points: np.ndarray | None = None  # (n, 3) float, metres: LiDAR class-6 points
+    source_crs: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    format: str = ""
+
+
+class Reader(Protocol):
+    """A file format.  Register an instance with :func:`cim.io.registry.register`."""
+
+    name: str  # e.g. "cityjson"
+    extensions: tuple[str, ...]  # lower-case, with the dot: (".json", ".city.json")
+    description: str
+
+    def sniff(self, head: bytes, path: Path) -> bool:
+        """True when the first bytes of the file (up to 64 KiB) look like this format."""
+
+    def read(self, path: Path, ctx: ImportContext) -> ImportResult:
+        """Parse, validate and reproject into the city CRS; raise ImportError_ naming the fault."""

@@ -1,0 +1,63 @@
+"""Import files into a store: read every file, then one write — all the files land, or none."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..store import Store
+from .base import ImportContext, ImportError_
+from .registry import read
+
+
+@dataclass
+class ImportReport:
+    counts: dict[str, int] = field(default_factory=dict)  # features written per collection
+    files: list[dict] = field(default_factory=list)  # per file: name, format, source_crs, counts, warnings
+    terrain: bool = False
+
+
+def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None = None, fmt: str | None = None,
+                 progress: Callable[[str, float], None] | None = None, replace: bool = False,
+                 names: Sequence[str] | None = None) -> ImportReport:
+    """Read ``paths`` into the store's city and write them in one transaction.
+
+    ``crs`` is used for files that declare none; ``names`` (same length as ``paths``) are the names to
+    report in errors (uploads are stored under generated names).  On any error nothing is written and
+    an ImportError_ (or InvalidFeature / DuplicateFeature from the store) says where.
+    """
+    city = store.city()
+    terrain = store.terrain()
+    features, report = [], ImportReport()
+    new_terrain = None
+    n = max(len(paths), 1)
+    for k, path in enumerate(paths):
+        name = names[k] if names else Path(path).name
+
+        def step(f: float, k: int = k, name: str = name) -> None:
+            if progress:
+                progress(f"reading {name}", (k + f) / n * 0.9)
+
+        ctx = ImportContext(city=city, crs=crs, terrain=new_terrain or terrain, progress=step, filename=name)
+        try:
+            result = read(path, ctx, fmt)
+        except ImportError_ as exc:
+            exc.where.setdefault("file", name)
+            exc.where["file"] = name
+            raise
+        if result.terrain is not None:
+            new_terrain = result.terrain
+        features += result.features
+        per: dict[str, int] = {}
+        for f in result.features:
+            per[type(f).__name__] = per.get(type(f).__name__, 0) + 1
+        report.files.append({"file": name, "format": result.format, "source_crs": result.source_crs,
+                             "features": per, "terrain": result.terrain is not None, "warnings": result.warnings})
+    if progress:
+        progress("writing", 0.9)
+    report.counts = store.write(features, terrain=new_terrain, replace=replace)
+    report.terrain = new_terrain is not None
+    if progress:
+        progress("done", 1.0)
+    return report
