@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 
 from cim.crs import check_supported
 from cim.store import Store
@@ -39,3 +39,25 @@ class OutputCRSParam:
 
     def uri(self, store: Store) -> str:
         return check_supported(self.crs, store.city().crs_epsg, "crs")
+
+
+def require_writer(request: Request) -> None:
+    """Writes need ``Authorization: Bearer <token>`` with a configured token (RFC 6750 answers)."""
+    import hmac
+
+    settings: Settings = request.app.state.settings
+    tokens = settings.tokens()
+    if not tokens:
+        raise HTTPException(403, "Writes are disabled on this service: no write token is configured "
+                                 "(set CIM_WRITE_TOKENS).")
+    auth = request.headers.get("authorization", "")
+    scheme, _, given = auth.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise HTTPException(401, "This request needs a bearer token: Authorization: Bearer <token>.",
+                            headers={"WWW-Authenticate": 'Bearer realm="cim"'})
+    if not any(hmac.compare_digest(given.strip().encode(), t.encode()) for t in tokens):
+        raise HTTPException(401, "The bearer token is not valid.",
+                            headers={"WWW-Authenticate": 'Bearer realm="cim", error="invalid_token"'})
+
+
+WriterDep = Depends(require_writer)

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from cim.store import open_store
 
 from . import errors
-from .routers import collections, landing
+from .routers import collections, imports, landing
 from .settings import Settings
 
 
@@ -39,4 +39,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            expose_headers=["Content-Crs", "ETag"])
     app.include_router(landing.router)
     app.include_router(collections.router)
+    app.include_router(imports.router)
     return app

@@ -84,6 +84,46 @@ def sample(
                   ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
 
 
+@app.command("import")
+def import_(
+    files: Annotated[list[str], typer.Argument(help="Files: CityJSON, CityJSONSeq, CityGML, GeoJSON, LAS/LAZ, "
+                                               "EPANET or SWMM .inp.")],
+    store: StoreOpt,
+    crs: Annotated[str | None, typer.Option(help="CRS for files that declare none, e.g. EPSG:7415.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="Force a reader instead of detecting it.")] = None,
+    replace: Annotated[bool, typer.Option(help="Replace features whose ids exist already.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import files into the store in one transaction: all of them land, or none."""
+    from rich.progress import Progress
+
+    from .io import import_files
+    from .store import open_store
+
+    try:
+        s = open_store(store)
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("importing", total=1.0)
+            report = import_files(s, files, crs=crs, fmt=fmt, replace=replace,
+                                  progress=lambda stage, f: progress.update(task, description=stage, completed=f))
+        s.close()
+    except CIMError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps({"counts": report.counts, "files": report.files, "terrain": report.terrain},
+                                    ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title="Imported")
+    for col in ("file", "format", "source CRS", "features", "warnings"):
+        table.add_column(col)
+    for f in report.files:
+        table.add_row(f["file"], f["format"], str(f["source_crs"] or "-"),
+                      ", ".join(f"{k} {v}" for k, v in f["features"].items()) + (" + terrain" if f["terrain"] else ""),
+                      "\n".join(f["warnings"]) or "-")
+    console.print(table)
+    console.print("written: " + (", ".join(f"{k} {v}" for k, v in report.counts.items()) or "nothing"))
+
+
 @app.command()
 def info(
     store: StoreOpt,

@@ -194,6 +194,12 @@ class Store(Protocol):
     def version(self) -> int:
         """A number that grows with every write (cache keys for tiles and counts)."""
 
+    def put_job(self, job_id: str, doc: dict) -> None:
+        """Create or update an import job's status document (shared by every API worker)."""
+
+    def get_job(self, job_id: str) -> dict | None:
+        """An import job's status document, or None (``GET /imports/{id}``)."""
+
     def integrity_check(self) -> bool:
         """True when the backend's own consistency checks pass (crash-safety tests)."""
 

@@ -26,6 +26,7 @@ from .base import Page, Region, first_duplicate, points_from_bytes, points_to_by
 try:  # optional dependency: only this backend needs it
     import psycopg
     from psycopg import sql
+    from psycopg.types.json import Jsonb
     from psycopg_pool import ConnectionPool
 except ImportError:  # pragma: no cover - exercised only without psycopg installed
     psycopg = None  # type: ignore[assignment]
@@ -103,6 +104,7 @@ class PostGISStore:
             conn.execute(sql.SQL("CREATE TABLE {} (key text PRIMARY KEY, value text NOT NULL)").format(self._q("meta")))
             conn.execute(sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, data bytea NOT NULL)")
                          .format(self._q("blobs")))
+            conn.execute(sql.SQL("CREATE TABLE {} (id text PRIMARY KEY, doc jsonb NOT NULL)").format(self._q("jobs")))
             for cid in COLLECTIONS:
                 t = self._t(cid)
                 conn.execute(sql.SQL(
@@ -253,6 +255,17 @@ class PostGISStore:
         with self._pool.connection() as conn:
             data = self._blob(conn, "building_points")
         return None if data is None else points_from_bytes(data)
+
+    def put_job(self, job_id: str, doc: dict) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc")
+                         .format(self._q("jobs")), (job_id, Jsonb(doc)))
+
+    def get_job(self, job_id: str) -> dict | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(sql.SQL("SELECT doc FROM {} WHERE id = %s").format(self._q("jobs")),
+                               (job_id,)).fetchone()
+        return None if row is None else row[0]
 
     def integrity_check(self) -> bool:
         """Every feature has its index box and the box holds its geometry."""

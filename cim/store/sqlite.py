@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+import orjson
 import shapely
 from pydantic import BaseModel, ValidationError
 
@@ -104,6 +105,8 @@ class SQLiteStore:
                 conn.execute(f"CREATE TABLE {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
                              "doc BLOB NOT NULL, geom BLOB NOT NULL)")
                 conn.execute(f"CREATE VIRTUAL TABLE {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
+            conn.execute("DROP TABLE IF EXISTS jobs")
+            conn.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, doc BLOB NOT NULL)")
             conn.execute("DROP TABLE IF EXISTS blobs")
             conn.execute("CREATE TABLE blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL)")
             conn.execute("DROP TABLE IF EXISTS meta")
@@ -292,6 +295,13 @@ class SQLiteStore:
     def building_points(self) -> np.ndarray | None:
         data = self._blob(self._conn(), "building_points")
         return None if data is None else points_from_bytes(data)
+
+    def put_job(self, job_id: str, doc: dict) -> None:
+        self._conn().execute("INSERT OR REPLACE INTO jobs VALUES (?, ?)", (job_id, orjson.dumps(doc)))
+
+    def get_job(self, job_id: str) -> dict | None:
+        row = self._conn().execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else orjson.loads(row[0])
 
     def integrity_check(self) -> bool:
         """SQLite's own integrity check and the R*Tree's (true when both pass)."""

@@ -33,7 +33,8 @@ def test_output_axis_orders():
     xy = np.array([[535000.0, 4627000.0]])
     lon, lat = Transformer.from_crs(4550, 4326, always_xy=True).transform(535000.0, 4627000.0)
     assert OutputCRS(4550, CRS84).xy(xy)[0] == pytest.approx([lon, lat], abs=1e-8)
-    assert OutputCRS(4550, "http://www.opengis.net/def/crs/EPSG/0/4490").xy(xy)[0] == pytest.approx([lat, lon], abs=1e-8)
+    cgcs = "http://www.opengis.net/def/crs/EPSG/0/4490"
+    assert OutputCRS(4550, cgcs).xy(xy)[0] == pytest.approx([lat, lon], abs=1e-8)
     assert OutputCRS(4550, "http://www.opengis.net/def/crs/EPSG/0/4550").xy(xy)[0].tolist() == [4627000.0, 535000.0]
     assert to_city_xy(np.array([[lat, lon]]), "http://www.opengis.net/def/crs/EPSG/0/4326", 4550)[0] == \
         pytest.approx([535000.0, 4627000.0], abs=1e-4)

@@ -181,3 +181,10 @@ def test_terrain_replaced_not_duplicated(store):
     z2 = t.z + 1
     store.write([], terrain=type(t)(t.x0, t.y0, t.cell, z2))
     np.testing.assert_array_equal(store.terrain().z, z2)
+
+
+def test_jobs_round_trip(store):
+    assert store.get_job("j1") is None
+    store.put_job("j1", {"status": "running", "progress": 0.5})
+    store.put_job("j1", {"status": "succeeded", "counts": {"buildings": 3}})
+    assert store.get_job("j1") == {"status": "succeeded", "counts": {"buildings": 3}}
