@@ -2,7 +2,8 @@
 
 The differences that matter for our schemas: ``null`` as a type becomes ``nullable``, ``const``
 becomes a one-value ``enum``, numeric ``exclusiveMinimum``/``Maximum`` become booleans, ``examples``
-becomes ``example`` and ``prefixItems`` (tuples) becomes ``items`` with fixed length.
+becomes ``example``, ``prefixItems`` (tuples) becomes ``items`` with fixed length, and binary
+``contentMediaType`` strings (uploads) become ``format: binary``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def _schema(node: Any) -> Any:
         out["type"] = kinds[0] if len(kinds) == 1 else "string"
         if "null" in t:
             out["nullable"] = True
+    if "contentMediaType" in out:  # 3.1 binary content -> 3.0 format: binary
+        out.pop("contentMediaType")
+        out.pop("contentEncoding", None)
+        out["format"] = "binary"
     if "const" in out:
         out["enum"] = [out.pop("const")]
     for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):

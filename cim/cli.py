@@ -125,6 +125,31 @@ def import_(
 
 
 @app.command()
+def copy(
+    source: Annotated[str, typer.Argument(help="Store to read (path or URL).")],
+    target: Annotated[str, typer.Argument(help="Store to create, e.g. postgresql://user@host/db?schema=shenyang.")],
+    force: Annotated[bool, typer.Option(help="Replace a city already in the target.")] = False,
+) -> None:
+    """Copy a city between stores (SQLite -> PostGIS to scale out), in one transaction."""
+    from rich.progress import Progress
+
+    from .store import open_store
+    from .store.copy import copy_store
+
+    try:
+        src, dst = open_store(source), open_store(target, create=True)
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("copying", total=1.0)
+            counts = copy_store(src, dst, overwrite=force,
+                                progress=lambda stage, f: progress.update(task, description=stage, completed=f))
+        src.close()
+        dst.close()
+    except CIMError as exc:
+        _fail(exc)
+    console.print("copied: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@app.command()
 def info(
     store: StoreOpt,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
