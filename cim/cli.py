@@ -91,6 +91,7 @@ def import_(
     store: StoreOpt,
     crs: Annotated[str | None, typer.Option(help="CRS for files that declare none, e.g. EPSG:7415.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Force a reader instead of detecting it.")] = None,
+    utility: Annotated[str | None, typer.Option(help="Utility of pipe files that name none (e.g. sewer).")] = None,
     replace: Annotated[bool, typer.Option(help="Replace features whose ids exist already.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -104,7 +105,7 @@ def import_(
         s = open_store(store)
         with Progress(console=err_console, transient=True) as progress:
             task = progress.add_task("importing", total=1.0)
-            report = import_files(s, files, crs=crs, fmt=fmt, replace=replace,
+            report = import_files(s, files, crs=crs, fmt=fmt, replace=replace, utility=utility,
                                   progress=lambda stage, f: progress.update(task, description=stage, completed=f))
         s.close()
     except CIMError as exc:

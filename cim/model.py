@@ -72,6 +72,9 @@ class NodeKind(StrEnum):
     hydrant = "hydrant"
     inlet = "inlet"
     outfall = "outfall"
+    reservoir = "reservoir"  # a source of fixed head (EPANET)
+    tank = "tank"  # a storage tank (EPANET)
+    pump = "pump"  # a pump station, placed at the middle of the pump link (EPANET)
 
 
 class StructureKind(StrEnum):

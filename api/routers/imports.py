@@ -42,13 +42,13 @@ def _safe_suffix(name: str) -> str:
 
 
 def _run(store: Store, job: dict[str, Any], paths: list[Path], names: list[str], crs: str | None,
-         fmt: str | None, workdir: Path) -> None:
+         fmt: str | None, utility: str | None, workdir: Path) -> None:
     def progress(stage: str, fraction: float) -> None:
         job.update(status="running", stage=stage, progress=round(fraction, 3), updated=_now())
         store.put_job(job["id"], job)
 
     try:
-        report = import_files(store, paths, crs=crs, fmt=fmt, names=names, progress=progress)
+        report = import_files(store, paths, crs=crs, fmt=fmt, names=names, progress=progress, utility=utility)
         job.update(status="succeeded", progress=1.0, stage="done", counts=report.counts, files=report.files,
                    terrain=report.terrain, updated=_now())
     except CIMError as exc:
@@ -72,6 +72,7 @@ def create_import(
     crs: Annotated[str | None, Form(description="CRS for files that declare none, e.g. EPSG:7415.")] = None,
     format: Annotated[str | None, Form(description="Force a reader: " + ", ".join(
         ["cityjson", "citygml", "geojson", "las", "epanet", "swmm"]))] = None,
+    utility: Annotated[str | None, Form(description="Utility of pipe files that name none, e.g. sewer.")] = None,
     wait: Annotated[bool, Form(description="Answer only when the import has ended.")] = False,
 ) -> ORJSONResponse:
     if format is not None:
@@ -105,7 +106,7 @@ def create_import(
     job: dict[str, Any] = {"id": job_id, "status": "queued", "progress": 0.0, "created": _now(),
                            "files": [{"file": n} for n in names], "crs": crs}
     store.put_job(job_id, job)
-    thread = threading.Thread(target=_run, args=(store, job, paths, names, crs, format, workdir),
+    thread = threading.Thread(target=_run, args=(store, job, paths, names, crs, format, utility, workdir),
                               name=f"import-{job_id}", daemon=True)
     thread.start()
     if wait:

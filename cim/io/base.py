@@ -32,7 +32,10 @@ class ImportContext:
 
     ``city``: the target city (its CRS and height datum are the output's); ``crs``: a CRS given by the
     user for files that declare none (``--crs``), e.g. ``EPSG:7415``; ``terrain``: the store's terrain,
-    for depths given below ground; ``progress(fraction)``: optional.
+    for depths given below ground; ``progress(fraction)``: optional.  ``default_utility``: the utility for
+    formats that do not say (e.g. ``"sewer"`` for a SWMM file of a foul network; readers have their own
+    default); ``default_cover``: cover depth (ground to crown, metres) for pipe files that give no burial
+    depth (EPANET), None for the city's frost-depth rule.
     """
 
     city: City
@@ -40,6 +43,11 @@ class ImportContext:
     terrain: Terrain | None = None
     progress: Callable[[float], None] | None = None
     filename: str = ""
+    default_utility: str | None = None
+    default_cover: float | None = None
+    # node id -> (x, y, ground_z, invert_z), metres, city CRS: shared by the files of one import, so that a
+    # pipe file can take its elevations from the manholes of a file read before it (GeoJSON)
+    nodes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
     def report(self, fraction: float) -> None:
         if self.progress is not None:
@@ -56,6 +64,7 @@ class ImportResult:
     source_crs: str | None = None
     warnings: list[str] = field(default_factory=list)
     format: str = ""
+    info: dict[str, Any] = field(default_factory=dict)  # figures worth reporting, e.g. {"ground_points": n}
 
 
 class Reader(Protocol):

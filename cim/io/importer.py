@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..store import Store
 from .base import ImportContext, ImportError_
 from .registry import read
@@ -20,17 +22,20 @@ class ImportReport:
 
 def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None = None, fmt: str | None = None,
                  progress: Callable[[str, float], None] | None = None, replace: bool = False,
-                 names: Sequence[str] | None = None) -> ImportReport:
+                 names: Sequence[str] | None = None, utility: str | None = None) -> ImportReport:
     """Read ``paths`` into the store's city and write them in one transaction.
 
     ``crs`` is used for files that declare none; ``names`` (same length as ``paths``) are the names to
-    report in errors (uploads are stored under generated names).  On any error nothing is written and
+    report in errors (uploads are stored under generated names); ``utility`` is the default utility of pipe
+    files that name none (``--utility``).  On any error nothing is written and
     an ImportError_ (or InvalidFeature / DuplicateFeature from the store) says where.
     """
     city = store.city()
     terrain = store.terrain()
     features, report = [], ImportReport()
     new_terrain = None
+    points: list[np.ndarray] = []  # LiDAR building points of every file
+    nodes: dict[str, tuple[float, float, float, float]] = {}  # manholes seen so far, for later pipe files
     n = max(len(paths), 1)
     for k, path in enumerate(paths):
         name = names[k] if names else Path(path).name
@@ -39,7 +44,8 @@ def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None =
             if progress:
                 progress(f"reading {name}", (k + f) / n * 0.9)
 
-        ctx = ImportContext(city=city, crs=crs, terrain=new_terrain or terrain, progress=step, filename=name)
+        ctx = ImportContext(city=city, crs=crs, terrain=new_terrain or terrain, progress=step, filename=name,
+                            default_utility=utility, nodes=nodes)
         try:
             result = read(path, ctx, fmt)
         except ImportError_ as exc:
@@ -49,14 +55,18 @@ def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None =
         if result.terrain is not None:
             new_terrain = result.terrain
         features += result.features
+        if result.building_points is not None and len(result.building_points):
+            points.append(result.building_points)
         per: dict[str, int] = {}
         for f in result.features:
             per[type(f).__name__] = per.get(type(f).__name__, 0) + 1
         report.files.append({"file": name, "format": result.format, "source_crs": result.source_crs,
-                             "features": per, "terrain": result.terrain is not None, "warnings": result.warnings})
+                             "features": per, "terrain": result.terrain is not None, "warnings": result.warnings,
+                             **({"info": result.info} if result.info else {})})
     if progress:
         progress("writing", 0.9)
-    report.counts = store.write(features, terrain=new_terrain, replace=replace)
+    report.counts = store.write(features, terrain=new_terrain, replace=replace,
+                                building_points=np.concatenate(points) if points else None)
     report.terrain = new_terrain is not None
     if progress:
         progress("done", 1.0)
