@@ -1,0 +1,630 @@
+"""CityGML 2.0 and 3.0 reader for buildings (``bldg:Building`` with its ``BuildingPart``s).
+
+Streaming (``xml.etree.ElementTree.iterparse``): each ``cityObjectMember`` is read and then freed.
+
+* Geometry: ``lod0FootPrint`` / ``lod0RoofEdge`` (2.0), ``lodNSolid``, ``lodNMultiSurface`` and the LOD N
+  boundary surfaces (2.0 ``bldg:boundedBy``, 3.0 ``core:boundary``: Roof/Wall/GroundSurface ...).  Where a
+  LOD has boundary surfaces they are that LOD's geometry (with their semantics); ``lodNSolid`` surfaces
+  that only point at them (``xlink:href``) add nothing.  ``gml:posList`` / ``gml:pos`` /
+  ``gml:coordinates``, ``srsDimension`` 2 or 3, ``OrientableSurface`` orientation ``-``.
+* CRS: the ``srsName`` of a geometry, else the first in the file (root ``gml:Envelope``), else ``--crs``;
+  OGC URI / URN, ``EPSG:n``, the compound URN ``urn:ogc:def:crs,crs:EPSG:6.12:25833,crs:EPSG:6.12:5783``
+  and the AdV names ``urn:adv:crs:ETRS89_UTM32*DE_DHHN92_NH``.  Coordinates are in the CRS's own axis
+  order (EPSG:6697 is latitude, longitude) and reprojected once per CRS, as one array.
+* Height: ``measuredHeight`` (2.0) or ``con:height`` (3.0, a measured highest-roof value preferred) above
+  the lowest vertex, height source "attribute"; otherwise the geometry (top - bottom).
+* Footprint: LOD0 footprint when present, else the ground surfaces, else the projection of the solid.
+* Building parts are merged into their building: ``parts`` lists their ids, each surface names its part,
+  and the building spans the lowest part ground to the highest part roof.
+* Other city objects are skipped with one warning counting them per type.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from ._surfaces import (
+    GROUND,
+    ROOF,
+    UNKNOWN,
+    Component,
+    Geom,
+    Polys,
+    classify,
+    clean,
+    derive,
+    int_in,
+    make_building,
+    pieces_warning,
+    semantic_code,
+    summarise_skipped,
+    use_from_function,
+)
+from .base import ImportContext, ImportError_, ImportResult
+from .registry import register
+from .reproject import datum_warning, resolve_crs, to_city
+
+_GML = ("http://www.opengis.net/gml", "http://www.opengis.net/gml/3.2")
+_GML_ID = tuple(f"{{{ns}}}id" for ns in _GML)
+_HREF = "{http://www.w3.org/1999/xlink}href"
+_LOD_PROP = re.compile(r"^lod([0-4])(Solid|MultiSurface|CompositeSurface|MultiSolid|Geometry|FootPrint|RoofEdge)$")
+_LOD_ANY = re.compile(r"^lod\d")
+_COMPOUND = re.compile(r"^urn:ogc:def:crs,crs:EPSG:[\d.]*:(\d+),crs:EPSG:[\d.]*:(\d+)$", re.I)
+_ADV_H = {"ETRS89_UTM32": 25832, "ETRS89_UTM33": 25833, "DE_DHDN_3GK2": 31466, "DE_DHDN_3GK3": 31467,
+          "DE_DHDN_3GK4": 31468, "DE_DHDN_3GK5": 31469}
+_ADV_V = {"DE_DHHN92_NH": 5783, "DE_DHHN2016_NH": 7837}
+_SKIP = {"appearance", "externalReference", "address", "interiorRoom", "outerBuildingInstallation",
+         "interiorBuildingInstallation", "buildingInstallation", "buildingConstructiveElement", "buildingRoom",
+         "buildingFurniture", "relativeToTerrain", "relativeToWater", "generalizesTo", "relatedTo",
+         "dynamizer", "adeOfAbstractBuilding", "boundedBy", "boundary", "height"}
+_UOM = {"m": 1.0, "urn:ogc:def:uom:ucum::m": 1.0, "#m": 1.0, "ft": 0.3048, "[ft_i]": 0.3048, "#ft": 0.3048,
+        "urn:ogc:def:uom:ucum::[ft_i]": 0.3048, "[ft_us]": 1200 / 3937, "urn:ogc:def:uom:ucum::[ft_us]": 1200 / 3937}
+
+
+def _local(tag: Any) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _ns(tag: str) -> str:
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
+
+
+def _gml_id(el: ET.Element) -> str | None:
+    return el.get(_GML_ID[0]) or el.get(_GML_ID[1])
+
+
+def crs_from_srs_name(name: str) -> str | CRS:
+    """A CRS for the srsName forms pyproj does not read itself; other names are returned as they are."""
+    s = name.strip()
+    code = None
+    m = _COMPOUND.match(s)
+    if m:
+        code = f"EPSG:{m.group(1)}+{m.group(2)}"
+    elif s.lower().startswith("urn:adv:crs:"):
+        h, _, v = s[len("urn:adv:crs:"):].partition("*")
+        if h in _ADV_H and (not v or v in _ADV_V):
+            code = f"EPSG:{_ADV_H[h]}" + (f"+{_ADV_V[v]}" if v else "")
+    if code is None:
+        return s
+    try:
+        return CRS.from_user_input(code)
+    except CRSError:
+        return s
+
+
+_NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$")
+
+
+def _number(text: str | None) -> int | float | str | None:
+    """A number where the text is one written plainly (codes such as "011" stay text)."""
+    if text is None:
+        return None
+    t = text.strip()
+    m = _NUMBER.match(t)
+    if not m:
+        return t
+    if m.group(2) is None and m.group(3) is None:
+        return int(t)
+    f = float(t)
+    return f if np.isfinite(f) else t
+
+
+def _measure(el: ET.Element) -> float | None:
+    try:
+        v = float((el.text or "").strip())
+    except ValueError:
+        return None
+    factor = _UOM.get((el.get("uom") or "m").strip().lower(), 1.0)
+    return v * factor if np.isfinite(v) else None
+
+
+def _simple(el: ET.Element) -> Any:
+    """An attribute element as a value: its text, or a dict of its children (repeated ones as lists)."""
+    kids = list(el)
+    if not kids:
+        return _number(el.text) if el.text and el.text.strip() else None
+    out: dict[str, Any] = {}
+    for k in kids:
+        key = _local(k.tag)
+        val = _simple(k)
+        if key in out:
+            out[key] = out[key] + [val] if isinstance(out[key], list) else [out[key], val]
+        else:
+            out[key] = val
+    return out
+
+
+def _generic(el: ET.Element, attrs: dict[str, Any]) -> bool:
+    """Read a generic attribute (2.0 ``gen:stringAttribute name=..``, 3.0 ``genericAttribute/gen:StringAttribute``)
+    into ``attrs``; False when ``el`` is not one."""
+    ln = _local(el.tag)
+    if ln == "genericAttribute":  # 3.0
+        for a in el:
+            _generic3(a, attrs)
+        return True
+    if "generics" not in _ns(el.tag):
+        return False
+    name = el.get("name")
+    if ln == "genericAttributeSet":
+        sub: dict[str, Any] = {}
+        for a in el:
+            _generic(a, sub)
+        attrs[name or "genericAttributeSet"] = sub
+        return True
+    value = next((v for v in el if _local(v.tag) == "value"), None)
+    if name is None or value is None:
+        return True
+    attrs[name] = _typed(ln, value)
+    return True
+
+
+def _generic3(a: ET.Element, attrs: dict[str, Any]) -> None:
+    ln = _local(a.tag)
+    name = next((n.text for n in a if _local(n.tag) == "name"), None)
+    if name is None:
+        return
+    if ln == "GenericAttributeSet":
+        sub: dict[str, Any] = {}
+        for v in a:
+            if _local(v.tag) == "value":
+                for inner in v:
+                    _generic3(inner, sub)
+        attrs[name] = sub
+        return
+    value = next((v for v in a if _local(v.tag) == "value"), None)
+    if value is not None:
+        attrs[name] = _typed(ln, value)
+
+
+def _typed(kind: str, value: ET.Element) -> Any:
+    text = (value.text or "").strip()
+    k = kind.lower()
+    try:
+        if k.startswith("int"):
+            return int(text)
+        if k.startswith(("double", "measure")):
+            f = float(text)
+            return f if np.isfinite(f) else text
+    except ValueError:
+        pass
+    return text
+
+
+@dataclass
+class _RawGeom:
+    lod: str
+    kind: str
+    polys: list[list[int]]  # ring ids per polygon, exterior first
+    types: list[int]
+
+
+@dataclass
+class _RawComp:
+    id: str
+    part: str | None
+    geoms: list[_RawGeom] = field(default_factory=list)
+    measured: float | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _RawBuilding:
+    id: str
+    name: str | None
+    attrs: dict[str, Any]
+    comps: list[_RawComp]
+
+
+class _Parser:
+    """Collects buildings with their rings (raw coordinates, per srsName) from one file."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.default_srs: str | None = None
+        self.default_dim: int | None = None
+        self.rings: list[np.ndarray] = []
+        self.ring_srs: list[str | None] = []
+        self.ring_owner: list[str] = []
+        self.buildings: list[_RawBuilding] = []
+        self.skipped: Counter[str] = Counter()
+        self.unresolved = 0
+        self.unsupported = 0
+
+    # -- geometry ------------------------------------------------------------------------------
+    def collect(self, el: ET.Element, owner: str, srs: str | None, dim: int | None, ids: _IdMap,
+                flip: bool = False, seen: frozenset = frozenset()) -> list[list[int]]:
+        """Polygons (lists of ring ids) under a geometry property or geometry element."""
+        out: list[list[int]] = []
+        stack = [(el, srs, dim, flip, seen)]
+        while stack:
+            e, srs, dim, flip, seen = stack.pop()
+            srs = e.get("srsName") or srs
+            d = e.get("srsDimension")
+            if d is not None:
+                dim = self._dim(d, owner)
+            ln = _local(e.tag)
+            if ln in ("Polygon", "PolygonPatch", "Triangle", "Rectangle"):
+                poly = self._polygon(e, owner, srs, dim, flip)
+                if poly:
+                    out.append(poly)
+                continue
+            if ln in ("LineString", "MultiCurve", "Curve", "Point", "MultiPoint", "Envelope"):
+                continue
+            if ln == "OrientableSurface" and e.get("orientation", "+").strip() == "-":
+                flip = not flip
+            kids = list(e)
+            href = e.get(_HREF)
+            if href is not None and not kids:
+                target = ids.get(href.lstrip("#"))
+                if target is None or href in seen:
+                    self.unresolved += 1
+                    continue
+                stack.append((target, srs, dim, flip, seen | {href}))
+                continue
+            stack.extend((k, srs, dim, flip, seen) for k in reversed(kids))
+        return out
+
+    def _dim(self, text: str, owner: str) -> int:
+        try:
+            d = int(text)
+        except ValueError:
+            d = 0
+        if d not in (2, 3):
+            raise ImportError_(f"srsDimension {text!r} is not supported (2 or 3).", file=self.file, feature=owner)
+        return d
+
+    def _polygon(self, e: ET.Element, owner: str, srs: str | None, dim: int | None, flip: bool) -> list[int]:
+        rings: list[int] = []
+        for bnd in e:
+            ln = _local(bnd.tag)
+            if ln not in ("exterior", "interior", "outerBoundaryIs", "innerBoundaryIs"):
+                continue
+            is_ext = ln in ("exterior", "outerBoundaryIs")
+            if is_ext and rings:
+                continue
+            if not is_ext and not rings:
+                return []  # a hole before any exterior
+            for ring in bnd:
+                if _local(ring.tag) != "LinearRing":
+                    self.unsupported += 1
+                    continue
+                xyz = self._ring(ring, owner, ring.get("srsName") or srs, dim)
+                if xyz is None:
+                    continue
+                if flip:
+                    xyz = xyz[::-1]
+                self.rings.append(xyz)
+                self.ring_srs.append(ring.get("srsName") or srs)
+                self.ring_owner.append(owner)
+                rings.append(len(self.rings) - 1)
+        return rings
+
+    def _ring(self, ring: ET.Element, owner: str, srs: str | None, dim: int | None) -> np.ndarray | None:
+        tokens: list[str] = []
+        for c in ring:
+            ln = _local(c.tag)
+            if ln == "posList":
+                d = c.get("srsDimension") or c.get("dimension")
+                if d is not None:
+                    dim = self._dim(d, owner)
+                tokens = (c.text or "").split()
+                break
+            if ln == "pos":
+                d = c.get("srsDimension")
+                if d is not None:
+                    dim = self._dim(d, owner)
+                tokens += (c.text or "").split()
+            elif ln == "coordinates":
+                text = (c.text or "").strip()
+                first = text.split()[0] if text else ""
+                dim = first.count(",") + 1 if first else dim
+                tokens = text.replace(",", " ").split()
+                break
+        if not tokens:
+            return None
+        dim = dim or self.default_dim or 3
+        if len(tokens) % dim:
+            rid = _gml_id(ring)
+            raise ImportError_(f"A ring{f' ({rid})' if rid else ''} of {owner!r} has {len(tokens)} coordinates, "
+                               f"not a multiple of its dimension {dim}.", file=self.file, feature=owner,
+                               ring=rid)
+        try:
+            a = np.array(tokens, dtype=np.float64).reshape(-1, dim)
+        except ValueError:
+            raise ImportError_(f"A ring of {owner!r} has coordinates that are not numbers.", file=self.file,
+                               feature=owner) from None
+        if dim == 2:
+            a = np.column_stack([a, np.zeros(len(a))])
+        if len(a) > 1 and (a[0] == a[-1]).all():
+            a = a[:-1]
+        if not np.isfinite(a).all():
+            raise ImportError_(f"A ring of {owner!r} has non-finite coordinates.", file=self.file, feature=owner)
+        return a
+
+    # -- buildings -------------------------------------------------------------------------------
+    def building(self, el: ET.Element) -> None:
+        bid = _gml_id(el) or f"building-{len(self.buildings) + 1}"
+        ids = _IdMap(el)
+        comps: list[_RawComp] = []
+        name, attrs = self._object(el, bid, None, comps, ids)
+        self.buildings.append(_RawBuilding(bid, name, attrs, comps))
+
+    def _object(self, el: ET.Element, oid: str, part: str | None, comps: list[_RawComp],
+                ids: _IdMap) -> tuple[str | None, dict[str, Any]]:
+        srs, dim = el.get("srsName"), None
+        comp = _RawComp(oid, part)
+        comps.append(comp)
+        name = None
+        direct: dict[str, list[_RawGeom]] = {}
+        semantic: dict[str, _RawGeom] = {}
+        heights: list[tuple[int, float]] = []
+        attrs = comp.attrs
+        parts: list[ET.Element] = []
+        for child in el:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            ln, ns = _local(tag), _ns(tag)
+            if ns in _GML:
+                if ln == "name" and child.text and name is None:
+                    name = child.text.strip()
+                elif ln == "description" and child.text:
+                    attrs["description"] = child.text.strip()
+                continue
+            m = _LOD_PROP.match(ln)
+            if m:
+                lod, what = m.group(1), m.group(2)
+                polys = self.collect(child, oid, srs, dim, ids)
+                if polys:
+                    code = GROUND if what == "FootPrint" else ROOF if what == "RoofEdge" else UNKNOWN
+                    kind = {"Solid": "Solid", "MultiSolid": "MultiSolid", "CompositeSurface": "CompositeSurface"}.get(
+                        what, "MultiSurface")
+                    direct.setdefault(lod, []).append(_RawGeom(lod, kind, polys, [code] * len(polys)))
+                continue
+            if ln in ("boundedBy", "boundary"):
+                for surf in child:
+                    self._boundary(surf, oid, srs, dim, ids, semantic)
+                continue
+            if ln in ("consistsOfBuildingPart", "buildingPart"):
+                parts += [p for p in child if _local(p.tag) == "BuildingPart"]
+                continue
+            if ln == "measuredHeight":
+                h = _measure(child)
+                if h is not None:
+                    attrs["measuredHeight"] = h
+                    heights.append((0, h))
+                continue
+            if ln == "height":  # CityGML 3.0 con:height/con:Height
+                for hel in child:
+                    self._height3(hel, heights, attrs)
+                continue
+            if _generic(child, attrs) or ln in _SKIP or _LOD_ANY.match(ln):
+                continue
+            val = _simple(child)
+            if val is None:
+                continue
+            if ln in attrs:
+                attrs[ln] = attrs[ln] + [val] if isinstance(attrs[ln], list) else [attrs[ln], val]
+            else:
+                attrs[ln] = val
+        for lod in sorted(set(direct) | set(semantic)):
+            if lod in semantic:  # the boundary surfaces are this LOD; a LOD0 footprint or roof edge comes too
+                comp.geoms.append(semantic[lod])
+                comp.geoms += direct.get(lod, []) if lod == "0" else []
+            else:
+                comp.geoms += direct[lod]
+        if part is not None and name:
+            attrs.setdefault("name", name)
+        if heights:
+            comp.measured = sorted(heights)[0][1]
+            attrs.setdefault("measuredHeight", comp.measured)
+        for p in parts:
+            pid = _gml_id(p) or f"{oid}-part-{len(comps)}"
+            self._object(p, pid, pid, comps, ids)
+        return name, attrs
+
+    def _boundary(self, surf: ET.Element, oid: str, srs: str | None, dim: int | None, ids: _IdMap,
+                  semantic: dict[str, _RawGeom]) -> None:
+        if not isinstance(surf.tag, str) or _local(surf.tag) == "Envelope":
+            return
+        code = semantic_code(_local(surf.tag))
+        for g in surf:
+            if not isinstance(g.tag, str):
+                continue
+            m = _LOD_PROP.match(_local(g.tag))
+            if not m:
+                continue
+            polys = self.collect(g, oid, surf.get("srsName") or srs, dim, ids)
+            if polys:
+                rg = semantic.setdefault(m.group(1), _RawGeom(m.group(1), "MultiSurface", [], []))
+                rg.polys += polys
+                rg.types += [code] * len(polys)
+
+    @staticmethod
+    def _height3(hel: ET.Element, heights: list[tuple[int, float]], attrs: dict[str, Any]) -> None:
+        info = {_local(k.tag): k for k in hel}
+        if "value" not in info:
+            return
+        h = _measure(info["value"])
+        if h is None:
+            return
+        high = (info["highReference"].text or "") if "highReference" in info else ""
+        status = (info["status"].text or "") if "status" in info else ""
+        rank = (0 if status.strip() == "measured" else 2) + (0 if "highest" in high else 1)
+        heights.append((rank, h))
+        attrs.setdefault("height", []).append({k: (_measure(v) if k == "value" else (v.text or "").strip())
+                                               for k, v in info.items()})
+
+
+class _IdMap:
+    """gml:id -> element within one building, built on the first xlink lookup."""
+
+    def __init__(self, root: ET.Element) -> None:
+        self.root = root
+        self.map: dict[str, ET.Element] | None = None
+
+    def get(self, gid: str) -> ET.Element | None:
+        if self.map is None:
+            self.map = {}
+            for e in self.root.iter():
+                i = _gml_id(e)
+                if i is not None:
+                    self.map[i] = e
+        return self.map.get(gid)
+
+
+class CityGMLReader:
+    name = "citygml"
+    extensions = (".gml", ".citygml", ".xml")
+    description = "CityGML 2.0 / 3.0 buildings (LOD0 footprints, LOD1 solids, LOD2 boundary surfaces)"
+
+    def sniff(self, head: bytes, path: Path) -> bool:
+        return b"http://www.opengis.net/citygml" in head and b"CityModel" in head
+
+    def read(self, path: Path, ctx: ImportContext) -> ImportResult:
+        file = ctx.filename or path.name
+        p = _Parser(file)
+        self._parse(path, p, ctx)
+        warnings: list[str] = []
+        xyz_rings = self._reproject(p, ctx, warnings)
+        ctx.report(0.85)
+        features, pieces, empty, dropped = [], [], [], 0
+        for rb in p.buildings:
+            comps: list[Component] = []
+            for rc in rb.comps:
+                comp = Component(id=rc.id, part=rc.part, measured_height=rc.measured)
+                for g in rc.geoms:
+                    polys, n_drop = clean(self._polys(g, xyz_rings))
+                    dropped += n_drop
+                    if polys.n == 0:
+                        raise ImportError_(f"The LOD {g.lod} geometry of {rc.id!r} has no valid surface.", file=file,
+                                           feature=rc.id, lod=g.lod)
+                    comp.geoms.append(Geom(g.lod, g.kind, classify(polys), rc.part))
+                comps.append(comp)
+            if not any(c.geoms for c in comps):
+                empty.append(rb.id)
+                continue
+            d = derive(rb.id, comps, file=file)
+            if d.pieces > 1:
+                pieces.append((rb.id, d.pieces, d.lost_area))
+            part_comps = rb.comps[1:]
+            attrs = dict(rb.attrs)
+            part_attrs = {c.id: c.attrs for c in part_comps if c.attrs}
+            if part_attrs:
+                attrs["part_attributes"] = part_attrs
+            all_attrs = [rb.attrs] + [c.attrs for c in part_comps]
+            own = int_in(rb.attrs.get("storeysAboveGround"), 0, 250)
+            floors = [v for v in (int_in(c.attrs.get("storeysAboveGround"), 0, 250) for c in part_comps)
+                      if v is not None]
+            below = [v for v in (int_in(a.get("storeysBelowGround"), 0, 20) for a in all_attrs) if v is not None]
+            years = [v for v in (_year(a) for a in all_attrs) if v is not None]
+            name = rb.name or next((c.attrs["name"] for c in part_comps if isinstance(c.attrs.get("name"), str)), None)
+            features.append(make_building(
+                rb.id, d, file=file, attributes=attrs, name=name, parts=[c.id for c in part_comps],
+                floors_above=own if own is not None else (max(floors) if floors else None),
+                floors_below=max(below) if below else None, year_built=years[0] if years else None,
+                use=use_from_function(rb.attrs.get("function"))))
+        if empty:
+            warnings.append(f"{len(empty)} buildings without geometry were skipped: {', '.join(empty[:10])}"
+                            + (" ..." if len(empty) > 10 else ""))
+        if dropped:
+            warnings.append(f"{dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
+        if p.unresolved:
+            warnings.append(f"{p.unresolved} xlink references to geometry outside their building were ignored")
+        if p.unsupported:
+            warnings.append(f"{p.unsupported} rings that are not gml:LinearRing (curves) were ignored")
+        if (w := pieces_warning(pieces)) is not None:
+            warnings.append(w)
+        if (w := summarise_skipped(dict(p.skipped))) is not None:
+            warnings.append(w)
+        if not p.buildings:
+            warnings.append("the file holds no buildings")
+        ctx.report(1.0)
+        return ImportResult(features=features, source_crs=p.default_srs or ctx.crs, warnings=warnings,
+                            format=self.name)
+
+    @staticmethod
+    def _parse(path: Path, p: _Parser, ctx: ImportContext) -> None:
+        try:
+            size = max(path.stat().st_size, 1)
+            fh = open(path, "rb")
+        except OSError as exc:
+            raise ImportError_(f"Cannot read the file: {exc.strerror}.", file=p.file) from None
+        with fh:
+            if not fh.read(65536).strip():
+                raise ImportError_("The file is empty.", file=p.file)
+            fh.seek(0)
+            stack: list[str] = []
+            try:
+                for event, el in ET.iterparse(fh, events=("start", "end")):
+                    if event == "start":
+                        stack.append(_local(el.tag))
+                        if p.default_srs is None and el.get("srsName"):
+                            p.default_srs = el.get("srsName")
+                            d = el.get("srsDimension")
+                            p.default_dim = int(d) if d in ("2", "3") else None
+                        continue
+                    ln = stack.pop()
+                    if ln == "Building" and "Building" not in stack and "BuildingPart" not in stack:
+                        p.building(el)
+                        ctx.report(0.7 * fh.tell() / size)
+                    elif stack and stack[-1] in ("cityObjectMember", "featureMember", "featureMembers") \
+                            and ln != "Building":
+                        p.skipped[ln] += 1
+                    if len(stack) == 1 and ln in ("cityObjectMember", "featureMember", "featureMembers"):
+                        el.clear()
+            except ET.ParseError as exc:
+                line, col = exc.position
+                raise ImportError_(f"Invalid XML: {exc.msg if hasattr(exc, 'msg') else exc}.", file=p.file,
+                                   line=line, column=col) from None
+
+    @staticmethod
+    def _reproject(p: _Parser, ctx: ImportContext, warnings: list[str]) -> list[np.ndarray]:
+        """Every ring in city coordinates, one transformation per srsName."""
+        out: list[np.ndarray] = [np.zeros((0, 3))] * len(p.rings)
+        groups: dict[str | None, list[int]] = {}
+        for k, s in enumerate(p.ring_srs):
+            groups.setdefault(s or p.default_srs, []).append(k)
+        for srs, ks in groups.items():
+            crs = resolve_crs(crs_from_srs_name(srs) if srs else None, ctx)
+            if (w := datum_warning(crs, ctx.city)) is not None and w not in warnings:
+                warnings.append(w)
+            raw = np.concatenate([p.rings[k] for k in ks])
+            xyz = to_city(raw, crs, ctx.city, authority_order=True)
+            bad = ~np.isfinite(xyz).all(axis=1)
+            lens = np.fromiter((len(p.rings[k]) for k in ks), dtype=np.int64, count=len(ks))
+            if bad.any():
+                ring = int(np.searchsorted(np.cumsum(lens), int(np.argmax(bad)), side="right"))
+                owner = p.ring_owner[ks[ring]]
+                raise ImportError_(f"Coordinates of {owner!r} cannot be transformed from {srs} into the city CRS "
+                                   "(outside its area of use?).", file=p.file, feature=owner)
+            for k, piece in zip(ks, np.split(xyz, np.cumsum(lens)[:-1]), strict=True):
+                out[k] = piece
+        return out
+
+    @staticmethod
+    def _polys(g: _RawGeom, rings: list[np.ndarray]) -> Polys:
+        ids = [r for poly in g.polys for r in poly]
+        xyz = np.concatenate([rings[r] for r in ids]) if ids else np.zeros((0, 3))
+        ring_len = np.fromiter((len(rings[r]) for r in ids), dtype=np.int64, count=len(ids))
+        nrings = np.fromiter((len(poly) for poly in g.polys), dtype=np.int64, count=len(g.polys))
+        return Polys.from_lengths(xyz, ring_len, nrings, np.asarray(g.types, dtype=np.int8))
+
+
+def _year(attrs: dict[str, Any]) -> int | None:
+    y = int_in(attrs.get("yearOfConstruction"), 1000, 2100)
+    if y is None and isinstance(attrs.get("dateOfConstruction"), str):  # 3.0: a date
+        y = int_in(attrs["dateOfConstruction"][:4], 1000, 2100)
+    return y
+
+
+register(CityGMLReader())

@@ -1,0 +1,450 @@
+"""CityJSON 1.0 / 1.1 / 2.0 and CityJSONSeq (``.city.jsonl``) reader: buildings (with their parts) and tunnels.
+
+* The vertices are dequantised (``transform``), checked and reprojected into the city CRS once, as one
+  (n, 3) array; every geometry then indexes that array.
+* A Building and its BuildingParts become one :class:`~cim.model.Building` (``parts`` lists the part ids,
+  each surface says which part carries it); every LOD is kept in ``lods``, the highest for ``surfaces``.
+* Footprint: the union of the ground surfaces (semantic, or facing down where there are no semantics),
+  else of the projection of every non-vertical surface; ground = the lowest vertex, roof = the highest.
+  The height comes from the geometry; a ``measuredHeight`` attribute stays in ``attributes``.
+* Tunnel / TunnelPart become an :class:`~cim.model.UndergroundStructure` (kind tunnel, footprint prism).
+* Other CityObject types are skipped with one warning counting them per type.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ..model import StructureKind
+from ._surfaces import (
+    UNKNOWN,
+    Component,
+    Geom,
+    Polys,
+    classify,
+    clean,
+    derive,
+    int_in,
+    make_building,
+    make_structure,
+    pieces_warning,
+    semantic_code,
+    summarise_skipped,
+    use_from_function,
+)
+from .base import ImportContext, ImportError_, ImportResult
+from .registry import register
+from .reproject import datum_warning, resolve_crs, to_city
+
+_KINDS = ("Solid", "CompositeSolid", "MultiSolid", "MultiSurface", "CompositeSurface")
+_BUILDING = {"Building", "BuildingPart"}
+_TUNNEL = {"Tunnel", "TunnelPart"}
+_SNIFF = re.compile(rb'"type"\s*:\s*"CityJSON(Feature)?"')
+_YEAR_KEYS = ("yearOfConstruction", "oorspronkelijkbouwjaar", "oorspronkelijk_bouwjaar")
+
+
+class _Source:
+    """The objects of one file (or of every feature of a CityJSONSeq) and the vertices they index."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict] = {}
+        self.base: dict[str, int] = {}  # object id -> offset of its feature's vertices
+        self.count: dict[str, int] = {}  # object id -> number of vertices of its feature
+        self.line: dict[str, int] = {}  # object id -> line (CityJSONSeq)
+        self.blocks: list[np.ndarray] = []
+        self.nverts = 0
+
+    def add(self, objects: dict, verts: np.ndarray, line: int | None, file: str) -> None:
+        for oid, obj in objects.items():
+            if not isinstance(obj, dict):
+                raise ImportError_(f"The CityObject {oid!r} is not a JSON object.", file=file, feature=str(oid),
+                                   line=line)
+            if oid in self.objects:
+                raise ImportError_(f"The CityObject id {oid!r} occurs twice.", file=file, feature=str(oid), line=line)
+            self.objects[oid] = obj
+            self.base[oid] = self.nverts
+            self.count[oid] = len(verts)
+            if line is not None:
+                self.line[oid] = line
+        self.blocks.append(verts)
+        self.nverts += len(verts)
+
+
+def _loads(data: bytes | str, file: str, line: int | None = None) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    try:  # the standard library reads what orjson refuses (1e999 = inf) and gives the line of a fault
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        where = line if line is not None else exc.lineno
+        raise ImportError_(f"Invalid JSON: {exc.msg} (line {where}, column {exc.colno}).", file=file,
+                           line=where, column=exc.colno) from None
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ImportError_(f"Invalid JSON: {exc}.", file=file, line=line) from None
+
+
+def _vertices(raw: Any, transform: dict | None, file: str, line: int | None, feature: str | None) -> np.ndarray:
+    if not isinstance(raw, list):
+        raise ImportError_(f"'vertices' must be an array of [x, y, z] arrays, not {type(raw).__name__}.",
+                           file=file, line=line, feature=feature)
+    if not raw:
+        return np.zeros((0, 3))
+    try:
+        v = np.asarray(raw, dtype=np.float64)
+    except (ValueError, TypeError):
+        bad = next((k for k, v in enumerate(raw) if not (isinstance(v, list) and len(v) == 3 and all(
+            isinstance(c, int | float) and not isinstance(c, bool) for c in v))), None)
+        raise ImportError_("'vertices' must be an array of [x, y, z] number arrays"
+                           + (f"; vertex {bad} is {raw[bad]!r}." if bad is not None else "."), file=file, line=line,
+                           feature=feature, vertex=bad) from None
+    if v.ndim != 2 or v.shape[1] != 3:
+        raise ImportError_(f"'vertices' must be an array of [x, y, z] arrays (got shape {v.shape}).", file=file,
+                           line=line, feature=feature)
+    if transform is not None:
+        v = v * transform["scale"] + transform["translate"]
+    return v
+
+
+def _transform(doc: dict, file: str) -> dict | None:
+    t = doc.get("transform")
+    if t is None:
+        return None
+    try:
+        scale = np.asarray(t["scale"], dtype=float).reshape(3)
+        translate = np.asarray(t["translate"], dtype=float).reshape(3)
+    except (KeyError, TypeError, ValueError):
+        raise ImportError_("'transform' needs 'scale' and 'translate', each 3 numbers.", file=file) from None
+    if not (np.isfinite(scale).all() and np.isfinite(translate).all()):
+        raise ImportError_("'transform' has non-finite numbers.", file=file)
+    return {"scale": scale, "translate": translate}
+
+
+def _declared_crs(doc: dict) -> str | None:
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict):
+        return None
+    rs = meta.get("referenceSystem")
+    if isinstance(rs, dict):  # not in the spec, but seen: {"type": "name", "properties": {"name": ...}}
+        rs = (rs.get("properties") or {}).get("name") or rs.get("name")
+    return rs if isinstance(rs, str) and rs.strip() else None
+
+
+def _surfaces_of(geom: dict) -> tuple[list, list | None]:
+    """(surfaces, semantic values per surface) of a geometry, flattened over shells and solids."""
+    t = geom["type"]
+    b = geom["boundaries"]
+    sem = geom.get("semantics")
+    vals = sem.get("values") if isinstance(sem, dict) else None
+    if t in ("MultiSurface", "CompositeSurface"):
+        return b, vals
+    if t == "Solid":
+        return [s for shell in b for s in shell], (None if vals is None else
+                                                    [v for shell in vals for v in (shell or [])])
+    return [s for solid in b for shell in solid for s in shell], (None if vals is None else [
+        v for solid in vals for shell in (solid or []) for v in (shell or [])])
+
+
+class CityJSONReader:
+    name = "cityjson"
+    extensions = (".city.json", ".json", ".city.jsonl", ".jsonl")
+    description = "CityJSON 1.1 / 2.0 and CityJSONSeq (buildings with parts and LODs, tunnels)"
+
+    def sniff(self, head: bytes, path: Path) -> bool:
+        return _SNIFF.search(head[:8192]) is not None
+
+    # -- parsing -----------------------------------------------------------------------------
+    def _parse(self, path: Path, file: str) -> tuple[dict, _Source, bool]:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ImportError_(f"Cannot read the file: {exc.strerror}.", file=file) from None
+        if not data.strip():
+            raise ImportError_("The file is empty.", file=file)
+        start = len(data) - len(data.lstrip())
+        nl = data.find(b"\n", start)
+        header = None
+        if nl != -1 and data[nl:].strip():  # more than one line: maybe CityJSONSeq, whose first line is the header
+            try:
+                header = orjson.loads(data[start:nl])
+            except orjson.JSONDecodeError:
+                header = None
+        if isinstance(header, dict) and header.get("type") == "CityJSON":
+            first = data.count(b"\n", 0, start)
+            return header, self._seq(header, data.splitlines(), first, file), True
+        doc = _loads(data, file)
+        if not isinstance(doc, dict):
+            raise ImportError_("Not a CityJSON file: the top level is not a JSON object.", file=file)
+        if doc.get("type") != "CityJSON":
+            raise ImportError_(f"Not a CityJSON file: 'type' is {doc.get('type')!r}, not 'CityJSON'.", file=file)
+        objects = doc.get("CityObjects")
+        if not isinstance(objects, dict):
+            what = "missing" if objects is None else f"a {type(objects).__name__}, not an object"
+            raise ImportError_(f"'CityObjects' is {what}.", file=file)
+        src = _Source()
+        verts = _vertices(doc.get("vertices"), _transform(doc, file), file, None, None)
+        src.add(objects, verts, None, file)
+        return doc, src, False
+
+    def _seq(self, header: dict, lines: list[bytes], first: int, file: str) -> _Source:
+        transform = _transform(header, file)
+        src = _Source()
+        if isinstance(header.get("CityObjects"), dict) and header["CityObjects"]:
+            src.add(header["CityObjects"], _vertices(header.get("vertices", []), transform, file, first + 1, None),
+                    first + 1, file)
+        for k in range(first + 1, len(lines)):
+            raw = lines[k]
+            if not raw.strip():
+                continue
+            feat = _loads(raw, file, line=k + 1)
+            if not isinstance(feat, dict) or feat.get("type") != "CityJSONFeature":
+                raise ImportError_("Expected a CityJSONFeature on this line.", file=file, line=k + 1)
+            fid = str(feat.get("id")) if feat.get("id") is not None else None
+            objects = feat.get("CityObjects")
+            if not isinstance(objects, dict):
+                raise ImportError_("The CityJSONFeature has no 'CityObjects' object.", file=file, line=k + 1,
+                                   feature=fid)
+            src.add(objects, _vertices(feat.get("vertices"), transform, file, k + 1, fid), k + 1, file)
+        return src
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, path: Path, ctx: ImportContext) -> ImportResult:
+        file = ctx.filename or path.name
+        doc, src, _ = self._parse(path, file)
+        declared = _declared_crs(doc)
+        crs = resolve_crs(declared, ctx)
+        warnings: list[str] = []
+        if (w := datum_warning(crs, ctx.city)) is not None:
+            warnings.append(w)
+        raw = np.concatenate(src.blocks) if src.blocks else np.zeros((0, 3))
+        finite_in = np.isfinite(raw).all(axis=1)
+        xyz = to_city(raw, crs, ctx.city) if len(raw) else raw
+        finite_out = np.isfinite(xyz).all(axis=1)
+        ctx.report(0.2)
+
+        objs = src.objects
+        buildings: list[str] = []
+        tunnels: list[str] = []
+        skipped: Counter[str] = Counter()
+        orphans: list[str] = []
+        for oid, obj in objs.items():
+            t = obj.get("type")
+            if t == "Building" or t == "Tunnel":
+                (buildings if t == "Building" else tunnels).append(oid)
+            elif t in ("BuildingPart", "TunnelPart"):
+                root = self._root(oid, objs)
+                if root is None:  # an orphan part stands on its own
+                    (buildings if t == "BuildingPart" else tunnels).append(oid)
+                    orphans.append(oid)
+            else:
+                skipped[str(t)] += 1
+
+        if orphans:
+            warnings.append(f"{len(orphans)} parts have no parent Building or Tunnel in the file and were imported "
+                            f"on their own: {', '.join(orphans[:10])}" + (" ..." if len(orphans) > 10 else ""))
+        state = _State(file, xyz, finite_in, finite_out, src)
+        features: list = []
+        pieces: list[tuple[str, int, float]] = []
+        empty: list[str] = []
+        total = max(len(buildings) + len(tunnels), 1)
+        kids = self._children(objs)
+        for k, oid in enumerate(buildings + tunnels):
+            obj = objs[oid]
+            parts = self._descendants(oid, kids)
+            comps = [state.component(oid, obj, None)] + [state.component(p, objs[p], p) for p in parts]
+            if not any(c.geoms for c in comps):
+                empty.append(oid)
+                continue
+            is_tunnel = obj.get("type") in _TUNNEL
+            d = derive(oid, comps, file=file, what="tunnel" if is_tunnel else "building")
+            if d.pieces > 1:
+                pieces.append((oid, d.pieces, d.lost_area))
+            attrs = dict(obj.get("attributes") or {}) if isinstance(obj.get("attributes"), dict) else {}
+            part_attrs = {p: objs[p]["attributes"] for p in parts if isinstance(objs[p].get("attributes"), dict)
+                          and objs[p]["attributes"]}
+            if part_attrs:
+                attrs["part_attributes"] = part_attrs
+            name = attrs.get("name") if isinstance(attrs.get("name"), str) else None
+            if is_tunnel:
+                features.append(make_structure(oid, d, file=file, attributes=attrs, name=name,
+                                               kind=StructureKind.tunnel))
+            else:
+                features.append(self._building(oid, d, attrs, parts, [objs[p] for p in parts], name, file))
+            if k % 64 == 0:
+                ctx.report(0.2 + 0.8 * k / total)
+        if empty:
+            warnings.append(f"{len(empty)} objects without geometry were skipped: {', '.join(empty[:10])}"
+                            + (" ..." if len(empty) > 10 else ""))
+        if state.dropped:
+            warnings.append(f"{state.dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
+        if state.instances:
+            warnings.append(f"{state.instances} GeometryInstance geometries (templates) were skipped")
+        if (w := pieces_warning(pieces)) is not None:
+            warnings.append(w)
+        if (w := summarise_skipped(dict(skipped))) is not None:
+            warnings.append(w)
+        ctx.report(1.0)
+        return ImportResult(features=features, source_crs=declared or ctx.crs, warnings=warnings,
+                            format=self.name)
+
+    @staticmethod
+    def _root(oid: str, objs: dict[str, dict]) -> str | None:
+        """The Building (Tunnel) a part belongs to, following ``parents``; None for an orphan."""
+        seen = {oid}
+        cur = oid
+        while True:
+            parents = objs[cur].get("parents") or []
+            parent = next((p for p in parents if p in objs), None)
+            if parent is None or parent in seen:
+                return None
+            t = objs[parent].get("type")
+            if t in ("Building", "Tunnel"):
+                return parent
+            if t not in ("BuildingPart", "TunnelPart"):
+                return None
+            seen.add(parent)
+            cur = parent
+
+    @staticmethod
+    def _children(objs: dict[str, dict]) -> dict[str, list[str]]:
+        """Parent id -> ids of its BuildingParts / TunnelParts, from ``children`` and ``parents`` alike."""
+        kids: dict[str, list[str]] = {}
+        parts = ("BuildingPart", "TunnelPart")
+        for oid, o in objs.items():  # the parent's own order first
+            for c in o.get("children") or []:
+                if c in objs and objs[c].get("type") in parts:
+                    kids.setdefault(oid, []).append(c)
+        for oid, o in objs.items():
+            if o.get("type") in parts:
+                for p in o.get("parents") or []:
+                    if p in objs and oid not in kids.get(p, []):
+                        kids.setdefault(p, []).append(oid)
+        return kids
+
+    @staticmethod
+    def _descendants(oid: str, kids: dict[str, list[str]]) -> list[str]:
+        """Ids of the parts under ``oid``, depth first."""
+        out: list[str] = []
+        stack, seen = [oid], {oid}
+        while stack:
+            for c in kids.get(stack.pop(), []):
+                if c not in seen:
+                    seen.add(c)
+                    out.append(c)
+                    stack.append(c)
+        return out
+
+    @staticmethod
+    def _building(oid: str, d, attrs: dict, parts: list[str], part_objs: list[dict], name: str | None, file: str):
+        def first_int(key: str, lo: int, hi: int) -> int | None:
+            vals = [int_in(a.get(key), lo, hi) for a in [attrs] + [o.get("attributes") or {} for o in part_objs]
+                    if isinstance(a, dict)]
+            vals = [v for v in vals if v is not None]
+            return (vals[0] if key.startswith("year") else max(vals)) if vals else None
+
+        year = next((y for y in (first_int(k, 1000, 2100) for k in _YEAR_KEYS) if y is not None), None)
+        height = None
+        source = None
+        if d.roof - d.ground <= 0:  # a flat (LOD0) geometry: fall back on a measured height
+            mh = attrs.get("measuredHeight")
+            if isinstance(mh, int | float) and not isinstance(mh, bool) and 0 < mh <= 1000:
+                height, source = float(mh), "attribute"
+        return make_building(oid, d, file=file, attributes=attrs, name=name, parts=parts, height=height,
+                             height_source=source, floors_above=first_int("storeysAboveGround", 0, 250),
+                             floors_below=first_int("storeysBelowGround", 0, 20), year_built=year,
+                             use=use_from_function(attrs.get("function")))
+
+
+class _State:
+    """Per-read state: the reprojected vertices and the counters of what was dropped."""
+
+    def __init__(self, file: str, xyz: np.ndarray, finite_in: np.ndarray, finite_out: np.ndarray,
+                 src: _Source) -> None:
+        self.file, self.xyz, self.finite_in, self.finite_out, self.src = file, xyz, finite_in, finite_out, src
+        self.dropped = 0
+        self.instances = 0
+
+    def error(self, msg: str, oid: str, **where: Any) -> ImportError_:
+        return ImportError_(msg, file=self.file, feature=oid, line=self.src.line.get(oid), **where)
+
+    def component(self, oid: str, obj: dict, part: str | None) -> Component:
+        comp = Component(id=oid, part=part)
+        geoms = obj.get("geometry") or []
+        if not isinstance(geoms, list):
+            raise self.error(f"The 'geometry' of {oid!r} is not an array.", oid)
+        for g in geoms:
+            if not isinstance(g, dict):
+                raise self.error(f"A geometry of {oid!r} is not a JSON object.", oid)
+            t = g.get("type")
+            if t == "GeometryInstance":
+                self.instances += 1
+                continue
+            if t not in _KINDS:
+                raise self.error(f"The geometry type {t!r} of {oid!r} is not supported (use one of "
+                                 f"{', '.join(_KINDS)}).", oid)
+            lod = g.get("lod")
+            lod = str(lod) if lod is not None else "1"
+            polys = self._polys(oid, g)
+            polys, dropped = clean(polys)
+            self.dropped += dropped
+            if polys.n == 0:
+                raise self.error(f"The LOD {lod} {t} of {oid!r} has no valid surface.", oid, lod=lod)
+            comp.geoms.append(Geom(lod=lod, kind=t, polys=classify(polys), part=part))
+        return comp
+
+    def _polys(self, oid: str, g: dict) -> Polys:
+        try:
+            surfaces, vals = _surfaces_of(g)
+            if vals is not None and len(vals) != len(surfaces):
+                vals = None  # semantics that do not match the surfaces are ignored
+            if not all(surfaces):  # a surface with no ring is nothing
+                keep = [bool(s) for s in surfaces]
+                vals = None if vals is None else [v for v, k in zip(vals, keep, strict=True) if k]
+                surfaces = [s for s in surfaces if s]
+            rings = [r for s in surfaces for r in s]
+            ring_len = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
+            nrings = np.fromiter(map(len, surfaces), dtype=np.int64, count=len(surfaces))
+            idx = np.fromiter(chain.from_iterable(rings), dtype=np.int64, count=int(ring_len.sum()))
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise self.error(f"The boundaries of a {g.get('type')} geometry of {oid!r} are malformed (expected "
+                             "nested arrays of vertex indices).", oid) from None
+        if len(idx):
+            n = self.src.count[oid]
+            lo, hi = int(idx.min()), int(idx.max())
+            if lo < 0 or hi >= n:
+                bad = hi if hi >= n else lo
+                raise self.error(f"The object {oid!r} refers to vertex {bad}, but there are only {n} vertices "
+                                 "(indices 0 to {}).".format(n - 1), oid, vertex=bad)
+            idx = idx + self.src.base[oid]
+            if not self.finite_in[idx].all():
+                bad = int(idx[~self.finite_in[idx]][0]) - self.src.base[oid]
+                raise self.error(f"The object {oid!r} uses vertex {bad}, whose coordinates are not finite.",
+                                 oid, vertex=bad)
+            if not self.finite_out[idx].all():
+                bad = int(idx[~self.finite_out[idx]][0]) - self.src.base[oid]
+                raise self.error(f"Vertex {bad} of {oid!r} cannot be transformed into the city CRS.", oid,
+                                 vertex=bad)
+        types = self._types(g, vals, len(surfaces))
+        return Polys.from_lengths(self.xyz[idx], ring_len, nrings, types)
+
+    @staticmethod
+    def _types(g: dict, vals: list | None, n: int) -> np.ndarray:
+        sem = g.get("semantics")
+        entries = sem.get("surfaces") if isinstance(sem, dict) else None
+        if not isinstance(entries, list) or vals is None or len(vals) != n:
+            return np.full(n, UNKNOWN, np.int8)
+        codes = [semantic_code(e.get("type")) if isinstance(e, dict) else UNKNOWN for e in entries]
+        return np.array([codes[v] if isinstance(v, int) and 0 <= v < len(codes) else UNKNOWN for v in vals],
+                        dtype=np.int8)
+
+
+register(CityJSONReader())
