@@ -97,10 +97,10 @@ def _free_port() -> int:
 class Server:
     """A real uvicorn process serving a store on loopback."""
 
-    def __init__(self, store: Path, workers: int = 1) -> None:
+    def __init__(self, store: Path | str, workers: int = 1, **env_vars: str) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CIM_STORE": str(store)}
+        env = {**os.environ, "CIM_STORE": str(store), **env_vars}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(workers), "--log-level", "warning"],

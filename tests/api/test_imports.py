@@ -103,3 +103,33 @@ def test_upload_limit(city, tmp_path):
     with TestClient(app) as c:
         r = c.post("/imports", files=[("files", ("big.las", b"x" * 4096))], headers=AUTH)
         assert_problem(r, 413)
+
+
+def test_real_files_land_whole(tmp_path):
+    """delft.json over HTTP into a Dutch city: 160 buildings, and a bad second file undoes the first."""
+    from cim.model import City
+
+    from ..conftest import shared_data
+
+    delft = shared_data("buildings", "delft.json").read_bytes()
+    path = tmp_path / "nl.sqlite"
+    s = open_store(path, create=True)
+    s.init(City(name="Delft", crs_epsg=28992, vertical_datum="EPSG:5709"))
+    s.close()
+    with TestClient(create_app(Settings(store=str(path), write_tokens=[TOKEN]))) as c:
+        c.event_hooks["response"].append(no_server_errors)
+        bad = delft[: len(delft) // 2]
+        r = post(c, [("delft.json", delft), ("delft_cut.json", bad)])
+        job = c.get(r.headers["location"]).json()
+        assert job["status"] == "failed" and job["error"]["file"] == "delft_cut.json"
+        assert job["error"].get("line"), job["error"]
+        assert c.app.state.store.counts()["buildings"] == 0
+        r = post(c, [("delft.json", delft)])
+        job = c.get(r.headers["location"]).json()
+        assert job["status"] == "succeeded", job
+        assert job["counts"] == {"buildings": 160}
+        assert c.get("/collections/buildings/items").json()["numberMatched"] == 160
+        # the same file again: duplicate ids, nothing lands, the error names the feature
+        job = c.get(post(c, [("delft.json", delft)]).headers["location"]).json()
+        assert job["status"] == "failed" and job["error"]["status"] == 409 and job["error"]["feature"]
+        assert c.app.state.store.counts()["buildings"] == 160
