@@ -48,6 +48,7 @@ class SQLiteStore:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._counts: tuple[int, dict[str, int]] | None = None
+        self._bounds: dict[str, tuple[int, Bounds3 | None]] = {}
 
     # -- connections -------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -103,7 +104,8 @@ class SQLiteStore:
                 conn.execute(f"DROP TABLE IF EXISTS {f}")
                 conn.execute(f"DROP TABLE IF EXISTS {rt}")
                 conn.execute(f"CREATE TABLE {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
-                             "doc BLOB NOT NULL, geom BLOB NOT NULL)")
+                             "doc BLOB NOT NULL, geom BLOB NOT NULL, minx REAL, miny REAL, minz REAL, "
+                             "maxx REAL, maxy REAL, maxz REAL)")
                 conn.execute(f"CREATE VIRTUAL TABLE {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
             conn.execute("DROP TABLE IF EXISTS jobs")
             conn.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, doc BLOB NOT NULL)")
@@ -119,6 +121,7 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
         self._counts = None
+        self._bounds = {}
 
     def city(self) -> City:
         raw = self._meta("city")
@@ -145,8 +148,9 @@ class SQLiteStore:
                 (start,) = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {f}").fetchone()
                 fids = range(start, start + len(r.ids))
                 try:
-                    conn.executemany(f"INSERT INTO {f} (fid, id, doc, geom) VALUES (?, ?, ?, ?)",
-                                     zip(fids, r.ids, r.docs, r.geoms, strict=True))
+                    conn.executemany(f"INSERT INTO {f} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                     ((fid, i, d, g, *b) for fid, i, d, g, b in
+                                      zip(fids, r.ids, r.docs, r.geoms, r.boxes, strict=True)))
                 except sqlite3.IntegrityError:
                     raise DuplicateFeature(cid, first_duplicate(r.ids, self._existing(conn, cid))) from None
                 rt_rows = ((fid, b[0], b[3], b[1], b[4], b[2], b[5]) for fid, b in zip(fids, r.boxes, strict=True))
@@ -192,11 +196,15 @@ class SQLiteStore:
         return dict(self._counts[1])
 
     def bounds(self, collection: str) -> Bounds3 | None:
+        """Exact bounds (the R*Tree's 32-bit boxes are rounded outwards, up to ~0.5 m at 4.6e6 m)."""
         get_spec(collection)
-        _, rt = _t(collection)
-        row = self._conn().execute(
-            f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {rt}").fetchone()
-        return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+        v = self.version()
+        if self._bounds.get(collection, (None,))[0] != v:
+            f, _ = _t(collection)
+            row = self._conn().execute(
+                f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {f}").fetchone()
+            self._bounds[collection] = (v, None if row[0] is None else tuple(float(x) for x in row))
+        return self._bounds[collection][1]  # type: ignore[return-value]
 
     def _decode(self, collection: str, docs: Iterable[bytes]) -> list[BaseModel]:
         model = get_spec(collection).model

@@ -90,7 +90,8 @@ def test_bbox_matches_independent_shapely(sample_server, sample, cid):
             x, y = rng.uniform(lon0, lon1 - w), rng.uniform(lat0, lat1 - h)
             box = (x, y, x + w, y + h)
             expected = set(ids[shapely.intersects(geoms, shapely.box(*box))])
-            r = http.get(f"/collections/{cid}/items", params={"bbox": ",".join(map(repr, box)), "limit": 10000})
+            bbox = ",".join(repr(float(v)) for v in box)
+            r = http.get(f"/collections/{cid}/items", params={"bbox": bbox, "limit": 10000})
             body = r.json()
             got = [f["id"] for f in body["features"]]
             assert set(got) == expected and len(got) == len(expected)

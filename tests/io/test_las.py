@@ -335,12 +335,23 @@ def test_broken_file_leaves_store_unchanged(tmp_path, make):
 # -- the sample city's point cloud, where the sample city has one ----------------------------------------------
 
 
-def test_sample_city_las(tmp_path):
-    sample_city = pytest.importorskip("sample_city")
-    write = getattr(sample_city, "write_las", None) or getattr(sample_city, "write_point_cloud", None)
-    if write is None:
-        pytest.skip("the sample city writes no LAS file (yet)")
-    path = write(tmp_path / "sample.las")
-    city = getattr(sample_city, "CITY", None) or City()
+def test_sample_city_las(sample_city_path):
+    """The sample city's LAS, read back by the LAS reader, rebuilds the terrain the generator stored."""
+    from sample_city import default_las_path
+
+    store = open_store(sample_city_path)
+    city, stored = store.city(), store.terrain()
+    store.close()
+    path = default_las_path(sample_city_path)
     result = load(path, city)
-    assert result.terrain is not None and result.info["ground_points"] > 0
+    las = raw(path)
+    assert las.header.version.minor == 4
+    assert result.info["ground_points"] == int((las.classification == 2).sum())
+    assert len(result.building_points) == int((las.classification == 6).sum()) > 0
+    rng = np.random.default_rng(3)
+    b = result.terrain.bounds  # the survey covers the district; the stored DEM has a margin around it
+    xy = np.column_stack([rng.uniform(b[0] + 20, b[3] - 20, 400), rng.uniform(b[1] + 20, b[4] - 20, 400)])
+    got, want = result.terrain.sample(xy), stored.sample(xy)
+    ok = np.isfinite(got) & np.isfinite(want)
+    assert ok.mean() > 0.99
+    assert np.median(np.abs(got[ok] - want[ok])) < 0.15
