@@ -24,8 +24,9 @@ $(STORE): | $(BIN)/.installed
 sample: $(BIN)/.installed
 	$(BIN)/cim sample --store $(STORE)
 
+# development mode: imports accept the bearer token `dev-token` (set CIM_WRITE_TOKENS in production)
 serve: $(BIN)/.installed $(STORE)
-	$(BIN)/cim serve --store $(STORE) --host $(HOST) --port $(PORT)
+	CIM_DEV=$${CIM_DEV:-1} $(BIN)/cim serve --store $(STORE) --host $(HOST) --port $(PORT)
 
 system-deps:
 	bash scripts/system-deps.sh
