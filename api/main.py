@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from cim.crs import warm_up
 from cim.store import open_store
 
 from . import errors
@@ -22,7 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings.store)
-        store.city()  # fail at start-up, not on the first request, when the store is not a city
+        warm_up(store.city().crs_epsg)  # fails at start-up when the store is not a city
         app.state.store = store
         try:
             yield

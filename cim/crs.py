@@ -9,6 +9,7 @@ northing/easting for EPSG:4550), while CRS84 is always lon/lat.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -68,8 +69,37 @@ def _northing_first(uri: str) -> bool:
 
 
 @lru_cache(maxsize=64)
+def _pipeline(src: str, dst: str) -> str:
+    """The PROJ pipeline from ``src`` to ``dst`` (lon/lat and east/north order), looked up once."""
+    return Transformer.from_crs(pyproj_crs(src), pyproj_crs(dst), always_xy=True).definition
+
+
+_local = threading.local()
+
+
 def _transformer(src: str, dst: str) -> Transformer:
-    return Transformer.from_crs(pyproj_crs(src), pyproj_crs(dst), always_xy=True)
+    """A transformer for this thread.
+
+    pyproj rebuilds a ``from_crs`` transformer in every thread that uses it (a PROJ database search,
+    ~250 ms here, serialised across threads), so each server thread keeps its own, built from the
+    cached pipeline text (~0.2 ms).
+    """
+    cache = getattr(_local, "cache", None)
+    if cache is None:
+        cache = _local.cache = {}
+    t = cache.get((src, dst))
+    if t is None:
+        t = cache[(src, dst)] = Transformer.from_pipeline(_pipeline(src, dst))
+    return t
+
+
+def warm_up(city_epsg: int) -> None:
+    """Look up the pipelines between the city CRS and every CRS the service offers (at start-up)."""
+    city = epsg_uri(city_epsg)
+    for uri in supported_crs(city_epsg):
+        if uri != city:
+            _pipeline(city, uri)
+            _pipeline(uri, city)
 
 
 def supported_crs(city_epsg: int) -> list[str]:

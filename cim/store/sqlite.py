@@ -26,7 +26,7 @@ from ..terrain import Terrain
 from ..typed import Bounds3
 from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _CHUNK = 500  # ids per IN (...) list
 
 
@@ -124,6 +124,10 @@ class SQLiteStore:
         self._bounds = {}
 
     def city(self) -> City:
+        version = self._meta("schema_version")
+        if version is not None and int(version) != SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has store schema {version}; this version reads schema {SCHEMA_VERSION}. "
+                             "Rebuild it (`cim sample`, or `cim init` and import again).", where={"store": self.url})
         raw = self._meta("city")
         if raw is None:
             raise StoreError(f"{self.path} holds no city: run `cim init` or `cim sample` first.",
