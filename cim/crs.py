@@ -69,9 +69,17 @@ def _northing_first(uri: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _pipeline(src: str, dst: str) -> str:
-    """The PROJ pipeline from ``src`` to ``dst`` (lon/lat and east/north order), looked up once."""
-    return Transformer.from_crs(pyproj_crs(src), pyproj_crs(dst), always_xy=True).definition
+def _pipeline(src: str, dst: str) -> str | None:
+    """The PROJ pipeline from ``src`` to ``dst`` (lon/lat and east/north order), looked up once; None
+    where PROJ keeps several candidate operations (then each thread builds its own with ``from_crs``)."""
+    t = Transformer.from_crs(pyproj_crs(src), pyproj_crs(dst), always_xy=True)
+    if t.definition.startswith("unavailable"):
+        area = pyproj_crs(src).area_of_use
+        if area is not None:  # PROJ picks the operation on the first call; a point in the area fixes it
+            lon, lat = (area.west + area.east) / 2, (area.south + area.north) / 2
+            fwd = Transformer.from_crs("OGC:CRS84", pyproj_crs(src), always_xy=True)
+            t.transform(*fwd.transform(lon, lat))
+    return None if t.definition.startswith("unavailable") else t.definition
 
 
 _local = threading.local()
@@ -89,7 +97,9 @@ def _transformer(src: str, dst: str) -> Transformer:
         cache = _local.cache = {}
     t = cache.get((src, dst))
     if t is None:
-        t = cache[(src, dst)] = Transformer.from_pipeline(_pipeline(src, dst))
+        pipe = _pipeline(src, dst)
+        t = cache[(src, dst)] = (Transformer.from_pipeline(pipe) if pipe else
+                                 Transformer.from_crs(pyproj_crs(src), pyproj_crs(dst), always_xy=True))
     return t
 
 
