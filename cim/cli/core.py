@@ -1,8 +1,4 @@
-"""The ``cim`` command line: init, sample, info, serve.
-
-``--store`` (or the ``CIM_STORE`` variable) selects the store.  These names and options are a
-stable interface: scripts and other platforms call them.
-"""
+"""Core commands: init, sample, info, serve, import, copy."""
 
 from __future__ import annotations
 
@@ -12,23 +8,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .errors import CIMError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="City information model: build, inspect and serve a city store.")
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
-
-StoreOpt = Annotated[str, typer.Option("--store", "-s", envvar="CIM_STORE",
-                                       help="Store: a SQLite file path (or CIM_STORE).")]
-
-
-def _fail(exc: CIMError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
+from ..errors import CIMError
+from . import StoreOpt, app, console, err_console, fail
 
 
 @app.command()
@@ -43,8 +26,8 @@ def init(
     """Create an empty city."""
     from pyproj import CRS
 
-    from .model import City
-    from .store import open_store
+    from ..model import City
+    from ..store import open_store
 
     try:
         code = CRS.from_user_input(crs).to_epsg()
@@ -59,7 +42,7 @@ def init(
                overwrite=force)
         s.close()
     except CIMError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"Created city [bold]{name}[/] in {store} (EPSG:{code}).")
 
 
@@ -98,8 +81,8 @@ def import_(
     """Import files into the store in one transaction: all of them land, or none."""
     from rich.progress import Progress
 
-    from .io import import_files
-    from .store import open_store
+    from ..io import import_files
+    from ..store import open_store
 
     try:
         s = open_store(store)
@@ -109,7 +92,7 @@ def import_(
                                   progress=lambda stage, f: progress.update(task, description=stage, completed=f))
         s.close()
     except CIMError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         sys.stdout.write(json.dumps({"counts": report.counts, "files": report.files, "terrain": report.terrain},
                                     ensure_ascii=False, indent=2) + "\n")
@@ -134,8 +117,8 @@ def copy(
     """Copy a city between stores (SQLite -> PostGIS to scale out), in one transaction."""
     from rich.progress import Progress
 
-    from .store import open_store
-    from .store.copy import copy_store
+    from ..store import open_store
+    from ..store.copy import copy_store
 
     try:
         src, dst = open_store(source), open_store(target, create=True)
@@ -146,7 +129,7 @@ def copy(
         src.close()
         dst.close()
     except CIMError as exc:
-        _fail(exc)
+        fail(exc)
     console.print("copied: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
@@ -156,7 +139,7 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Counts per collection, the CRS and the bounds."""
-    from .store import open_store
+    from ..store import open_store
 
     try:
         s = open_store(store)
@@ -167,7 +150,7 @@ def info(
         version = s.version()
         s.close()
     except CIMError as exc:
-        _fail(exc)
+        fail(exc)
     doc = {"store": store, "city": city.name, "crs": city.crs, "vertical_datum": city.vertical_datum,
            "version": version, "counts": counts,
            "bounds": {k: list(v) if v else None for k, v in bounds.items()},
@@ -197,20 +180,12 @@ def serve(
     """Serve the store over HTTP (OGC API - Features)."""
     import uvicorn
 
-    from .store import open_store
+    from ..store import open_store
 
     try:
         open_store(store).city()  # a clear error now rather than a traceback from a worker
     except CIMError as exc:
-        _fail(exc)
+        fail(exc)
     os.environ["CIM_STORE"] = store
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="info")
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

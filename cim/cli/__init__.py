@@ -1,0 +1,36 @@
+"""The ``cim`` command line.
+
+``--store`` (or the ``CIM_STORE`` variable) selects the store.  Command names and options are a stable
+interface: scripts and other platforms call them.  Each module in this package adds its commands to
+``app``: ``core`` (init, sample, info, serve, import, copy), and one module per later feature.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ..errors import CIMError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="City information model: build, inspect, analyse and serve a city store.")
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+StoreOpt = Annotated[str, typer.Option("--store", "-s", envvar="CIM_STORE",
+                                       help="Store: a SQLite file path or postgresql:// URL (or CIM_STORE).")]
+
+
+def fail(exc: CIMError) -> None:
+    """Print a domain error and exit with status 2."""
+    err_console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def main() -> None:
+    app()
+
+
+from . import core  # noqa: E402, F401  (registers the commands)
