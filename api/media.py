@@ -11,6 +11,10 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
+CSV = "text/csv"
+CITYJSON = "application/city+json"
+CITYJSON_SEQ = "application/city+json-seq"
+SCHEMA_JSON = "application/schema+json"
 
 
 class ORJSONResponse(Response):

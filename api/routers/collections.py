@@ -7,19 +7,24 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
 
 from cim.collections import COLLECTIONS, get_spec
 from cim.crs import CRS84, OutputCRS, check_supported, city_to_lonlat, epsg_uri, supported_crs
+from cim.errors import InvalidParameter
+from cim.export import csv_chunks
 from cim.geojson import encode_features
 from cim.query import parse_bbox, region_from_bbox
+from cim.query.cql2 import parse_filter, parse_sortby
+from cim.query.queryables import json_schema
 from cim.store import Store
 
 from ..deps import OutputCRSParam, SettingsDep, StoreDep, base_url
-from ..media import GEOJSON, JSON, GeoJSONResponse, ORJSONResponse
+from ..media import CITYJSON, CITYJSON_SEQ, CSV, GEOJSON, JSON, SCHEMA_JSON, GeoJSONResponse, ORJSONResponse
 
 router = APIRouter(tags=["Data"])
 
-CollectionId = Annotated[str, Path(description="Collection id: " + ", ".join(COLLECTIONS))]
+CollectionId = Annotated[str, Path(alias="collectionId", description="Collection id: " + ", ".join(COLLECTIONS))]
 Format = Annotated[Literal["json", "geojson"] | None, Query(description="Output format (GeoJSON).")]
 
 
@@ -53,6 +58,10 @@ def _collection(request: Request, store: Store, cid: str) -> dict[str, Any]:
             {"href": f"{b}/collections/{cid}", "rel": "self", "type": JSON, "title": spec.title},
             {"href": f"{b}/collections/{cid}/items", "rel": "items", "type": GEOJSON,
              "title": f"{spec.title} as GeoJSON"},
+            {"href": f"{b}/collections/{cid}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+             "type": SCHEMA_JSON, "title": "Queryable properties"},
+            {"href": f"{b}/collections/{cid}/queryables", "rel": "queryables", "type": JSON,
+             "title": "Queryable properties (for clients of the Part 3 drafts)"},
         ],
         "geometryType": spec.geometry_type,
         "verticalDatum": city.vertical_datum,
@@ -75,7 +84,7 @@ def collections(request: Request, store: StoreDep) -> ORJSONResponse:
     })
 
 
-@router.get("/collections/{cid}", summary="One collection", response_class=ORJSONResponse)
+@router.get("/collections/{collectionId}", summary="One collection", response_class=ORJSONResponse)
 def collection(request: Request, cid: CollectionId, store: StoreDep) -> ORJSONResponse:
     return ORJSONResponse(_collection(request, store, cid))
 
@@ -84,8 +93,43 @@ def _content_crs(uri: str) -> dict[str, str]:
     return {"Content-Crs": f"<{uri}>"}
 
 
-@router.get("/collections/{cid}/items", summary="Features of a collection",
-            response_class=GeoJSONResponse)
+FORMATS = {"json": GEOJSON, "geojson": GEOJSON, "csv": CSV, "cityjson": CITYJSON, "cityjsonseq": CITYJSON_SEQ}
+_ACCEPT = [(CITYJSON_SEQ, "cityjsonseq"), (CITYJSON, "cityjson"), (CSV, "csv")]
+
+
+def _format(f: str | None, request: Request) -> str:
+    """``f`` wins; else the first of our media types the Accept header names; else GeoJSON."""
+    if f is not None:
+        return f
+    accept = request.headers.get("accept", "")
+    for media, name in _ACCEPT:
+        if media in accept:
+            return name
+    return "geojson"
+
+
+def _properties(text: str | None, cid: str) -> list[str] | None:
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    known = set(get_spec(cid).model.model_fields) - get_spec(cid).geometry_fields - {"id"} | {"lod"}
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise InvalidParameter("properties", f"unknown properties {', '.join(bad)}; known: {', '.join(sorted(known))}.")
+    return names
+
+
+@router.get("/collections/{collectionId}/queryables", summary="Queryable properties (JSON Schema)",
+            response_class=ORJSONResponse)
+def queryables_doc(request: Request, cid: CollectionId) -> ORJSONResponse:
+    accept = request.headers.get("accept", "")
+    media = JSON if JSON in accept and SCHEMA_JSON not in accept else SCHEMA_JSON
+    return ORJSONResponse(json_schema(cid, base_url(request)), media_type=media)
+
+
+@router.get("/collections/{collectionId}/items", summary="Features of a collection",
+            response_class=GeoJSONResponse, responses={200: {"content": {
+                GEOJSON: {}, CSV: {}, CITYJSON: {}, CITYJSON_SEQ: {}}}})
 def items(
     request: Request,
     cid: CollectionId,
@@ -96,22 +140,48 @@ def items(
                                       "(in bbox-crs axis order; z in metres of the city height datum)",
                                       examples=["123.41,41.79,123.42,41.80"])] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (URI); default CRS84.")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000, description="Page size (1-10000, default 10).")] = None,
+    filter: Annotated[str | None, Query(description="CQL2 filter (text or JSON), e.g. "
+                                        "height > 100 AND use = 'residential' AND year_built < 2000")] = None,
+    filter_lang: Annotated[Literal["cql2-text", "cql2-json", "cql-text"] | None, Query(
+        alias="filter-lang", description="cql2-text (default) or cql2-json; cql-text (the Part 3 draft name, "
+        "sent by GDAL 3.6) is read as cql2-text.")] = None,
+    filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of geometry literals in "
+                                            "the filter; default CRS84.")] = None,
+    sortby: Annotated[str | None, Query(description="Sort keys, comma-separated, - for descending: "
+                                        "-height,year_built")] = None,
+    properties: Annotated[str | None, Query(description="Only these properties, comma-separated.")] = None,
+    skip_geometry: Annotated[bool, Query(alias="skipGeometry", description="Leave geometries out.")] = False,
+    limit: Annotated[int | None, Query(ge=1, le=10_000_000, description="Page size (GeoJSON 1-10000, default 10; "
+                                       "CSV and CityJSON default: every match).")] = None,
     offset: Annotated[int, Query(ge=0, description="Features to skip.")] = 0,
-    f: Format = None,
-) -> GeoJSONResponse:
+    f: Annotated[Literal["json", "geojson", "csv", "cityjson", "cityjsonseq"] | None,
+                 Query(description="Output format; also chosen by the Accept header.")] = None,
+) -> Response:
     spec = get_spec(cid)
     city = store.city()
     out_uri = out.uri(store)
-    limit = min(limit or settings.default_limit, settings.max_limit)
+    fmt = _format(f, request)
     region = None
     if bbox is not None:
         region = region_from_bbox(parse_bbox(bbox), check_supported(bbox_crs, city.crs_epsg, "bbox-crs"),
                                   city.crs_epsg)
     elif bbox_crs is not None:
         check_supported(bbox_crs, city.crs_epsg, "bbox-crs")
-    page = store.query(cid, region=region, limit=limit, offset=offset)
-    feats = encode_features(spec, page.features, OutputCRS(city.crs_epsg, out_uri))
+    lang = "cql2-text" if filter_lang == "cql-text" else filter_lang
+    flt = None if filter is None else parse_filter(filter, lang=lang, crs=filter_crs, city_epsg=city.crs_epsg)
+    if filter is None and (filter_crs or filter_lang):
+        check_supported(filter_crs, city.crs_epsg, "filter-crs")
+    order = parse_sortby(sortby, cid)
+    names = _properties(properties, cid)
+    ocrs = OutputCRS(city.crs_epsg, out_uri)
+    if fmt in ("csv", "cityjson", "cityjsonseq"):
+        return _stream(fmt, store, spec, city, region, flt, order, names, skip_geometry, ocrs, limit, offset)
+    if limit is not None and limit > settings.max_limit:
+        raise InvalidParameter("limit", f"limit must be at most {settings.max_limit} for GeoJSON "
+                                        "(use f=csv or f=cityjsonseq to stream more).")
+    limit = limit or settings.default_limit
+    page = store.query(cid, region=region, filter=flt, sortby=order, limit=limit, offset=offset)
+    feats = encode_features(spec, page.features, ocrs, properties=names, skip_geometry=skip_geometry)
     b = base_url(request)
     here = f"{b}/collections/{cid}/items"
     params = dict(request.query_params)
@@ -122,6 +192,10 @@ def items(
 
     links = [link("self", offset, "This page"),
              {"href": f"{b}/collections/{cid}", "rel": "collection", "type": JSON, "title": spec.title}]
+    for media, name in ((CSV, "csv"), (CITYJSON_SEQ, "cityjsonseq")):
+        q = {k: v for k, v in params.items() if k not in ("f", "limit", "offset")}
+        links.append({"href": f"{here}?{urlencode({**q, 'f': name})}", "rel": "alternate", "type": media,
+                      "title": f"Every match as {name}"})
     if offset + len(feats) < page.matched:
         links.append(link("next", offset + len(feats), "Next page"))
     if offset > 0:
@@ -137,11 +211,40 @@ def items(
     return GeoJSONResponse(body, headers=_content_crs(out_uri))
 
 
-@router.get("/collections/{cid}/items/{fid}", summary="One feature", response_class=GeoJSONResponse)
+def _stream(fmt, store, spec, city, region, flt, order, names, skip_geometry, ocrs, limit, offset) -> Response:
+    """CSV, CityJSON and CityJSONSeq: every match (or the page asked for), streamed in batches."""
+
+    def features():
+        if order or offset or limit is not None:  # ordered or paged: page through the store
+            done, k = 0, offset
+            while limit is None or done < limit:
+                n = 1000 if limit is None else min(1000, limit - done)
+                page = store.query(spec.id, region=region, filter=flt, sortby=order, limit=n, offset=k)
+                yield from page.features
+                done += len(page.features)
+                k += len(page.features)
+                if len(page.features) < n:
+                    return
+        else:
+            yield from store.iter_features(spec.id, region=region, filter=flt)
+
+    headers = _content_crs(ocrs.uri)
+    if fmt == "csv":
+        return StreamingResponse(csv_chunks(spec, features(), ocrs, properties=names, skip_geometry=skip_geometry),
+                                 media_type=CSV + "; charset=utf-8", headers={
+                                     **headers, "Content-Disposition": f'inline; filename="{spec.id}.csv"'})
+    from cim.io.cityjson_out import cityjson_chunks, cityjsonseq_chunks
+
+    if fmt == "cityjsonseq":
+        return StreamingResponse(cityjsonseq_chunks(city, spec, features()), media_type=CITYJSON_SEQ)
+    return StreamingResponse(cityjson_chunks(city, spec, features), media_type=CITYJSON)
+
+
+@router.get("/collections/{collectionId}/items/{featureId}", summary="One feature", response_class=GeoJSONResponse)
 def item(
     request: Request,
     cid: CollectionId,
-    fid: Annotated[str, Path(description="Feature id")],
+    fid: Annotated[str, Path(alias="featureId", description="Feature id")],
     store: StoreDep,
     out: Annotated[OutputCRSParam, Depends()],
     f: Format = None,

@@ -33,4 +33,6 @@ def main() -> None:
     app()
 
 
-from . import core  # noqa: E402, F401  (registers the commands)
+# each module below registers its commands on ``app``
+from . import core  # noqa: E402, F401, I001
+from . import export  # noqa: E402, F401

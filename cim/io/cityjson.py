@@ -41,6 +41,7 @@ from ._surfaces import (
     use_from_function,
 )
 from .base import ImportContext, ImportError_, ImportResult
+from .cityjson_out import from_cim_object
 from .registry import register
 from .reproject import datum_warning, resolve_crs, to_city
 
@@ -236,8 +237,17 @@ class CityJSONReader:
         tunnels: list[str] = []
         skipped: Counter[str] = Counter()
         orphans: list[str] = []
+        ours: list = []  # objects this service wrote (cim:collection): restored as they were
         for oid, obj in objs.items():
             t = obj.get("type")
+            if isinstance(obj.get("attributes"), dict) and "cim:collection" in obj["attributes"]:
+                lo = src.base[oid]
+                try:
+                    ours.append(from_cim_object(oid, obj, xyz[lo:lo + src.count[oid]]))
+                except (IndexError, KeyError, TypeError, ValueError) as exc:
+                    raise ImportError_(f"The object {oid!r} written by this service cannot be restored: {exc}",
+                                       file=file, feature=oid, line=src.line.get(oid)) from None
+                continue
             if t == "Building" or t == "Tunnel":
                 (buildings if t == "Building" else tunnels).append(oid)
             elif t in ("BuildingPart", "TunnelPart"):
@@ -293,7 +303,7 @@ class CityJSONReader:
         if (w := summarise_skipped(dict(skipped))) is not None:
             warnings.append(w)
         ctx.report(1.0)
-        return ImportResult(features=features, source_crs=declared or ctx.crs, warnings=warnings,
+        return ImportResult(features=ours + features, source_crs=declared or ctx.crs, warnings=warnings,
                             format=self.name)
 
     @staticmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import orjson
@@ -20,6 +20,9 @@ from ..errors import InvalidFeature
 from ..model import City
 from ..terrain import Terrain
 from ..typed import Bounds3
+
+if TYPE_CHECKING:
+    from ..query.cql2 import Filter
 
 
 @dataclass(frozen=True)
@@ -174,13 +177,14 @@ class Store(Protocol):
     def bounds(self, collection: str) -> Bounds3 | None:
         """3-D bounds of a collection's solids, or None when empty (collection extents)."""
 
-    def query(self, collection: str, *, region: Region | None = None,
-              limit: int | None = None, offset: int = 0) -> Page:
-        """Features in id-insertion order, filtered by region, paged (``/items``)."""
+    def query(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
+              sortby: list[tuple[str, bool]] | None = None, limit: int | None = None, offset: int = 0) -> Page:
+        """Features matching a region and a CQL2 filter, in ``sortby`` order (then insertion order), paged
+        (``/items``).  The filter runs as the backend's SQL, not as a loop over features."""
 
-    def iter_features(self, collection: str, *, region: Region | None = None,
+    def iter_features(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
                       batch: int = 1000) -> Iterator[BaseModel]:
-        """Every matching feature, streamed in batches (exports, analyses)."""
+        """Every matching feature in insertion order, streamed in batches (exports, analyses)."""
 
     def get(self, collection: str, fid: str) -> BaseModel:
         """One feature by id, or FeatureNotFound (``/items/{fid}``)."""

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from ..collections import COLLECTIONS, get_spec
 from ..errors import DuplicateFeature, FeatureNotFound, StoreError
 from ..model import City
+from ..query.cql2 import Filter, compile_filter, order_by
 from ..terrain import Terrain
 from ..typed import Bounds3
 from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
@@ -198,27 +199,34 @@ class PostGISStore:
         model = get_spec(collection).model
         return [model.model_validate(d) for d in docs]
 
-    def query(self, collection: str, *, region: Region | None = None,
-              limit: int | None = None, offset: int = 0) -> Page:
+    def _full_where(self, collection: str, region: Region | None, flt: Filter | None) -> tuple[sql.Composable, list]:
+        srid = self.city().crs_epsg
+        where, args = self._where(region, srid)
+        if flt is None:
+            return where, args
+        comp = compile_filter(flt, collection, "postgis", srid)
+        return sql.SQL("{} AND ({})").format(where, sql.SQL(comp.sql)), [*args, *comp.params]
+
+    def query(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
+              sortby: list[tuple[str, bool]] | None = None, limit: int | None = None, offset: int = 0) -> Page:
         get_spec(collection)
         t = self._t(collection)
-        if region is None:
-            matched = self.counts()[collection]
-            where, args = sql.SQL("TRUE"), []
-        else:
-            where, args = self._where(region, self.city().crs_epsg)
+        where, args = self._full_where(collection, region, filter)
+        order = sql.SQL(order_by(sortby, collection, "postgis"))
         with self._pool.connection() as conn:
-            if region is not None:
+            if region is None and filter is None:
+                matched = self.counts()[collection]
+            else:
                 matched = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where), args).fetchone()[0]
-            rows = conn.execute(sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY fid LIMIT %s OFFSET %s")
-                                .format(t, where), [*args, limit, offset]).fetchall()
+            rows = conn.execute(sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s")
+                                .format(t, where, order), [*args, limit, offset]).fetchall()
         return Page(self._decode(collection, (r[0] for r in rows)), matched)
 
-    def iter_features(self, collection: str, *, region: Region | None = None,
+    def iter_features(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
                       batch: int = 1000) -> Iterator[BaseModel]:
         get_spec(collection)
         t = self._t(collection)
-        where, args = self._where(region, self.city().crs_epsg)
+        where, args = self._full_where(collection, region, filter)
         last = 0
         while True:
             with self._pool.connection() as conn:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from ..collections import COLLECTIONS, get_spec
 from ..errors import DuplicateFeature, FeatureNotFound, StoreError
 from ..model import City
+from ..query.cql2 import Compiled, Filter, compile_filter, order_by, sqlite_predicate, sqlite_region
 from ..terrain import Terrain
 from ..typed import Bounds3
 from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
@@ -61,6 +62,8 @@ class SQLiteStore:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA mmap_size=268435456")
             conn.execute("PRAGMA cache_size=-65536")
+            conn.execute("PRAGMA case_sensitive_like=ON")  # CQL2 LIKE is case-sensitive
+            conn.create_function("cim_rel", 2, sqlite_predicate, deterministic=True)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -253,10 +256,37 @@ class SQLiteStore:
                 f"SELECT doc FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) ORDER BY fid", chunk)]
         return out
 
-    def query(self, collection: str, *, region: Region | None = None,
-              limit: int | None = None, offset: int = 0) -> Page:
+    def _where(self, collection: str, region: Region | None, flt: Filter | None) -> Compiled:
+        """WHERE fragment for a region and a filter (SQL path); release() it after the query."""
+        _, rt = _t(collection)
+        parts = [compile_filter(flt, collection, "sqlite", self.city().crs_epsg, rtree=rt)]
+        if region is not None:
+            parts.append(sqlite_region(region, rt))
+        return Compiled(" AND ".join(f"({p.sql})" for p in parts), [v for p in parts for v in p.params],
+                        [k for p in parts for k in p.keys])
+
+    def _sql_query(self, collection: str, region: Region | None, flt: Filter | None,
+                   sortby: list[tuple[str, bool]] | None, limit: int | None, offset: int) -> Page:
+        f, _ = _t(collection)
+        where = self._where(collection, region, flt)
+        try:
+            conn = self._conn()
+            matched = conn.execute(f"SELECT count(*) FROM {f} WHERE {where.sql}", where.params).fetchone()[0]
+            order = order_by(sortby, collection, "sqlite")
+            rows = conn.execute(f"SELECT doc FROM {f} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                                [*where.params, -1 if limit is None else limit, offset]).fetchall()
+        except sqlite3.OperationalError as exc:  # pragma: no cover - a compiler bug, not user input
+            raise StoreError(f"query failed: {exc}", where={"store": self.url}) from exc
+        finally:
+            where.release()
+        return Page(self._decode(collection, (r[0] for r in rows)), matched)
+
+    def query(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
+              sortby: list[tuple[str, bool]] | None = None, limit: int | None = None, offset: int = 0) -> Page:
         get_spec(collection)
         f, _ = _t(collection)
+        if filter is not None or sortby:
+            return self._sql_query(collection, region, filter, sortby, limit, offset)
         if region is None:
             matched = self.counts()[collection]
             rows = self._conn().execute(f"SELECT doc FROM {f} ORDER BY fid LIMIT ? OFFSET ?",
@@ -266,9 +296,23 @@ class SQLiteStore:
         page = fids[offset:None if limit is None else offset + limit]
         return Page(self._decode(collection, self._docs(collection, page.tolist())), len(fids))
 
-    def iter_features(self, collection: str, *, region: Region | None = None,
+    def iter_features(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
                       batch: int = 1000) -> Iterator[BaseModel]:
         get_spec(collection)
+        if filter is not None:
+            f, _ = _t(collection)
+            last = 0
+            while True:
+                where = self._where(collection, region, filter)
+                try:
+                    rows = self._conn().execute(f"SELECT fid, doc FROM {f} WHERE fid > ? AND {where.sql} ORDER BY fid "
+                                                "LIMIT ?", [last, *where.params, batch]).fetchall()
+                finally:
+                    where.release()
+                if not rows:
+                    return
+                last = rows[-1][0]
+                yield from self._decode(collection, (r[1] for r in rows))
         if region is not None:
             fids = self._matching_fids(collection, region).tolist()
             for i in range(0, len(fids), batch):

@@ -39,7 +39,7 @@ def test_openapi_is_30(client):
     assert r.headers["content-type"].startswith("application/vnd.oai.openapi+json")
     doc = r.json()
     assert doc["openapi"].startswith("3.0")
-    assert "/collections/{cid}/items" in doc["paths"]
+    assert "/collections/{collectionId}/items" in doc["paths"]
     text = r.text
     assert '"type":"null"' not in text and "prefixItems" not in text
     from openapi_spec_validator import validate
