@@ -41,15 +41,9 @@ class OutputCRSParam:
         return check_supported(self.crs, store.city().crs_epsg, "crs")
 
 
-def require_writer(request: Request) -> None:
-    """Writes need ``Authorization: Bearer <token>`` with a configured token (RFC 6750 answers)."""
+def _check_bearer(request: Request, tokens: list[str]) -> None:
     import hmac
 
-    settings: Settings = request.app.state.settings
-    tokens = settings.tokens()
-    if not tokens:
-        raise HTTPException(403, "Writes are disabled on this service: no write token is configured "
-                                 "(set CIM_WRITE_TOKENS).")
     auth = request.headers.get("authorization", "")
     scheme, _, given = auth.partition(" ")
     if scheme.lower() != "bearer" or not given:
@@ -58,6 +52,23 @@ def require_writer(request: Request) -> None:
     if not any(hmac.compare_digest(given.strip().encode(), t.encode()) for t in tokens):
         raise HTTPException(401, "The bearer token is not valid.",
                             headers={"WWW-Authenticate": 'Bearer realm="cim", error="invalid_token"'})
+
+
+def require_writer(request: Request) -> None:
+    """Writes need ``Authorization: Bearer <token>`` with a configured write token (RFC 6750 answers)."""
+    settings: Settings = request.app.state.settings
+    tokens = settings.tokens()
+    if not tokens:
+        raise HTTPException(403, "Writes are disabled on this service: no write token is configured "
+                                 "(set CIM_WRITE_TOKENS).")
+    _check_bearer(request, tokens)
+
+
+def require_reader(request: Request) -> None:
+    """With ``protect_reads`` on, every route but /health needs a read or write token."""
+    settings: Settings = request.app.state.settings
+    if settings.protect_reads and request.url.path != "/health":
+        _check_bearer(request, settings.read_token_list())
 
 
 WriterDep = Depends(require_writer)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cim.crs import warm_up
 from cim.store import open_store
 
 from . import errors
-from .routers import collections, imports, landing
+from .deps import require_reader
+from .routers import collections, imports, landing, tiles
 from .settings import Settings
 
 
@@ -31,7 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store.close()
 
     app = FastAPI(title=settings.title, description=settings.description, version="0.1.0",
-                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None,
+                  dependencies=[Depends(require_reader)])
     app.state.settings = settings
     errors.install(app)
     if settings.cors_origins:

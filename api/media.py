@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -17,7 +17,9 @@ CITYJSON_SEQ = "application/city+json-seq"
 SCHEMA_JSON = "application/schema+json"
 
 
-class ORJSONResponse(Response):
+class ORJSONResponse(JSONResponse):
+    """JSON encoded with orjson (numpy arrays included); a JSONResponse, so OpenAPI documents it as JSON."""
+
     media_type = JSON
 
     def render(self, content: Any) -> bytes:

@@ -165,6 +165,9 @@ def items(
     if bbox is not None:
         region = region_from_bbox(parse_bbox(bbox), check_supported(bbox_crs, city.crs_epsg, "bbox-crs"),
                                   city.crs_epsg)
+        if settings.max_bbox_km2 is not None and region.polygon.area / 1e6 > settings.max_bbox_km2:
+            raise InvalidParameter("bbox", f"bbox covers {region.polygon.area / 1e6:,.1f} km², more than the "
+                                           f"{settings.max_bbox_km2:g} km² this service answers at once.")
     elif bbox_crs is not None:
         check_supported(bbox_crs, city.crs_epsg, "bbox-crs")
     lang = "cql2-text" if filter_lang == "cql-text" else filter_lang

@@ -7,8 +7,10 @@ API worker can answer ``GET /imports/{id}``.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import uuid
@@ -42,13 +44,14 @@ def _safe_suffix(name: str) -> str:
 
 
 def _run(store: Store, job: dict[str, Any], paths: list[Path], names: list[str], crs: str | None,
-         fmt: str | None, utility: str | None, workdir: Path) -> None:
+         fmt: str | None, utility: str | None, workdir: Path, limits: dict[str, int]) -> None:
     def progress(stage: str, fraction: float) -> None:
         job.update(status="running", stage=stage, progress=round(fraction, 3), updated=_now())
         store.put_job(job["id"], job)
 
     try:
-        report = import_files(store, paths, crs=crs, fmt=fmt, names=names, progress=progress, utility=utility)
+        report = import_files(store, paths, crs=crs, fmt=fmt, names=names, progress=progress, utility=utility,
+                              **limits)
         job.update(status="succeeded", progress=1.0, stage="done", counts=report.counts, files=report.files,
                    terrain=report.terrain, updated=_now())
     except CIMError as exc:
@@ -60,6 +63,20 @@ def _run(store: Store, job: dict[str, Any], paths: list[Path], names: list[str],
     finally:
         store.put_job(job["id"], job)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _orphaned(job: dict[str, Any]) -> bool:
+    """True when the process running the job is gone (same host only; other hosts cannot be checked)."""
+    w = job.get("worker") or {}
+    if w.get("host") != socket.gethostname() or not w.get("pid"):
+        return False
+    try:
+        os.kill(int(w["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @router.post("/imports", summary="Import files (CityJSON, CityGML, GeoJSON, LAS/LAZ, EPANET, SWMM)",
@@ -104,9 +121,12 @@ def create_import(
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     job: dict[str, Any] = {"id": job_id, "status": "queued", "progress": 0.0, "created": _now(),
-                           "files": [{"file": n} for n in names], "crs": crs}
+                           "files": [{"file": n} for n in names], "crs": crs,
+                           "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
     store.put_job(job_id, job)
-    thread = threading.Thread(target=_run, args=(store, job, paths, names, crs, format, utility, workdir),
+    thread = threading.Thread(target=_run, args=(store, job, paths, names, crs, format, utility, workdir,
+                                    {"max_features": settings.max_features_per_import,
+                                     "max_points": settings.max_points_per_file}),
                               name=f"import-{job_id}", daemon=True)
     thread.start()
     if wait:
@@ -121,5 +141,11 @@ def get_import(request: Request, job_id: str, store: StoreDep) -> ORJSONResponse
     job = store.get_job(job_id)
     if job is None:
         raise HTTPException(404, f"No import {job_id!r}.")
+    if job["status"] in ("queued", "running") and _orphaned(job):
+        job.update(status="failed", updated=_now(), error={
+            "title": "Import interrupted", "status": 500,
+            "detail": "The server process stopped during this import; its transaction was rolled back and "
+                      "nothing of it was written. Upload the files again."})
+        store.put_job(job_id, job)
     return ORJSONResponse({**job, "links": [{"href": f"{base_url(request)}/imports/{job_id}", "rel": "self",
                                               "type": "application/json"}]})

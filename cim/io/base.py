@@ -48,6 +48,7 @@ class ImportContext:
     # node id -> (x, y, ground_z, invert_z), metres, city CRS: shared by the files of one import, so that a
     # pipe file can take its elevations from the manholes of a file read before it (GeoJSON)
     nodes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    max_points: int | None = None  # most points a point-cloud file may hold (decompression bombs)
 
     def report(self, fraction: float) -> None:
         if self.progress is not None:

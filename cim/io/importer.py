@@ -22,12 +22,14 @@ class ImportReport:
 
 def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None = None, fmt: str | None = None,
                  progress: Callable[[str, float], None] | None = None, replace: bool = False,
-                 names: Sequence[str] | None = None, utility: str | None = None) -> ImportReport:
+                 names: Sequence[str] | None = None, utility: str | None = None,
+                 max_features: int | None = None, max_points: int | None = None) -> ImportReport:
     """Read ``paths`` into the store's city and write them in one transaction.
 
     ``crs`` is used for files that declare none; ``names`` (same length as ``paths``) are the names to
     report in errors (uploads are stored under generated names); ``utility`` is the default utility of pipe
-    files that name none (``--utility``).  On any error nothing is written and
+    files that name none (``--utility``); ``max_features`` and ``max_points`` bound what one import takes.
+    On any error nothing is written and
     an ImportError_ (or InvalidFeature / DuplicateFeature from the store) says where.
     """
     city = store.city()
@@ -45,7 +47,7 @@ def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None =
                 progress(f"reading {name}", (k + f) / n * 0.9)
 
         ctx = ImportContext(city=city, crs=crs, terrain=new_terrain or terrain, progress=step, filename=name,
-                            default_utility=utility, nodes=nodes)
+                            default_utility=utility, nodes=nodes, max_points=max_points)
         try:
             result = read(path, ctx, fmt)
         except ImportError_ as exc:
@@ -55,6 +57,9 @@ def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None =
         if result.terrain is not None:
             new_terrain = result.terrain
         features += result.features
+        if max_features is not None and len(features) > max_features:
+            raise ImportError_(f"The import holds more than {max_features:,} features, the most this service takes "
+                               "at once; split it or raise the limit.", file=name)
         if result.building_points is not None and len(result.building_points):
             points.append(result.building_points)
         per: dict[str, int] = {}

@@ -76,6 +76,9 @@ class LasReader:
     def _read(self, reader, size: int, ctx: ImportContext, name: str) -> ImportResult:
         header = reader.header
         total = int(header.point_count)
+        if ctx.max_points is not None and total > ctx.max_points:
+            raise ImportError_(f"The file holds {total:,} points, more than this service takes in one file "
+                               f"({ctx.max_points:,}); split it or raise the limit.", file=name)
         compressed = bool(header.are_points_compressed)
         if total == 0:
             raise ImportError_("The file holds no points.", file=name)

@@ -12,7 +12,7 @@ from cim.store import open_store
 from .. import common
 from .conftest import assert_problem, no_server_errors
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-for-tests-0001"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 

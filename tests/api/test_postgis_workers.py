@@ -14,7 +14,7 @@ from cim.store import open_store
 from .. import common
 from ..conftest import Server
 
-TOKEN = "workers-token"
+TOKEN = "workers-token-for-tests-0001"
 N_FILES, PER_FILE = 8, 150
 
 
