@@ -17,10 +17,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import build, items, stores, workers
+from . import build, items, load, stores, workers
 from .common import OUT, Context, Row, machine
 
-SUITES: dict[str, ModuleType] = {m.NAME: m for m in (build, items, stores, workers)}
+SUITES: dict[str, ModuleType] = {m.NAME: m for m in (build, items, stores, workers, load)}
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
