@@ -13,7 +13,7 @@ from cim.store import open_store
 
 from . import errors
 from .deps import require_reader
-from .routers import collections, imports, landing, tiles
+from .routers import analysis, collections, highrise, imports, landing
 from .settings import Settings
 
 
@@ -43,4 +43,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(landing.router)
     app.include_router(collections.router)
     app.include_router(imports.router)
+    app.include_router(highrise.router)
+    app.include_router(analysis.router)
     return app

@@ -36,3 +36,5 @@ def main() -> None:
 # each module below registers its commands on ``app``
 from . import core  # noqa: E402, F401, I001
 from . import export  # noqa: E402, F401
+from . import screen  # noqa: E402, F401
+from . import analysis  # noqa: E402, F401

@@ -1,0 +1,271 @@
+"""Underground use by depth band at scale: SQLite and PostGIS on the same dense synthetic city.
+
+The city (``pipes_dense``): ``bench/synth.py``'s buildings (a tenth of them with a 1-3 level basement) and a
+dense street network: eight utility lines under every street of the 220 m grid, both directions, cut into
+segments of ~11 m (so n segments in all), gently sloping, DN100-DN1000, with a manhole at every fourth sewer
+joint; a DEM of 10 m cells.  Measured, for 200 m x 200 m windows at random places:
+
+* ``underground_use`` (default GB/T 51358 bands): the store's region query for pipes, pipe nodes and
+  underground structures, decoding, and the vectorised integration; p50 and p99 per backend;
+* the candidate search alone, through the store (``iter_features`` of the three collections: index, exact
+  2-D test, decoding);
+* the raw index queries side by side: SQLite's 3-D R*Tree, PostGIS's 2-D GiST ``&&`` with the z filter on
+  columns (what the store runs), and PostGIS's n-D GiST ``&&&`` on the 3-D envelope (counts only).
+
+Quick: 100,000 pipe segments and 20,000 buildings; full: 1,000,000 and 200,000.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import shapely
+
+from cim.analysis.solids import UNDERGROUND
+from cim.analysis.underground import DEFAULT_BANDS, underground_use
+from cim.model import PipeNode, PipeSegment, UndergroundStructure, Utility
+from cim.store import Region, open_store
+from cim.terrain import Terrain
+
+from . import synth
+from .common import Context, Row, latency_stats, remove_store, timed_loop
+
+NAME = "underground"
+TITLE = "Underground use of a 200 m window: SQLite and PostGIS, candidate search side by side"
+
+WINDOW = 200.0
+OFFSETS = np.array([-7.0, -5.0, -3.0, -1.0, 1.0, 3.0, 5.0, 7.0])  # metres from the street centre line
+UTILS = [Utility.telecom, Utility.power, Utility.gas, Utility.heat, Utility.water, Utility.reclaimed, Utility.storm,
+         Utility.sewer]
+DEPTH = np.array([1.0, 1.3, 1.8, 1.7, 2.2, 2.6, 3.5, 3.9])  # axis depth below the ground, by utility
+
+
+def _ground(x: np.ndarray) -> np.ndarray:
+    return 45 + 0.001 * (x - synth.X0)
+
+
+def terrain(n_buildings: int) -> Terrain:
+    x0, y0, x1, y1 = synth.extent(n_buildings)
+    nx, ny = int((x1 - x0) / 10) + 3, int((y1 - y0) / 10) + 3
+    xs = x0 - 10 + 10 * np.arange(nx)
+    return Terrain(x0 - 10, y0 - 10, 10.0, np.tile(_ground(xs), (ny, 1)).astype(np.float32))
+
+
+def pipes_dense(n: int, n_buildings: int, chunk: int = 100_000, seed: int = 9) -> Iterator[list]:
+    """About ``n`` pipe segments (and their manholes) under the street grid of ``synth.buildings(n_buildings)``,
+    in chunks of features."""
+    rng = np.random.default_rng(seed)
+    nb = synth.blocks(n_buildings)
+    x0, y0, x1, y1 = synth.extent(n_buildings)
+    side = x1 - x0
+    streets = x0 - 2.5 + 220.0 * np.arange(nb + 1)  # between the blocks' building rows
+    lines = 2 * len(streets) * len(UTILS)
+    per_line = max(1, round(n / lines))
+    t = np.linspace(0.0, side, per_line + 1)
+    diam = {u: d for u, d in zip(UTILS, (0.1, 0.15, 0.3, 0.6, 0.5, 0.3, 0.8, 0.6), strict=True)}
+    out: list = []
+    k = 0
+    for axis in ("ew", "ns"):
+        for s_i, c in enumerate(streets):
+            for u_i, util in enumerate(UTILS):
+                off = c + OFFSETS[u_i] + (y0 - x0 if axis == "ew" else 0.0)
+                along = (x0 if axis == "ew" else y0) + t
+                xs = along if axis == "ew" else np.full(len(t), off)
+                ys = np.full(len(t), off) if axis == "ew" else along
+                drop = (0.002 * (t - t[0])) if util in (Utility.storm, Utility.sewer) else 0.0
+                zs = _ground(xs) - DEPTH[u_i] - drop
+                d = float(np.round(diam[util] * rng.uniform(0.8, 1.6), 2))
+                for j in range(per_line):
+                    out.append(PipeSegment(
+                        id=f"D{axis}{s_i:03d}{u_i}{j:05d}", utility=util, diameter=d,
+                        centreline=[(float(xs[j]), float(ys[j]), float(zs[j])),
+                                    (float(xs[j + 1]), float(ys[j + 1]), float(zs[j + 1]))],
+                        lane="motor_lane" if abs(OFFSETS[u_i]) < 4 else "footway"))
+                    k += 1
+                    if util == Utility.sewer and j % 4 == 0:
+                        out.append(PipeNode(id=f"M{axis}{s_i:03d}{j:05d}", kind="manhole", utility=util,
+                                            position=(float(xs[j]), float(ys[j]), float(_ground(xs[j:j + 1])[0])),
+                                            depth=float(DEPTH[u_i] + 0.5), diameter=1.0))
+                    if len(out) >= chunk:
+                        yield out
+                        out = []
+    if out:
+        yield out
+
+
+def basements(n_buildings: int, every: int = 10) -> list[UndergroundStructure]:
+    out = []
+    for b in synth.buildings(n_buildings)[::every]:
+        levels = 1 + int(b.id[-1]) % 3
+        out.append(UndergroundStructure(id="U" + b.id, kind="basement", footprint=b.footprint,
+                                        top_elevation=b.ground_elevation,
+                                        bottom_elevation=b.ground_elevation - 3.6 * levels, building_id=b.id))
+    return out
+
+
+def build(url: str, n_pipes: int, n_buildings: int) -> tuple[dict[str, int], float]:
+    """Write the dense city into a new store (one transaction per chunk); returns the counts and seconds."""
+    store = open_store(url, create=True)
+    store.init(synth.CITY, overwrite=True)
+    t = time.perf_counter()
+    counts: dict[str, int] = {}
+
+    def add(res: dict[str, int]) -> None:
+        for key, v in res.items():
+            counts[key] = counts.get(key, 0) + v
+
+    bl = synth.buildings(n_buildings)
+    for i in range(0, len(bl), 100_000):
+        add(store.write(bl[i:i + 100_000]))
+    del bl
+    add(store.write(basements(n_buildings), terrain=terrain(n_buildings)))
+    for part in pipes_dense(n_pipes, n_buildings):
+        add(store.write(part))
+    secs = time.perf_counter() - t
+    store.close()
+    return counts, secs
+
+
+def _windows(n_buildings: int, count: int, seed: int = 11) -> list[shapely.Polygon]:
+    x0, y0, x1, y1 = synth.extent(n_buildings)
+    rng = np.random.default_rng(seed)
+    xs, ys = rng.uniform(x0, x1 - WINDOW, count), rng.uniform(y0, y1 - WINDOW, count)
+    return [shapely.box(x, y, x + WINDOW, y + WINDOW) for x, y in zip(xs, ys, strict=True)]
+
+
+def _z_range() -> tuple[float, float]:
+    """The z filter of the default bands over the synthetic ground (45-60 m)."""
+    return 45.0 - DEFAULT_BANDS[-1][1] - 1.0, 60.0 + 1.0
+
+
+def _measure(store, wins: list[shapely.Polygon], max_n: int, max_s: float) -> dict[str, Any]:
+    matched: list[int] = []
+
+    def use(i: int) -> None:
+        res = underground_use(store, wins[i % len(wins)])
+        matched.append(sum(len(b.features) for b in res.bands[:1]))
+
+    use_t = timed_loop(use, max_n=max_n, max_s=max_s, min_n=10, warmup=2)
+    zmin, zmax = _z_range()
+    found: list[int] = []
+
+    def cands(i: int) -> None:
+        region = Region(wins[i % len(wins)], zmin, zmax)
+        found.append(sum(1 for cid in UNDERGROUND for _ in store.iter_features(cid, region=region)))
+
+    cand_t = timed_loop(cands, max_n=max_n, max_s=max_s, min_n=10, warmup=2)
+    return {"use": latency_stats(use_t), "mean_features_0_15": float(np.mean(matched)),
+            "candidates": latency_stats(cand_t), "mean_candidates": float(np.mean(found))}
+
+
+def _raw_sqlite(path: str, wins: list[shapely.Polygon], max_n: int, max_s: float) -> dict[str, Any]:
+    conn = sqlite3.connect(path)
+    zmin, zmax = _z_range()
+    q = ("SELECT count(*) FROM rt_pipes WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? "
+         "AND maxz >= ? AND minz <= ?")
+    counts: list[int] = []
+
+    def one(i: int) -> None:
+        x0, y0, x1, y1 = wins[i % len(wins)].bounds
+        counts.append(conn.execute(q, (x0, x1, y0, y1, zmin, zmax)).fetchone()[0])
+
+    t = timed_loop(one, max_n=max_n, max_s=max_s, min_n=20)
+    conn.close()
+    return {**latency_stats(t), "mean_count": float(np.mean(counts))}
+
+
+def _raw_postgis(cluster_url: str, schema: str, wins: list[shapely.Polygon], max_n: int, max_s: float
+                 ) -> dict[str, Any]:
+    import psycopg
+
+    zmin, zmax = _z_range()
+    srid = synth.CITY.crs_epsg
+    t2 = f'"{schema}".f_pipes'
+    flat = (f"SELECT count(*) FROM {t2} WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, {srid}) "
+            "AND maxz >= %s AND minz <= %s")
+    nd = (f"SELECT count(*) FROM {t2} WHERE env &&& ST_SetSRID(ST_MakeLine(ST_MakePoint(%s, %s, %s), "
+          f"ST_MakePoint(%s, %s, %s)), {srid})")
+    out: dict[str, Any] = {}
+    with psycopg.connect(cluster_url, autocommit=True) as conn:
+        for name, sql, args in (("gist_2d_z", flat, lambda b: (b[0], b[1], b[2], b[3], zmin, zmax)),
+                                ("gist_nd", nd, lambda b: (b[0], b[1], zmin, b[2], b[3], zmax))):
+            counts: list[int] = []
+
+            def one(i: int, sql: str = sql, args=args, counts: list[int] = counts) -> None:
+                counts.append(conn.execute(sql, args(wins[i % len(wins)].bounds)).fetchone()[0])
+
+            t = timed_loop(one, max_n=max_n, max_s=max_s, min_n=20)
+            out[name] = {**latency_stats(t), "mean_count": float(np.mean(counts))}
+    return out
+
+
+def run(ctx: Context) -> dict[str, Any]:
+    from tests import pg
+
+    n_pipes, n_bldg = (100_000, 20_000) if ctx.quick else (1_000_000, 200_000)
+    max_n, max_s = (30, 10.0) if ctx.quick else (200, 60.0)
+    why = pg.why_unavailable()
+    cluster = None if why else pg.Cluster()
+    wins = _windows(n_bldg, 200)
+    res: dict[str, Any] = {"pipes": n_pipes, "buildings": n_bldg, "window_m": WINDOW,
+                           "postgis": why or "available", "runs": {}}
+    path = ctx.out / "underground.sqlite"
+    try:
+        for backend in ("sqlite", "postgis"):
+            if backend == "postgis" and cluster is None:
+                continue
+            if backend == "sqlite":
+                remove_store(path)
+                url = str(path)
+            else:
+                url = f"{cluster.url}?schema=ug"
+            ctx.log(f"underground: writing {n_pipes:,} pipe segments and {n_bldg:,} buildings into {backend}")
+            counts, secs = build(url, n_pipes, n_bldg)
+            store = open_store(url)
+            try:
+                m = _measure(store, wins, max_n, max_s)
+            finally:
+                store.close()
+            raw = (_raw_sqlite(str(path), wins, max_n * 5, max_s / 2) if backend == "sqlite"
+                   else _raw_postgis(cluster.url, "ug", wins, max_n * 5, max_s / 2))
+            res["runs"][backend] = {"counts": counts, "import_s": secs, **m, "raw": raw}
+            ctx.log(f"underground: {backend}: use p50 {m['use']['p50']:.1f} ms, candidates p50 "
+                    f"{m['candidates']['p50']:.1f} ms (~{m['mean_candidates']:.0f})")
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        remove_store(path)
+        shutil.rmtree(ctx.out / "pg", ignore_errors=True)
+    return res
+
+
+def rows(result: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    size = f"{result['pipes']:,} pipes, {result['buildings']:,} bldg"
+    for backend, r in result["runs"].items():
+        out.append((NAME, f"{backend} underground-use 200 m ({size})", {"p50": r["use"]["p50"], "p99": r["use"]["p99"]},
+                    f"~{r['mean_features_0_15']:.0f} features in 0-15 m"))
+        out.append((NAME, f"{backend} candidates (iter_features, 3 collections)",
+                    {"p50": r["candidates"]["p50"], "p99": r["candidates"]["p99"]},
+                    f"~{r['mean_candidates']:.0f} features decoded"))
+        raw = r["raw"]
+        if backend == "sqlite":
+            out.append((NAME, "sqlite R*Tree 3-D pipes (count)", {"p50": raw["p50"], "p99": raw["p99"]},
+                        f"~{raw['mean_count']:.0f} candidates"))
+        else:
+            out.append((NAME, "postgis GiST && + z columns pipes (count)",
+                        {"p50": raw["gist_2d_z"]["p50"], "p99": raw["gist_2d_z"]["p99"]},
+                        f"~{raw['gist_2d_z']['mean_count']:.0f} candidates"))
+            out.append((NAME, "postgis n-D GiST &&& pipes (count)",
+                        {"p50": raw["gist_nd"]["p50"], "p99": raw["gist_nd"]["p99"]},
+                        f"~{raw['gist_nd']['mean_count']:.0f} candidates"))
+        out.append((NAME, f"{backend} import ({sum(r['counts'].values()):,} features)",
+                    {"value": sum(r["counts"].values()) / r["import_s"]}, f"features/s; {r['import_s']:.0f} s"))
+    if result["postgis"] != "available":
+        out.append((NAME, "postgis", {}, f"skipped: {result['postgis']}"))
+    return out

@@ -1,0 +1,341 @@
+"""Underground features as solids in arrays: swept sections, vertical prisms and chambers.
+
+Every analysis of the underground (use by depth band, excavation conflicts) works on the same three
+kinds of solid, held as parallel numpy arrays so that the geometry is computed for all features at once:
+
+* **swept** solids: a section moved along a 3-D centreline (z = axis elevation): pipes (circle of the
+  outer diameter, or the ``width`` x ``section_height`` box) and tunnels and utility tunnels
+  (``section`` circular or box).  Held per straight centreline piece: ends ``a``, ``b`` (m, 3), the
+  section's half width and half height, and whether it is circular.
+* **prisms**: a footprint polygon between a bottom and a top elevation: basements, civil-defence
+  spaces, metro stations (and buildings, ground to roof, for excavation clearances).
+* **chambers**: vertical cylinders, manholes and valve chambers, from the cover elevation (the node's
+  z) down ``depth``, of the node's ``diameter``.  A node without a diameter is a chamber of radius 0
+  (it has no volume but an excavation can still hit it).
+
+Depth is metres below the terrain surface (:func:`ground_sampler`).  All coordinates are metres in the
+city CRS and heights metres in its datum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from pydantic import BaseModel
+
+from ..model import Building, PipeNode, PipeSegment, UndergroundStructure
+from ..terrain import Terrain
+from ..typed import ArrayNx2, FloatArray, IntArray
+
+#: collections whose features have an underground solid
+UNDERGROUND = ("pipes", "pipe-nodes", "underground-structures")
+
+#: categories a feature falls into (each utility type for pipes)
+CATEGORIES = ("water", "reclaimed", "sewer", "storm", "gas", "heat", "power", "telecom",
+              "basement", "tunnel", "utility_tunnel", "station", "civil_defence", "manhole")
+
+GroundFn = Callable[[ArrayNx2], FloatArray]
+
+
+@dataclass
+class Owners:
+    """The features the solids belong to, indexed by the solids' ``owner`` arrays."""
+
+    ids: list[str] = field(default_factory=list)
+    collections: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)  # "pipe", a node kind, a structure kind or "building"
+    utilities: list[str | None] = field(default_factory=list)
+    names: list[str | None] = field(default_factory=list)
+
+    def add(self, fid: str, collection: str, category: str, kind: str, utility: str | None,
+            name: str | None) -> int:
+        self.ids.append(fid)
+        self.collections.append(collection)
+        self.categories.append(category)
+        self.kinds.append(kind)
+        self.utilities.append(utility)
+        self.names.append(name)
+        return len(self.ids) - 1
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Swept:
+    """Straight pieces of swept solids: (m, 3) ends, (m,) section half sizes (metres), owner index."""
+
+    a: FloatArray
+    b: FloatArray
+    half_w: FloatArray
+    half_h: FloatArray
+    circular: np.ndarray  # (m,) bool
+    owner: IntArray
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+
+@dataclass
+class Prisms:
+    """Footprints (k,) shapely polygons between (k,) bottom and top elevations, metres."""
+
+    polygons: np.ndarray
+    bottom: FloatArray
+    top: FloatArray
+    owner: IntArray
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+
+@dataclass
+class Chambers:
+    """Vertical cylinders: (c, 2) centres, (c,) radius, bottom and top elevations, metres."""
+
+    xy: FloatArray
+    radius: FloatArray
+    bottom: FloatArray
+    top: FloatArray
+    owner: IntArray
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+
+@dataclass
+class Solids:
+    owners: Owners
+    swept: Swept
+    prisms: Prisms
+    chambers: Chambers
+
+    @classmethod
+    def from_features(cls, features: Iterable[BaseModel]) -> Solids:
+        """Solids of pipes, pipe nodes, underground structures and buildings (others are ignored).
+
+        A loop over features builds the arrays; everything computed from them is vectorised.
+        """
+        own = Owners()
+        sw_pts: list[FloatArray] = []
+        sw_sec: list[tuple[float, float, bool, int, int]] = []  # half_w, half_h, circular, owner, pieces
+        pr_poly: list[shapely.Geometry] = []
+        pr_z: list[tuple[float, float, int]] = []
+        ch: list[tuple[float, float, float, float, float, int]] = []
+        for f in features:
+            if isinstance(f, PipeSegment):
+                k = own.add(f.id, "pipes", f.utility.value, "pipe", f.utility.value, f.name)
+                c = f.coords()
+                if f.diameter is not None:
+                    sec = (f.diameter / 2, f.diameter / 2, True)
+                else:
+                    sec = (f.width / 2, f.section_height / 2, False)  # type: ignore[operator]
+                sw_pts.append(c)
+                sw_sec.append((*sec, k, len(c) - 1))
+            elif isinstance(f, UndergroundStructure):
+                k = own.add(f.id, "underground-structures", f.kind.value, f.kind.value, None, f.name)
+                if f.centreline is not None:
+                    c = np.asarray(f.centreline, dtype=float)
+                    hh = (f.width if f.section == "circular" else f.section_height) / 2  # type: ignore[operator]
+                    sw_pts.append(c)
+                    sw_sec.append((f.width / 2, hh, f.section == "circular", k, len(c) - 1))  # type: ignore[operator]
+                else:
+                    pr_poly.append(shapely.Polygon(f.footprint[0], f.footprint[1:]))  # type: ignore[index]
+                    pr_z.append((f.bottom_elevation, f.top_elevation, k))  # type: ignore[arg-type]
+            elif isinstance(f, PipeNode):
+                k = own.add(f.id, "pipe-nodes", "manhole", f.kind.value, f.utility.value, f.name)
+                x, y, z = f.position
+                ch.append((x, y, (f.diameter or 0.0) / 2, z - (f.depth or 0.0), z, k))
+            elif isinstance(f, Building):
+                k = own.add(f.id, "buildings", "building", "building", None, f.name)
+                pr_poly.append(shapely.Polygon(f.footprint[0], f.footprint[1:]))
+                lo, hi = sorted((f.ground_elevation, f.roof_elevation))  # type: ignore[type-var]
+                pr_z.append((lo, hi, k))
+        if sw_pts:
+            n = np.array([s[4] for s in sw_sec])
+            a = np.concatenate([c[:-1] for c in sw_pts])
+            b = np.concatenate([c[1:] for c in sw_pts])
+            secs = np.array([s[:4] for s in sw_sec], dtype=float)
+            rep = np.repeat(np.arange(len(sw_sec)), n)
+            swept = Swept(a, b, secs[rep, 0], secs[rep, 1], secs[rep, 2].astype(bool), secs[rep, 3].astype(np.int64))
+        else:
+            swept = Swept(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, bool),
+                          np.zeros(0, np.int64))
+        z = np.array(pr_z, dtype=float).reshape(-1, 3)
+        polys = np.array(pr_poly, dtype=object)
+        bad = ~shapely.is_valid(polys)
+        if bad.any():  # imported footprints may cross themselves: repair rather than fail in GEOS
+            polys[bad] = shapely.make_valid(polys[bad])
+        prisms = Prisms(polys, z[:, 0], z[:, 1], z[:, 2].astype(np.int64))
+        c = np.array(ch, dtype=float).reshape(-1, 6)
+        chambers = Chambers(c[:, :2], c[:, 2], c[:, 3], c[:, 4], c[:, 5].astype(np.int64))
+        return cls(own, swept, prisms, chambers)
+
+
+# -- terrain -------------------------------------------------------------------------------------
+def ground_sampler(terrain: Terrain | None) -> GroundFn | None:
+    """A vectorised ground-elevation function ``(n, 2) -> (n,)`` over the terrain, or None without one.
+
+    Points beyond the DEM take the elevation at the nearest point of its edge; no-data cells take the
+    DEM's mean, so that every point gets a finite ground.
+    """
+    if terrain is None:
+        return None
+    x0, y0, _, x1, y1, _ = terrain.bounds
+    fill = float(np.nanmean(terrain.z))
+
+    def ground(xy: ArrayNx2) -> FloatArray:
+        xy = np.atleast_2d(np.asarray(xy, dtype=float))
+        if len(xy) == 0:
+            return np.zeros(0)
+        clamped = np.column_stack([np.clip(xy[:, 0], x0, x1), np.clip(xy[:, 1], y0, y1)])
+        g = terrain.sample(clamped)
+        return np.where(np.isfinite(g), g, fill)
+
+    return ground
+
+
+def ground_range(ground: GroundFn, polygon: shapely.Geometry, cell: float = 5.0) -> tuple[float, float]:
+    """Lowest and highest ground over a polygon: at its vertices and on a grid of about ``cell`` metres
+    inside it (coarser for large regions, at most ~40,000 points)."""
+    x0, y0, x1, y1 = polygon.bounds
+    cell = max(cell, np.sqrt(max((x1 - x0) * (y1 - y0), 0.0)) / 200)
+    gx, gy = np.meshgrid(np.arange(x0, x1 + cell, cell), np.arange(y0, y1 + cell, cell))
+    gx, gy = gx.ravel(), gy.ravel()
+    inside = shapely.contains_xy(polygon, gx, gy)
+    pts = np.vstack([shapely.get_coordinates(polygon), np.column_stack([gx[inside], gy[inside]])])
+    g = ground(pts)
+    return float(g.min()), float(g.max())
+
+
+# -- plan geometry -------------------------------------------------------------------------------
+def grid_pieces(polygons: np.ndarray, cell: float) -> tuple[np.ndarray, IntArray]:
+    """Cut each polygon by a square grid of ``cell`` metres (anchored at the polygon's lower-left corner).
+
+    Returns the non-empty pieces (k,) and the index of the polygon each came from (k,).  The pieces'
+    areas add up to each polygon's area exactly; their centroids are where a piece samples the ground.
+    """
+    polygons = np.asarray(polygons, dtype=object)
+    if len(polygons) == 0:
+        return np.zeros(0, dtype=object), np.zeros(0, np.int64)
+    b = shapely.bounds(polygons)
+    nx = np.maximum(1, np.ceil((b[:, 2] - b[:, 0]) / cell - 1e-9)).astype(np.int64)
+    ny = np.maximum(1, np.ceil((b[:, 3] - b[:, 1]) / cell - 1e-9)).astype(np.int64)
+    count = nx * ny
+    owner = np.repeat(np.arange(len(polygons)), count)
+    j = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    ix, iy = j % nx[owner], j // nx[owner]
+    x0 = b[owner, 0] + ix * cell
+    y0 = b[owner, 1] + iy * cell
+    boxes = shapely.box(x0, y0, np.minimum(x0 + cell, b[owner, 2]), np.minimum(y0 + cell, b[owner, 3]))
+    whole = count == 1
+    pieces = np.where(whole[owner], polygons[owner], None)
+    cut = ~whole[owner]
+    if cut.any():
+        pieces[cut] = shapely.intersection(boxes[cut], polygons[owner[cut]])
+    keep = shapely.area(pieces) > 0
+    return pieces[keep], owner[keep]
+
+
+def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry
+                  ) -> tuple[FloatArray, FloatArray, IntArray]:
+    """The parts of straight 3-D segments whose plan projection lies in ``polygon``, exactly.
+
+    ``a``, ``b`` (m, 3) segment ends.  Returns the clipped ends (k, 3), (k, 3) (z interpolated along
+    each segment) and the index of the segment each part came from (k,).  Segments wholly inside are
+    returned unchanged; those crossing the boundary are cut with shapely (vectorised).  A vertical
+    segment (no plan length) counts when its plan point lies in the polygon or on its boundary.
+    """
+    if len(a) == 0:
+        return a, b, np.zeros(0, np.int64)
+    shapely.prepare(polygon)
+    boundary = polygon.boundary
+    shapely.prepare(boundary)
+    d2 = b[:, :2] - a[:, :2]
+    len2 = (d2 ** 2).sum(axis=1)
+    lines = shapely.linestrings(np.stack([a[:, :2], b[:, :2]], axis=1))
+    crossing = shapely.intersects(boundary, lines)
+    mid = (a[:, :2] + b[:, :2]) / 2
+    whole = np.flatnonzero(~crossing & shapely.contains_xy(polygon, mid[:, 0], mid[:, 1]))
+    vertical = np.flatnonzero(crossing & (len2 == 0))
+    cut = np.flatnonzero(crossing & (len2 > 0))
+    parts, pidx = shapely.get_parts(shapely.intersection(lines[cut], polygon), return_index=True)
+    is_line = (shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 0)
+    parts, seg = parts[is_line], cut[pidx[is_line]]
+    p0 = shapely.get_coordinates(shapely.get_point(parts, 0))
+    p1 = shapely.get_coordinates(shapely.get_point(parts, -1))
+    t0 = ((p0 - a[seg, :2]) * d2[seg]).sum(axis=1) / len2[seg]
+    t1 = ((p1 - a[seg, :2]) * d2[seg]).sum(axis=1) / len2[seg]
+    d3 = b[seg] - a[seg]
+    idx = np.concatenate([whole, vertical, seg])
+    a2 = np.concatenate([a[whole], a[vertical], a[seg] + t0[:, None] * d3])
+    b2 = np.concatenate([b[whole], b[vertical], a[seg] + t1[:, None] * d3])
+    return a2, b2, idx
+
+
+def subdivide(a: FloatArray, b: FloatArray, step: float) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Cut segments into equal pieces no longer than ``step`` (3-D length).
+
+    Returns the pieces' midpoints (n, 3), 3-D lengths (n,) and the index of their segment (n,).
+    """
+    length = np.linalg.norm(b - a, axis=1)
+    k = np.maximum(1, np.ceil(length / step - 1e-9)).astype(np.int64)
+    seg = np.repeat(np.arange(len(a)), k)
+    j = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+    t = (j + 0.5) / k[seg]
+    mid = a[seg] + t[:, None] * (b - a)[seg]
+    return mid, (length / k)[seg], seg
+
+
+def sample_points(a: FloatArray, b: FloatArray, step: float) -> tuple[FloatArray, FloatArray, IntArray]:
+    """Points along segments no more than ``step`` apart, both ends included.
+
+    Returns the points (n, 3), their parameter t in [0, 1] along their segment (n,) and the segment
+    index (n,).
+    """
+    length = np.linalg.norm(b - a, axis=1)
+    k = np.maximum(1, np.ceil(length / step - 1e-9)).astype(np.int64)
+    seg = np.repeat(np.arange(len(a)), k + 1)
+    j = np.arange((k + 1).sum()) - np.repeat(np.cumsum(k + 1) - (k + 1), k + 1)
+    t = j / k[seg]
+    return a[seg] + t[:, None] * (b - a)[seg], t, seg
+
+
+# -- sections ------------------------------------------------------------------------------------
+def circle_area_below(h: FloatArray, r: FloatArray) -> FloatArray:
+    """Area of a circle of radius ``r`` below a horizontal line ``h`` above its centre (metres, m^2).
+
+    The circular-segment formula r^2 (acos(-t) + t sqrt(1 - t^2)) with t = h / r clipped to [-1, 1]:
+    0 below the circle, pi r^2 above it.
+    """
+    r = np.asarray(r, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.clip(np.where(r > 0, h / r, np.sign(h)), -1.0, 1.0)
+    return r * r * (np.arccos(-t) + t * np.sqrt(1.0 - t * t))
+
+
+def section_area_between(lo: FloatArray, hi: FloatArray, half_w: FloatArray, half_h: FloatArray,
+                         circular: np.ndarray) -> FloatArray:
+    """Area (m^2) of a section between the horizontal planes ``lo`` < ``hi`` (heights above the axis, m).
+
+    Circular sections (radius ``half_h``) by the circular-segment formula; box sections by the
+    overlap of [-half_h, half_h] with [lo, hi] times the width.
+    """
+    hi = np.maximum(hi, lo)
+    circ = circle_area_below(hi, half_h) - circle_area_below(lo, half_h)
+    box = 2 * half_w * np.clip(np.minimum(hi, half_h) - np.maximum(lo, -half_h), 0.0, None)
+    return np.where(circular, circ, box)
+
+
+def section_area(half_w: FloatArray, half_h: FloatArray, circular: np.ndarray) -> FloatArray:
+    """Whole section areas, m^2."""
+    return np.where(circular, np.pi * half_h ** 2, 4 * half_w * half_h)
+
+
+def discs(xy: FloatArray, radius: FloatArray) -> np.ndarray:
+    """Chamber plan discs as polygons (64 segments; areas normalised by the callers)."""
+    return shapely.buffer(shapely.points(xy), radius, quad_segs=16)
