@@ -309,6 +309,21 @@ def frost_cover(city: City) -> float:
     return float(city.frost_depth) + 0.1
 
 
+def flow_units(inp: InpFile, option: str, default: str, us: frozenset[str], si: frozenset[str],
+               program: str, warnings: list[str]) -> tuple[str, bool]:
+    """The file's ``[OPTIONS]`` flow units and whether they are US units (feet, inches); an unknown unit
+    raises ImportError_ naming the line, a missing one takes the program's default with a warning."""
+    row = inp.option(option)
+    if row is None:
+        warnings.append(f"no [OPTIONS] {option}: {program}'s default {default} (US units: feet) assumed")
+        return default, default in us
+    units = row.fields[1].upper()
+    if units not in us | si:
+        raise inp.error(f"Unknown flow units {row.fields[1]!r} in [OPTIONS] (line {row.line}); {program} knows "
+                        f"{', '.join(sorted(us | si))}.", row)
+    return units, units in us
+
+
 def utility_of(ctx: ImportContext, default: Utility) -> Utility:
     """``ImportContext.default_utility`` when given (checked), else the reader's ``default``."""
     given = getattr(ctx, "default_utility", None)

@@ -60,17 +60,7 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
     warnings: list[str] = []
     utility = _inp.utility_of(ctx, Utility.water)
 
-    # units
-    row = inp.option("UNITS")
-    if row is None:
-        units = "GPM"
-        warnings.append("no [OPTIONS] Units: EPANET's default GPM (US units: feet, inches) assumed")
-    else:
-        units = row.fields[1].upper()
-        if units not in US_UNITS | SI_UNITS:
-            raise inp.error(f"Unknown flow units {row.fields[1]!r} in [OPTIONS] (line {row.line}); EPANET knows "
-                            f"{', '.join(sorted(US_UNITS | SI_UNITS))}.", row)
-    us = units in US_UNITS
+    units, us = _inp.flow_units(inp, "UNITS", "GPM", US_UNITS, SI_UNITS, "EPANET", warnings)
     length_m = FT if us else 1.0
     diameter_m = INCH if us else 0.001
 

@@ -66,16 +66,8 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
     warnings: list[str] = []
     utility = _inp.utility_of(ctx, Utility.storm)
 
-    row = inp.option("FLOW_UNITS")
-    if row is None:
-        units = "CFS"
-        warnings.append("no [OPTIONS] FLOW_UNITS: SWMM's default CFS (US units: feet) assumed")
-    else:
-        units = row.fields[1].upper()
-        if units not in US_UNITS | SI_UNITS:
-            raise inp.error(f"Unknown flow units {row.fields[1]!r} in [OPTIONS] (line {row.line}); SWMM knows "
-                            f"{', '.join(sorted(US_UNITS | SI_UNITS))}.", row)
-    m = FT if units in US_UNITS else 1.0
+    units, us = _inp.flow_units(inp, "FLOW_UNITS", "CFS", US_UNITS, SI_UNITS, "SWMM", warnings)
+    m = FT if us else 1.0
     row = inp.option("LINK_OFFSETS")
     by_elevation = row is not None and row.fields[1].upper() == "ELEVATION"
     if row is not None and row.fields[1].upper() not in ("DEPTH", "ELEVATION"):

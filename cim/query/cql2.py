@@ -336,21 +336,6 @@ def register_predicate(op: str, geom: shapely.Geometry, dist: float = 0.0) -> st
     return key
 
 
-def sqlite_region(region: Any, rtree: str) -> Compiled:
-    """SQLite WHERE fragment for a :class:`cim.store.Region`: R*Tree candidates, then an exact test."""
-    x0, y0, x1, y1 = region.bounds
-    sql = f"fid IN (SELECT fid FROM {rtree} WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
-    params: list[Any] = [x0, x1, y0, y1]
-    if region.zmin is not None:
-        sql += " AND maxz >= ?"
-        params.append(region.zmin)
-    if region.zmax is not None:
-        sql += " AND minz <= ?"
-        params.append(region.zmax)
-    key = register_predicate("s_intersects", region.polygon)
-    return Compiled(f"({sql}) AND cim_rel(geom, ?) = 1)", [*params, key], [key])
-
-
 def compile_filter(flt: Filter | None, collection: str, dialect: Dialect, city_epsg: int, *,
                    rtree: str | None = None) -> Compiled:
     """SQL for ``flt`` (``TRUE`` when None)."""

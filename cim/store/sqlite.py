@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from ..collections import COLLECTIONS, get_spec
 from ..errors import DuplicateFeature, FeatureNotFound, StoreError
 from ..model import City
-from ..query.cql2 import Compiled, Filter, compile_filter, order_by, sqlite_predicate, sqlite_region
+from ..query.cql2 import Compiled, Filter, compile_filter, order_by, register_predicate, sqlite_predicate
 from ..terrain import Terrain
 from ..typed import Bounds3
 from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
@@ -34,6 +34,20 @@ _CHUNK = 500  # ids per IN (...) list
 def _t(collection: str) -> tuple[str, str]:
     name = collection.replace("-", "_")
     return f"f_{name}", f"rt_{name}"
+
+
+def _rtree_where(region: Region) -> tuple[str, list[float]]:
+    """R*Tree condition for a region's candidates: its 2-D bounds and z range (boxes rounded outwards)."""
+    minx, miny, maxx, maxy = region.bounds
+    sql = "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
+    args = [minx, maxx, miny, maxy]
+    if region.zmin is not None:
+        sql += " AND maxz >= ?"
+        args.append(region.zmin)
+    if region.zmax is not None:
+        sql += " AND minz <= ?"
+        args.append(region.zmax)
+    return sql, args
 
 
 class SQLiteStore:
@@ -222,15 +236,8 @@ class SQLiteStore:
 
     def _matching_fids(self, collection: str, region: Region) -> np.ndarray:
         f, rt = _t(collection)
-        minx, miny, maxx, maxy = region.bounds
-        sql = f"SELECT fid, minx, miny, maxx, maxy FROM {rt} WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
-        args: list[float] = [minx, maxx, miny, maxy]
-        if region.zmin is not None:
-            sql += " AND maxz >= ?"
-            args.append(region.zmin)
-        if region.zmax is not None:
-            sql += " AND minz <= ?"
-            args.append(region.zmax)
+        where, args = _rtree_where(region)
+        sql = f"SELECT fid, minx, miny, maxx, maxy FROM {rt} WHERE {where}"
         conn = self._conn()
         cand = np.array(conn.execute(sql, args).fetchall(), dtype=float).reshape(-1, 5)
         fids = cand[:, 0].astype(np.int64)
@@ -261,7 +268,10 @@ class SQLiteStore:
         _, rt = _t(collection)
         parts = [compile_filter(flt, collection, "sqlite", self.city().crs_epsg, rtree=rt)]
         if region is not None:
-            parts.append(sqlite_region(region, rt))
+            where, args = _rtree_where(region)
+            key = register_predicate("s_intersects", region.polygon)
+            parts.append(Compiled(f"fid IN (SELECT fid FROM {rt} WHERE {where}) AND cim_rel(geom, ?) = 1",
+                                  [*args, key], [key]))
         return Compiled(" AND ".join(f"({p.sql})" for p in parts), [v for p in parts for v in p.params],
                         [k for p in parts for k in p.keys])
 
