@@ -8,7 +8,7 @@ STORE  ?= data/sample.cim.sqlite
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install serve sample test lint bench clean system-deps
+.PHONY: install serve sample test lint bench clean system-deps viewer-deps
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,15 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed viewer-deps
+
+# CesiumJS for /viewer and the Khronos glTF validator for the tests (viewer/package-lock.json), when npm exists
+viewer/node_modules/.installed: viewer/package.json viewer/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd viewer && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: /viewer (CesiumJS) and the glTF validator are not installed; their tests skip"; fi
+
+viewer-deps: viewer/node_modules/.installed
 
 $(STORE): | $(BIN)/.installed
 	$(BIN)/cim sample --store $(STORE)
@@ -25,13 +33,13 @@ sample: $(BIN)/.installed
 	$(BIN)/cim sample --store $(STORE)
 
 # development mode: imports accept the bearer token `dev-token` (set CIM_WRITE_TOKENS in production)
-serve: $(BIN)/.installed $(STORE)
+serve: $(BIN)/.installed viewer-deps $(STORE)
 	CIM_DEV=$${CIM_DEV:-1} $(BIN)/cim serve --store $(STORE) --host $(HOST) --port $(PORT)
 
 system-deps:
 	bash scripts/system-deps.sh
 
-test: $(BIN)/.installed system-deps
+test: $(BIN)/.installed system-deps viewer-deps
 	$(BIN)/ruff check cim tiles api sample_city tests bench
 	$(BIN)/python -m pytest
 

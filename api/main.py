@@ -13,7 +13,7 @@ from cim.store import open_store
 
 from . import errors
 from .deps import require_reader
-from .routers import analysis, collections, highrise, imports, landing
+from .routers import analysis, collections, highrise, imports, landing, tiles
 from .settings import Settings
 
 
@@ -45,4 +45,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(highrise.router)
     app.include_router(analysis.router)
+    app.include_router(tiles.router)
     return app

@@ -38,3 +38,4 @@ from . import core  # noqa: E402, F401, I001
 from . import export  # noqa: E402, F401
 from . import screen  # noqa: E402, F401
 from . import analysis  # noqa: E402, F401
+from . import tiles  # noqa: E402, F401

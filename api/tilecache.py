@@ -1,0 +1,130 @@
+"""The server's 3D Tiles cache: each layer built once per store version, kept in memory or in a directory.
+
+Layout (the same as ``cim tiles build`` writes, ready for a CDN): ``{layer}/tileset.json`` at a
+stable URL, pointing at ``{layer}/v{version}/{address}.glb``; every file also pre-compressed as
+``.gz``.  With ``CIM_TILES_CACHE_DIR`` set, the files live under
+``{dir}/{store key}/{layer}/`` and API workers share them (a worker that finds a tileset of the
+current version on disk uses it without building); otherwise each worker keeps its own in memory.
+Requests never name files: a tile path is served only when the current tileset lists it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cim.store import Store
+from tiles.layers import LAYERS
+from tiles.sink import DirectorySink, GzipSink, MemorySink, PrefixSink, Sink
+from tiles.tileset import Budget, build_layer, city_frame, tile_paths
+
+#: bump when the tiling or the encoding changes, so that caches and ETags change with it
+FORMAT = "1"
+
+
+class TileSettings(BaseSettings):
+    """``CIM_TILES_CACHE_DIR`` (a directory shared by workers; default: memory), ``CIM_TILES_MAX_FEATURES``,
+    ``CIM_TILES_MAX_VERTICES`` (the per-tile budget)."""
+
+    model_config = SettingsConfigDict(env_prefix="CIM_TILES_", env_file=None, extra="ignore")
+
+    cache_dir: str | None = Field(None, description="Directory for built tiles (shared by workers).")
+    max_features: int = Field(2000, ge=1)
+    max_vertices: int = Field(30_000, ge=100)
+
+
+@dataclass(frozen=True)
+class BuiltLayer:
+    """A layer's tiles of one store version."""
+
+    layer: str
+    version: int
+    sink: Sink
+    paths: frozenset[str]  # content URIs of the tileset (relative to the layer)
+    tileset: bytes
+    key: str  # the store, the format and the version, hashed (ETags)
+
+    def etag(self, path: str) -> str:
+        return '"' + hashlib.sha1(f"{self.key}/{self.layer}/{path}".encode()).hexdigest()[:20] + '"'
+
+
+class TileCache:
+    """Builds and keeps each layer's tiles for the store's current version (thread-safe)."""
+
+    def __init__(self, store: Store, settings: TileSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or TileSettings()
+        self.budget = Budget(max_features=self.settings.max_features, max_vertices=self.settings.max_vertices)
+        self.store_key = hashlib.sha1(f"{store.url}|{FORMAT}".encode()).hexdigest()[:12]
+        self._built: dict[str, BuiltLayer] = {}
+        self._locks = {name: threading.Lock() for name in LAYERS}
+
+    def _sink(self, layer: str) -> Sink:
+        if self.settings.cache_dir:
+            return PrefixSink(DirectorySink(Path(self.settings.cache_dir) / self.store_key), layer)
+        return MemorySink()
+
+    def get(self, layer: str, version: int | None = None) -> BuiltLayer:
+        """The layer's tiles for ``version`` (default: the store's current one), built if need be."""
+        version = self.store.version() if version is None else version
+        hit = self._built.get(layer)
+        if hit is not None and hit.version == version:
+            return hit
+        with self._locks[layer]:
+            hit = self._built.get(layer)
+            if hit is not None and hit.version == version:
+                return hit
+            built = self._load(layer, version) or self._build(layer, version)
+            self._built[layer] = built
+            return built
+
+    def _finish(self, layer: str, version: int, sink: Sink, body: bytes) -> BuiltLayer:
+        doc = json.loads(body)
+        key = hashlib.sha1(f"{self.store_key}|{version}".encode()).hexdigest()[:16]
+        return BuiltLayer(layer, version, sink, frozenset(tile_paths(doc)), body, key)
+
+    def _load(self, layer: str, version: int) -> BuiltLayer | None:
+        """A tileset of this version already on disk (another worker built it)."""
+        if not self.settings.cache_dir:
+            return None
+        sink = self._sink(layer)
+        try:
+            body = sink.read("tileset.json")
+        except KeyError:
+            return None
+        if json.loads(body).get("extras", {}).get("version") != version:
+            return None
+        return self._finish(layer, version, sink, body)
+
+    def _build(self, layer: str, version: int) -> BuiltLayer:
+        sink = self._sink(layer)
+        out = GzipSink(sink)
+        # tiles first, tileset.json last: a worker that finds it on disk finds every tile it names
+        staged = MemorySink()
+        build_layer(self.store, layer, _Split(out, staged), budget=self.budget, prefix=f"v{version}/",
+                    frame=city_frame(self.store), extras={"version": version, "format": FORMAT})
+        body = staged.read("tileset.json")
+        out.write("tileset.json", body)
+        return self._finish(layer, version, sink, body)
+
+
+class _Split:
+    """Sends tileset.json to one sink and every other file to another."""
+
+    def __init__(self, tiles: Sink, index: Sink) -> None:
+        self.tiles, self.index = tiles, index
+
+    def write(self, path: str, data: bytes) -> None:
+        (self.index if path == "tileset.json" else self.tiles).write(path, data)
+
+    def read(self, path: str) -> bytes:
+        return (self.index if path == "tileset.json" else self.tiles).read(path)
+
+    def paths(self) -> list[str]:
+        return sorted({*self.tiles.paths(), *self.index.paths()})

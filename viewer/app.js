@@ -1,0 +1,224 @@
+// CIM 3D viewer: the service's 3D Tiles layers in CesiumJS, offline (no ion token, no base imagery).
+// Exposes window.cim for scripting and tests: {viewer, tilesets, allLoaded(), flyTo(...), pickCentre()}.
+/* global Cesium */
+'use strict';
+
+(async function main() {
+  const ROOT = document.body.dataset.root || '/';
+  const statusEl = document.getElementById('status');
+  const setStatus = (text) => { statusEl.textContent = text; };
+
+  Cesium.Ion.defaultAccessToken = undefined;
+  const viewer = new Cesium.Viewer('cesiumContainer', {
+    baseLayer: false,
+    terrainProvider: new Cesium.EllipsoidTerrainProvider(),
+    geocoder: false, baseLayerPicker: false, homeButton: false, sceneModePicker: false,
+    navigationHelpButton: false, animation: false, timeline: false, fullscreenButton: false,
+    infoBox: false, selectionIndicator: false, projectionPicker: false, vrButton: false,
+    msaaSamples: 1, skyBox: false, skyAtmosphere: false, shouldAnimate: false,
+  });
+  const scene = viewer.scene;
+  scene.fog.enabled = false;
+  scene.globe.showGroundAtmosphere = false;
+  scene.globe.enableLighting = false;
+  scene.globe.baseColor = Cesium.Color.fromCssColorString('#3a4a3a');
+  scene.backgroundColor = Cesium.Color.fromCssColorString('#1c2026');
+  scene.globe.depthTestAgainstTerrain = true;
+  // light the city as at noon in Shenyang (UTC+8) on an autumn day, whatever the time of the browser
+  viewer.clock.currentTime = Cesium.JulianDate.fromIso8601('2024-09-23T04:00:00Z');
+
+  // -- state and feature colouring -----------------------------------------------------------
+  const state = { underground: false, screening: false, verdicts: new Map() };
+  const loaded = {}; // layer -> Set of tile contents currently loaded
+  // verdicts of GET /analysis/high-rise (cim.rules.Verdict), least to most severe
+  const VERDICT_COLORS = {
+    'ok': Cesium.Color.fromCssColorString('#3cb371'),
+    'consult-fire-rescue': Cesium.Color.fromCssColorString('#f0d020'),
+    'restricted': Cesium.Color.fromCssColorString('#f08020'),
+    'not-allowed': Cesium.Color.fromCssColorString('#e0383b'),
+  };
+  let selected = null;
+
+  function colourOf(layer, feature) {
+    let c = Cesium.Color.WHITE.clone();
+    if (layer === 'buildings' && state.screening) {
+      const v = state.verdicts.get(feature.getProperty('id'));
+      c = v ? VERDICT_COLORS[v].clone() : Cesium.Color.fromCssColorString('#9aa0a8');
+    }
+    if (state.underground && layer === 'terrain') c.alpha = 0.3;
+    if (state.underground && layer === 'buildings') c.alpha = 0.35;
+    if (feature === selected) c = Cesium.Color.YELLOW.clone();
+    return c;
+  }
+
+  function paintContent(layer, content) {
+    for (let i = 0; i < content.featuresLength; i++) {
+      const f = content.getFeature(i);
+      f.color = colourOf(layer, f);
+    }
+  }
+
+  function repaint(layer) {
+    for (const content of loaded[layer] || []) paintContent(layer, content);
+  }
+
+  // -- layers -------------------------------------------------------------------------------
+  const tilesets = {};
+  const index = await (await fetch(ROOT + '3dtiles')).json();
+  const layersEl = document.getElementById('layers');
+  for (const layer of index.layers) {
+    const ts = await Cesium.Cesium3DTileset.fromUrl(ROOT + '3dtiles/' + layer.id + '/tileset.json', {
+      maximumScreenSpaceError: 16,
+    });
+    loaded[layer.id] = new Set();
+    ts.tileLoad.addEventListener((tile) => { loaded[layer.id].add(tile.content); paintContent(layer.id, tile.content); });
+    ts.tileUnload.addEventListener((tile) => { loaded[layer.id].delete(tile.content); });
+    scene.primitives.add(ts);
+    tilesets[layer.id] = ts;
+    const label = document.createElement('label');
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.checked = true;
+    box.dataset.layer = layer.id;
+    box.addEventListener('change', () => { ts.show = box.checked; });
+    label.append(box, ' ' + layer.title);
+    layersEl.append(label);
+  }
+
+  // -- underground mode ---------------------------------------------------------------------
+  document.getElementById('underground').addEventListener('change', (ev) => {
+    state.underground = ev.target.checked;
+    scene.globe.translucency.enabled = state.underground;
+    scene.globe.translucency.frontFaceAlpha = 0.35;
+    scene.globe.translucency.backFaceAlpha = 0.35;
+    scene.globe.depthTestAgainstTerrain = !state.underground;
+    scene.screenSpaceCameraController.enableCollisionDetection = !state.underground;
+    repaint('terrain');
+    repaint('buildings');
+  });
+
+  // -- colouring by high-rise screening, when the service offers it ---------------------------
+  async function loadScreening() {
+    try {
+      const api = await (await fetch(ROOT + 'api')).json();
+      if (!api.paths || !api.paths['/analysis/high-rise']) return false;
+      let url = ROOT + 'analysis/high-rise?limit=10000';
+      for (let page = 0; url && page < 50; page++) {
+        const resp = await fetch(url);
+        if (!resp.ok) return false;
+        const body = await resp.json();
+        for (const f of body.features || []) {
+          const v = (f.properties || {}).verdict;
+          if (f.id !== undefined && VERDICT_COLORS[v]) state.verdicts.set(String(f.id), v);
+        }
+        const next = (body.links || []).find((l) => l.rel === 'next');
+        url = next ? next.href : null;
+      }
+      return state.verdicts.size > 0;
+    } catch (err) {
+      return false;
+    }
+  }
+  loadScreening().then((ok) => {
+    if (!ok) return;
+    document.getElementById('screening-option').hidden = false;
+    const legend = document.getElementById('legend');
+    legend.innerHTML = Object.entries(VERDICT_COLORS)
+      .map(([v, c]) => `<span style="background:${c.toCssColorString()}"></span>${v}`).join('<br>');
+    document.getElementById('screening').addEventListener('change', (ev) => {
+      state.screening = ev.target.checked;
+      legend.hidden = !state.screening;
+      repaint('buildings');
+    });
+  });
+
+  // -- picking ------------------------------------------------------------------------------
+  const infoEl = document.getElementById('info');
+  function layerOf(feature) {
+    for (const [name, ts] of Object.entries(tilesets)) if (feature.tileset === ts) return name;
+    return null;
+  }
+
+  function showProperties(title, props) {
+    const rows = Object.entries(props).filter(([, v]) => v !== null && v !== undefined && typeof v !== 'object')
+      .map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(String(v))}</td></tr>`).join('');
+    infoEl.innerHTML = `<h2>Feature</h2><p><b>${escapeHtml(title)}</b></p><table>${rows}</table>`;
+  }
+
+  function escapeHtml(s) {
+    return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+  }
+
+  async function select(feature) {
+    const previous = selected;
+    selected = feature instanceof Cesium.Cesium3DTileFeature ? feature : null;
+    if (previous) previous.color = colourOf(layerOf(previous), previous);
+    if (!selected) {
+      infoEl.innerHTML = '<h2>Feature</h2><p class="hint">Click a building, pipe or structure.</p>';
+      return null;
+    }
+    selected.color = colourOf(layerOf(selected), selected);
+    const id = selected.getProperty('id');
+    const cid = selected.getProperty('collection');
+    if (!cid) { showProperties(id, { layer: layerOf(selected) }); return { id }; }
+    showProperties(id, { collection: cid });
+    const resp = await fetch(ROOT + 'collections/' + encodeURIComponent(cid) + '/items/' + encodeURIComponent(id));
+    if (resp.ok) {
+      const doc = await resp.json();
+      showProperties(`${id} (${cid})`, doc.properties || {});
+      return { id, collection: cid, properties: doc.properties };
+    }
+    return { id, collection: cid };
+  }
+
+  const handler = new Cesium.ScreenSpaceEventHandler(scene.canvas);
+  handler.setInputAction((click) => { select(scene.pick(click.position)); }, Cesium.ScreenSpaceEventType.LEFT_CLICK);
+
+  // -- start: look at the city ----------------------------------------------------------------
+  const home = tilesets.buildings || Object.values(tilesets)[0];
+  if (home) {
+    const sphere = home.boundingSphere;
+    viewer.camera.viewBoundingSphere(sphere, new Cesium.HeadingPitchRange(0.3, -0.6, sphere.radius * 2.2));
+    viewer.camera.lookAtTransform(Cesium.Matrix4.IDENTITY);
+  }
+
+  let frames = 0;
+  scene.postRender.addEventListener(() => { frames += 1; });
+  function allLoaded() {
+    return Object.values(tilesets).filter((ts) => ts.show).every((ts) =>
+      ts.tilesLoaded && ts.root.contentReady && ts.statistics.selected > 0);
+  }
+  setInterval(() => { setStatus(allLoaded() ? 'All tiles loaded.' : 'Loading tiles…'); }, 500);
+
+  window.cim = {
+    viewer, tilesets, state, allLoaded,
+    frames: () => frames,
+    // look at a point (degrees, metres) from `range` metres away, `pitch` radians below the horizon
+    flyTo(lon, lat, height, range = 300, pitch = -1.2, heading = 0) {
+      const target = Cesium.Cartesian3.fromDegrees(lon, lat, height);
+      viewer.camera.lookAt(target, new Cesium.HeadingPitchRange(heading, pitch, range));
+      viewer.camera.lookAtTransform(Cesium.Matrix4.IDENTITY);
+    },
+    verdictColours: Object.fromEntries(Object.entries(VERDICT_COLORS).map(([v, c]) => [v, c.toCssColorString()])),
+    clearSelection() { select(undefined); },
+    // the colour a loaded feature is drawn with (CSS), or null when it is not loaded
+    featureColour(layer, id) {
+      for (const content of loaded[layer] || []) {
+        for (let i = 0; i < content.featuresLength; i++) {
+          const f = content.getFeature(i);
+          if (f.getProperty('id') === id) return f.color.toCssColorString();
+        }
+      }
+      return null;
+    },
+    // pick at the middle of the canvas: {feature: bool, id, collection, properties}
+    async pickCentre() {
+      const c = new Cesium.Cartesian2(scene.canvas.clientWidth / 2, scene.canvas.clientHeight / 2);
+      const picked = scene.pick(c);
+      const isFeature = picked instanceof Cesium.Cesium3DTileFeature;
+      const out = await select(picked);
+      return { feature: isFeature, ...(out || {}) };
+    },
+  };
+  setStatus('Loading tiles…');
+})();
