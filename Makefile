@@ -8,7 +8,7 @@ STORE  ?= data/sample.cim.sqlite
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install serve sample test lint bench clean system-deps viewer-deps
+.PHONY: install serve sample test lint bench bench-quick clean system-deps viewer-deps
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,8 +46,13 @@ test: $(BIN)/.installed system-deps viewer-deps
 lint: $(BIN)/.installed
 	$(BIN)/ruff check cim tiles api sample_city tests bench
 
+# benchmarks; the peers (pygeoapi, cjio, py3dtiles) and matplotlib go into their own venv, bench/out/peers-venv.
+# `make bench` (full) also rewrites the generated peers block of BENCHMARKS.md and docs/bench-latency.png.
 bench: $(BIN)/.installed system-deps
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --write-doc
+
+bench-quick: $(BIN)/.installed system-deps
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) data build .pytest_cache

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     read_tokens: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="Bearer tokens allowed to read when protect_reads is on.")
     protect_reads: bool = Field(False, description="Reads need a bearer token too (default: anonymous reads).")
+    threads: int = Field(8, ge=1, le=256, description="Worker threads for blocking request work per process "
+                         "(fewer threads contend less for the GIL; PostGIS waits may want more).")
     max_features_per_import: int = Field(5_000_000, ge=1, description="Most features one import may add.")
     max_points_per_file: int = Field(2_000_000_000, ge=1, description="Most points a LAS/LAZ file may hold "
                                      "(guards against decompression bombs).")

@@ -17,10 +17,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import build, items, load, stores, workers
+from . import build, imports, items, kernels, load, memory, peers, render, stores, tiles, tiling, underground, workers
 from .common import OUT, Context, Row, machine
+from .report import write as write_peers_report
 
-SUITES: dict[str, ModuleType] = {m.NAME: m for m in (build, items, stores, workers, load)}
+SUITES: dict[str, ModuleType] = {m.NAME: m for m in (build, items, stores, underground, tiles, render, workers, load,
+                                                     peers, kernels, tiling, imports, memory)}
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20260101, help="sample-city seed")
     ap.add_argument("--store", type=Path, help="measure this existing store instead of building the sample city")
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default bench/out)")
+    ap.add_argument("--write-doc", action="store_true",
+                    help="replace the generated peers block of BENCHMARKS.md and docs/bench-latency.png")
     args = ap.parse_args(argv)
     unknown = [n for n in args.suites if n not in SUITES]
     if unknown:
@@ -110,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         counts = ctx.results["build"]["counts"]
         print("sample city: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     print(table(all_rows))
-    print(f"\nresults: {path} ({report['elapsed_s']:.0f} s)")
+    md = write_peers_report(report, ctx.out, doc=args.write_doc, log=ctx.log)
+    print(f"\nresults: {path} ({report['elapsed_s']:.0f} s)" + (f"; side by side with peers: {md}" if md else ""))
     if failed:
         print(f"FAILED suites: {', '.join(failed)}", file=sys.stderr)
         return 1

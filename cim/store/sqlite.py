@@ -36,16 +36,17 @@ def _t(collection: str) -> tuple[str, str]:
     return f"f_{name}", f"rt_{name}"
 
 
-def _rtree_where(region: Region) -> tuple[str, list[float]]:
-    """R*Tree condition for a region's candidates: its 2-D bounds and z range (boxes rounded outwards)."""
+def _rtree_where(region: Region, t: str = "") -> tuple[str, list[float]]:
+    """R*Tree condition for a region's candidates: its 2-D bounds and z range (boxes rounded outwards);
+    ``t`` prefixes the columns (``"r."``)."""
     minx, miny, maxx, maxy = region.bounds
-    sql = "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
+    sql = f"{t}maxx >= ? AND {t}minx <= ? AND {t}maxy >= ? AND {t}miny <= ?"
     args = [minx, maxx, miny, maxy]
     if region.zmin is not None:
-        sql += " AND maxz >= ?"
+        sql += f" AND {t}maxz >= ?"
         args.append(region.zmin)
     if region.zmax is not None:
-        sql += " AND minz <= ?"
+        sql += f" AND {t}minz <= ?"
         args.append(region.zmax)
     return sql, args
 
@@ -235,23 +236,18 @@ class SQLiteStore:
             raise StoreError(f"Corrupt feature in {collection}: {exc}", where={"store": self.url}) from exc
 
     def _matching_fids(self, collection: str, region: Region) -> np.ndarray:
+        """One statement: the R*Tree's candidates joined with their 2-D geometry, then the exact test."""
         f, rt = _t(collection)
-        where, args = _rtree_where(region)
-        sql = f"SELECT fid, minx, miny, maxx, maxy FROM {rt} WHERE {where}"
-        conn = self._conn()
-        cand = np.array(conn.execute(sql, args).fetchall(), dtype=float).reshape(-1, 5)
+        where, args = _rtree_where(region, "r.")
+        rows = self._conn().execute(
+            f"SELECT r.fid, r.minx, r.miny, r.maxx, r.maxy, f.geom FROM {rt} AS r JOIN {f} AS f ON f.fid = r.fid "
+            f"WHERE {where}", args).fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64)
+        cand = np.array([r[:5] for r in rows], dtype=float)
         fids = cand[:, 0].astype(np.int64)
-
-        def load(sub: np.ndarray) -> list[shapely.Geometry]:
-            got: dict[int, bytes] = {}
-            ids = sub.tolist()
-            for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i:i + _CHUNK]
-                got.update(conn.execute(f"SELECT fid, geom FROM {f} WHERE fid IN ({','.join('?' * len(chunk))})",
-                                        chunk).fetchall())
-            return list(shapely.from_wkb([got[i] for i in ids]))
-
-        return region.select(fids, cand[:, 1:], load)
+        geom = {r[0]: r[5] for r in rows}
+        return region.select(fids, cand[:, 1:], lambda sub: list(shapely.from_wkb([geom[i] for i in sub.tolist()])))
 
     def _docs(self, collection: str, fids: list[int]) -> list[bytes]:
         f, _ = _t(collection)
