@@ -16,6 +16,7 @@ from . import errors
 from .deps import require_reader
 from .routers import analysis, collections, highrise, imports, landing, tiles
 from .settings import Settings
+from .timeouts import TimeLimit
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
                            allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["*"],
                            expose_headers=["Content-Crs", "ETag"])
+    app.add_middleware(TimeLimit, seconds=settings.analysis_timeout_s)
     app.include_router(landing.router)
     app.include_router(collections.router)
     app.include_router(imports.router)

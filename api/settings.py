@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     read_tokens: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="Bearer tokens allowed to read when protect_reads is on.")
     protect_reads: bool = Field(False, description="Reads need a bearer token too (default: anonymous reads).")
+    analysis_timeout_s: float = Field(60.0, gt=0, description="Time limit of one analysis request, seconds "
+                                      "(503 past it).")
     threads: int = Field(8, ge=1, le=256, description="Worker threads for blocking request work per process "
                          "(fewer threads contend less for the GIL; PostGIS waits may want more).")
     max_features_per_import: int = Field(5_000_000, ge=1, description="Most features one import may add.")

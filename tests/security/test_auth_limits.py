@@ -93,3 +93,15 @@ def test_point_limit_per_file(tmp_path):
     with pytest.raises(ImportError_, match="110,000 points, more than"):
         import_files(s, [shared_data("terrain", "autzen_trim.las")], max_points=100_000)
     assert s.terrain() is None
+
+
+def test_analysis_time_limit(sample_city_path):
+    """A slow analysis answers 503 problem+json at the limit instead of holding the request."""
+    import time
+
+    with TestClient(create_app(Settings(store=str(sample_city_path), analysis_timeout_s=0.05))) as c:
+        t = time.perf_counter()
+        body = assert_problem(c.get("/analysis/pipe-compliance"), 503)  # the whole city: ~1 s of work
+        assert time.perf_counter() - t < 0.9
+        assert "time limit" in body["title"].lower()
+        assert c.get("/collections/buildings/items").status_code == 200  # other routes have no limit
