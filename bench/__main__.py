@@ -17,12 +17,27 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import build, imports, items, kernels, load, memory, peers, render, stores, tiles, tiling, underground, workers
+from . import (
+    build,
+    filters,
+    imports,
+    items,
+    kernels,
+    load,
+    memory,
+    peers,
+    render,
+    stores,
+    tiles,
+    tiling,
+    underground,
+    workers,
+)
 from .common import OUT, Context, Row, machine
 from .report import write as write_peers_report
 
-SUITES: dict[str, ModuleType] = {m.NAME: m for m in (build, items, stores, underground, tiles, render, workers, load,
-                                                     peers, kernels, tiling, imports, memory)}
+SUITES: dict[str, ModuleType] = {m.NAME: m for m in (build, items, stores, filters, underground, tiles, render,
+                                                     workers, load, peers, kernels, tiling, imports, memory)}
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
