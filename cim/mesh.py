@@ -546,10 +546,10 @@ def building_meshes(buildings: Sequence[Building], lod: str = "best") -> Mesh:
                 feat.append(k)
                 cols.append(SURFACE_COLORS.get(srf.type, SURFACE_COLORS[None]))
         meshes.append(polygons(polys, np.asarray(feat), np.asarray(cols), ids))
-    return _merge_same_ids(meshes, ids)
+    return merge_meshes(meshes, ids)
 
 
-def _merge_same_ids(meshes: list[Mesh], ids: list[str]) -> Mesh:
+def merge_meshes(meshes: list[Mesh], ids: list[str]) -> Mesh:
     """Concatenate meshes whose feature indices already refer to the same ``ids``."""
     meshes = [m for m in meshes if len(m.vertices)]
     if not meshes:
@@ -581,7 +581,7 @@ def pipe_meshes(pipes: Sequence[PipeSegment], simplify: float = 0.01) -> Mesh:
                             np.array([pipes[k].width / 2 for k in box]),  # type: ignore[operator]
                             np.array([pipes[k].section_height / 2 for k in box]),  # type: ignore[operator]
                             np.asarray(box), np.array([UTILITY_COLORS[pipes[k].utility] for k in box]), ids))
-    return _merge_same_ids(meshes, ids)
+    return merge_meshes(meshes, ids)
 
 
 def node_meshes(nodes: Sequence[PipeNode]) -> Mesh:
@@ -606,7 +606,7 @@ def node_meshes(nodes: Sequence[PipeNode]) -> Mesh:
         r = np.array([(nodes[k].diameter or NODE_DIAMETERS.get(nodes[k].kind, 1.0)) / 2 for k in sel])
         meshes.append(sweep(lines, Profile.circle(sides), r, r, np.asarray(sel),
                             np.array([UTILITY_COLORS[nodes[k].utility] for k in sel]), ids))
-    return _merge_same_ids(meshes, ids)
+    return merge_meshes(meshes, ids)
 
 
 def structure_meshes(structures: Sequence[UndergroundStructure]) -> Mesh:
@@ -633,7 +633,7 @@ def structure_meshes(structures: Sequence[UndergroundStructure]) -> Mesh:
         prof = Profile.box() if section == "box" else Profile.circle(16)
         meshes.append(sweep(lines, prof, w, h if section == "box" else w, np.asarray(ks),
                             np.array([STRUCTURE_COLORS[structures[k].kind] for k in ks]), ids))
-    return _merge_same_ids(meshes, ids)
+    return merge_meshes(meshes, ids)
 
 
 def feature_meshes(features: Sequence[Any]) -> Mesh:
@@ -650,7 +650,7 @@ def feature_meshes(features: Sequence[Any]) -> Mesh:
         m = builders[typ]([features[k] for k in ks])
         m.feature = np.asarray(ks, np.int64)[m.feature]
         meshes.append(m)
-    return _merge_same_ids(meshes, [f.id for f in features])
+    return merge_meshes(meshes, [f.id for f in features])
 
 
 # -- terrain -------------------------------------------------------------------------------------

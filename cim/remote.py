@@ -179,19 +179,6 @@ def _keep_features(mesh: Mesh, drop: np.ndarray) -> Mesh:
                       mesh.ids)
 
 
-def _append(meshes: list[Mesh], ids: list[str]) -> Mesh:
-    from .mesh import Mesh
-
-    meshes = [m for m in meshes if len(m.vertices)]
-    if not meshes:
-        return Mesh.empty(ids)
-    voff = np.cumsum([0] + [len(m.vertices) for m in meshes])
-    return Mesh(np.concatenate([m.vertices for m in meshes]),
-                np.concatenate([m.faces + voff[i] for i, m in enumerate(meshes)]),
-                np.concatenate([m.normals for m in meshes]), np.concatenate([m.colors for m in meshes]),
-                np.concatenate([m.feature for m in meshes]), list(ids))
-
-
 # -- the remote city -------------------------------------------------------------------------------------------------
 class RemoteCity(CityModel):
     """A city served by a CIM service at ``url``.
@@ -421,7 +408,7 @@ class RemoteCity(CityModel):
         return _mesh(yup_to_city(pos, m, self.crs_epsg), faces, colors, feature, ids or [id])
 
     def meshes(self, features: Features | Sequence[Any]) -> Mesh:
-        from .mesh import feature_meshes
+        from .mesh import feature_meshes, merge_meshes
 
         feats = list(features)
         mesh = feature_meshes(feats)
@@ -430,7 +417,7 @@ class RemoteCity(CityModel):
             return mesh
         ids = [f.id for f in feats]
         glbs = [self.glb_mesh("buildings", ids[k], int(k), ids) for k in lod2]
-        return _append([_keep_features(mesh, lod2), *glbs], ids)
+        return merge_meshes([_keep_features(mesh, lod2), *glbs], ids)
 
     def terrain_mesh(self, bounds: tuple[float, float, float, float] | None = None, *,
                      max_tiles: int = 16) -> Mesh | None:
@@ -482,7 +469,9 @@ class RemoteCity(CityModel):
                 faces = faces[(c[:, 0] >= bounds[0] - 10) & (c[:, 0] <= bounds[2] + 10)
                               & (c[:, 1] >= bounds[1] - 10) & (c[:, 1] <= bounds[3] + 10)]
             parts.append(_mesh(xyz, faces, colors, 0, ["terrain"]))
-        return _append(parts, ["terrain"]) if parts else None
+        from .mesh import merge_meshes
+
+        return merge_meshes(parts, ["terrain"]) if parts else None
 
 
 def _lists(coords: Any) -> Any:
