@@ -120,48 +120,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    """``python -m uvicorn --factory api.main:create_app`` on loopback, serving ``store`` (CIM_STORE).
+class Proc:
+    """A server process on loopback: ``cmd`` (with ``{port}`` filled in), ready once ``health`` answers 200."""
 
-    Access logging is off and the log level is ``warning`` so that logging is not measured; the
-    server's output goes to ``log``.  Use as a context manager; start-up waits for ``/health``.
-    """
-
-    def __init__(self, store: Path, *, workers: int = 1, log: Path | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
-        self.store = store
-        self.workers = workers
+    def __init__(self, cmd: list[str], *, health: str = "/", env: dict[str, str] | None = None,
+                 cwd: Path | None = None, log: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log or OUT / "server.log"
-        self.env = {**os.environ, "CIM_STORE": str(store), **(extra_env or {})}
+        self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
+        self.health = health
+        self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd
+        self.log = log or OUT / "peer-server.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.startup_s: float | None = None
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning",
-                "--no-access-log"]
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
-    def start(self, timeout: float = 60.0) -> Server:
+    def start(self, timeout: float = 90.0) -> Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         logf = self.log.open("wb")
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdout=logf, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=logf, stderr=subprocess.STDOUT)
         logf.close()
-        deadline = t0 + timeout
-        while time.perf_counter() < deadline:
+        while time.perf_counter() - t0 < timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited ({self.proc.returncode}): {self.log.read_text()[-2000:]}")
+                raise RuntimeError(f"{self.cmd[0]} exited ({self.proc.returncode}): {self.log.read_text()[-1500:]}")
             try:
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                with urllib.request.urlopen(self.url + self.health, timeout=5) as r:
                     if r.status == 200:
                         self.startup_s = time.perf_counter() - t0
                         return self
             except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
+                time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"the server did not answer /health within {timeout:.0f} s")
+        raise RuntimeError(f"{' '.join(self.cmd[:4])} did not answer {self.health} within {timeout:.0f} s: "
+                           f"{self.log.read_text()[-1500:]}")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -173,11 +170,28 @@ class Server:
             self.proc.kill()
             self.proc.wait(5)
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Proc:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Server(Proc):
+    """``python -m uvicorn --factory api.main:create_app`` on loopback, serving ``store`` (CIM_STORE).
+
+    Access logging is off and the log level is ``warning`` so that logging is not measured; the
+    server's output goes to ``log``.  Use as a context manager; start-up waits for ``/health``.
+    """
+
+    def __init__(self, store: Path, *, workers: int = 1, log: Path | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
+        super().__init__([sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1",
+                          "--port", "{port}", "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+                         health="/health", env={"CIM_STORE": str(store), **(extra_env or {})}, cwd=ROOT,
+                         log=log or OUT / "server.log")
+        self.store = store
+        self.workers = workers
 
 
 # -- load generation ----------------------------------------------------------------------------

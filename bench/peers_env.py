@@ -17,12 +17,10 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .common import OUT, free_port
+from .common import OUT, Proc, free_port  # noqa: F401 - Proc re-exported for the peers
 
 # Exact versions of the peers as measured in shared/notes/PEERS.md; uvicorn is pinned to ours in
 # ``groups()`` so that both services run on the same HTTP server.
@@ -126,63 +124,6 @@ class PeersEnv:
             return json.loads(proc.stdout)
         except ValueError:
             return dict.fromkeys(dists)
-
-
-class Proc:
-    """A server process on loopback: ``cmd`` (with ``{port}`` filled in), ready once ``health`` answers 200."""
-
-    def __init__(self, cmd: list[str], *, health: str = "/", env: dict[str, str] | None = None,
-                 cwd: Path | None = None, log: Path | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
-        self.health = health
-        self.env = {**os.environ, **(env or {})}
-        self.cwd = cwd
-        self.log = log or OUT / "peer-server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.startup_s: float | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self, timeout: float = 90.0) -> Proc:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        logf = self.log.open("wb")
-        t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=logf, stderr=subprocess.STDOUT)
-        logf.close()
-        while time.perf_counter() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.cmd[0]} exited ({self.proc.returncode}): {self.log.read_text()[-1500:]}")
-            try:
-                with urllib.request.urlopen(self.url + self.health, timeout=5) as r:
-                    if r.status == 200:
-                        self.startup_s = time.perf_counter() - t0
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{' '.join(self.cmd[:4])} did not answer {self.health} within {timeout:.0f} s: "
-                           f"{self.log.read_text()[-1500:]}")
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def __enter__(self) -> Proc:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def rss(pid: int) -> dict[str, int]:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
-import time
+import tempfile
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
+from bench.common import Server as BenchServer
 from cim.store import open_store
 
 from . import common
@@ -94,35 +92,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
-    """A real uvicorn process serving a store on loopback."""
+class Server(BenchServer):
+    """A real uvicorn process serving a store on loopback, started at once (bench/common.py's server,
+    logging to a temporary file)."""
 
     def __init__(self, store: Path | str, workers: int = 1, **env_vars: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CIM_STORE": str(store), **env_vars}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1",
-             "--port", str(self.port), "--workers", str(workers), "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stdout.read().decode()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("server did not start within 60 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        log = Path(tempfile.mkdtemp(prefix="cim-server-")) / "server.log"
+        super().__init__(Path(store) if "://" not in str(store) else store, workers=workers, log=log,
+                         extra_env=env_vars)
+        self.start()
 
 
 @pytest.fixture(scope="session")
