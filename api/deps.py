@@ -34,8 +34,13 @@ def base_url(request: Request) -> str:
 class OutputCRSParam:
     """``crs`` (OGC API - Features Part 2): the CRS of returned coordinates."""
 
-    crs: Annotated[str | None, Query(description="CRS of the returned coordinates (URI); default CRS84. "
-                                     "Coordinates are written in the CRS's official axis order.")] = None
+    crs: Annotated[
+        str | None,
+        Query(
+            description="CRS of the returned coordinates (URI); default CRS84. "
+            "Coordinates are written in the CRS's official axis order."
+        ),
+    ] = None
 
     def uri(self, store: Store) -> str:
         return check_supported(self.crs, store.city().crs_epsg, "crs")
@@ -47,11 +52,17 @@ def _check_bearer(request: Request, tokens: list[str]) -> None:
     auth = request.headers.get("authorization", "")
     scheme, _, given = auth.partition(" ")
     if scheme.lower() != "bearer" or not given:
-        raise HTTPException(401, "This request needs a bearer token: Authorization: Bearer <token>.",
-                            headers={"WWW-Authenticate": 'Bearer realm="cim"'})
+        raise HTTPException(
+            401,
+            "This request needs a bearer token: Authorization: Bearer <token>.",
+            headers={"WWW-Authenticate": 'Bearer realm="cim"'},
+        )
     if not any(hmac.compare_digest(given.strip().encode(), t.encode()) for t in tokens):
-        raise HTTPException(401, "The bearer token is not valid.",
-                            headers={"WWW-Authenticate": 'Bearer realm="cim", error="invalid_token"'})
+        raise HTTPException(
+            401,
+            "The bearer token is not valid.",
+            headers={"WWW-Authenticate": 'Bearer realm="cim", error="invalid_token"'},
+        )
 
 
 def require_writer(request: Request) -> None:
@@ -59,8 +70,9 @@ def require_writer(request: Request) -> None:
     settings: Settings = request.app.state.settings
     tokens = settings.tokens()
     if not tokens:
-        raise HTTPException(403, "Writes are disabled on this service: no write token is configured "
-                                 "(set CIM_WRITE_TOKENS).")
+        raise HTTPException(
+            403, "Writes are disabled on this service: no write token is configured (set CIM_WRITE_TOKENS)."
+        )
     _check_bearer(request, tokens)
 
 

@@ -33,8 +33,7 @@ def _slug(title: str) -> str:
     return "urn:cim:problem:" + "-".join(title.lower().split())
 
 
-def problem(status: int, title: str, detail: str, request: Request | None = None,
-            **extra: Any) -> ProblemResponse:
+def problem(status: int, title: str, detail: str, request: Request | None = None, **extra: Any) -> ProblemResponse:
     body: dict[str, Any] = {"type": _slug(title), "title": title, "status": status, "detail": detail}
     if request is not None:
         body["instance"] = request.url.path
@@ -58,8 +57,14 @@ def _param_name(loc: tuple[Any, ...]) -> str:
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> ProblemResponse:
-    errors = [{"parameter": _param_name(tuple(e.get("loc", ()))), "in": (e.get("loc") or ["?"])[0],
-               "message": e.get("msg", "")} for e in exc.errors()]
+    errors = [
+        {
+            "parameter": _param_name(tuple(e.get("loc", ()))),
+            "in": (e.get("loc") or ["?"])[0],
+            "message": e.get("msg", ""),
+        }
+        for e in exc.errors()
+    ]
     first = errors[0] if errors else {"parameter": "?", "message": "invalid request"}
     detail = "; ".join(f"{e['parameter']}: {e['message']}" for e in errors)
     return problem(400, "Invalid parameter", detail, request, parameter=first["parameter"], errors=errors)

@@ -34,15 +34,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             store.close()
 
-    app = FastAPI(title=settings.title, description=settings.description, version="0.1.0",
-                  lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None,
-                  dependencies=[Depends(require_reader)])
+    app = FastAPI(
+        title=settings.title,
+        description=settings.description,
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(require_reader)],
+    )
     app.state.settings = settings
     errors.install(app)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                           allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["*"],
-                           expose_headers=["Content-Crs", "ETag"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["Content-Crs", "ETag"],
+        )
     app.add_middleware(TimeLimit, seconds=settings.analysis_timeout_s)
     app.include_router(landing.router)
     app.include_router(collections.router)

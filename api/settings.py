@@ -30,32 +30,47 @@ class Settings(BaseSettings):
 
     store: str = Field("data/sample.cim.sqlite", description="Store path or URL.")
     title: str = "CIM service"
-    description: str = ("City information model: buildings, underground pipe networks and terrain, "
-                        "served through OGC API - Features.")
+    description: str = (
+        "City information model: buildings, underground pipe networks and terrain, served through OGC API - Features."
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     default_limit: int = Field(10, ge=1)
     max_limit: int = Field(10_000, ge=1)
     write_tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="Bearer tokens allowed to write (imports); comma-separated.")
+        default_factory=list, description="Bearer tokens allowed to write (imports); comma-separated."
+    )
     dev: bool = Field(False, description="Development mode: with no write token set, accept 'dev-token'.")
     upload_dir: str | None = Field(None, description="Where uploads wait for import (default: a temp folder).")
     max_upload_mb: float = Field(1024, gt=0, description="Largest upload accepted, MiB (all files together).")
     max_analysis_area_km2: float = Field(4.0, gt=0, description="Largest region an analysis takes at once, km².")
-    pipeline_rules: str | None = Field(None, description="TOML/JSON file of pipeline rule overrides "
-                                                         "({rule id = value}) for this city.")
+    pipeline_rules: str | None = Field(
+        None, description="TOML/JSON file of pipeline rule overrides ({rule id = value}) for this city."
+    )
 
     read_tokens: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="Bearer tokens allowed to read when protect_reads is on.")
+        default_factory=list, description="Bearer tokens allowed to read when protect_reads is on."
+    )
     protect_reads: bool = Field(False, description="Reads need a bearer token too (default: anonymous reads).")
-    analysis_timeout_s: float = Field(60.0, gt=0, description="Time limit of one analysis request, seconds "
-                                      "(503 past it).")
-    threads: int = Field(8, ge=1, le=256, description="Worker threads for blocking request work per process "
-                         "(fewer threads contend less for the GIL; PostGIS waits may want more).")
+    analysis_timeout_s: float = Field(
+        60.0, gt=0, description="Time limit of one analysis request, seconds (503 past it)."
+    )
+    threads: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Worker threads for blocking request work per process "
+        "(fewer threads contend less for the GIL; PostGIS waits may want more).",
+    )
     max_features_per_import: int = Field(5_000_000, ge=1, description="Most features one import may add.")
-    max_points_per_file: int = Field(2_000_000_000, ge=1, description="Most points a LAS/LAZ file may hold "
-                                     "(guards against decompression bombs).")
-    max_bbox_km2: float | None = Field(None, gt=0, description="Largest bbox area an items request may ask "
-                                       "for, km² (None: no limit; paging bounds the answer anyway).")
+    max_points_per_file: int = Field(
+        2_000_000_000, ge=1, description="Most points a LAS/LAZ file may hold (guards against decompression bombs)."
+    )
+    max_bbox_km2: float | None = Field(
+        None,
+        gt=0,
+        description="Largest bbox area an items request may ask "
+        "for, km² (None: no limit; paging bounds the answer anyway).",
+    )
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
@@ -65,9 +80,11 @@ class Settings(BaseSettings):
         for t in [*self.write_tokens, *self.read_tokens]:
             value = t.get_secret_value()
             if value == DEV_TOKEN or len(value) < MIN_TOKEN_LENGTH:
-                raise ValueError(f"refusing to start: a bearer token is the development default or shorter than "
-                                 f"{MIN_TOKEN_LENGTH} characters; set strong CIM_WRITE_TOKENS / CIM_READ_TOKENS, "
-                                 "or CIM_DEV=1 for local development")
+                raise ValueError(
+                    f"refusing to start: a bearer token is the development default or shorter than "
+                    f"{MIN_TOKEN_LENGTH} characters; set strong CIM_WRITE_TOKENS / CIM_READ_TOKENS, "
+                    "or CIM_DEV=1 for local development"
+                )
         if self.protect_reads and not self.read_token_list():
             raise ValueError("refusing to start: CIM_PROTECT_READS is on but no read or write token is set")
         return self

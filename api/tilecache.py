@@ -107,8 +107,15 @@ class TileCache:
         out = GzipSink(sink)
         # tiles first, tileset.json last: a worker that finds it on disk finds every tile it names
         staged = MemorySink()
-        build_layer(self.store, layer, _Split(out, staged), budget=self.budget, prefix=f"v{version}/",
-                    frame=city_frame(self.store), extras={"version": version, "format": FORMAT})
+        build_layer(
+            self.store,
+            layer,
+            _Split(out, staged),
+            budget=self.budget,
+            prefix=f"v{version}/",
+            frame=city_frame(self.store),
+            extras={"version": version, "format": FORMAT},
+        )
         body = staged.read("tileset.json")
         out.write("tileset.json", body)
         return self._finish(layer, version, sink, body)

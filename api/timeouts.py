@@ -41,11 +41,25 @@ class TimeLimit:
             await task
             return
         state["late"] = True
-        body = orjson.dumps({
-            "type": "urn:cim:problem:analysis-time-limit", "title": "Analysis time limit", "status": 503,
-            "detail": f"The analysis took longer than {self.seconds:g} s (CIM_ANALYSIS_TIMEOUT_S); try a smaller "
-                      "region or retry later.", "instance": scope["path"]})
-        await send({"type": "http.response.start", "status": 503, "headers": [
-            (b"content-type", b"application/problem+json"), (b"retry-after", b"30"),
-            (b"content-length", str(len(body)).encode())]})
+        body = orjson.dumps(
+            {
+                "type": "urn:cim:problem:analysis-time-limit",
+                "title": "Analysis time limit",
+                "status": 503,
+                "detail": f"The analysis took longer than {self.seconds:g} s (CIM_ANALYSIS_TIMEOUT_S); try a smaller "
+                "region or retry later.",
+                "instance": scope["path"],
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"retry-after", b"30"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -36,8 +36,25 @@ from . import (
 from .common import OUT, Context, Row, machine
 from .report import write as write_peers_report
 
-SUITES: dict[str, ModuleType] = {m.NAME: m for m in (build, items, stores, filters, underground, tiles, render,
-                                                     workers, load, peers, kernels, tiling, imports, memory)}
+SUITES: dict[str, ModuleType] = {
+    m.NAME: m
+    for m in (
+        build,
+        items,
+        stores,
+        filters,
+        underground,
+        tiles,
+        render,
+        workers,
+        load,
+        peers,
+        kernels,
+        tiling,
+        imports,
+        memory,
+    )
+}
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
@@ -50,22 +67,24 @@ def _fmt(v: Any, digits: int = 2) -> str:
 
 def table(rows: list[Row]) -> str:
     head = ("suite", "measurement", "p50 ms", "p99 ms", "req/s", "value", "note")
-    body = [(s, m, _fmt(d.get("p50")), _fmt(d.get("p99")), _fmt(d.get("rps"), 0), _fmt(d.get("value")), note)
-            for s, m, d, note in rows]
+    body = [
+        (s, m, _fmt(d.get("p50")), _fmt(d.get("p99")), _fmt(d.get("rps"), 0), _fmt(d.get("value")), note)
+        for s, m, d, note in rows
+    ]
     widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
     right = {2, 3, 4, 5}
 
     def line(r: tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths,
-                                                                                                   strict=True)))
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
 
     return "\n".join([line(head), "  ".join("-" * w for w in widths), *(line(r) for r in body)])
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    ap.add_argument("suites", nargs="*", metavar="SUITE",
-                    help=f"suites to run (default all: {', '.join(SUITES)})")
+    ap.add_argument("suites", nargs="*", metavar="SUITE", help=f"suites to run (default all: {', '.join(SUITES)})")
     ap.add_argument("--quick", action="store_true", help="one run of each, short durations (a smoke test)")
     ap.add_argument("--repeats", type=int, help="runs per measurement (default 3, quick 1)")
     ap.add_argument("--duration", type=float, help="seconds per HTTP load run (default 10, quick 2)")
@@ -73,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20260101, help="sample-city seed")
     ap.add_argument("--store", type=Path, help="measure this existing store instead of building the sample city")
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default bench/out)")
-    ap.add_argument("--write-doc", action="store_true",
-                    help="replace the generated peers block of BENCHMARKS.md and docs/bench-latency.png")
+    ap.add_argument(
+        "--write-doc",
+        action="store_true",
+        help="replace the generated peers block of BENCHMARKS.md and docs/bench-latency.png",
+    )
     args = ap.parse_args(argv)
     unknown = [n for n in args.suites if n not in SUITES]
     if unknown:
@@ -85,22 +107,35 @@ def main(argv: list[str] | None = None) -> int:
         if not args.store.exists():
             ap.error(f"no store at {args.store}")
         names = [n for n in names if n != "build"] if not args.suites else names
-    ctx = Context(quick=args.quick, out=args.out, seed=args.seed, workers=args.workers, store=args.store,
-                  repeats=args.repeats or (1 if args.quick else 3),
-                  duration=args.duration or (2.0 if args.quick else 10.0))
+    ctx = Context(
+        quick=args.quick,
+        out=args.out,
+        seed=args.seed,
+        workers=args.workers,
+        store=args.store,
+        repeats=args.repeats or (1 if args.quick else 3),
+        duration=args.duration or (2.0 if args.quick else 10.0),
+    )
     ctx.out.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
     report: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
-        "options": {"quick": ctx.quick, "repeats": ctx.repeats, "duration_s": ctx.duration,
-                    "workers": ctx.workers, "seed": ctx.seed},
+        "options": {
+            "quick": ctx.quick,
+            "repeats": ctx.repeats,
+            "duration_s": ctx.duration,
+            "workers": ctx.workers,
+            "seed": ctx.seed,
+        },
         "machine": machine(),
         "suites": {},
     }
-    ctx.log(f"suites: {', '.join(names)}; {ctx.repeats} run(s) each; {report['machine']['cpu']}, "
-            f"{report['machine']['cores_usable']} cores")
+    ctx.log(
+        f"suites: {', '.join(names)}; {ctx.repeats} run(s) each; {report['machine']['cpu']}, "
+        f"{report['machine']['cores_usable']} cores"
+    )
     all_rows: list[Row] = []
     failed = []
     for name in names:
@@ -123,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
 
     m = report["machine"]
-    print(f"\n{m['cpu']}, {m['cores_usable']} cores, {m['ram_gib']} GiB, Python {m['python']}, "
-          f"SQLite {m['sqlite']}; medians of {ctx.repeats} run(s)")
+    print(
+        f"\n{m['cpu']}, {m['cores_usable']} cores, {m['ram_gib']} GiB, Python {m['python']}, "
+        f"SQLite {m['sqlite']}; medians of {ctx.repeats} run(s)"
+    )
     if "build" in ctx.results:
         counts = ctx.results["build"]["counts"]
         print("sample city: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))

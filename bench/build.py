@@ -75,14 +75,25 @@ def run(ctx: Context) -> dict[str, Any]:
         ctx.log(f"build {i + 1}/{n}: sample city (seed {ctx.seed}) -> {path.name}")
         marks: list[tuple[str, float]] = []
         t0 = time.perf_counter()
-        summary = build_sample_city(path, seed=ctx.seed, las_path=las,
-                                    progress=lambda stage, _f, marks=marks: marks.append((stage, time.perf_counter())))
+        summary = build_sample_city(
+            path,
+            seed=ctx.seed,
+            las_path=las,
+            progress=lambda stage, _f, marks=marks: marks.append((stage, time.perf_counter())),
+        )
         seconds = time.perf_counter() - t0
         files = _file_bytes(path)
         stages = {a[0]: b[1] - a[1] for a, b in zip(marks, marks[1:], strict=False)}
-        builds.append({"seconds": seconds, "counts": _counts(summary, path), "bytes": files["db"] + files["wal"],
-                       "wal_bytes": files["wal"], "las_bytes": las.stat().st_size if las.exists() else 0,
-                       "stages_s": stages})
+        builds.append(
+            {
+                "seconds": seconds,
+                "counts": _counts(summary, path),
+                "bytes": files["db"] + files["wal"],
+                "wal_bytes": files["wal"],
+                "las_bytes": las.stat().st_size if las.exists() else 0,
+                "stages_s": stages,
+            }
+        )
         las.unlink(missing_ok=True)  # the LiDAR survey is timed (it is part of the build) but not kept
         ctx.log(f"  {seconds:.2f} s, {builds[-1]['bytes']:,} bytes, {builds[-1]['counts']}")
         if keep is None:
@@ -108,8 +119,9 @@ def run(ctx: Context) -> dict[str, Any]:
         "seed": ctx.seed,
         "builds": builds,
         "seconds_median": statistics.median(b["seconds"] for b in builds),
-        "stages_s_median": {k: statistics.median(b["stages_s"].get(k, 0.0) for b in builds)
-                            for k in builds[0]["stages_s"]},
+        "stages_s_median": {
+            k: statistics.median(b["stages_s"].get(k, 0.0) for b in builds) for k in builds[0]["stages_s"]
+        },
         "deterministic": len({(b["bytes"], tuple(sorted(b["counts"].items()))) for b in builds}) == 1,
         "counts": counts,
         "features": n_features,
@@ -117,8 +129,9 @@ def run(ctx: Context) -> dict[str, Any]:
         "bytes_per_building": size / n_buildings if n_buildings else None,
         "bytes_per_feature": size / n_features if n_features else None,
         "bytes_by_collection": per_collection,
-        "building_bytes_per_building": (per_collection["buildings"] / n_buildings
-                                        if per_collection and n_buildings else None),
+        "building_bytes_per_building": (
+            per_collection["buildings"] / n_buildings if per_collection and n_buildings else None
+        ),
         "store": str(final),
     }
 
@@ -127,16 +140,40 @@ def rows(r: dict[str, Any]) -> list[Row]:
     runs = ", ".join(f"{b['seconds']:.2f}" for b in r["builds"])
     out: list[Row] = [
         (NAME, "sample-city build (s)", {"value": r["seconds_median"]}, f"median of {len(r['builds'])}: {runs} s"),
-        (NAME, "  build stages (s)", {},
-         ", ".join(f"{k} {v:.2f}" for k, v in r["stages_s_median"].items()) + " (medians)"),
-        (NAME, "store bytes per building", {"value": r["bytes_per_building"]},
-         f"{r['store_bytes']:,} B / {r['counts'].get('buildings', 0):,} buildings (whole file)"),
-        (NAME, "store bytes per feature", {"value": r["bytes_per_feature"]},
-         f"{r['store_bytes']:,} B / {r['features']:,} features"),
+        (
+            NAME,
+            "  build stages (s)",
+            {},
+            ", ".join(f"{k} {v:.2f}" for k, v in r["stages_s_median"].items()) + " (medians)",
+        ),
+        (
+            NAME,
+            "store bytes per building",
+            {"value": r["bytes_per_building"]},
+            f"{r['store_bytes']:,} B / {r['counts'].get('buildings', 0):,} buildings (whole file)",
+        ),
+        (
+            NAME,
+            "store bytes per feature",
+            {"value": r["bytes_per_feature"]},
+            f"{r['store_bytes']:,} B / {r['features']:,} features",
+        ),
     ]
     if r.get("building_bytes_per_building"):
-        out.append((NAME, "building tables per building", {"value": r["building_bytes_per_building"]},
-                    "feature table + id index + R*Tree of buildings only (dbstat)"))
-        out.append((NAME, "  store bytes by part (MB)", {},
-                    ", ".join(f"{k} {v / 1e6:.2f}" for k, v in r["bytes_by_collection"].items())))
+        out.append(
+            (
+                NAME,
+                "building tables per building",
+                {"value": r["building_bytes_per_building"]},
+                "feature table + id index + R*Tree of buildings only (dbstat)",
+            )
+        )
+        out.append(
+            (
+                NAME,
+                "  store bytes by part (MB)",
+                {},
+                ", ".join(f"{k} {v / 1e6:.2f}" for k, v in r["bytes_by_collection"].items()),
+            )
+        )
     return out

@@ -82,8 +82,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 def latency_stats(seconds: Sequence[float]) -> dict[str, float]:
     """p50, p99, mean and max in milliseconds of per-call times in seconds, and the count."""
     ms = [s * 1e3 for s in seconds]
-    return {"n": len(ms), "p50": percentile(ms, 50), "p99": percentile(ms, 99),
-            "mean": statistics.fmean(ms) if ms else float("nan"), "max": max(ms, default=float("nan"))}
+    return {
+        "n": len(ms),
+        "p50": percentile(ms, 50),
+        "p99": percentile(ms, 99),
+        "mean": statistics.fmean(ms) if ms else float("nan"),
+        "max": max(ms, default=float("nan")),
+    }
 
 
 def median_of_runs(runs: Sequence[dict[str, Any]], keys: Sequence[str] = ("p50", "p99", "rps")) -> dict[str, Any]:
@@ -97,8 +102,9 @@ def median_of_runs(runs: Sequence[dict[str, Any]], keys: Sequence[str] = ("p50",
     return out
 
 
-def timed_loop(call: Callable[[int], Any], *, max_n: int, max_s: float, min_n: int = 20,
-               warmup: int = 5) -> list[float]:
+def timed_loop(
+    call: Callable[[int], Any], *, max_n: int, max_s: float, min_n: int = 20, warmup: int = 5
+) -> list[float]:
     """Seconds per ``call(i)`` for i = 0, 1, ...: up to ``max_n`` calls or ``max_s`` seconds (at least ``min_n``)."""
     for i in range(warmup):
         call(i)
@@ -123,8 +129,15 @@ def free_port() -> int:
 class Proc:
     """A server process on loopback: ``cmd`` (with ``{port}`` filled in), ready once ``health`` answers 200."""
 
-    def __init__(self, cmd: list[str], *, health: str = "/", env: dict[str, str] | None = None,
-                 cwd: Path | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        cmd: list[str],
+        *,
+        health: str = "/",
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        log: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
@@ -157,8 +170,10 @@ class Proc:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"{' '.join(self.cmd[:4])} did not answer {self.health} within {timeout:.0f} s: "
-                           f"{self.log.read_text()[-1500:]}")
+        raise RuntimeError(
+            f"{' '.join(self.cmd[:4])} did not answer {self.health} within {timeout:.0f} s: "
+            f"{self.log.read_text()[-1500:]}"
+        )
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -184,12 +199,31 @@ class Server(Proc):
     server's output goes to ``log``.  Use as a context manager; start-up waits for ``/health``.
     """
 
-    def __init__(self, store: Path, *, workers: int = 1, log: Path | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
-        super().__init__([sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host", "127.0.0.1",
-                          "--port", "{port}", "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-                         health="/health", env={"CIM_STORE": str(store), **(extra_env or {})}, cwd=ROOT,
-                         log=log or OUT / "server.log")
+    def __init__(
+        self, store: Path, *, workers: int = 1, log: Path | None = None, extra_env: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            health="/health",
+            env={"CIM_STORE": str(store), **(extra_env or {})},
+            cwd=ROOT,
+            log=log or OUT / "server.log",
+        )
         self.store = store
         self.workers = workers
 
@@ -255,8 +289,9 @@ def paths_script(paths: Sequence[str], file: Path) -> Path:
     return file
 
 
-def wrk(base: str, paths: Sequence[str], *, connections: int, duration: float, threads: int = 1,
-        script_dir: Path = OUT) -> dict[str, Any]:
+def wrk(
+    base: str, paths: Sequence[str], *, connections: int, duration: float, threads: int = 1, script_dir: Path = OUT
+) -> dict[str, Any]:
     """One bounded wrk run against ``base`` + ``paths`` (one path: a plain URL; more: a Lua script)."""
     exe = wrk_path()
     assert exe is not None
@@ -313,8 +348,15 @@ def httpx_load(base: str, paths: Sequence[str], *, connections: int, duration: f
         t.join()
     elapsed = time.perf_counter() - t0
     st = latency_stats(lat)
-    return {"rps": len(lat) / elapsed, "p50": st["p50"], "p99": st["p99"], "max": st["max"], "requests": len(lat),
-            "errors": errors, "connections": connections}
+    return {
+        "rps": len(lat) / elapsed,
+        "p50": st["p50"],
+        "p99": st["p99"],
+        "max": st["max"],
+        "requests": len(lat),
+        "errors": errors,
+        "connections": connections,
+    }
 
 
 def burst(url: str, n: int, timeout: float = 120.0) -> list[float]:
@@ -393,8 +435,19 @@ def machine() -> dict[str, Any]:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count()
-    pkgs = ["numpy", "shapely", "pyproj", "pydantic", "orjson", "fastapi", "starlette", "uvicorn", "uvloop",
-            "httptools", "httpx"]
+    pkgs = [
+        "numpy",
+        "shapely",
+        "pyproj",
+        "pydantic",
+        "orjson",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "httpx",
+    ]
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),

@@ -109,8 +109,11 @@ def buildings_table(store: Any, conninfo: str, schema: str, table: str, *, batch
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(t))
         cols = [sql.SQL("{} {}").format(sql.Identifier(k), sql.SQL(types[k])) for k in keys]
-        conn.execute(sql.SQL("CREATE TABLE {} (id text PRIMARY KEY, {}, geom geometry(Geometry, 4326) NOT NULL)")
-                     .format(t, sql.SQL(", ").join(cols)))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (id text PRIMARY KEY, {}, geom geometry(Geometry, 4326) NOT NULL)").format(
+                t, sql.SQL(", ").join(cols)
+            )
+        )
         names = sql.SQL(", ").join(sql.Identifier(c) for c in ["id", *keys, "geom"])
         with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(t, names)) as cp:
             for d, g in zip(docs, wkb, strict=True):
@@ -146,31 +149,73 @@ def lod2_cityjson(path: Path, n: int, seed: int = 11) -> dict[str, Any]:
             ridge = [(x0, (y0 + y1) / 2, top), (x1, (y0 + y1) / 2, top)]
         else:
             ridge = [((x0 + x1) / 2, y0, top), ((x0 + x1) / 2, y1, top)]
-        v = np.array([(x0, y0, g), (x1, y0, g), (x1, y1, g), (x0, y1, g),
-                      (x0, y0, eave), (x1, y0, eave), (x1, y1, eave), (x0, y1, eave), *ridge])
+        v = np.array(
+            [
+                (x0, y0, g),
+                (x1, y0, g),
+                (x1, y1, g),
+                (x0, y1, g),
+                (x0, y0, eave),
+                (x1, y0, eave),
+                (x1, y1, eave),
+                (x0, y1, eave),
+                *ridge,
+            ]
+        )
         i = base + np.arange(10)
         if x1 - x0 >= y1 - y0:
-            faces = [[i[[0, 3, 2, 1]]], [i[[0, 1, 5, 4]]], [i[[1, 2, 6, 9, 5]]], [i[[2, 3, 7, 6]]],
-                     [i[[3, 0, 4, 8, 7]]], [i[[4, 5, 9, 8]]], [i[[6, 7, 8, 9]]]]
+            faces = [
+                [i[[0, 3, 2, 1]]],
+                [i[[0, 1, 5, 4]]],
+                [i[[1, 2, 6, 9, 5]]],
+                [i[[2, 3, 7, 6]]],
+                [i[[3, 0, 4, 8, 7]]],
+                [i[[4, 5, 9, 8]]],
+                [i[[6, 7, 8, 9]]],
+            ]
         else:
-            faces = [[i[[0, 3, 2, 1]]], [i[[0, 1, 5, 8, 4]]], [i[[1, 2, 6, 5]]], [i[[2, 3, 7, 9, 6]]],
-                     [i[[3, 0, 4, 7]]], [i[[4, 8, 9, 7]]], [i[[5, 6, 9, 8]]]]
+            faces = [
+                [i[[0, 3, 2, 1]]],
+                [i[[0, 1, 5, 8, 4]]],
+                [i[[1, 2, 6, 5]]],
+                [i[[2, 3, 7, 9, 6]]],
+                [i[[3, 0, 4, 7]]],
+                [i[[4, 8, 9, 7]]],
+                [i[[5, 6, 9, 8]]],
+            ]
         values = [0, 1, 1, 1, 1, 2, 2]
-        objs[b.id] = {"type": "Building",
-                      "attributes": {"measuredHeight": h, "roofType": "gabled", "yearOfConstruction": b.year_built,
-                                     "storeysAboveGround": b.floors_above, "function": b.use.value},
-                      "geometry": [{"type": "Solid", "lod": "2.2",
-                                    "boundaries": [[[f.tolist() for f in face] for face in faces]],
-                                    "semantics": {"surfaces": [{"type": "GroundSurface"}, {"type": "WallSurface"},
-                                                               {"type": "RoofSurface"}],
-                                                  "values": [values]}}]}
+        objs[b.id] = {
+            "type": "Building",
+            "attributes": {
+                "measuredHeight": h,
+                "roofType": "gabled",
+                "yearOfConstruction": b.year_built,
+                "storeysAboveGround": b.floors_above,
+                "function": b.use.value,
+            },
+            "geometry": [
+                {
+                    "type": "Solid",
+                    "lod": "2.2",
+                    "boundaries": [[[f.tolist() for f in face] for face in faces]],
+                    "semantics": {
+                        "surfaces": [{"type": "GroundSurface"}, {"type": "WallSurface"}, {"type": "RoofSurface"}],
+                        "values": [values],
+                    },
+                }
+            ],
+        }
         verts.append(v)
         base += 10
     q = np.rint((np.concatenate(verts) - translate) / 0.001).astype(np.int64)
-    doc = {"type": "CityJSON", "version": "2.0",
-           "transform": {"scale": [0.001, 0.001, 0.001], "translate": translate.tolist()},
-           "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/4550"},
-           "CityObjects": objs, "vertices": q}
+    doc = {
+        "type": "CityJSON",
+        "version": "2.0",
+        "transform": {"scale": [0.001, 0.001, 0.001], "translate": translate.tolist()},
+        "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/4550"},
+        "CityObjects": objs,
+        "vertices": q,
+    }
     path.write_bytes(orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY))
     return {"buildings": n, "bytes": path.stat().st_size, "surfaces": 7 * n}
 

@@ -69,8 +69,14 @@ def run(ctx: Context) -> dict[str, Any]:
 def rows(r: dict[str, Any]) -> list[Row]:
     res = []
     for backend, v in r["runs"].items():
-        res.append((NAME, f"{backend}: filter + bbox 400 m, limit 100, {r['buildings']:,} bldg",
-                    {"p50": v["p50"], "p99": v["p99"]}, f"~{v['mean_matched']:.0f} matched"))
+        res.append(
+            (
+                NAME,
+                f"{backend}: filter + bbox 400 m, limit 100, {r['buildings']:,} bldg",
+                {"p50": v["p50"], "p99": v["p99"]},
+                f"~{v['mean_matched']:.0f} matched",
+            )
+        )
     if "sqlite" in r["runs"] and "postgis" in r["runs"]:
         ratio = r["runs"]["postgis"]["p50"] / r["runs"]["sqlite"]["p50"]
         res.append((NAME, "PostGIS p50 / SQLite p50", {"value": ratio}, "above 1: SQLite faster"))

@@ -53,17 +53,29 @@ def measure(path: Path, epsg: int, repeat: int, work: Path) -> dict[str, Any]:
     t, times, counts = median_time(lambda: _one(path, epsg, work), repeat)
     t_read, _, _ = median_time(lambda: read(path, ImportContext(city=City(crs_epsg=epsg))), min(repeat, 3))
     n = counts.get("buildings", 0)
-    return {"file": path.name, "bytes": path.stat().st_size, "buildings": n, "counts": counts, "s": t, "runs": times,
-            "buildings_per_s": n / t if t else float("nan"), "read_s": t_read,
-            "read_buildings_per_s": n / t_read if t_read else float("nan"),
-            "vs_3dcitydb": (n / t) / CITYDB_BUILDINGS_PER_S if t else float("nan")}
+    return {
+        "file": path.name,
+        "bytes": path.stat().st_size,
+        "buildings": n,
+        "counts": counts,
+        "s": t,
+        "runs": times,
+        "buildings_per_s": n / t if t else float("nan"),
+        "read_s": t_read,
+        "read_buildings_per_s": n / t_read if t_read else float("nan"),
+        "vs_3dcitydb": (n / t) / CITYDB_BUILDINGS_PER_S if t else float("nan"),
+    }
 
 
 def run(ctx: Context) -> dict[str, Any]:
     repeat = 3 if ctx.quick else 5
     n_gen = 5_000 if ctx.quick else 20_000
-    result: dict[str, Any] = {"citydb_buildings_per_s": CITYDB_BUILDINGS_PER_S, "repeat": repeat, "files": {},
-                              "loadavg_start": loadavg()}
+    result: dict[str, Any] = {
+        "citydb_buildings_per_s": CITYDB_BUILDINGS_PER_S,
+        "repeat": repeat,
+        "files": {},
+        "loadavg_start": loadavg(),
+    }
     with tempfile.TemporaryDirectory(dir=ctx.out) as tmp:
         work = Path(tmp)
         files: list[tuple[str, Path, int]] = []
@@ -79,8 +91,10 @@ def run(ctx: Context) -> dict[str, Any]:
         for label, path, epsg in files:
             r = measure(path, epsg, repeat, work)
             result["files"][label] = r
-            ctx.log(f"imports {label}: {r['buildings']:,} buildings in {r['s']:.2f} s = {r['buildings_per_s']:,.0f} "
-                    f"buildings/s ({r['vs_3dcitydb']:.1f}x 3DCityDB's published); parse only {r['read_s']:.2f} s")
+            ctx.log(
+                f"imports {label}: {r['buildings']:,} buildings in {r['s']:.2f} s = {r['buildings_per_s']:,.0f} "
+                f"buildings/s ({r['vs_3dcitydb']:.1f}x 3DCityDB's published); parse only {r['read_s']:.2f} s"
+            )
     result["loadavg_end"] = loadavg()
     return result
 
@@ -91,7 +105,13 @@ def rows(result: dict[str, Any]) -> list[Row]:
         if "skipped" in r:
             out.append((NAME, label, {}, f"skipped: {r['skipped']}"))
             continue
-        out.append((NAME, f"{label} ({r['buildings']:,} LoD2 bldg) import, bldg/s", {"value": r["buildings_per_s"]},
-                    f"{r['s']:.2f} s; {r['vs_3dcitydb']:.1f}x 3DCityDB's published "
-                    f"{result['citydb_buildings_per_s']:.0f}/s; parse only {r['read_s']:.2f} s"))
+        out.append(
+            (
+                NAME,
+                f"{label} ({r['buildings']:,} LoD2 bldg) import, bldg/s",
+                {"value": r["buildings_per_s"]},
+                f"{r['s']:.2f} s; {r['vs_3dcitydb']:.1f}x 3DCityDB's published "
+                f"{result['citydb_buildings_per_s']:.0f}/s; parse only {r['read_s']:.2f} s",
+            )
+        )
     return out

@@ -54,8 +54,9 @@ def plan(store: Any) -> dict[str, Any]:
     cx, cy = (b[0] + b[3]) / 2, (b[1] + b[4]) / 2
     half = 25.0
     while True:
-        corners = np.array([[cx - half, cy - half], [cx + half, cy - half], [cx + half, cy + half],
-                            [cx - half, cy + half]])
+        corners = np.array(
+            [[cx - half, cy - half], [cx + half, cy - half], [cx + half, cy + half], [cx - half, cy + half]]
+        )
         text = _bbox_text(city_to_lonlat(corners, epsg))
         region = region_from_bbox(parse_bbox(text), CRS84, epsg)
         matched = store.query(COLLECTION, region=region, limit=1).matched
@@ -65,8 +66,14 @@ def plan(store: Any) -> dict[str, Any]:
     offsets = np.linspace(0, n - LIMIT, 50).astype(int).tolist()
     ids = [f.id for f in store.iter_features(COLLECTION)]
     pick = np.linspace(0, len(ids) - 1, min(200, len(ids))).astype(int)
-    return {"bbox": text, "bbox_half_m": half, "bbox_matched": matched, "offsets": offsets,
-            "ids": [ids[i] for i in pick], "buildings": n}
+    return {
+        "bbox": text,
+        "bbox_half_m": half,
+        "bbox_matched": matched,
+        "offsets": offsets,
+        "ids": [ids[i] for i in pick],
+        "buildings": n,
+    }
 
 
 def paths(p: dict[str, Any]) -> dict[str, list[str]]:
@@ -97,7 +104,7 @@ def bench_library(ctx: Context, store: Any, p: dict[str, Any]) -> dict[str, Any]
 
         def call(i: int) -> None:
             t0 = time.perf_counter()
-            region = (region_from_bbox(parse_bbox(p["bbox"]), CRS84, epsg) if kind == "bbox" else None)
+            region = region_from_bbox(parse_bbox(p["bbox"]), CRS84, epsg) if kind == "bbox" else None
             t1 = time.perf_counter()
             if kind == "item":
                 feats = [store.get(COLLECTION, p["ids"][i % len(p["ids"])])]
@@ -109,8 +116,13 @@ def bench_library(ctx: Context, store: Any, p: dict[str, Any]) -> dict[str, Any]
             t3 = time.perf_counter()
             orjson.dumps(docs, option=orjson.OPT_SERIALIZE_NUMPY)
             t4 = time.perf_counter()
-            for k, v in (("region", t1 - t0), ("query", t2 - t1), ("encode", t3 - t2), ("serialise", t4 - t3),
-                         ("query+encode", t3 - t1)):
+            for k, v in (
+                ("region", t1 - t0),
+                ("query", t2 - t1),
+                ("encode", t3 - t2),
+                ("serialise", t4 - t3),
+                ("query+encode", t3 - t1),
+            ):
                 stages[k].append(v)
 
         return call, stages
@@ -127,8 +139,10 @@ def bench_library(ctx: Context, store: Any, p: dict[str, Any]) -> dict[str, Any]
             stage_runs.append({k: s["p50"] for k, s in st.items()})
         result[kind] = median_of_runs(runs, ("p50", "p99"))
         result[kind]["stages_p50"] = {k: float(np.median([s[k] for s in stage_runs])) for k in stage_runs[0]}
-        ctx.log(f"library {kind}: p50 {result[kind]['p50']:.2f} ms, p99 {result[kind]['p99']:.2f} ms "
-                f"(stages {', '.join(f'{k} {v:.2f}' for k, v in result[kind]['stages_p50'].items())})")
+        ctx.log(
+            f"library {kind}: p50 {result[kind]['p50']:.2f} ms, p99 {result[kind]['p99']:.2f} ms "
+            f"(stages {', '.join(f'{k} {v:.2f}' for k, v in result[kind]['stages_p50'].items())})"
+        )
 
     # The same bbox call as the first one in a new thread, as each new thread of the server's pool
     # makes it: per-thread set-up (pyproj, SQLite connection) shows here, and explains HTTP tails.
@@ -139,13 +153,18 @@ def bench_library(ctx: Context, store: Any, p: dict[str, Any]) -> dict[str, Any]
         t.start()
         t.join()
         firsts.append(stages["region"][-1] + stages["query+encode"][-1])
-    result["bbox_new_thread"] = {"p50": float(np.median(firsts)) * 1e3, "max": max(firsts) * 1e3,
-                                 "runs": [t * 1e3 for t in firsts],
-                                 "stages_p50": {k: float(np.median(v)) * 1e3 for k, v in stages.items()}}
-    ctx.log(f"library bbox, first call in a new thread: p50 {result['bbox_new_thread']['p50']:.1f} ms "
-            f"(region {result['bbox_new_thread']['stages_p50']['region']:.1f}, "
-            f"query {result['bbox_new_thread']['stages_p50']['query']:.1f}, "
-            f"encode {result['bbox_new_thread']['stages_p50']['encode']:.1f} ms)")
+    result["bbox_new_thread"] = {
+        "p50": float(np.median(firsts)) * 1e3,
+        "max": max(firsts) * 1e3,
+        "runs": [t * 1e3 for t in firsts],
+        "stages_p50": {k: float(np.median(v)) * 1e3 for k, v in stages.items()},
+    }
+    ctx.log(
+        f"library bbox, first call in a new thread: p50 {result['bbox_new_thread']['p50']:.1f} ms "
+        f"(region {result['bbox_new_thread']['stages_p50']['region']:.1f}, "
+        f"query {result['bbox_new_thread']['stages_p50']['query']:.1f}, "
+        f"encode {result['bbox_new_thread']['stages_p50']['encode']:.1f} ms)"
+    )
     return result
 
 
@@ -183,8 +202,10 @@ def bench_testclient(ctx: Context, store_path: Any, ps: dict[str, list[str]]) ->
                 runs.append(latency_stats(times))
             result[kind] = median_of_runs(runs, ("p50", "p99"))
             result[kind]["response_bytes"] = int(np.median(sizes))
-            ctx.log(f"testclient {kind}: p50 {result[kind]['p50']:.2f} ms, p99 {result[kind]['p99']:.2f} ms, "
-                    f"{result[kind]['response_bytes']:,} B")
+            ctx.log(
+                f"testclient {kind}: p50 {result[kind]['p50']:.2f} ms, p99 {result[kind]['p99']:.2f} ms, "
+                f"{result[kind]['response_bytes']:,} B"
+            )
     return result
 
 
@@ -194,8 +215,10 @@ def bench_http(ctx: Context, store_path: Any, ps: dict[str, list[str]]) -> dict[
 
     conns = (1, 16)
     with Server(store_path, workers=ctx.workers, log=ctx.out / "server.log") as srv:
-        ctx.log(f"uvicorn up at {srv.url} in {srv.startup_s:.2f} s ({ctx.workers} worker(s)); "
-                f"client: {'wrk' if wrk_path() else 'httpx fallback (wrk not installed)'}")
+        ctx.log(
+            f"uvicorn up at {srv.url} in {srv.startup_s:.2f} s ({ctx.workers} worker(s)); "
+            f"client: {'wrk' if wrk_path() else 'httpx fallback (wrk not installed)'}"
+        )
         # Cold start: the first requests of a fresh server, all at once.  Each new thread of the
         # server's pool pays a one-off start-up on its first request (pyproj builds a transformer
         # again in every thread), so this is measured apart, then the pool is warmed at the highest
@@ -203,17 +226,25 @@ def bench_http(ctx: Context, store_path: Any, ps: dict[str, list[str]]) -> dict[
         n = max(conns)
         first = burst(srv.url + ps["bbox"][0], n)
         done = [t * 1e3 for t in first if t != float("inf")]
-        cold = {"requests": n, "failed": n - len(done), "p50": percentile(done, 50),
-                "max": max(done, default=float("nan"))}
-        ctx.log(f"http cold start: {n} simultaneous bbox requests on a fresh server: "
-                f"median {cold['p50']:.0f} ms, last {cold['max']:.0f} ms")
+        cold = {
+            "requests": n,
+            "failed": n - len(done),
+            "p50": percentile(done, 50),
+            "max": max(done, default=float("nan")),
+        }
+        ctx.log(
+            f"http cold start: {n} simultaneous bbox requests on a fresh server: "
+            f"median {cold['p50']:.0f} ms, last {cold['max']:.0f} ms"
+        )
         for kind, urls in ps.items():  # correctness
             with urllib.request.urlopen(srv.url + urls[0], timeout=30) as r:
                 _check(kind, r.status, r.read())
         warm_s = WARM_S / 2 if ctx.quick else WARM_S
         warm = load(srv.url, ps["bbox"], connections=n, duration=warm_s)
-        ctx.log(f"http warm-up bbox c{n} ({warm_s:.0f} s): {warm['rps']:.0f} req/s, "
-                f"p50 {warm.get('p50', float('nan')):.2f} ms, max {warm.get('max', float('nan')):.0f} ms")
+        ctx.log(
+            f"http warm-up bbox c{n} ({warm_s:.0f} s): {warm['rps']:.0f} req/s, "
+            f"p50 {warm.get('p50', float('nan')):.2f} ms, max {warm.get('max', float('nan')):.0f} ms"
+        )
         for urls in ps.values():
             load(srv.url, urls, connections=1, duration=1)
         runs: dict[tuple[str, int], list[dict[str, Any]]] = {(k, c): [] for k in ps for c in conns}
@@ -222,13 +253,20 @@ def bench_http(ctx: Context, store_path: Any, ps: dict[str, list[str]]) -> dict[
                 for c in conns:
                     r = load(srv.url, urls, connections=c, duration=ctx.duration)
                     runs[(kind, c)].append(r)
-                    ctx.log(f"http {kind} c{c} run {rep + 1}/{ctx.repeats}: {r['rps']:.0f} req/s, "
-                            f"p50 {r.get('p50', float('nan')):.2f} ms, p99 {r.get('p99', float('nan')):.2f} ms"
-                            + (f", {r['errors']} errors" if r.get("errors") else ""))
+                    ctx.log(
+                        f"http {kind} c{c} run {rep + 1}/{ctx.repeats}: {r['rps']:.0f} req/s, "
+                        f"p50 {r.get('p50', float('nan')):.2f} ms, p99 {r.get('p99', float('nan')):.2f} ms"
+                        + (f", {r['errors']} errors" if r.get("errors") else "")
+                    )
         startup = srv.startup_s
-    result: dict[str, Any] = {"client": "wrk" if wrk_path() else "httpx", "workers": ctx.workers,
-                              "duration_s": ctx.duration, "server_startup_s": startup,
-                              "cold_start_bbox": cold, "warmup_bbox": {**warm, "duration_s": warm_s}}
+    result: dict[str, Any] = {
+        "client": "wrk" if wrk_path() else "httpx",
+        "workers": ctx.workers,
+        "duration_s": ctx.duration,
+        "server_startup_s": startup,
+        "cold_start_bbox": cold,
+        "warmup_bbox": {**warm, "duration_s": warm_s},
+    }
     for (kind, c), rs in runs.items():
         m = median_of_runs(rs)
         m["errors"] = sum(r.get("errors", 0) for r in rs)
@@ -250,9 +288,15 @@ def run(ctx: Context) -> dict[str, Any]:
         store.close()
     testclient = bench_testclient(ctx, path, ps)
     http = bench_http(ctx, path, ps)
-    return {"plan": {k: v for k, v in p.items() if k not in ("ids", "offsets")},
-            "requests": {k: v[0] for k, v in ps.items()}, "n_offsets": len(p["offsets"]), "n_ids": len(p["ids"]),
-            "library": library, "testclient": testclient, "http": http}
+    return {
+        "plan": {k: v for k, v in p.items() if k not in ("ids", "offsets")},
+        "requests": {k: v[0] for k, v in ps.items()},
+        "n_offsets": len(p["offsets"]),
+        "n_ids": len(p["ids"]),
+        "library": library,
+        "testclient": testclient,
+        "http": http,
+    }
 
 
 _LABEL = {"bbox": f"bbox page ({LIMIT})", "offsets": f"offset page ({LIMIT})", "item": "single item"}
@@ -263,15 +307,27 @@ def rows(r: dict[str, Any]) -> list[Row]:
     for kind in ("bbox", "offsets", "item"):
         lib = r["library"][kind]
         st = lib["stages_p50"]
-        out.append((NAME, f"{_LABEL[kind]}: library query+encode", lib,
-                    f"p50 query {st['query']:.2f}, encode {st['encode']:.2f}, "
-                    f"region {st['region']:.2f}, orjson {st['serialise']:.2f} ms"))
+        out.append(
+            (
+                NAME,
+                f"{_LABEL[kind]}: library query+encode",
+                lib,
+                f"p50 query {st['query']:.2f}, encode {st['encode']:.2f}, "
+                f"region {st['region']:.2f}, orjson {st['serialise']:.2f} ms",
+            )
+        )
         if kind == "bbox" and "bbox_new_thread" in r["library"]:
             nt = r["library"]["bbox_new_thread"]
             st = nt["stages_p50"]
-            out.append((NAME, f"{_LABEL[kind]}: library, new thread", nt,
-                        f"first call in a fresh thread: region {st['region']:.0f}, query {st['query']:.0f}, "
-                        f"encode {st['encode']:.0f} ms"))
+            out.append(
+                (
+                    NAME,
+                    f"{_LABEL[kind]}: library, new thread",
+                    nt,
+                    f"first call in a fresh thread: region {st['region']:.0f}, query {st['query']:.0f}, "
+                    f"encode {st['encode']:.0f} ms",
+                )
+            )
         tc = r["testclient"][kind]
         out.append((NAME, f"{_LABEL[kind]}: TestClient", tc, f"{tc['response_bytes']:,} B response"))
         for c, m in r["http"][kind].items():
@@ -282,10 +338,21 @@ def rows(r: dict[str, Any]) -> list[Row]:
             out.append((NAME, f"{_LABEL[kind]}: HTTP {c}", m, note))
         if kind == "bbox" and r["http"].get("cold_start_bbox"):
             cold, warm = r["http"]["cold_start_bbox"], r["http"]["warmup_bbox"]
-            out.append((NAME, f"{_LABEL[kind]}: HTTP cold start", {"p50": cold["p50"]},
-                        f"{cold['requests']} simultaneous first requests to a fresh server: last done after "
-                        f"{cold['max']:,.0f} ms"))
-            out.append((NAME, f"{_LABEL[kind]}: HTTP c16 warm-up", warm,
-                        f"the {warm['duration_s']:.0f} s after the cold start, one run; "
-                        f"max {warm.get('max', 0):,.0f} ms"))
+            out.append(
+                (
+                    NAME,
+                    f"{_LABEL[kind]}: HTTP cold start",
+                    {"p50": cold["p50"]},
+                    f"{cold['requests']} simultaneous first requests to a fresh server: last done after "
+                    f"{cold['max']:,.0f} ms",
+                )
+            )
+            out.append(
+                (
+                    NAME,
+                    f"{_LABEL[kind]}: HTTP c16 warm-up",
+                    warm,
+                    f"the {warm['duration_s']:.0f} s after the cold start, one run; max {warm.get('max', 0):,.0f} ms",
+                )
+            )
     return out

@@ -44,14 +44,20 @@ BAND = (30.0, 45.0)  # the 15 m under the synthetic ground (about 45 m)
 TALL = (100.0, 10_000.0)
 
 SQL = {
-    "bbox": ("SELECT fid FROM {s}.f_buildings WHERE geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}) "
-             "AND ST_Intersects(geom, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}))"),
-    "underground": ("SELECT fid FROM {s}.f_pipes WHERE env &&& ST_SetSRID(ST_MakeLine(ST_MakePoint(%(x0)s, %(y0)s, "
-                    "%(z0)s), ST_MakePoint(%(x1)s, %(y1)s, %(z1)s)), {srid}) "
-                    "AND ST_Intersects(geom, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}))"),
-    "tall": ("SELECT fid FROM {s}.f_buildings WHERE env &&& ST_SetSRID(ST_MakeLine(ST_MakePoint(%(x0)s, %(y0)s, "
-             "%(z0)s), ST_MakePoint(%(x1)s, %(y1)s, %(z1)s)), {srid}) "
-             "AND ST_Intersects(geom, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}))"),
+    "bbox": (
+        "SELECT fid FROM {s}.f_buildings WHERE geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}) "
+        "AND ST_Intersects(geom, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}))"
+    ),
+    "underground": (
+        "SELECT fid FROM {s}.f_pipes WHERE env &&& ST_SetSRID(ST_MakeLine(ST_MakePoint(%(x0)s, %(y0)s, "
+        "%(z0)s), ST_MakePoint(%(x1)s, %(y1)s, %(z1)s)), {srid}) "
+        "AND ST_Intersects(geom, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}))"
+    ),
+    "tall": (
+        "SELECT fid FROM {s}.f_buildings WHERE env &&& ST_SetSRID(ST_MakeLine(ST_MakePoint(%(x0)s, %(y0)s, "
+        "%(z0)s), ST_MakePoint(%(x1)s, %(y1)s, %(z1)s)), {srid}) "
+        "AND ST_Intersects(geom, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}))"
+    ),
 }
 COLLECTION = {"bbox": "buildings", "underground": "pipes", "tall": "buildings", "page": "buildings"}
 
@@ -135,18 +141,26 @@ def run(ctx: Context) -> dict[str, Any]:
     from tests import pg
 
     why = pg.why_unavailable()
-    result: dict[str, Any] = {"sizes": sizes(ctx), "postgis": why and f"skipped: {why}", "runs": {},
-                              "band": BAND, "tall": TALL, "loadavg_start": loadavg()}
+    result: dict[str, Any] = {
+        "sizes": sizes(ctx),
+        "postgis": why and f"skipped: {why}",
+        "runs": {},
+        "band": BAND,
+        "tall": TALL,
+        "loadavg_start": loadavg(),
+    }
     count = 100 if ctx.quick else 300
     cluster = None if why else pg.Cluster()
     try:
         conn = None
         if cluster is not None:
-            conn = psycopg.connect(host=str(cluster.dir), port=cluster.port, user="cim", dbname="postgres",
-                                   autocommit=True)
+            conn = psycopg.connect(
+                host=str(cluster.dir), port=cluster.port, user="cim", dbname="postgres", autocommit=True
+            )
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-            result["postgis"] = conn.execute("SELECT split_part(version(), ' on ', 1) || ', PostGIS ' || "
-                                             "postgis_lib_version()").fetchone()[0]
+            result["postgis"] = conn.execute(
+                "SELECT split_part(version(), ' on ', 1) || ', PostGIS ' || postgis_lib_version()"
+            ).fetchone()[0]
         for n in sizes(ctx):
             path = synth_store(ctx, n)
             ours = open_store(str(path))
@@ -178,8 +192,12 @@ def run(ctx: Context) -> dict[str, Any]:
                     b = _ours(pgs, kind) if kind == "page" else _raw(conn, schema, kind)
                     ta, tb, differ = _alternate(a, b, ws)
                     matched = [a(w) for w in ws[:20]]
-                r: dict[str, Any] = {"ours": latency_stats(ta), "mean_matched": float(np.mean(matched)),
-                                     "answers_differ": differ, "queries": len(ws)}
+                r: dict[str, Any] = {
+                    "ours": latency_stats(ta),
+                    "mean_matched": float(np.mean(matched)),
+                    "answers_differ": differ,
+                    "queries": len(ws),
+                }
                 if tb:
                     r["postgis"] = latency_stats(tb)
                     r["ratio_p50"] = r["postgis"]["p50"] / r["ours"]["p50"]
@@ -187,9 +205,12 @@ def run(ctx: Context) -> dict[str, Any]:
                     if kind != "page":
                         r["postgis_server"] = _explain(conn, schema, kind, ws[:20])
                 per[kind] = r
-                ctx.log(f"kernels {n:,} {kind}: ours p50 {r['ours']['p50']:.3f} ms"
-                        + (f", PostGIS p50 {r['postgis']['p50']:.3f} ms ({r['ratio_p50']:.1f}x)" if tb else "")
-                        + f", ~{r['mean_matched']:.0f} matched" + (f", {differ} ANSWERS DIFFER" if differ else ""))
+                ctx.log(
+                    f"kernels {n:,} {kind}: ours p50 {r['ours']['p50']:.3f} ms"
+                    + (f", PostGIS p50 {r['postgis']['p50']:.3f} ms ({r['ratio_p50']:.1f}x)" if tb else "")
+                    + f", ~{r['mean_matched']:.0f} matched"
+                    + (f", {differ} ANSWERS DIFFER" if differ else "")
+                )
             ours.close()
             if pgs is not None:
                 pgs.close()
@@ -204,8 +225,12 @@ def run(ctx: Context) -> dict[str, Any]:
     return result
 
 
-_LABEL = {"bbox": "bbox 200 m, ids", "underground": "3-D pipes 500 m x 30-45 m", "tall": "3-D bldg > 100 m, 500 m",
-          "page": "bbox page of 100, store.query"}
+_LABEL = {
+    "bbox": "bbox 200 m, ids",
+    "underground": "3-D pipes 500 m x 30-45 m",
+    "tall": "3-D bldg > 100 m, 500 m",
+    "page": "bbox page of 100, store.query",
+}
 
 
 def rows(result: dict[str, Any]) -> list[Row]:

@@ -48,9 +48,16 @@ def measure(path: str | Path, city: City, crs: str | None = None, repeat: int = 
 
     t_chunks = _median_time(chunks, repeat)
     t_imp = _median_time(lambda: read(path, ImportContext(city=city, crs=crs)), repeat)
-    return {"file": path.name, "points": n, "laspy_read_s": t_raw, "laspy_points_per_s": n / t_raw,
-            "laspy_chunks_s": t_chunks, "laspy_chunks_points_per_s": n / t_chunks,
-            "import_s": t_imp, "import_points_per_s": n / t_imp}
+    return {
+        "file": path.name,
+        "points": n,
+        "laspy_read_s": t_raw,
+        "laspy_points_per_s": n / t_raw,
+        "laspy_chunks_s": t_chunks,
+        "laspy_chunks_points_per_s": n / t_chunks,
+        "import_s": t_imp,
+        "import_points_per_s": n / t_imp,
+    }
 
 
 def synthetic(path: Path, n: int, seed: int = 0) -> Path:
@@ -89,11 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         for f in files:
             rows.append(measure(f, City(crs_epsg=args.epsg or 32632), args.crs, args.repeat))
     for r in rows:
-        print(f"{r['file']}: {r['points']:,} points; laspy.read {r['laspy_read_s'] * 1000:.0f} ms "
-              f"({r['laspy_points_per_s'] / 1e6:.2f} M points/s); laspy chunks with scaled xyz + class "
-              f"{r['laspy_chunks_s'] * 1000:.0f} ms ({r['laspy_chunks_points_per_s'] / 1e6:.2f} M points/s); "
-              f"import {r['import_s'] * 1000:.0f} ms "
-              f"({r['import_points_per_s'] / 1e6:.2f} M points/s)")
+        print(
+            f"{r['file']}: {r['points']:,} points; laspy.read {r['laspy_read_s'] * 1000:.0f} ms "
+            f"({r['laspy_points_per_s'] / 1e6:.2f} M points/s); laspy chunks with scaled xyz + class "
+            f"{r['laspy_chunks_s'] * 1000:.0f} ms ({r['laspy_chunks_points_per_s'] / 1e6:.2f} M points/s); "
+            f"import {r['import_s'] * 1000:.0f} ms "
+            f"({r['import_points_per_s'] / 1e6:.2f} M points/s)"
+        )
     return 0
 
 

@@ -51,27 +51,49 @@ def run(ctx: Context) -> dict[str, Any]:
     mix = items.paths(items.plan(store))
     bbox = items.plan(store)["bbox"]
     store.close()
-    paths = mix["bbox"] * 5 + mix["offsets"][:10] + mix["item"][:20] + [
-        "/collections/buildings/items?filter=height%20%3E%2080&limit=50",
-        "/collections/pipes/items?filter=utility%20%3D%20%27gas%27&limit=50",
-    ]
+    paths = (
+        mix["bbox"] * 5
+        + mix["offsets"][:10]
+        + mix["item"][:20]
+        + [
+            "/collections/buildings/items?filter=height%20%3E%2080&limit=50",
+            "/collections/pipes/items?filter=utility%20%3D%20%27gas%27&limit=50",
+        ]
+    )
     with Server(path) as srv:
         extra = {
-            "analysis": [p for p in (f"/analysis/pipe-compliance?bbox={bbox}", "/analysis/high-rise?limit=50")
-                         if _available(srv.url, p)],
+            "analysis": [
+                p
+                for p in (f"/analysis/pipe-compliance?bbox={bbox}", "/analysis/high-rise?limit=50")
+                if _available(srv.url, p)
+            ],
             "tiles": _tile_paths(srv.url, "buildings") + _tile_paths(srv.url, "pipes"),
         }
         mixed = paths + extra["analysis"] * 3 + extra["tiles"]
         duration = 15.0 if ctx.quick else 60.0
         load(srv.url, mixed, connections=CONNECTIONS, duration=3.0)  # warm caches
         result = load(srv.url, mixed, connections=CONNECTIONS, duration=duration)
-    return {"connections": CONNECTIONS, "duration_s": duration, "paths": len(mixed),
-            "analysis_paths": extra["analysis"], "tile_paths": len(extra["tiles"]), **result}
+    return {
+        "connections": CONNECTIONS,
+        "duration_s": duration,
+        "paths": len(mixed),
+        "analysis_paths": extra["analysis"],
+        "tile_paths": len(extra["tiles"]),
+        **result,
+    }
 
 
 def rows(r: dict[str, Any]) -> list[Row]:
-    parts = f"{r['paths']} paths: items, filters" + (", analyses" if r["analysis_paths"] else "") + (
-        ", tiles" if r["tile_paths"] else "")
-    return [(NAME, f"{r['connections']} conn, {r['duration_s']:.0f} s, mixed",
-             {"p50": r.get("p50"), "p99": r.get("p99"), "rps": r.get("rps")},
-             f"errors {r.get('errors', 0)}; {parts}")]
+    parts = (
+        f"{r['paths']} paths: items, filters"
+        + (", analyses" if r["analysis_paths"] else "")
+        + (", tiles" if r["tile_paths"] else "")
+    )
+    return [
+        (
+            NAME,
+            f"{r['connections']} conn, {r['duration_s']:.0f} s, mixed",
+            {"p50": r.get("p50"), "p99": r.get("p99"), "rps": r.get("rps")},
+            f"errors {r.get('errors', 0)}; {parts}",
+        )
+    ]

@@ -51,8 +51,13 @@ def mix(n: int, seed: int = 3) -> list[str]:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    result: dict[str, Any] = {"sizes": sizes(ctx), "connections": CONNECTIONS, "duration_s": ctx.duration,
-                              "runs": {}, "loadavg_start": loadavg()}
+    result: dict[str, Any] = {
+        "sizes": sizes(ctx),
+        "connections": CONNECTIONS,
+        "duration_s": ctx.duration,
+        "runs": {},
+        "loadavg_start": loadavg(),
+    }
     for n in sizes(ctx):
         path = synth_store(ctx, n)
         paths = mix(n)
@@ -69,9 +74,11 @@ def run(ctx: Context) -> dict[str, Any]:
             r["load"] = {k: lr.get(k) for k in ("rps", "p50", "p99", "errors", "client")}
         result["runs"][str(n)] = r
         mib = {k: r[k].get("VmRSS", 0) / 2**20 for k in ("up", "warm", "after_load")}
-        ctx.log(f"memory {n:,}: RSS up {mib['up']:.0f} MiB, warm {mib['warm']:.0f} MiB, after load "
-                f"{mib['after_load']:.0f} MiB (peak {r['after_load'].get('VmHWM', 0) / 2**20:.0f}); "
-                f"store {r['store_bytes'] / 2**20:.0f} MiB")
+        ctx.log(
+            f"memory {n:,}: RSS up {mib['up']:.0f} MiB, warm {mib['warm']:.0f} MiB, after load "
+            f"{mib['after_load']:.0f} MiB (peak {r['after_load'].get('VmHWM', 0) / 2**20:.0f}); "
+            f"store {r['store_bytes'] / 2**20:.0f} MiB"
+        )
     result["loadavg_end"] = loadavg()
     return result
 
@@ -81,8 +88,14 @@ def rows(result: dict[str, Any]) -> list[Row]:
     for n, r in result["runs"].items():
         mib = {k: r[k].get("VmRSS", 0) / 2**20 for k in ("up", "warm", "after_load")}
         after = {k: v / 2**20 for k, v in r["after_load"].items()}
-        out.append((NAME, f"RSS {int(n):,} bldg, after load, MiB", {"value": mib["after_load"]},
-                    f"up {mib['up']:.0f}, warm {mib['warm']:.0f}, peak {after.get('VmHWM', 0):.0f}; "
-                    f"heap {after.get('RssAnon', 0):.0f}, file {after.get('RssFile', 0):.0f} MiB; "
-                    f"store {r['store_bytes'] / 2**20:.0f} MiB; mix {r['load'].get('rps') or 0:.0f} req/s"))
+        out.append(
+            (
+                NAME,
+                f"RSS {int(n):,} bldg, after load, MiB",
+                {"value": mib["after_load"]},
+                f"up {mib['up']:.0f}, warm {mib['warm']:.0f}, peak {after.get('VmHWM', 0):.0f}; "
+                f"heap {after.get('RssAnon', 0):.0f}, file {after.get('RssFile', 0):.0f} MiB; "
+                f"store {r['store_bytes'] / 2**20:.0f} MiB; mix {r['load'].get('rps') or 0:.0f} req/s",
+            )
+        )
     return out

@@ -70,34 +70,77 @@ def _config(port: int, pg: Any, schema: str, table: str, bbox: list[float]) -> d
     """A minimal pygeoapi configuration (JSON is YAML) for one collection on the PostgreSQL provider."""
     here = f"http://127.0.0.1:{port}"
     return {
-        "server": {"bind": {"host": "127.0.0.1", "port": port}, "url": here,
-                   "mimetype": "application/json; charset=UTF-8", "encoding": "utf-8", "gzip": False,
-                   "languages": ["en-US"], "cors": False, "pretty_print": False,
-                   "limits": {"default_items": 100, "max_items": 10000, "on_exceed": "throttle"},
-                   "map": {"url": here + "/{z}/{x}/{y}.png", "attribution": "none"}, "admin": False},
+        "server": {
+            "bind": {"host": "127.0.0.1", "port": port},
+            "url": here,
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "gzip": False,
+            "languages": ["en-US"],
+            "cors": False,
+            "pretty_print": False,
+            "limits": {"default_items": 100, "max_items": 10000, "on_exceed": "throttle"},
+            "map": {"url": here + "/{z}/{x}/{y}.png", "attribution": "none"},
+            "admin": False,
+        },
         "logging": {"level": "ERROR"},
         "metadata": {
-            "identification": {"title": "bench", "description": "bench", "keywords": ["bench"],
-                               "keywords_type": "theme", "terms_of_service": here, "url": here},
+            "identification": {
+                "title": "bench",
+                "description": "bench",
+                "keywords": ["bench"],
+                "keywords_type": "theme",
+                "terms_of_service": here,
+                "url": here,
+            },
             "license": {"name": "CC-BY 4.0", "url": here},
             "provider": {"name": "bench", "url": here},
-            "contact": {"name": "bench", "position": "bench", "address": "-", "city": "-",
-                        "stateorprovince": "-", "postalcode": "-", "country": "-", "phone": "-", "fax": "-",
-                        "email": "bench@localhost", "url": here, "hours": "-", "instructions": "-",
-                        "role": "pointOfContact"}},
-        "resources": {items.COLLECTION: {
-            "type": "collection", "title": "Buildings", "description": "The same buildings as the CIM service",
-            "keywords": ["buildings"],
-            "extents": {"spatial": {"bbox": bbox, "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
-            "providers": [{"type": "feature", "name": "PostgreSQL",
-                           "data": {"host": str(pg.dir), "port": pg.port, "dbname": "postgres", "user": "cim",
-                                    "search_path": [schema]},
-                           "id_field": "id", "table": table, "geom_field": "geom"}]}},
+            "contact": {
+                "name": "bench",
+                "position": "bench",
+                "address": "-",
+                "city": "-",
+                "stateorprovince": "-",
+                "postalcode": "-",
+                "country": "-",
+                "phone": "-",
+                "fax": "-",
+                "email": "bench@localhost",
+                "url": here,
+                "hours": "-",
+                "instructions": "-",
+                "role": "pointOfContact",
+            },
+        },
+        "resources": {
+            items.COLLECTION: {
+                "type": "collection",
+                "title": "Buildings",
+                "description": "The same buildings as the CIM service",
+                "keywords": ["buildings"],
+                "extents": {"spatial": {"bbox": bbox, "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
+                "providers": [
+                    {
+                        "type": "feature",
+                        "name": "PostgreSQL",
+                        "data": {
+                            "host": str(pg.dir),
+                            "port": pg.port,
+                            "dbname": "postgres",
+                            "user": "cim",
+                            "search_path": [schema],
+                        },
+                        "id_field": "id",
+                        "table": table,
+                        "geom_field": "geom",
+                    }
+                ],
+            }
+        },
     }
 
 
-def _pygeoapi(env: PeersEnv, work: Path, pg: Any, schema: str, table: str, bbox: list[float], *,
-              tuned: bool) -> Proc:
+def _pygeoapi(env: PeersEnv, work: Path, pg: Any, schema: str, table: str, bbox: list[float], *, tuned: bool) -> Proc:
     """A pygeoapi server (not started) on its own config and OpenAPI document."""
     name = "pygeoapi-tuned" if tuned else "pygeoapi"
     work.mkdir(parents=True, exist_ok=True)
@@ -105,16 +148,38 @@ def _pygeoapi(env: PeersEnv, work: Path, pg: Any, schema: str, table: str, bbox:
     if tuned:
         (work / "bench_pygeoapi_tuned.py").write_text(TUNED_MODULE)
         app = "bench_pygeoapi_tuned:APP"
-    proc = Proc([str(env.python), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
-                 "--log-level", "warning", "--no-access-log"],
-                health=f"/collections/{items.COLLECTION}/items?limit=1&f=json", cwd=work,
-                log=work / f"{name}.log")
+    proc = Proc(
+        [
+            str(env.python),
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        health=f"/collections/{items.COLLECTION}/items?limit=1&f=json",
+        cwd=work,
+        log=work / f"{name}.log",
+    )
     cfg, oas = work / f"{name}.config.yml", work / f"{name}.openapi.yml"
     cfg.write_text(json.dumps(_config(proc.port, pg, schema, table, bbox), indent=1))
     genv = {"PYGEOAPI_CONFIG": str(cfg), "PYGEOAPI_OPENAPI": str(oas)}
-    res = subprocess.run([str(env.bin("pygeoapi")), "openapi", "generate", str(cfg), "--output-file", str(oas)],
-                         capture_output=True, text=True, check=False, timeout=300, cwd=work,
-                         env={**os.environ, **genv})
+    res = subprocess.run(
+        [str(env.bin("pygeoapi")), "openapi", "generate", str(cfg), "--output-file", str(oas)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=work,
+        env={**os.environ, **genv},
+    )
     if res.returncode != 0:
         raise RuntimeError(f"pygeoapi openapi generate failed: {(res.stderr or res.stdout)[-800:]}")
     proc.env.update(genv)
@@ -129,15 +194,25 @@ def _answer(url: str) -> dict[str, Any]:
         status = r.status
     doc = json.loads(body)
     feats = doc.get("features", [doc] if doc.get("type") == "Feature" else [])
-    return {"status": status, "bytes": len(body), "features": len(feats), "numberMatched": doc.get("numberMatched"),
-            "numberReturned": doc.get("numberReturned"), "ids": [str(f.get("id")) for f in feats],
-            "properties": sorted(feats[0].get("properties", {})) if feats else []}
+    return {
+        "status": status,
+        "bytes": len(body),
+        "features": len(feats),
+        "numberMatched": doc.get("numberMatched"),
+        "numberReturned": doc.get("numberReturned"),
+        "ids": [str(f.get("id")) for f in feats],
+        "properties": sorted(feats[0].get("properties", {})) if feats else [],
+    }
 
 
 def _compare(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
     a, b = set(ours["ids"]), set(peer["ids"])
-    return {"same_ids": a == b, "ids_in_common": len(a & b), "bytes_ratio": peer["bytes"] / max(ours["bytes"], 1),
-            "same_properties": ours["properties"] == peer["properties"]}
+    return {
+        "same_ids": a == b,
+        "ids_in_common": len(a & b),
+        "bytes_ratio": peer["bytes"] / max(ours["bytes"], 1),
+        "same_properties": ours["properties"] == peer["properties"],
+    }
 
 
 def _profile(ctx: Context, env: PeersEnv, pid: int, base: str, path: str, seconds: float) -> dict[str, Any]:
@@ -152,8 +227,21 @@ def _profile(ctx: Context, env: PeersEnv, pid: int, base: str, path: str, second
     out = ctx.out / "profile-ours-bbox.txt"
     # --gil: only the thread holding the GIL is sampled, so a thread waiting for the GIL (after a C call
     # such as a SQLite query) is not counted as busy in that call: the shares are of Python's CPU time.
-    cmd = [str(env.bin("py-spy")), "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-           "--format", "raw", "--output", str(out), "--rate", "250", "--gil"]
+    cmd = [
+        str(env.bin("py-spy")),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, round(seconds))),
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--rate",
+        "250",
+        "--gil",
+    ]
     holder: dict[str, Any] = {}
 
     def spy() -> None:
@@ -169,8 +257,14 @@ def _profile(ctx: Context, env: PeersEnv, pid: int, base: str, path: str, second
     return {"file": str(out), "mode": "gil", **summarise_collapsed(out.read_text())}
 
 
-def _dataset(ctx: Context, env: PeersEnv, why_peer: str | None, pg: Any, label: str, store_path: Path,
-             ) -> dict[str, Any]:
+def _dataset(
+    ctx: Context,
+    env: PeersEnv,
+    why_peer: str | None,
+    pg: Any,
+    label: str,
+    store_path: Path,
+) -> dict[str, Any]:
     from cim.crs import city_to_lonlat
     from cim.store import open_store
 
@@ -190,16 +284,27 @@ def _dataset(ctx: Context, env: PeersEnv, why_peer: str | None, pg: Any, label: 
         store.close()
     bbox_q = f"bbox={plan['bbox']}&limit={items.LIMIT}"
     paths = {
-        "ours": {"bbox": [f"{items.ITEMS}?{bbox_q}"],
-                 "item": [f"{items.ITEMS}/{quote(i, safe='')}" for i in plan["ids"]]},
-        "pygeoapi": {"bbox": [f"{items.ITEMS}?{bbox_q}&f=json"],
-                     "item": [f"{items.ITEMS}/{quote(i, safe='')}?f=json" for i in plan["ids"]]},
+        "ours": {
+            "bbox": [f"{items.ITEMS}?{bbox_q}"],
+            "item": [f"{items.ITEMS}/{quote(i, safe='')}" for i in plan["ids"]],
+        },
+        "pygeoapi": {
+            "bbox": [f"{items.ITEMS}?{bbox_q}&f=json"],
+            "item": [f"{items.ITEMS}/{quote(i, safe='')}?f=json" for i in plan["ids"]],
+        },
     }
     paths["pygeoapi-tuned"] = paths["pygeoapi"]
-    res: dict[str, Any] = {"buildings": plan["buildings"], "bbox": plan["bbox"], "bbox_matched": plan["bbox_matched"],
-                           "requests": {k: {kind: v[kind][0] for kind in v} for k, v in paths.items()},
-                           "table": loaded and {"rows": loaded["rows"], "columns": loaded["columns"]},
-                           "answers": {}, "http": {}, "rss": {}, "loadavg_start": loadavg()}
+    res: dict[str, Any] = {
+        "buildings": plan["buildings"],
+        "bbox": plan["bbox"],
+        "bbox_matched": plan["bbox_matched"],
+        "requests": {k: {kind: v[kind][0] for kind in v} for k, v in paths.items()},
+        "table": loaded and {"rows": loaded["rows"], "columns": loaded["columns"]},
+        "answers": {},
+        "http": {},
+        "rss": {},
+        "loadavg_start": loadavg(),
+    }
     servers: dict[str, Any] = {"ours": Server(store_path, log=ctx.out / "server-peers.log")}
     if loaded is not None:
         work = ctx.out / "pygeoapi"
@@ -221,12 +326,15 @@ def _dataset(ctx: Context, env: PeersEnv, why_peer: str | None, pg: Any, label: 
         for name, srv in started.items():
             res["answers"][name] = {kind: _answer(srv.url + p[0]) for kind, p in paths[name].items()}
             a = res["answers"][name]["bbox"]
-            ctx.log(f"peers {label}: {name} bbox answer: {a['features']} features of {a['numberMatched']} matched, "
-                    f"{a['bytes']:,} B")
+            ctx.log(
+                f"peers {label}: {name} bbox answer: {a['features']} features of {a['numberMatched']} matched, "
+                f"{a['bytes']:,} B"
+            )
         for name in started:
             if name != "ours":
-                res["answers"][name]["match"] = {k: _compare(res["answers"]["ours"][k], res["answers"][name][k])
-                                                 for k in ("bbox", "item")}
+                res["answers"][name]["match"] = {
+                    k: _compare(res["answers"]["ours"][k], res["answers"][name][k]) for k in ("bbox", "item")
+                }
         warm = 1.0 if ctx.quick else 4.0
         for name, srv in started.items():  # warm every thread and connection pool at the highest load
             load(srv.url, paths[name]["bbox"], connections=max(CONNS), duration=warm)
@@ -238,9 +346,11 @@ def _dataset(ctx: Context, env: PeersEnv, why_peer: str | None, pg: Any, label: 
                     for name, srv in started.items():
                         r = load(srv.url, paths[name][kind], connections=c, duration=ctx.duration)
                         runs.setdefault((name, kind, c), []).append(r)
-                        ctx.log(f"peers {label} {name} {kind} c{c} run {rep + 1}/{ctx.repeats}: {r['rps']:.0f} req/s, "
-                                f"p50 {r.get('p50', float('nan')):.1f} ms, p99 {r.get('p99', float('nan')):.1f} ms"
-                                + (f", {r['errors']} errors" if r.get("errors") else ""))
+                        ctx.log(
+                            f"peers {label} {name} {kind} c{c} run {rep + 1}/{ctx.repeats}: {r['rps']:.0f} req/s, "
+                            f"p50 {r.get('p50', float('nan')):.1f} ms, p99 {r.get('p99', float('nan')):.1f} ms"
+                            + (f", {r['errors']} errors" if r.get("errors") else "")
+                        )
         for (name, kind, c), rs in runs.items():
             m = median_of_runs(rs)
             m["errors"] = sum(r.get("errors", 0) for r in rs)
@@ -250,8 +360,14 @@ def _dataset(ctx: Context, env: PeersEnv, why_peer: str | None, pg: Any, label: 
             res["rss"][name] = rss(pid) if pid else {}
             res["http"][name]["startup_s"] = srv.startup_s
         if "ours" in started and started["ours"].proc is not None:
-            res["profile_ours"] = _profile(ctx, env, started["ours"].proc.pid, started["ours"].url,
-                                           paths["ours"]["bbox"][0], 3.0 if ctx.quick else 8.0)
+            res["profile_ours"] = _profile(
+                ctx,
+                env,
+                started["ours"].proc.pid,
+                started["ours"].url,
+                paths["ours"]["bbox"][0],
+                3.0 if ctx.quick else 8.0,
+            )
     finally:
         for srv in started.values():
             srv.stop()
@@ -272,7 +388,9 @@ def ratios(res: dict[str, Any]) -> dict[str, Any]:
                 p = http[peer].get(kind, {}).get(c)
                 if p and p.get("rps"):
                     out.setdefault(peer, {}).setdefault(kind, {})[c] = {
-                        "rps": m["rps"] / p["rps"], "p50": p.get("p50", float("nan")) / m.get("p50", float("nan"))}
+                        "rps": m["rps"] / p["rps"],
+                        "p50": p.get("p50", float("nan")) / m.get("p50", float("nan")),
+                    }
     return out
 
 
@@ -284,12 +402,18 @@ def run(ctx: Context) -> dict[str, Any]:
     env = PeersEnv(log=ctx.log)
     why_pg = pgmod.why_unavailable()
     why_peer = why_pg or env.ensure("pygeoapi")
-    result: dict[str, Any] = {"pygeoapi": why_peer and f"skipped: {why_peer}", "datasets": {},
-                              "connections": list(CONNS), "item_connections": list(ITEM_CONNS),
-                              "duration_s": ctx.duration, "repeats": ctx.repeats}
+    result: dict[str, Any] = {
+        "pygeoapi": why_peer and f"skipped: {why_peer}",
+        "datasets": {},
+        "connections": list(CONNS),
+        "item_connections": list(ITEM_CONNS),
+        "duration_s": ctx.duration,
+        "repeats": ctx.repeats,
+    }
     if why_peer is None:
-        result["versions"] = env.versions("pygeoapi", "SQLAlchemy", "GeoAlchemy2", "psycopg2-binary", "uvicorn",
-                                          "starlette", "pyproj")
+        result["versions"] = env.versions(
+            "pygeoapi", "SQLAlchemy", "GeoAlchemy2", "psycopg2-binary", "uvicorn", "starlette", "pyproj"
+        )
         result["pygeoapi"] = f"pygeoapi {result['versions'].get('pygeoapi')}"
     datasets = [("sample", ctx.sample_store())]
     if not ctx.quick:
@@ -323,12 +447,16 @@ def rows(result: dict[str, Any]) -> list[Row]:
                     if name == "ours":
                         a = d["answers"]["ours"][kind]
                         note = f"{d['buildings']:,} bldg; {a['bytes']:,} B" + (
-                            f", {a['features']} of {a['numberMatched']}" if kind == "bbox" else "")
+                            f", {a['features']} of {a['numberMatched']}" if kind == "bbox" else ""
+                        )
                     else:
                         r = d["ratios"].get(name, {}).get(kind, {}).get(c)
                         a = d["answers"][name][kind]
-                        note = (f"ours/this {r['rps']:.1f}x req/s; " if r else "") + f"{a['bytes']:,} B" + (
-                            f", {a['features']} of {a['numberMatched']}" if kind == "bbox" else "")
+                        note = (
+                            (f"ours/this {r['rps']:.1f}x req/s; " if r else "")
+                            + f"{a['bytes']:,} B"
+                            + (f", {a['features']} of {a['numberMatched']}" if kind == "bbox" else "")
+                        )
                     if m.get("errors"):
                         note += f"; {m['errors']} ERRORS"
                     out.append((NAME, f"{label} {_KIND[kind]}: {name} {c}", m, note))

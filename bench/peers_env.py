@@ -73,12 +73,18 @@ class PeersEnv:
             return None
         base = shutil.which("python3") or sys.executable
         self.log(f"peers: creating {self.root} ({base} -m venv)")
-        proc = subprocess.run([base, "-m", "venv", str(self.root)], capture_output=True, text=True, check=False,
-                              timeout=300)
+        proc = subprocess.run(
+            [base, "-m", "venv", str(self.root)], capture_output=True, text=True, check=False, timeout=300
+        )
         if proc.returncode != 0:
             return f"python3 -m venv failed: {(proc.stderr or proc.stdout).strip()[-300:]}"
-        subprocess.run([str(self.python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
-                       capture_output=True, text=True, check=False, timeout=INSTALL_TIMEOUT_S)
+        subprocess.run(
+            [str(self.python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=INSTALL_TIMEOUT_S,
+        )
         return None
 
     def ensure(self, group: str) -> str | None:
@@ -95,14 +101,23 @@ class PeersEnv:
             t0 = time.perf_counter()
             env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
             try:
-                proc = subprocess.run([str(self.python), "-m", "pip", "install", "--quiet", *reqs],
-                                      capture_output=True, text=True, check=False, timeout=INSTALL_TIMEOUT_S, env=env)
+                proc = subprocess.run(
+                    [str(self.python), "-m", "pip", "install", "--quiet", *reqs],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=INSTALL_TIMEOUT_S,
+                    env=env,
+                )
             except subprocess.TimeoutExpired:
                 why = f"pip install {' '.join(reqs)} took over {INSTALL_TIMEOUT_S} s"
             else:
                 if proc.returncode != 0:
-                    lines = [ln for ln in (proc.stderr or proc.stdout).splitlines()
-                             if ln.strip() and not ln.startswith("WARNING: Location")]
+                    lines = [
+                        ln
+                        for ln in (proc.stderr or proc.stdout).splitlines()
+                        if ln.strip() and not ln.startswith("WARNING: Location")
+                    ]
                     why = f"pip install {' '.join(reqs)} failed: {' '.join(lines[-3:])[-400:]}"
                 else:
                     stamp.write_text("\n".join(reqs) + "\n")
@@ -114,9 +129,11 @@ class PeersEnv:
 
     def versions(self, *dists: str) -> dict[str, str | None]:
         """Installed versions of ``dists`` in the peers' environment."""
-        code = ("import importlib.metadata as m, json, sys\n"
-                "def v(d):\n    try: return m.version(d)\n    except m.PackageNotFoundError: return None\n"
-                "print(json.dumps({d: v(d) for d in sys.argv[1:]}))")
+        code = (
+            "import importlib.metadata as m, json, sys\n"
+            "def v(d):\n    try: return m.version(d)\n    except m.PackageNotFoundError: return None\n"
+            "print(json.dumps({d: v(d) for d in sys.argv[1:]}))"
+        )
         proc = subprocess.run([str(self.python), "-c", code, *dists], capture_output=True, text=True, check=False)
         import json
 
@@ -148,14 +165,22 @@ def loadavg() -> float | None:
         return None
 
 
-def run_timed(cmd: list[str], *, timeout: float, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> dict[str, Any]:
+def run_timed(
+    cmd: list[str], *, timeout: float, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> dict[str, Any]:
     """Wall seconds of one command, its exit code and the tail of its output (user+sys CPU seconds too)."""
     before = os.times()
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout,
-                              env={**os.environ, **(env or {})}, cwd=cwd)
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+        )
     except subprocess.TimeoutExpired:
         return {"s": time.perf_counter() - t0, "rc": None, "error": f"timed out after {timeout:.0f} s"}
     wall = time.perf_counter() - t0

@@ -12,8 +12,12 @@ import json
 import sys
 from pathlib import Path
 
-LABELS = {"bbox": "bbox 200 m (ids)", "underground": "3-D pipes, 500 m x 30-45 m", "tall": "3-D buildings > 100 m",
-          "page": "bbox page of 100 (store.query)"}
+LABELS = {
+    "bbox": "bbox 200 m (ids)",
+    "underground": "3-D pipes, 500 m x 30-45 m",
+    "tall": "3-D buildings > 100 m",
+    "page": "bbox page of 100 (store.query)",
+}
 COLOURS = {"bbox": "#1f77b4", "underground": "#2ca02c", "tall": "#9467bd", "page": "#d62728"}
 
 
@@ -37,13 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     for ax, stat in zip(axes, ("p50", "p99"), strict=True):
         for kind, label in LABELS.items():
             for side, style in (("ours", "-"), ("postgis", "--")):
-                pts = [(n, k["runs"][str(n)][kind][side][stat]) for n in sizes
-                       if side in k["runs"][str(n)].get(kind, {})]
+                pts = [
+                    (n, k["runs"][str(n)][kind][side][stat]) for n in sizes if side in k["runs"][str(n)].get(kind, {})
+                ]
                 if not pts:
                     continue
                 who = "SQLite (ours)" if side == "ours" else ("PostGIS store" if kind == "page" else "PostGIS SQL")
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", color=COLOURS[kind],
-                        label=f"{label}: {who}")
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    style,
+                    marker="o",
+                    color=COLOURS[kind],
+                    label=f"{label}: {who}",
+                )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("buildings in the store (synthetic city; pipes ~ 1/16)")
@@ -53,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=4, frameon=False)
     m = report.get("machine", {})
-    fig.suptitle(f"Spatial queries: this service's SQLite kernel against PostGIS - {m.get('cores_usable')} cores "
-                 f"{m.get('cpu')}, {report.get('date', '')[:10]}", fontsize=11)
+    fig.suptitle(
+        f"Spatial queries: this service's SQLite kernel against PostGIS - {m.get('cores_usable')} cores "
+        f"{m.get('cpu')}, {report.get('date', '')[:10]}",
+        fontsize=11,
+    )
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     Path(args[1]).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args[1], dpi=110)

@@ -59,6 +59,9 @@ def summarise_collapsed(text: str, top: int = 12) -> dict[str, Any]:
             buckets["other"] += n
     if not total:
         return {"samples": 0, "idle": idle, "buckets": {}, "top": {}}
-    return {"samples": total, "idle": idle,
-            "buckets": {k: v / total for k, v in buckets.most_common()},
-            "top": {k: v / total for k, v in leaves.most_common(top)}}
+    return {
+        "samples": total,
+        "idle": idle,
+        "buckets": {k: v / total for k, v in buckets.most_common()},
+        "top": {k: v / total for k, v in leaves.most_common(top)},
+    }

@@ -46,9 +46,19 @@ def _measure(city: Any, ctx: Context, label: str) -> dict[str, Any]:
     med = sorted(totals)[len(totals) // 2]
     f, m = sorted(fetch)[len(fetch) // 2], sorted(mesh)[len(mesh) // 2]
     ctx.log(f"render {label}: {med:.2f} s ({buildings} buildings, {pipes} pipes, {triangles:,} triangles)")
-    return {"first_s": first, "total_s": med, "fetch_s": f, "mesh_s": m, "rest_s": max(med - f - m, 0.0),
-            "runs_s": totals, "buildings": buildings, "pipes": pipes, "triangles": triangles, "png": str(out),
-            "png_bytes": out.stat().st_size}
+    return {
+        "first_s": first,
+        "total_s": med,
+        "fetch_s": f,
+        "mesh_s": m,
+        "rest_s": max(med - f - m, 0.0),
+        "runs_s": totals,
+        "buildings": buildings,
+        "pipes": pipes,
+        "triangles": triangles,
+        "png": str(out),
+        "png_bytes": out.stat().st_size,
+    }
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -70,8 +80,13 @@ def rows(result: dict[str, Any]) -> list[Row]:
         if not r:
             continue
         w, h = result["size"]
-        out.append((NAME, f"{kind}: {r['buildings']:,} buildings + {r['pipes']:,} pipes + terrain -> {w}x{h} PNG",
-                    {"p50": r["total_s"] * 1e3},
-                    f"features {r['fetch_s']:.2f} s, meshes {r['mesh_s']:.2f} s, scene+render {r['rest_s']:.2f} s; "
-                    f"{r['triangles']:,} triangles; first {r['first_s']:.1f} s"))
+        out.append(
+            (
+                NAME,
+                f"{kind}: {r['buildings']:,} buildings + {r['pipes']:,} pipes + terrain -> {w}x{h} PNG",
+                {"p50": r["total_s"] * 1e3},
+                f"features {r['fetch_s']:.2f} s, meshes {r['mesh_s']:.2f} s, scene+render {r['rest_s']:.2f} s; "
+                f"{r['triangles']:,} triangles; first {r['first_s']:.1f} s",
+            )
+        )
     return out

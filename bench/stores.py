@@ -64,15 +64,24 @@ def run(ctx: Context) -> dict[str, Any]:
                     store.write(feats)
                     secs = time.perf_counter() - t
                     q = _query_times(store, n, 50 if ctx.quick else 300)
-                    run_ = {"import_s": secs, "features_per_s": len(feats) / secs, "p50": q["p50"], "p99": q["p99"],
-                            "mean_matched": q["mean_matched"]}
+                    run_ = {
+                        "import_s": secs,
+                        "features_per_s": len(feats) / secs,
+                        "p50": q["p50"],
+                        "p99": q["p99"],
+                        "mean_matched": q["mean_matched"],
+                    }
                     if backend == "sqlite":
                         run_["bytes_per_feature"] = path.stat().st_size / len(feats)
                     runs.append(run_)
                     store.close()
                     ctx.log(f"stores: {backend} {n:,}: import {secs:.1f} s, query p50 {q['p50']:.2f} ms")
-                results["runs"][f"{backend}-{n}"] = {"features": len(feats), **median_of_runs(
-                    runs, ("import_s", "features_per_s", "p50", "p99", "bytes_per_feature", "mean_matched"))}
+                results["runs"][f"{backend}-{n}"] = {
+                    "features": len(feats),
+                    **median_of_runs(
+                        runs, ("import_s", "features_per_s", "p50", "p99", "bytes_per_feature", "mean_matched")
+                    ),
+                }
             del feats
     finally:
         if cluster is not None:
@@ -87,10 +96,22 @@ def rows(result: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     for key, r in result["runs"].items():
         backend, n = key.split("-")
-        out.append((NAME, f"{backend} import {int(n):,} bldg ({r['features']:,} features)",
-                    {"value": r.get("features_per_s")}, f"features/s; {r.get('import_s', 0):.1f} s"))
-        out.append((NAME, f"{backend} bbox 200 m, limit 100, {int(n):,} bldg",
-                    {"p50": r.get("p50"), "p99": r.get("p99")}, f"~{r.get('mean_matched', 0):.0f} matched"))
+        out.append(
+            (
+                NAME,
+                f"{backend} import {int(n):,} bldg ({r['features']:,} features)",
+                {"value": r.get("features_per_s")},
+                f"features/s; {r.get('import_s', 0):.1f} s",
+            )
+        )
+        out.append(
+            (
+                NAME,
+                f"{backend} bbox 200 m, limit 100, {int(n):,} bldg",
+                {"p50": r.get("p50"), "p99": r.get("p99")},
+                f"~{r.get('mean_matched', 0):.0f} matched",
+            )
+        )
     if result["postgis"] != "available":
         out.append((NAME, "postgis", {}, f"skipped: {result['postgis']}"))
     return out

@@ -42,10 +42,15 @@ def buildings(n: int, seed: int = 7) -> list[Building]:
     use = rng.integers(0, len(_USES), n)
     year = rng.integers(1950, 2025, n)
     return [
-        Building(id=f"S{i:07d}", footprint=[[(x[i], y[i]), (x[i] + w[i], y[i]), (x[i] + w[i], y[i] + d[i]),
-                                            (x[i], y[i] + d[i])]],
-                 ground_elevation=ground[i], height=h[i], floors_above=max(1, int(h[i] // 3)),
-                 use=_USES[use[i]], year_built=int(year[i]))
+        Building(
+            id=f"S{i:07d}",
+            footprint=[[(x[i], y[i]), (x[i] + w[i], y[i]), (x[i] + w[i], y[i] + d[i]), (x[i], y[i] + d[i])]],
+            ground_elevation=ground[i],
+            height=h[i],
+            floors_above=max(1, int(h[i] // 3)),
+            use=_USES[use[i]],
+            year_built=int(year[i]),
+        )
         for i in range(n)
     ]
 
@@ -59,9 +64,14 @@ def pipes(n_buildings: int, seed: int = 8) -> list[PipeSegment]:
             x, y = X0 + bx * 220.0, Y0 + by * 220.0 + 2
             for j, u in enumerate(_UTIL):
                 z = 45 - 1.5 - 0.6 * j
-                out.append(PipeSegment(id=f"SP{bx:04d}{by:04d}{j}", utility=u,
-                                       centreline=[(x, y + 1.5 * j, z), (x + 220.0, y + 1.5 * j, z - 0.2)],
-                                       diameter=float(np.round(rng.uniform(0.1, 0.8), 2))))
+                out.append(
+                    PipeSegment(
+                        id=f"SP{bx:04d}{by:04d}{j}",
+                        utility=u,
+                        centreline=[(x, y + 1.5 * j, z), (x + 220.0, y + 1.5 * j, z - 0.2)],
+                        diameter=float(np.round(rng.uniform(0.1, 0.8), 2)),
+                    )
+                )
     return out
 
 

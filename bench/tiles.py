@@ -36,8 +36,15 @@ def _build(store: Any, layer: str, frame: Any) -> dict[str, Any]:
     secs = time.perf_counter() - t0
     glb = [sink.read(p) for p in sink.paths() if p.endswith(".glb")]
     gz = sum(len(gzip.compress(b, 6, mtime=0)) for b in glb)
-    return {"seconds": secs, "features": r.features, "tiles": r.tiles, "bytes": r.bytes, "gzip_bytes": gz,
-            "max_tile_bytes": r.max_tile_bytes, "depth": r.depth}
+    return {
+        "seconds": secs,
+        "features": r.features,
+        "tiles": r.tiles,
+        "bytes": r.bytes,
+        "gzip_bytes": gz,
+        "max_tile_bytes": r.max_tile_bytes,
+        "depth": r.depth,
+    }
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -58,8 +65,10 @@ def _sample(ctx: Context) -> dict[str, Any]:
     for layer in LAYERS:
         out[layer] = _median([_build(store, layer, frame) for _ in range(ctx.repeats)])
         r = out[layer]
-        ctx.log(f"tiles: sample {layer}: {r['features']:,} features in {r['seconds']:.2f} s, "
-                f"{r['tiles']} tiles, {r['bytes'] / 1e6:.1f} MB")
+        ctx.log(
+            f"tiles: sample {layer}: {r['features']:,} features in {r['seconds']:.2f} s, "
+            f"{r['tiles']} tiles, {r['bytes'] / 1e6:.1f} MB"
+        )
     store.close()
     return out
 
@@ -76,8 +85,9 @@ def _synthetic(ctx: Context, n: int) -> dict[str, Any]:
     store.write(synth.city(n))
     frame = city_frame(store)
     try:
-        runs = [_build(store, "buildings", frame) for _ in range(1 if n >= 100_000 and ctx.quick else
-                                                                 min(ctx.repeats, 2))]
+        runs = [
+            _build(store, "buildings", frame) for _ in range(1 if n >= 100_000 and ctx.quick else min(ctx.repeats, 2))
+        ]
         res = {"buildings": n, **_median(runs)}
         ctx.log(f"tiles: {n:,} synthetic buildings: {res['seconds']:.1f} s, {n / res['seconds']:,.0f} buildings/s")
         return res
@@ -103,8 +113,9 @@ def _requests(ctx: Context) -> dict[str, Any]:
                     stack += t.get("children", [])
             for p in paths:  # warm
                 assert c.get(p).status_code == 200
-            times = timed_loop(lambda i: c.get(paths[i % len(paths)]).raise_for_status(),
-                               max_n=2000, max_s=2 if ctx.quick else 10)
+            times = timed_loop(
+                lambda i: c.get(paths[i % len(paths)]).raise_for_status(), max_n=2000, max_s=2 if ctx.quick else 10
+            )
             out["sequential"] = latency_stats(times)
             out["tiles"] = len(paths)
             t0 = time.perf_counter()
@@ -112,8 +123,10 @@ def _requests(ctx: Context) -> dict[str, Any]:
             out["not_modified_ms"] = (time.perf_counter() - t0) * 1e3
             assert r.status_code == 304
         out["load16"] = load(server.url, paths, connections=16, duration=ctx.duration)
-    ctx.log(f"tiles: GLB from cache p50 {out['sequential']['p50']:.2f} ms, "
-            f"{out['load16'].get('rps', 0):,.0f} req/s at 16 connections")
+    ctx.log(
+        f"tiles: GLB from cache p50 {out['sequential']['p50']:.2f} ms, "
+        f"{out['load16'].get('rps', 0):,.0f} req/s at 16 connections"
+    )
     return out
 
 
@@ -126,26 +139,62 @@ def rows(result: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     s = result["sample"]
     total = sum(r["seconds"] for r in s.values())
-    out.append((NAME, "sample city: all four layers", {"value": total},
-                f"s; {sum(r['tiles'] for r in s.values())} tiles, {sum(r['bytes'] for r in s.values()) / 1e6:.1f} MB"))
+    out.append(
+        (
+            NAME,
+            "sample city: all four layers",
+            {"value": total},
+            f"s; {sum(r['tiles'] for r in s.values())} tiles, {sum(r['bytes'] for r in s.values()) / 1e6:.1f} MB",
+        )
+    )
     for layer, r in s.items():
         per_s, unit = (r["tiles"], "tiles/s") if layer == "terrain" else (r["features"], "features/s")
-        out.append((NAME, f"sample {layer}", {"value": per_s / r["seconds"]},
-                    f"{unit}; {r['seconds']:.2f} s, {r['tiles']} tiles, largest {r['max_tile_bytes'] / 1e3:.0f} KB"))
+        out.append(
+            (
+                NAME,
+                f"sample {layer}",
+                {"value": per_s / r["seconds"]},
+                f"{unit}; {r['seconds']:.2f} s, {r['tiles']} tiles, largest {r['max_tile_bytes'] / 1e3:.0f} KB",
+            )
+        )
     b = s["buildings"]
-    out.append((NAME, "sample bytes per building", {"value": b["bytes"] / b["features"]},
-                f"B raw; {b['gzip_bytes'] / b['features']:.0f} B gzipped"))
+    out.append(
+        (
+            NAME,
+            "sample bytes per building",
+            {"value": b["bytes"] / b["features"]},
+            f"B raw; {b['gzip_bytes'] / b['features']:.0f} B gzipped",
+        )
+    )
     y = result["synthetic"]
-    out.append((NAME, f"{y['buildings']:,} synthetic buildings: tileset", {"value": y["buildings"] / y["seconds"]},
-                f"buildings/s; {y['seconds']:.1f} s, {y['tiles']} tiles, {y['bytes'] / y['buildings']:.0f} B/bldg "
-                f"({y['gzip_bytes'] / y['buildings']:.0f} gz); pg2b3dm ~1,400/s"))
+    out.append(
+        (
+            NAME,
+            f"{y['buildings']:,} synthetic buildings: tileset",
+            {"value": y["buildings"] / y["seconds"]},
+            f"buildings/s; {y['seconds']:.1f} s, {y['tiles']} tiles, {y['bytes'] / y['buildings']:.0f} B/bldg "
+            f"({y['gzip_bytes'] / y['buildings']:.0f} gz); pg2b3dm ~1,400/s",
+        )
+    )
     q = result["requests"]
-    out.append((NAME, "GLB tile from cache, 1 connection", {"p50": q["sequential"]["p50"],
-                                                             "p99": q["sequential"]["p99"]},
-                f"{q['tiles']} tiles cycled, gzip; 304 in {q['not_modified_ms']:.1f} ms"))
+    out.append(
+        (
+            NAME,
+            "GLB tile from cache, 1 connection",
+            {"p50": q["sequential"]["p50"], "p99": q["sequential"]["p99"]},
+            f"{q['tiles']} tiles cycled, gzip; 304 in {q['not_modified_ms']:.1f} ms",
+        )
+    )
     ld = q["load16"]
-    out.append((NAME, "GLB tile from cache, 16 connections", {"p50": ld.get("p50"), "p99": ld.get("p99"),
-                                                               "rps": ld.get("rps")}, ld.get("client", "")))
-    out.append((NAME, "first buildings tileset.json (builds the layer)", {"value": q["first_tileset_buildings_ms"]},
-                "ms"))
+    out.append(
+        (
+            NAME,
+            "GLB tile from cache, 16 connections",
+            {"p50": ld.get("p50"), "p99": ld.get("p99"), "rps": ld.get("rps")},
+            ld.get("client", ""),
+        )
+    )
+    out.append(
+        (NAME, "first buildings tileset.json (builds the layer)", {"value": q["first_tileset_buildings_ms"]}, "ms")
+    )
     return out

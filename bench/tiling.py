@@ -39,8 +39,10 @@ NAME = "tiling"
 TITLE = "CityJSON to GLB against cjio, LAS to 3D Tiles against py3dtiles"
 
 DATA = ROOT.parent / "shared" / "data"
-GLB_FILES = [("delft", DATA / "buildings" / "delft.json", 28992), ("zurich", DATA / "buildings" /
-                                                                     "zurich_subset_lod2.json", 2056)]
+GLB_FILES = [
+    ("delft", DATA / "buildings" / "delft.json", 28992),
+    ("zurich", DATA / "buildings" / "zurich_subset_lod2.json", 2056),
+]
 LAS_FILES = [("autzen", DATA / "terrain" / "autzen_trim.las", 32610)]
 
 
@@ -83,12 +85,27 @@ def our_glb(path: Path, epsg: int, out: Path) -> dict[str, Any]:
     enu = frame.to_enu(mesh.vertices)
     normals = frame.rotate_normals(mesh.normals, origin)
     table = layer_of_collection("buildings").table(feats, None)
-    data = encode_glb(yup(enu), mesh.faces, normals=yup(normals), colors=mesh.colors, feature=mesh.feature,
-                      table=table, extras={"enu_to_ecef": frame.enu.matrix()}, name=path.stem)
+    data = encode_glb(
+        yup(enu),
+        mesh.faces,
+        normals=yup(normals),
+        colors=mesh.colors,
+        feature=mesh.feature,
+        table=table,
+        extras={"enu_to_ecef": frame.enu.matrix()},
+        name=path.stem,
+    )
     out.write_bytes(data)
     t3 = time.perf_counter()
-    return {"features": len(feats), "vertices": int(len(mesh.vertices)), "triangles": int(len(mesh.faces)),
-            "bytes": len(data), "read_s": t1 - t0, "mesh_s": t2 - t1, "encode_s": t3 - t2}
+    return {
+        "features": len(feats),
+        "vertices": int(len(mesh.vertices)),
+        "triangles": int(len(mesh.faces)),
+        "bytes": len(data),
+        "read_s": t1 - t0,
+        "mesh_s": t2 - t1,
+        "encode_s": t3 - t2,
+    }
 
 
 def our_tileset(path: Path, epsg: int, out: Path, layer: str) -> dict[str, Any]:
@@ -110,8 +127,14 @@ def our_tileset(path: Path, epsg: int, out: Path, layer: str) -> dict[str, Any]:
         t2 = time.perf_counter()
     finally:
         store.close()
-    return {"counts": rep.counts, "import_s": t1 - t0, "tiles_s": t2 - t1, "tiles": res.tiles, "bytes": res.bytes,
-            "features": res.features}
+    return {
+        "counts": rep.counts,
+        "import_s": t1 - t0,
+        "tiles_s": t2 - t1,
+        "tiles": res.tiles,
+        "bytes": res.bytes,
+        "features": res.features,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,8 +153,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -- the suite ------------------------------------------------------------------------------------
-def _runs(cmd: list[str], repeat: int, timeout: float, out: Path | None = None, *, warm: bool = True,
-          **kw: Any) -> dict[str, Any]:
+def _runs(
+    cmd: list[str], repeat: int, timeout: float, out: Path | None = None, *, warm: bool = True, **kw: Any
+) -> dict[str, Any]:
     """Median wall seconds of ``repeat`` runs of ``cmd`` after one unmeasured run (``warm``: the page cache,
     the bytecode and the PROJ database warm for both sides); the output is removed before each run."""
     import statistics
@@ -189,16 +213,36 @@ def run(ctx: Context) -> dict[str, Any]:
                 cj = env.bin("cjio")
                 out = work / f"{label}-cjio.glb"
                 if label == "delft":
-                    r["cjio_buildings"] = _runs([str(cj), "--suppress_msg", str(path), "subset", "--cotype",
-                                                 "Building", "export", "glb", str(out)], repeat, 1200, out)
+                    r["cjio_buildings"] = _runs(
+                        [
+                            str(cj),
+                            "--suppress_msg",
+                            str(path),
+                            "subset",
+                            "--cotype",
+                            "Building",
+                            "export",
+                            "glb",
+                            str(out),
+                        ],
+                        repeat,
+                        1200,
+                        out,
+                    )
                     r["cjio_buildings"]["bytes"] = _size(out)
                     if not ctx.quick:
-                        r["cjio"] = _runs([str(cj), "--suppress_msg", str(path), "export", "glb", str(out)],
-                                          repeat, 1200, out, warm=False)
+                        r["cjio"] = _runs(
+                            [str(cj), "--suppress_msg", str(path), "export", "glb", str(out)],
+                            repeat,
+                            1200,
+                            out,
+                            warm=False,
+                        )
                         r["cjio"]["bytes"] = _size(out)
                 else:
-                    r["cjio_buildings"] = _runs([str(cj), "--suppress_msg", str(path), "export", "glb", str(out)],
-                                                repeat, 1200, out)
+                    r["cjio_buildings"] = _runs(
+                        [str(cj), "--suppress_msg", str(path), "export", "glb", str(out)], repeat, 1200, out
+                    )
                     r["cjio_buildings"]["bytes"] = _size(out)
             n = (r["ours"].get("stages") or {}).get("features")
             r["buildings"] = n
@@ -206,11 +250,13 @@ def run(ctx: Context) -> dict[str, Any]:
                 r["ms_per_building"] = {"ours": r["ours"]["s"] / n * 1e3, "cjio": r["cjio_buildings"]["s"] / n * 1e3}
                 r["ratio"] = r["cjio_buildings"]["s"] / r["ours"]["s"]
             result["glb"][label] = r
-            ctx.log(f"tiling glb {label}: ours {r['ours'].get('s', float('nan')):.2f} s, tileset "
-                    f"{r['ours_tileset'].get('s', float('nan')):.2f} s, cjio (buildings) "
-                    f"{r.get('cjio_buildings', {}).get('s', float('nan')):.2f} s"
-                    + (f", cjio (all objects) {r['cjio']['s']:.2f} s" if "s" in r.get("cjio", {}) else "")
-                    + (f" -> {r['ratio']:.1f}x" if "ratio" in r else ""))
+            ctx.log(
+                f"tiling glb {label}: ours {r['ours'].get('s', float('nan')):.2f} s, tileset "
+                f"{r['ours_tileset'].get('s', float('nan')):.2f} s, cjio (buildings) "
+                f"{r.get('cjio_buildings', {}).get('s', float('nan')):.2f} s"
+                + (f", cjio (all objects) {r['cjio']['s']:.2f} s" if "s" in r.get("cjio", {}) else "")
+                + (f" -> {r['ratio']:.1f}x" if "ratio" in r else "")
+            )
 
         why_p3 = env.ensure("py3dtiles")
         result["py3dtiles"] = f"skipped: {why_p3}" if why_p3 else f"py3dtiles {env.versions('py3dtiles')['py3dtiles']}"
@@ -229,18 +275,37 @@ def run(ctx: Context) -> dict[str, Any]:
             r["ours"]["bytes"] = _size(tdir)
             if not why_p3:
                 pdir = work / f"{label.replace(' ', '_')}-py3dtiles"
-                r["py3dtiles"] = _runs([str(env.bin("py3dtiles")), "convert", str(path), "--out", str(pdir),
-                                        "--overwrite", "--spec-version", "1.1", "--srs_out", "4978", "--jobs", "2"],
-                                       repeat, 1800, pdir, cwd=work)
+                r["py3dtiles"] = _runs(
+                    [
+                        str(env.bin("py3dtiles")),
+                        "convert",
+                        str(path),
+                        "--out",
+                        str(pdir),
+                        "--overwrite",
+                        "--spec-version",
+                        "1.1",
+                        "--srs_out",
+                        "4978",
+                        "--jobs",
+                        "2",
+                    ],
+                    repeat,
+                    1800,
+                    pdir,
+                    cwd=work,
+                )
                 r["py3dtiles"]["bytes"] = _size(pdir)
                 r["py3dtiles"]["tiles"] = sum(1 for f in pdir.rglob("*") if f.suffix in (".glb", ".pnts"))
             if "s" in r["ours"] and "s" in r.get("py3dtiles", {}):
                 r["points_per_s"] = {"ours": points / r["ours"]["s"], "py3dtiles": points / r["py3dtiles"]["s"]}
                 r["ratio"] = r["py3dtiles"]["s"] / r["ours"]["s"]
             result["las"][label] = r
-            ctx.log(f"tiling las {label} ({points:,} points): ours {r['ours'].get('s', float('nan')):.2f} s, "
-                    f"py3dtiles {r.get('py3dtiles', {}).get('s', float('nan')):.2f} s"
-                    + (f" -> {r['ratio']:.1f}x" if "ratio" in r else ""))
+            ctx.log(
+                f"tiling las {label} ({points:,} points): ours {r['ours'].get('s', float('nan')):.2f} s, "
+                f"py3dtiles {r.get('py3dtiles', {}).get('s', float('nan')):.2f} s"
+                + (f" -> {r['ratio']:.1f}x" if "ratio" in r else "")
+            )
     result["loadavg_end"] = loadavg()
     return result
 
@@ -254,8 +319,12 @@ def rows(result: dict[str, Any]) -> list[Row]:
             out.append((NAME, f"glb {label}", {}, f"skipped: {r['skipped']}"))
             continue
         n = r.get("buildings") or 0
-        for key, what in (("ours", "ours, one GLB"), ("ours_tileset", "ours, import + 3D Tiles layer"),
-                          ("cjio_buildings", "cjio export glb (buildings)"), ("cjio", "cjio export glb (all objects)")):
+        for key, what in (
+            ("ours", "ours, one GLB"),
+            ("ours_tileset", "ours, import + 3D Tiles layer"),
+            ("cjio_buildings", "cjio export glb (buildings)"),
+            ("cjio", "cjio export glb (all objects)"),
+        ):
             m = r.get(key)
             if not m:
                 continue

@@ -40,8 +40,16 @@ TITLE = "Underground use of a 200 m window: SQLite and PostGIS, candidate search
 
 WINDOW = 200.0
 OFFSETS = np.array([-7.0, -5.0, -3.0, -1.0, 1.0, 3.0, 5.0, 7.0])  # metres from the street centre line
-UTILS = [Utility.telecom, Utility.power, Utility.gas, Utility.heat, Utility.water, Utility.reclaimed, Utility.storm,
-         Utility.sewer]
+UTILS = [
+    Utility.telecom,
+    Utility.power,
+    Utility.gas,
+    Utility.heat,
+    Utility.water,
+    Utility.reclaimed,
+    Utility.storm,
+    Utility.sewer,
+]
 DEPTH = np.array([1.0, 1.3, 1.8, 1.7, 2.2, 2.6, 3.5, 3.9])  # axis depth below the ground, by utility
 
 
@@ -81,16 +89,30 @@ def pipes_dense(n: int, n_buildings: int, chunk: int = 100_000, seed: int = 9) -
                 zs = _ground(xs) - DEPTH[u_i] - drop
                 d = float(np.round(diam[util] * rng.uniform(0.8, 1.6), 2))
                 for j in range(per_line):
-                    out.append(PipeSegment(
-                        id=f"D{axis}{s_i:03d}{u_i}{j:05d}", utility=util, diameter=d,
-                        centreline=[(float(xs[j]), float(ys[j]), float(zs[j])),
-                                    (float(xs[j + 1]), float(ys[j + 1]), float(zs[j + 1]))],
-                        lane="motor_lane" if abs(OFFSETS[u_i]) < 4 else "footway"))
+                    out.append(
+                        PipeSegment(
+                            id=f"D{axis}{s_i:03d}{u_i}{j:05d}",
+                            utility=util,
+                            diameter=d,
+                            centreline=[
+                                (float(xs[j]), float(ys[j]), float(zs[j])),
+                                (float(xs[j + 1]), float(ys[j + 1]), float(zs[j + 1])),
+                            ],
+                            lane="motor_lane" if abs(OFFSETS[u_i]) < 4 else "footway",
+                        )
+                    )
                     k += 1
                     if util == Utility.sewer and j % 4 == 0:
-                        out.append(PipeNode(id=f"M{axis}{s_i:03d}{j:05d}", kind="manhole", utility=util,
-                                            position=(float(xs[j]), float(ys[j]), float(_ground(xs[j:j + 1])[0])),
-                                            depth=float(DEPTH[u_i] + 0.5), diameter=1.0))
+                        out.append(
+                            PipeNode(
+                                id=f"M{axis}{s_i:03d}{j:05d}",
+                                kind="manhole",
+                                utility=util,
+                                position=(float(xs[j]), float(ys[j]), float(_ground(xs[j : j + 1])[0])),
+                                depth=float(DEPTH[u_i] + 0.5),
+                                diameter=1.0,
+                            )
+                        )
                     if len(out) >= chunk:
                         yield out
                         out = []
@@ -102,9 +124,16 @@ def basements(n_buildings: int, every: int = 10) -> list[UndergroundStructure]:
     out = []
     for b in synth.buildings(n_buildings)[::every]:
         levels = 1 + int(b.id[-1]) % 3
-        out.append(UndergroundStructure(id="U" + b.id, kind="basement", footprint=b.footprint,
-                                        top_elevation=b.ground_elevation,
-                                        bottom_elevation=b.ground_elevation - 3.6 * levels, building_id=b.id))
+        out.append(
+            UndergroundStructure(
+                id="U" + b.id,
+                kind="basement",
+                footprint=b.footprint,
+                top_elevation=b.ground_elevation,
+                bottom_elevation=b.ground_elevation - 3.6 * levels,
+                building_id=b.id,
+            )
+        )
     return out
 
 
@@ -121,7 +150,7 @@ def build(url: str, n_pipes: int, n_buildings: int) -> tuple[dict[str, int], flo
 
     bl = synth.buildings(n_buildings)
     for i in range(0, len(bl), 100_000):
-        add(store.write(bl[i:i + 100_000]))
+        add(store.write(bl[i : i + 100_000]))
     del bl
     add(store.write(basements(n_buildings), terrain=terrain(n_buildings)))
     for part in pipes_dense(n_pipes, n_buildings):
@@ -159,15 +188,21 @@ def _measure(store, wins: list[shapely.Polygon], max_n: int, max_s: float) -> di
         found.append(sum(1 for cid in UNDERGROUND for _ in store.iter_features(cid, region=region)))
 
     cand_t = timed_loop(cands, max_n=max_n, max_s=max_s, min_n=10, warmup=2)
-    return {"use": latency_stats(use_t), "mean_features_0_15": float(np.mean(matched)),
-            "candidates": latency_stats(cand_t), "mean_candidates": float(np.mean(found))}
+    return {
+        "use": latency_stats(use_t),
+        "mean_features_0_15": float(np.mean(matched)),
+        "candidates": latency_stats(cand_t),
+        "mean_candidates": float(np.mean(found)),
+    }
 
 
 def _raw_sqlite(path: str, wins: list[shapely.Polygon], max_n: int, max_s: float) -> dict[str, Any]:
     conn = sqlite3.connect(path)
     zmin, zmax = _z_range()
-    q = ("SELECT count(*) FROM rt_pipes WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? "
-         "AND maxz >= ? AND minz <= ?")
+    q = (
+        "SELECT count(*) FROM rt_pipes WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ? "
+        "AND maxz >= ? AND minz <= ?"
+    )
     counts: list[int] = []
 
     def one(i: int) -> None:
@@ -179,21 +214,27 @@ def _raw_sqlite(path: str, wins: list[shapely.Polygon], max_n: int, max_s: float
     return {**latency_stats(t), "mean_count": float(np.mean(counts))}
 
 
-def _raw_postgis(cluster_url: str, schema: str, wins: list[shapely.Polygon], max_n: int, max_s: float
-                 ) -> dict[str, Any]:
+def _raw_postgis(
+    cluster_url: str, schema: str, wins: list[shapely.Polygon], max_n: int, max_s: float
+) -> dict[str, Any]:
     import psycopg
 
     zmin, zmax = _z_range()
     srid = synth.CITY.crs_epsg
     t2 = f'"{schema}".f_pipes'
-    flat = (f"SELECT count(*) FROM {t2} WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, {srid}) "
-            "AND maxz >= %s AND minz <= %s")
-    nd = (f"SELECT count(*) FROM {t2} WHERE env &&& ST_SetSRID(ST_MakeLine(ST_MakePoint(%s, %s, %s), "
-          f"ST_MakePoint(%s, %s, %s)), {srid})")
+    flat = (
+        f"SELECT count(*) FROM {t2} WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, {srid}) AND maxz >= %s AND minz <= %s"
+    )
+    nd = (
+        f"SELECT count(*) FROM {t2} WHERE env &&& ST_SetSRID(ST_MakeLine(ST_MakePoint(%s, %s, %s), "
+        f"ST_MakePoint(%s, %s, %s)), {srid})"
+    )
     out: dict[str, Any] = {}
     with psycopg.connect(cluster_url, autocommit=True) as conn:
-        for name, sql, args in (("gist_2d_z", flat, lambda b: (b[0], b[1], b[2], b[3], zmin, zmax)),
-                                ("gist_nd", nd, lambda b: (b[0], b[1], zmin, b[2], b[3], zmax))):
+        for name, sql, args in (
+            ("gist_2d_z", flat, lambda b: (b[0], b[1], b[2], b[3], zmin, zmax)),
+            ("gist_nd", nd, lambda b: (b[0], b[1], zmin, b[2], b[3], zmax)),
+        ):
             counts: list[int] = []
 
             def one(i: int, sql: str = sql, args=args, counts: list[int] = counts) -> None:
@@ -212,8 +253,13 @@ def run(ctx: Context) -> dict[str, Any]:
     why = pg.why_unavailable()
     cluster = None if why else pg.Cluster()
     wins = _windows(n_bldg, 200)
-    res: dict[str, Any] = {"pipes": n_pipes, "buildings": n_bldg, "window_m": WINDOW,
-                           "postgis": why or "available", "runs": {}}
+    res: dict[str, Any] = {
+        "pipes": n_pipes,
+        "buildings": n_bldg,
+        "window_m": WINDOW,
+        "postgis": why or "available",
+        "runs": {},
+    }
     path = ctx.out / "underground.sqlite"
     try:
         for backend in ("sqlite", "postgis"):
@@ -231,11 +277,16 @@ def run(ctx: Context) -> dict[str, Any]:
                 m = _measure(store, wins, max_n, max_s)
             finally:
                 store.close()
-            raw = (_raw_sqlite(str(path), wins, max_n * 5, max_s / 2) if backend == "sqlite"
-                   else _raw_postgis(cluster.url, "ug", wins, max_n * 5, max_s / 2))
+            raw = (
+                _raw_sqlite(str(path), wins, max_n * 5, max_s / 2)
+                if backend == "sqlite"
+                else _raw_postgis(cluster.url, "ug", wins, max_n * 5, max_s / 2)
+            )
             res["runs"][backend] = {"counts": counts, "import_s": secs, **m, "raw": raw}
-            ctx.log(f"underground: {backend}: use p50 {m['use']['p50']:.1f} ms, candidates p50 "
-                    f"{m['candidates']['p50']:.1f} ms (~{m['mean_candidates']:.0f})")
+            ctx.log(
+                f"underground: {backend}: use p50 {m['use']['p50']:.1f} ms, candidates p50 "
+                f"{m['candidates']['p50']:.1f} ms (~{m['mean_candidates']:.0f})"
+            )
     finally:
         if cluster is not None:
             cluster.stop()
@@ -248,24 +299,57 @@ def rows(result: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     size = f"{result['pipes']:,} pipes, {result['buildings']:,} bldg"
     for backend, r in result["runs"].items():
-        out.append((NAME, f"{backend} underground-use 200 m ({size})", {"p50": r["use"]["p50"], "p99": r["use"]["p99"]},
-                    f"~{r['mean_features_0_15']:.0f} features in 0-15 m"))
-        out.append((NAME, f"{backend} candidates (iter_features, 3 collections)",
-                    {"p50": r["candidates"]["p50"], "p99": r["candidates"]["p99"]},
-                    f"~{r['mean_candidates']:.0f} features decoded"))
+        out.append(
+            (
+                NAME,
+                f"{backend} underground-use 200 m ({size})",
+                {"p50": r["use"]["p50"], "p99": r["use"]["p99"]},
+                f"~{r['mean_features_0_15']:.0f} features in 0-15 m",
+            )
+        )
+        out.append(
+            (
+                NAME,
+                f"{backend} candidates (iter_features, 3 collections)",
+                {"p50": r["candidates"]["p50"], "p99": r["candidates"]["p99"]},
+                f"~{r['mean_candidates']:.0f} features decoded",
+            )
+        )
         raw = r["raw"]
         if backend == "sqlite":
-            out.append((NAME, "sqlite R*Tree 3-D pipes (count)", {"p50": raw["p50"], "p99": raw["p99"]},
-                        f"~{raw['mean_count']:.0f} candidates"))
+            out.append(
+                (
+                    NAME,
+                    "sqlite R*Tree 3-D pipes (count)",
+                    {"p50": raw["p50"], "p99": raw["p99"]},
+                    f"~{raw['mean_count']:.0f} candidates",
+                )
+            )
         else:
-            out.append((NAME, "postgis GiST && + z columns pipes (count)",
-                        {"p50": raw["gist_2d_z"]["p50"], "p99": raw["gist_2d_z"]["p99"]},
-                        f"~{raw['gist_2d_z']['mean_count']:.0f} candidates"))
-            out.append((NAME, "postgis n-D GiST &&& pipes (count)",
-                        {"p50": raw["gist_nd"]["p50"], "p99": raw["gist_nd"]["p99"]},
-                        f"~{raw['gist_nd']['mean_count']:.0f} candidates"))
-        out.append((NAME, f"{backend} import ({sum(r['counts'].values()):,} features)",
-                    {"value": sum(r["counts"].values()) / r["import_s"]}, f"features/s; {r['import_s']:.0f} s"))
+            out.append(
+                (
+                    NAME,
+                    "postgis GiST && + z columns pipes (count)",
+                    {"p50": raw["gist_2d_z"]["p50"], "p99": raw["gist_2d_z"]["p99"]},
+                    f"~{raw['gist_2d_z']['mean_count']:.0f} candidates",
+                )
+            )
+            out.append(
+                (
+                    NAME,
+                    "postgis n-D GiST &&& pipes (count)",
+                    {"p50": raw["gist_nd"]["p50"], "p99": raw["gist_nd"]["p99"]},
+                    f"~{raw['gist_nd']['mean_count']:.0f} candidates",
+                )
+            )
+        out.append(
+            (
+                NAME,
+                f"{backend} import ({sum(r['counts'].values()):,} features)",
+                {"value": sum(r["counts"].values()) / r["import_s"]},
+                f"features/s; {r['import_s']:.0f} s",
+            )
+        )
     if result["postgis"] != "available":
         out.append((NAME, "postgis", {}, f"skipped: {result['postgis']}"))
     return out

@@ -61,8 +61,14 @@ def rows(result: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     for key, r in result["runs"].items():
         backend, w = key.split("-")
-        out.append((NAME, f"{backend}, {w} worker(s), {result['connections']} conn, mixed",
-                    {"p50": r.get("p50"), "p99": r.get("p99"), "rps": r.get("rps")}, f"errors {r.get('errors', 0)}"))
+        out.append(
+            (
+                NAME,
+                f"{backend}, {w} worker(s), {result['connections']} conn, mixed",
+                {"p50": r.get("p50"), "p99": r.get("p99"), "rps": r.get("rps")},
+                f"errors {r.get('errors', 0)}",
+            )
+        )
     if result["postgis"] != "available":
         out.append((NAME, "postgis", {}, f"skipped: {result['postgis']}"))
     return out

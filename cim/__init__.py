@@ -47,8 +47,15 @@ def connect(url: str, **kw):
     return RemoteCity(url, **kw)
 
 
-_LAZY = {"CityInfo": "city", "CityModel": "city", "Features": "city", "LocalCity": "city", "frame": "city",
-         "RemoteCity": "remote", "RemoteError": "remote"}
+_LAZY = {
+    "CityInfo": "city",
+    "CityModel": "city",
+    "Features": "city",
+    "LocalCity": "city",
+    "frame": "city",
+    "RemoteCity": "remote",
+    "RemoteError": "remote",
+}
 
 
 def __getattr__(name: str):
@@ -59,11 +66,39 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'cim' has no attribute {name!r}")
 
+
 __all__ = [
-    "COLLECTIONS", "CollectionSpec", "get_spec",
-    "CIMError", "FeatureNotFound", "InvalidFeature", "InvalidParameter", "StoreError",
-    "Building", "BuildingUse", "City", "Compartment", "FireStation", "NodeKind", "PipeNode",
-    "PipeSegment", "StructureKind", "UndergroundStructure", "Utility",
-    "Page", "Region", "Store", "open_store", "open", "Terrain",
-    "CityInfo", "CityModel", "Features", "LocalCity", "RemoteCity", "RemoteError", "connect", "frame",
+    "COLLECTIONS",
+    "CollectionSpec",
+    "get_spec",
+    "CIMError",
+    "FeatureNotFound",
+    "InvalidFeature",
+    "InvalidParameter",
+    "StoreError",
+    "Building",
+    "BuildingUse",
+    "City",
+    "Compartment",
+    "FireStation",
+    "NodeKind",
+    "PipeNode",
+    "PipeSegment",
+    "StructureKind",
+    "UndergroundStructure",
+    "Utility",
+    "Page",
+    "Region",
+    "Store",
+    "open_store",
+    "open",
+    "Terrain",
+    "CityInfo",
+    "CityModel",
+    "Features",
+    "LocalCity",
+    "RemoteCity",
+    "RemoteError",
+    "connect",
+    "frame",
 ]

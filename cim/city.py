@@ -70,8 +70,11 @@ class CityInfo(BaseModel):
     crs_epsg: int = Field(description="Projected CRS of every planar coordinate (EPSG code).")
     vertical_datum: str = Field(description="Height datum, e.g. EPSG:5737 (1985 national heights).")
     counts: dict[str, int] = Field(description="Features per collection.")
-    extent: list[float] | None = Field(None, description="CRS84 [min lon, min lat, min z, max lon, max lat, max z] "
-                                                         "of every collection's solids (z metres, city datum).")
+    extent: list[float] | None = Field(
+        None,
+        description="CRS84 [min lon, min lat, min z, max lon, max lat, max z] "
+        "of every collection's solids (z metres, city datum).",
+    )
     version: int = Field(description="Store version: grows with every write.")
 
 
@@ -81,8 +84,9 @@ class Features(list):
     ``to_frame()`` gives a pandas (GeoPandas when installed) DataFrame, one row per feature.
     """
 
-    def __init__(self, items: Iterable[Any] = (), *, collection: str, matched: int | None = None,
-                 crs_epsg: int | None = None) -> None:
+    def __init__(
+        self, items: Iterable[Any] = (), *, collection: str, matched: int | None = None, crs_epsg: int | None = None
+    ) -> None:
         super().__init__(items)
         self.collection = collection
         self.matched = len(self) if matched is None else matched
@@ -111,8 +115,12 @@ def official_order(xy: np.ndarray, uri: str) -> np.ndarray:
 
 def _geojson(region: Any) -> dict[str, Any]:
     """A region as GeoJSON (Polygon or MultiPolygon), x/y order: shapely, __geo_interface__, mapping or bbox."""
-    if isinstance(region, Sequence) and not isinstance(region, str) and len(region) == 4 \
-            and all(isinstance(v, int | float) for v in region):
+    if (
+        isinstance(region, Sequence)
+        and not isinstance(region, str)
+        and len(region) == 4
+        and all(isinstance(v, int | float) for v in region)
+    ):
         return shapely.geometry.mapping(shapely.box(*map(float, region)))
     if isinstance(region, shapely.Geometry):
         return shapely.geometry.mapping(region)
@@ -122,8 +130,11 @@ def _geojson(region: Any) -> dict[str, Any]:
         if region.get("type") == "Feature":
             region = region.get("geometry") or {}
         return dict(region)
-    raise InvalidParameter("region", "region must be a shapely polygon, a GeoJSON Polygon or MultiPolygon, "
-                                     f"or a bbox (minx, miny, maxx, maxy); got {type(region).__name__}.")
+    raise InvalidParameter(
+        "region",
+        "region must be a shapely polygon, a GeoJSON Polygon or MultiPolygon, "
+        f"or a bbox (minx, miny, maxx, maxy); got {type(region).__name__}.",
+    )
 
 
 def _flip_coords(coords: Any, flip: bool) -> Any:
@@ -150,7 +161,7 @@ def bbox_values(bbox: Sequence[float] | str, bbox_crs: str | None, epsg: int) ->
     values = parse_bbox(bbox if isinstance(bbox, str) else [float(v) for v in bbox])
     half = len(values) // 2
     if uri != CRS84 and _northing_first(uri):
-        values = [values[1], values[0], *values[2:half], values[half + 1], values[half], *values[half + 2:]]
+        values = [values[1], values[0], *values[2:half], values[half + 1], values[half], *values[half + 2 :]]
     return values, uri
 
 
@@ -162,8 +173,11 @@ def city_xy(xy: Any, crs: str | None, epsg: int, parameter: str = "crs") -> np.n
 
 def _rings_xy(footprint: Any, parameter: str) -> list[np.ndarray]:
     """A footprint (shapely polygon, GeoJSON Polygon, or a list of rings) as (n, 2) rings, x/y order."""
-    if isinstance(footprint, shapely.Geometry) or hasattr(footprint, "__geo_interface__") \
-            or isinstance(footprint, Mapping):
+    if (
+        isinstance(footprint, shapely.Geometry)
+        or hasattr(footprint, "__geo_interface__")
+        or isinstance(footprint, Mapping)
+    ):
         geo = _geojson(footprint)
         if geo.get("type") != "Polygon":
             raise InvalidParameter(parameter, f"{parameter} must be a Polygon, got {geo.get('type')!r}.")
@@ -205,9 +219,18 @@ class CityModel(ABC):
 
     # features (OGC API - Features: /collections/{collection}/items and /items/{id})
     @abstractmethod
-    def features(self, collection: str, *, bbox: Sequence[float] | str | None = None, bbox_crs: str | None = None,
-                 filter: str | dict | None = None, filter_crs: str | None = None,
-                 sortby: str | Sequence[str] | None = None, limit: int | None = None, offset: int = 0) -> Features:
+    def features(
+        self,
+        collection: str,
+        *,
+        bbox: Sequence[float] | str | None = None,
+        bbox_crs: str | None = None,
+        filter: str | dict | None = None,
+        filter_crs: str | None = None,
+        sortby: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Features:
         """Features of ``collection`` whose geometry meets ``bbox`` (4 or 6 numbers, x/y first, in ``bbox_crs``,
         default CRS84; z metres of the city datum) and the CQL2 ``filter`` (text or JSON; geometry literals
         in ``filter_crs``), ordered by ``sortby`` ("-height,year_built"), at most ``limit`` (None: every match)
@@ -219,36 +242,57 @@ class CityModel(ABC):
 
     # analyses (/analysis/...)
     @abstractmethod
-    def underground_use(self, region: Any, *, crs: str | None = None,
-                        bands: Sequence[Sequence[float]] | None = None, z_min: float | None = None,
-                        z_max: float | None = None) -> UndergroundUse:
+    def underground_use(
+        self,
+        region: Any,
+        *,
+        crs: str | None = None,
+        bands: Sequence[Sequence[float]] | None = None,
+        z_min: float | None = None,
+        z_max: float | None = None,
+    ) -> UndergroundUse:
         """Underground space use by depth band under ``region`` (``POST /analysis/underground-use``):
         ``bands`` [top, bottom] metres below ground (default GB/T 51358-2019), or one band of absolute
         elevations ``z_min``..``z_max``."""
 
     @abstractmethod
-    def excavation(self, region: Any, *, crs: str | None = None, depth: float | None = None,
-                   bottom_z: float | None = None, buffer: float = 1.0) -> Excavation:
+    def excavation(
+        self,
+        region: Any,
+        *,
+        crs: str | None = None,
+        depth: float | None = None,
+        bottom_z: float | None = None,
+        buffer: float = 1.0,
+    ) -> Excavation:
         """What a pit (``region``, from the ground down ``depth`` metres or to ``bottom_z``) cuts into or comes
         within ``buffer`` metres of (``POST /analysis/excavation``); hit locations in the city CRS."""
 
     @abstractmethod
-    def pipe_compliance(self, bbox: Sequence[float] | str | None = None, *,
-                        bbox_crs: str | None = None) -> ComplianceReport:
+    def pipe_compliance(
+        self, bbox: Sequence[float] | str | None = None, *, bbox_crs: str | None = None
+    ) -> ComplianceReport:
         """Violations of the pipeline rules by pipes in ``bbox`` (default the whole city;
         ``GET /analysis/pipe-compliance``); violation locations in the city CRS."""
 
     @abstractmethod
-    def screen_high_rise(self, *, bbox: Sequence[float] | str | None = None, bbox_crs: str | None = None,
-                         verdict: str | Sequence[str] | None = None, min_height: float | None = None,
-                         profile: str | None = None) -> list[ScreeningResult]:
+    def screen_high_rise(
+        self,
+        *,
+        bbox: Sequence[float] | str | None = None,
+        bbox_crs: str | None = None,
+        verdict: str | Sequence[str] | None = None,
+        min_height: float | None = None,
+        profile: str | None = None,
+    ) -> list[ScreeningResult]:
         """The city's buildings screened under the high-rise rules (``GET /analysis/high-rise``), in store
         order, optionally only those in ``bbox``, with one of the ``verdict`` values, or at least
         ``min_height`` metres tall; ``profile`` a shipped city profile instead of the city's own."""
 
     @abstractmethod
-    def screen_proposals(self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None,
-                         profile: str | None = None) -> list[ScreeningResult]:
+    def screen_proposals(
+        self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None, profile: str | None = None
+    ) -> list[ScreeningResult]:
         """Screen proposed buildings (``POST /analysis/high-rise``).  Each proposal is a mapping with ``id``,
         ``footprint`` (shapely polygon, GeoJSON Polygon or rings, x/y in ``crs``, default CRS84), ``height``
         (m) or ``floors`` (x ``storey_height``, 3 m), ``use``, optional ``name``, ``new``, ``kind``."""
@@ -369,13 +413,27 @@ class LocalCity(CityModel):
 
     def info(self) -> CityInfo:
         city = self.store.city()
-        return CityInfo(name=city.name, crs_epsg=city.crs_epsg, vertical_datum=city.vertical_datum,
-                        counts=self.store.counts(), version=self.store.version(),
-                        extent=extent_of((self.store.bounds(c) for c in COLLECTIONS), city.crs_epsg))
+        return CityInfo(
+            name=city.name,
+            crs_epsg=city.crs_epsg,
+            vertical_datum=city.vertical_datum,
+            counts=self.store.counts(),
+            version=self.store.version(),
+            extent=extent_of((self.store.bounds(c) for c in COLLECTIONS), city.crs_epsg),
+        )
 
-    def features(self, collection: str, *, bbox: Sequence[float] | str | None = None, bbox_crs: str | None = None,
-                 filter: str | dict | None = None, filter_crs: str | None = None,
-                 sortby: str | Sequence[str] | None = None, limit: int | None = None, offset: int = 0) -> Features:
+    def features(
+        self,
+        collection: str,
+        *,
+        bbox: Sequence[float] | str | None = None,
+        bbox_crs: str | None = None,
+        filter: str | dict | None = None,
+        filter_crs: str | None = None,
+        sortby: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Features:
         get_spec(collection)
         epsg = self.crs_epsg
         region = None
@@ -396,30 +454,44 @@ class LocalCity(CityModel):
     def get(self, collection: str, id: str) -> Feature:
         return self.store.get(collection, id)  # type: ignore[return-value]
 
-    def underground_use(self, region: Any, *, crs: str | None = None,
-                        bands: Sequence[Sequence[float]] | None = None, z_min: float | None = None,
-                        z_max: float | None = None) -> UndergroundUse:
+    def underground_use(
+        self,
+        region: Any,
+        *,
+        crs: str | None = None,
+        bands: Sequence[Sequence[float]] | None = None,
+        z_min: float | None = None,
+        z_max: float | None = None,
+    ) -> UndergroundUse:
         return underground_use(self.store, self.region(region, crs), bands=bands, z_min=z_min, z_max=z_max)
 
-    def excavation(self, region: Any, *, crs: str | None = None, depth: float | None = None,
-                   bottom_z: float | None = None, buffer: float = 1.0) -> Excavation:
+    def excavation(
+        self,
+        region: Any,
+        *,
+        crs: str | None = None,
+        depth: float | None = None,
+        bottom_z: float | None = None,
+        buffer: float = 1.0,
+    ) -> Excavation:
         _uri(crs, self.crs_epsg, "crs")
-        return excavation_conflicts(self.store, self.region(region, crs), depth=depth, bottom_z=bottom_z,
-                                    buffer=buffer)
+        return excavation_conflicts(self.store, self.region(region, crs), depth=depth, bottom_z=bottom_z, buffer=buffer)
 
-    def pipe_compliance(self, bbox: Sequence[float] | str | None = None, *,
-                        bbox_crs: str | None = None) -> ComplianceReport:
+    def pipe_compliance(
+        self, bbox: Sequence[float] | str | None = None, *, bbox_crs: str | None = None
+    ) -> ComplianceReport:
         polygon = None
         if bbox is not None:
             values, uri = bbox_values(bbox, bbox_crs, self.crs_epsg)
             half = len(values) // 2
-            polygon = region_from_bbox(values[:2] + values[half:half + 2], uri, self.crs_epsg).polygon
+            polygon = region_from_bbox(values[:2] + values[half : half + 2], uri, self.crs_epsg).polygon
         elif bbox_crs is not None:
             _uri(bbox_crs, self.crs_epsg, "bbox-crs")
         return pipe_compliance(self.store, polygon, rules=self.pipeline_rules)
 
-    def _screen_all(self, profile: str | None) -> tuple[int, list[Building], list[ScreeningResult], np.ndarray,
-                                                        np.ndarray]:
+    def _screen_all(
+        self, profile: str | None
+    ) -> tuple[int, list[Building], list[ScreeningResult], np.ndarray, np.ndarray]:
         """Every building screened, cached per store version and profile (as the service does)."""
         version = self.store.version()
         hit = self._screened.get(profile)
@@ -428,19 +500,27 @@ class LocalCity(CityModel):
         with self._lock:
             screener = Screener(self.store.city(), profile)
             buildings: list[Building] = list(self.store.iter_features("buildings"))  # type: ignore[arg-type]
-            results = screener.screen_buildings(buildings, terrain=self.store.terrain(),
-                                                points=self.store.building_points())
+            results = screener.screen_buildings(
+                buildings, terrain=self.store.terrain(), points=self.store.building_points()
+            )
             shapes = np.array([shapely.Polygon(b.footprint[0], b.footprint[1:]) for b in buildings], dtype=object)
-            z = np.array([sorted((b.ground_elevation, b.roof_elevation)) for b in buildings],
-                         dtype=float).reshape(-1, 2)
+            z = np.array([sorted((b.ground_elevation, b.roof_elevation)) for b in buildings], dtype=float).reshape(
+                -1, 2
+            )
             entry = (version, buildings, results, shapes, z)
             self._screened = {k: v for k, v in self._screened.items() if v[0] == version}
             self._screened[profile] = entry
             return entry
 
-    def screen_high_rise(self, *, bbox: Sequence[float] | str | None = None, bbox_crs: str | None = None,
-                         verdict: str | Sequence[str] | None = None, min_height: float | None = None,
-                         profile: str | None = None) -> list[ScreeningResult]:
+    def screen_high_rise(
+        self,
+        *,
+        bbox: Sequence[float] | str | None = None,
+        bbox_crs: str | None = None,
+        verdict: str | Sequence[str] | None = None,
+        min_height: float | None = None,
+        profile: str | None = None,
+    ) -> list[ScreeningResult]:
         region: Region | None = None
         if bbox is not None:
             values, uri = bbox_values(bbox, bbox_crs, self.crs_epsg)
@@ -462,8 +542,9 @@ class LocalCity(CityModel):
             mask &= np.array([r.height >= min_height for r in results], dtype=bool)
         return [results[i] for i in np.flatnonzero(mask)]
 
-    def screen_proposals(self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None,
-                         profile: str | None = None) -> list[ScreeningResult]:
+    def screen_proposals(
+        self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None, profile: str | None = None
+    ) -> list[ScreeningResult]:
         epsg = self.crs_epsg
         uri = _uri(crs, epsg, "crs")
         checked = []
@@ -477,18 +558,29 @@ class LocalCity(CityModel):
                 if len(xy) > 1 and np.array_equal(xy[0], xy[-1]):
                     xy = xy[:-1]
                 if len(xy) < 3:
-                    raise InvalidParameter(f"{where}.footprint", f"{where}.footprint ring {k} needs at least 3 "
-                                                                 "distinct positions.")
+                    raise InvalidParameter(
+                        f"{where}.footprint", f"{where}.footprint ring {k} needs at least 3 distinct positions."
+                    )
                 if not np.isfinite(xy).all():
-                    raise InvalidParameter(f"{where}.footprint", f"{where}.footprint has coordinates that are "
-                                                                 "not finite.")
+                    raise InvalidParameter(
+                        f"{where}.footprint", f"{where}.footprint has coordinates that are not finite."
+                    )
                 rings.append([tuple(map(float, q)) for q in to_city_xy(official_order(xy, uri), uri, epsg)])
             kind = d.get("kind")
             try:
-                checked.append(Proposal(id=d.get("id"), name=d.get("name"), footprint=rings, height=d.get("height"),
-                                        floors=d.get("floors"), storey_height=d.get("storey_height", 3.0),
-                                        use=d.get("use"), new=d.get("new", True),
-                                        attributes={"kind": kind} if kind else {}))
+                checked.append(
+                    Proposal(
+                        id=d.get("id"),
+                        name=d.get("name"),
+                        footprint=rings,
+                        height=d.get("height"),
+                        floors=d.get("floors"),
+                        storey_height=d.get("storey_height", 3.0),
+                        use=d.get("use"),
+                        new=d.get("new", True),
+                        attributes={"kind": kind} if kind else {},
+                    )
+                )
             except ValueError as exc:  # pydantic's ValidationError
                 err = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
                 loc = ".".join(str(x) for x in err["loc"]) or "height"
@@ -500,8 +592,9 @@ class LocalCity(CityModel):
 
         return feature_meshes(list(features))
 
-    def terrain_mesh(self, bounds: tuple[float, float, float, float] | None = None, *,
-                     max_cells: int = 100_000) -> Mesh | None:
+    def terrain_mesh(
+        self, bounds: tuple[float, float, float, float] | None = None, *, max_cells: int = 100_000
+    ) -> Mesh | None:
         from .mesh import terrain_mesh
 
         t = self.store.terrain()
@@ -609,8 +702,9 @@ def frame(obj: Any, *, geometry: bool = True):
             geoms = [_shape(spec, f) for f in items] if geometry else None
             return _table(rows, geoms, epsg)
     if isinstance(first, BaseModel):
-        return _table([x.model_dump(mode="json") for x in items], None, None, index="id" if hasattr(first, "id")
-                      else None)
+        return _table(
+            [x.model_dump(mode="json") for x in items], None, None, index="id" if hasattr(first, "id") else None
+        )
     raise TypeError(f"cim.frame does not know {type(first).__name__}")
 
 

@@ -120,28 +120,47 @@ COLLECTIONS: dict[str, CollectionSpec] = {
     spec.id: spec
     for spec in (
         CollectionSpec(
-            "buildings", "Buildings",
+            "buildings",
+            "Buildings",
             "Building footprints (EPSG city CRS) with ground and roof elevations in metres, use, "
             "year built, floors and structure; LOD2 surfaces where available.",
-            Building, "Polygon", _building_geometry, _building_bounds,
-            frozenset({"footprint"}), frozenset({"surfaces", "lods"}),
+            Building,
+            "Polygon",
+            _building_geometry,
+            _building_bounds,
+            frozenset({"footprint"}),
+            frozenset({"surfaces", "lods"}),
         ),
         CollectionSpec(
-            "pipes", "Pipe segments",
+            "pipes",
+            "Pipe segments",
             "Underground pipe segments of the eight utility types as 3-D centrelines (z = axis "
             "elevation, metres) with diameters or box sections.",
-            PipeSegment, "LineString Z", _pipe_geometry, _pipe_bounds, frozenset({"centreline"}),
+            PipeSegment,
+            "LineString Z",
+            _pipe_geometry,
+            _pipe_bounds,
+            frozenset({"centreline"}),
         ),
         CollectionSpec(
-            "pipe-nodes", "Pipe nodes",
+            "pipe-nodes",
+            "Pipe nodes",
             "Manholes, valves and junctions (z = cover elevation, metres; depth below cover).",
-            PipeNode, "Point Z", _node_geometry, _node_bounds, frozenset({"position"}),
+            PipeNode,
+            "Point Z",
+            _node_geometry,
+            _node_bounds,
+            frozenset({"position"}),
         ),
         CollectionSpec(
-            "underground-structures", "Underground structures",
+            "underground-structures",
+            "Underground structures",
             "Basements and civil-defence spaces (footprints between bottom and top elevation), "
             "tunnels and utility tunnels (3-D centrelines with sections and compartments).",
-            UndergroundStructure, "Polygon or LineString Z", _structure_geometry, _structure_bounds,
+            UndergroundStructure,
+            "Polygon or LineString Z",
+            _structure_geometry,
+            _structure_bounds,
             frozenset({"footprint", "centreline"}),
         ),
     )

@@ -98,8 +98,11 @@ def _transformer(src: str, dst: str) -> Transformer:
     t = cache.get((src, dst))
     if t is None:
         pipe = _pipeline(src, dst)
-        t = cache[(src, dst)] = (Transformer.from_pipeline(pipe) if pipe else
-                                 Transformer.from_crs(pyproj_crs(src), pyproj_crs(dst), always_xy=True))
+        t = cache[(src, dst)] = (
+            Transformer.from_pipeline(pipe)
+            if pipe
+            else Transformer.from_crs(pyproj_crs(src), pyproj_crs(dst), always_xy=True)
+        )
     return t
 
 

@@ -41,8 +41,14 @@ def csv_columns(spec: CollectionSpec, properties: Sequence[str] | None) -> list[
     return ["id", *[n for n in names if n != "id"]]
 
 
-def csv_chunks(spec: CollectionSpec, features: Iterable[BaseModel], out: OutputCRS, *,
-               properties: Sequence[str] | None = None, skip_geometry: bool = False) -> Iterator[str]:
+def csv_chunks(
+    spec: CollectionSpec,
+    features: Iterable[BaseModel],
+    out: OutputCRS,
+    *,
+    properties: Sequence[str] | None = None,
+    skip_geometry: bool = False,
+) -> Iterator[str]:
     """CSV text: a header, then one row per feature; ``geometry`` (WKT in ``out``'s CRS and axis order) last."""
     cols = csv_columns(spec, properties)
     buf = io.StringIO()
@@ -70,12 +76,20 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def geojson_seq_chunks(spec: CollectionSpec, features: Iterable[BaseModel], out: OutputCRS, *,
-                       properties: Sequence[str] | None = None, skip_geometry: bool = False) -> Iterator[bytes]:
+def geojson_seq_chunks(
+    spec: CollectionSpec,
+    features: Iterable[BaseModel],
+    out: OutputCRS,
+    *,
+    properties: Sequence[str] | None = None,
+    skip_geometry: bool = False,
+) -> Iterator[bytes]:
     """Newline-delimited GeoJSON features (RFC 8142 without the record separator)."""
     for chunk in batched(features):
-        yield b"".join(orjson.dumps(f) + b"\n" for f in encode_features(
-            spec, chunk, out, properties=properties, skip_geometry=skip_geometry))
+        yield b"".join(
+            orjson.dumps(f) + b"\n"
+            for f in encode_features(spec, chunk, out, properties=properties, skip_geometry=skip_geometry)
+        )
 
 
 __all__ = ["csv_chunks", "csv_columns", "geojson_seq_chunks", "batched", "select"]

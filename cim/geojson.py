@@ -35,7 +35,7 @@ def project(spec: CollectionSpec, features: Sequence[BaseModel], out: OutputCRS)
         new = []
     result, k = [], 0
     for gtype, parts in geoms:
-        result.append((gtype, new[k:k + len(parts)]))
+        result.append((gtype, new[k : k + len(parts)]))
         k += len(parts)
     return result
 
@@ -46,8 +46,12 @@ def select(props: dict[str, Any], names: Sequence[str] | None) -> dict[str, Any]
 
 
 def encode_features(
-    spec: CollectionSpec, features: Sequence[BaseModel], out: OutputCRS, *,
-    properties: Sequence[str] | None = None, skip_geometry: bool = False,
+    spec: CollectionSpec,
+    features: Sequence[BaseModel],
+    out: OutputCRS,
+    *,
+    properties: Sequence[str] | None = None,
+    skip_geometry: bool = False,
 ) -> list[dict[str, Any]]:
     """GeoJSON Feature dicts for ``features``, coordinates written in ``out``.
 

@@ -87,8 +87,14 @@ STRUCTURE_COLORS: dict[StructureKind, RGBA] = {
 
 #: chamber diameters (m) for nodes that give none; junctions are points and get no solid
 NODE_DIAMETERS: dict[NodeKind, float] = {
-    NodeKind.manhole: 1.0, NodeKind.valve: 0.8, NodeKind.hydrant: 0.3, NodeKind.inlet: 0.6,
-    NodeKind.outfall: 1.0, NodeKind.reservoir: 4.0, NodeKind.tank: 4.0, NodeKind.pump: 2.0,
+    NodeKind.manhole: 1.0,
+    NodeKind.valve: 0.8,
+    NodeKind.hydrant: 0.3,
+    NodeKind.inlet: 0.6,
+    NodeKind.outfall: 1.0,
+    NodeKind.reservoir: 4.0,
+    NodeKind.tank: 4.0,
+    NodeKind.pump: 2.0,
 }
 NODE_DEFAULT_DEPTH = 1.5  # m, for nodes that give none
 
@@ -115,8 +121,14 @@ class Mesh:
     @classmethod
     def empty(cls, ids: Sequence[str] = ()) -> Mesh:
         """A mesh with no vertices (of features ``ids`` that have no solid)."""
-        return cls(np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros((0, 3), np.float32),
-                   np.zeros((0, 4), np.uint8), np.zeros(0, np.int64), list(ids))
+        return cls(
+            np.zeros((0, 3)),
+            np.zeros((0, 3), np.int64),
+            np.zeros((0, 3), np.float32),
+            np.zeros((0, 4), np.uint8),
+            np.zeros(0, np.int64),
+            list(ids),
+        )
 
     def __len__(self) -> int:
         return len(self.vertices)
@@ -181,10 +193,18 @@ class Mesh:
         torder, tstart, _ = by_group(tg)
         out = []
         for g in range(n_groups):
-            vs = vorder[vstart[g]:vstart[g + 1]]
-            ts = torder[tstart[g]:tstart[g + 1]]
-            out.append(Mesh(self.vertices[vs], vlocal[self.faces[ts]], self.normals[vs], self.colors[vs],
-                            flocal[self.feature[vs]], [self.ids[i] for i in forder_[fstart_[g]:fstart_[g + 1]]]))
+            vs = vorder[vstart[g] : vstart[g + 1]]
+            ts = torder[tstart[g] : tstart[g + 1]]
+            out.append(
+                Mesh(
+                    self.vertices[vs],
+                    vlocal[self.faces[ts]],
+                    self.normals[vs],
+                    self.colors[vs],
+                    flocal[self.feature[vs]],
+                    [self.ids[i] for i in forder_[fstart_[g] : fstart_[g + 1]]],
+                )
+            )
         return out
 
     def subset(self, features: Sequence[int] | IntArray) -> Mesh:
@@ -197,9 +217,14 @@ class Mesh:
         """A ``trimesh.Trimesh`` (vertex colours set; feature index in ``vertex_attributes['feature']``)."""
         import trimesh
 
-        return trimesh.Trimesh(self.vertices, self.faces, vertex_normals=self.normals,
-                               vertex_colors=self.colors, vertex_attributes={"feature": self.feature},
-                               process=False)
+        return trimesh.Trimesh(
+            self.vertices,
+            self.faces,
+            vertex_normals=self.normals,
+            vertex_colors=self.colors,
+            vertex_attributes={"feature": self.feature},
+            process=False,
+        )
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -231,8 +256,9 @@ def _triangulate(pts2d: FloatArray, ring_ends: Sequence[int]) -> IntArray:
         return np.array([[0, 1, 2]], np.int64)
     import mapbox_earcut
 
-    tri = mapbox_earcut.triangulate_float64(np.ascontiguousarray(pts2d, dtype=np.float64),
-                                            np.asarray(ring_ends, dtype=np.uint32))
+    tri = mapbox_earcut.triangulate_float64(
+        np.ascontiguousarray(pts2d, dtype=np.float64), np.asarray(ring_ends, dtype=np.uint32)
+    )
     return tri.astype(np.int64).reshape(-1, 3)
 
 
@@ -251,8 +277,9 @@ def _clean_ring(ring: np.ndarray, tol: float = 1e-9) -> np.ndarray:
 
 
 # -- LOD1 extrusions ------------------------------------------------------------------------------
-def extrusions(footprints: Sequence[Sequence[np.ndarray]], bottom: FloatArray, top: FloatArray,
-               colors: np.ndarray, ids: list[str]) -> Mesh:
+def extrusions(
+    footprints: Sequence[Sequence[np.ndarray]], bottom: FloatArray, top: FloatArray, colors: np.ndarray, ids: list[str]
+) -> Mesh:
     """Prisms: each footprint (exterior ring then holes, (n, 2) metres) from ``bottom`` to ``top``.
 
     bottom, top : (k,) float, metres.  colors : (k, 4) uint8 RGBA per footprint.
@@ -308,8 +335,9 @@ def extrusions(footprints: Sequence[Sequence[np.ndarray]], bottom: FloatArray, t
     wall_f = np.concatenate([base + [0, 1, 2], base + [0, 2, 3]])
 
     vertices = np.concatenate([np.column_stack([xy, z1]), np.column_stack([xy, z0]), wall_v.reshape(-1, 3)])
-    normals = np.concatenate([np.tile([0.0, 0.0, 1.0], (n, 1)), np.tile([0.0, 0.0, -1.0], (n, 1)),
-                              np.repeat(wall_n, 4, axis=0)])
+    normals = np.concatenate(
+        [np.tile([0.0, 0.0, 1.0], (n, 1)), np.tile([0.0, 0.0, -1.0], (n, 1)), np.repeat(wall_n, 4, axis=0)]
+    )
     faces = np.concatenate([cap, cap + n, wall_f])
     feature = np.concatenate([vfeat, vfeat, np.repeat(vfeat[a], 4)])
     faces = _orient(vertices, faces, normals)
@@ -317,8 +345,7 @@ def extrusions(footprints: Sequence[Sequence[np.ndarray]], bottom: FloatArray, t
 
 
 # -- planar 3-D polygons (LOD2 surfaces) -------------------------------------------------------
-def polygons(polys: Sequence[Sequence[np.ndarray]], feature: IntArray, colors: np.ndarray,
-             ids: list[str]) -> Mesh:
+def polygons(polys: Sequence[Sequence[np.ndarray]], feature: IntArray, colors: np.ndarray, ids: list[str]) -> Mesh:
     """Planar 3-D polygons with holes (each a list of (n, 3) rings, exterior first), flat-shaded.
 
     Each polygon is projected on the coordinate plane its normal (Newell's) is most aligned with,
@@ -337,9 +364,13 @@ def polygons(polys: Sequence[Sequence[np.ndarray]], feature: IntArray, colors: n
             continue
         ext = rs[0]
         nxt = np.roll(ext, -1, axis=0)
-        normal = np.array([np.sum((ext[:, 1] - nxt[:, 1]) * (ext[:, 2] + nxt[:, 2])),
-                           np.sum((ext[:, 2] - nxt[:, 2]) * (ext[:, 0] + nxt[:, 0])),
-                           np.sum((ext[:, 0] - nxt[:, 0]) * (ext[:, 1] + nxt[:, 1]))])
+        normal = np.array(
+            [
+                np.sum((ext[:, 1] - nxt[:, 1]) * (ext[:, 2] + nxt[:, 2])),
+                np.sum((ext[:, 2] - nxt[:, 2]) * (ext[:, 0] + nxt[:, 0])),
+                np.sum((ext[:, 0] - nxt[:, 0]) * (ext[:, 1] + nxt[:, 1])),
+            ]
+        )
         if not np.any(normal):
             counts.append(0)
             norms.append(np.zeros(3))
@@ -397,8 +428,16 @@ def circle_sides(diameter: float) -> int:
     return 8 if diameter < 0.5 else 12 if diameter < 1.5 else 16
 
 
-def sweep(lines: Sequence[np.ndarray], profile: Profile, sx: FloatArray, sy: FloatArray,
-          feature: IntArray, colors: np.ndarray, ids: list[str], caps: bool = True) -> Mesh:
+def sweep(
+    lines: Sequence[np.ndarray],
+    profile: Profile,
+    sx: FloatArray,
+    sy: FloatArray,
+    feature: IntArray,
+    colors: np.ndarray,
+    ids: list[str],
+    caps: bool = True,
+) -> Mesh:
     """A section swept along 3-D polylines (z = axis elevation), one tube of mitred segments per line.
 
     Each segment is a prism of the profile, cut at each joint by the plane that bisects the turn, so
@@ -481,8 +520,9 @@ def sweep(lines: Sequence[np.ndarray], profile: Profile, sx: FloatArray, sy: Flo
 
 def _section(points: np.ndarray, scale: FloatArray, s: FloatArray, u: FloatArray) -> FloatArray:
     """(segments, m, 3) offsets of profile points (m, 2) scaled by (segments, 2) in frames s, u (segments, 3)."""
-    return ((points[None, :, 0:1] * scale[:, None, 0:1]) * s[:, None, :]
-            + (points[None, :, 1:2] * scale[:, None, 1:2]) * u[:, None, :])
+    return (points[None, :, 0:1] * scale[:, None, 0:1]) * s[:, None, :] + (
+        points[None, :, 1:2] * scale[:, None, 1:2]
+    ) * u[:, None, :]
 
 
 def _cut(centre: FloatArray, off: FloatArray, d: FloatArray, t: FloatArray) -> FloatArray:
@@ -507,7 +547,7 @@ def simplify_line(line: np.ndarray, tol: float = 0.01) -> np.ndarray:
             continue
         seg = pts[j] - pts[i]
         ll = float(seg @ seg)
-        rel = pts[i + 1:j] - pts[i]
+        rel = pts[i + 1 : j] - pts[i]
         if ll == 0:
             dist = np.linalg.norm(rel, axis=1)
         else:
@@ -533,9 +573,13 @@ def building_meshes(buildings: Sequence[Building], lod: str = "best") -> Mesh:
     meshes = []
     if lod1:
         sel = [buildings[k] for k in lod1]
-        m = extrusions([[np.asarray(r, float) for r in b.footprint] for b in sel],
-                       np.array([b.ground_elevation for b in sel]), np.array([b.roof_elevation for b in sel]),
-                       np.array([BUILDING_COLORS[b.use] for b in sel]), ids)
+        m = extrusions(
+            [[np.asarray(r, float) for r in b.footprint] for b in sel],
+            np.array([b.ground_elevation for b in sel]),
+            np.array([b.roof_elevation for b in sel]),
+            np.array([BUILDING_COLORS[b.use] for b in sel]),
+            ids,
+        )
         m.feature = np.asarray(lod1, np.int64)[m.feature]
         meshes.append(m)
     if lod2:
@@ -555,10 +599,14 @@ def merge_meshes(meshes: list[Mesh], ids: list[str]) -> Mesh:
     if not meshes:
         return Mesh.empty(ids)
     voff = np.cumsum([0] + [len(m.vertices) for m in meshes])
-    return Mesh(np.concatenate([m.vertices for m in meshes]),
-                np.concatenate([m.faces + voff[i] for i, m in enumerate(meshes)]),
-                np.concatenate([m.normals for m in meshes]), np.concatenate([m.colors for m in meshes]),
-                np.concatenate([m.feature for m in meshes]), list(ids))
+    return Mesh(
+        np.concatenate([m.vertices for m in meshes]),
+        np.concatenate([m.faces + voff[i] for i, m in enumerate(meshes)]),
+        np.concatenate([m.normals for m in meshes]),
+        np.concatenate([m.colors for m in meshes]),
+        np.concatenate([m.feature for m in meshes]),
+        list(ids),
+    )
 
 
 def pipe_meshes(pipes: Sequence[PipeSegment], simplify: float = 0.01) -> Mesh:
@@ -573,14 +621,30 @@ def pipe_meshes(pipes: Sequence[PipeSegment], simplify: float = 0.01) -> Mesh:
         ks = [k for k in circ if circle_sides(pipes[k].diameter) == sides]  # type: ignore[arg-type]
         if ks:
             r = np.array([pipes[k].diameter / 2 for k in ks])  # type: ignore[operator]
-            meshes.append(sweep([lines[k] for k in ks], Profile.circle(sides), r, r, np.asarray(ks),
-                                np.array([UTILITY_COLORS[pipes[k].utility] for k in ks]), ids))
+            meshes.append(
+                sweep(
+                    [lines[k] for k in ks],
+                    Profile.circle(sides),
+                    r,
+                    r,
+                    np.asarray(ks),
+                    np.array([UTILITY_COLORS[pipes[k].utility] for k in ks]),
+                    ids,
+                )
+            )
     box = [k for k, p in enumerate(pipes) if p.diameter is None]
     if box:
-        meshes.append(sweep([lines[k] for k in box], Profile.box(),
-                            np.array([pipes[k].width / 2 for k in box]),  # type: ignore[operator]
-                            np.array([pipes[k].section_height / 2 for k in box]),  # type: ignore[operator]
-                            np.asarray(box), np.array([UTILITY_COLORS[pipes[k].utility] for k in box]), ids))
+        meshes.append(
+            sweep(
+                [lines[k] for k in box],
+                Profile.box(),
+                np.array([pipes[k].width / 2 for k in box]),  # type: ignore[operator]
+                np.array([pipes[k].section_height / 2 for k in box]),  # type: ignore[operator]
+                np.asarray(box),
+                np.array([UTILITY_COLORS[pipes[k].utility] for k in box]),
+                ids,
+            )
+        )
     return merge_meshes(meshes, ids)
 
 
@@ -594,8 +658,11 @@ def node_meshes(nodes: Sequence[PipeNode]) -> Mesh:
         return Mesh.empty(ids)
     meshes = []
     for sides in (8, 16):  # chambers: octagons up to 1.5 m across
-        sel = [k for k in ks if (16 if (nodes[k].diameter or NODE_DIAMETERS.get(nodes[k].kind, 1.0)) >= 1.5
-                                 else 8) == sides]
+        sel = [
+            k
+            for k in ks
+            if (16 if (nodes[k].diameter or NODE_DIAMETERS.get(nodes[k].kind, 1.0)) >= 1.5 else 8) == sides
+        ]
         if not sel:
             continue
         lines = []
@@ -604,8 +671,17 @@ def node_meshes(nodes: Sequence[PipeNode]) -> Mesh:
             depth = nodes[k].depth if nodes[k].depth else NODE_DEFAULT_DEPTH
             lines.append(np.array([[x, y, z - depth], [x, y, z]]))
         r = np.array([(nodes[k].diameter or NODE_DIAMETERS.get(nodes[k].kind, 1.0)) / 2 for k in sel])
-        meshes.append(sweep(lines, Profile.circle(sides), r, r, np.asarray(sel),
-                            np.array([UTILITY_COLORS[nodes[k].utility] for k in sel]), ids))
+        meshes.append(
+            sweep(
+                lines,
+                Profile.circle(sides),
+                r,
+                r,
+                np.asarray(sel),
+                np.array([UTILITY_COLORS[nodes[k].utility] for k in sel]),
+                ids,
+            )
+        )
     return merge_meshes(meshes, ids)
 
 
@@ -617,9 +693,13 @@ def structure_meshes(structures: Sequence[UndergroundStructure]) -> Mesh:
     prism = [k for k, s in enumerate(structures) if s.footprint is not None]
     if prism:
         sel = [structures[k] for k in prism]
-        m = extrusions([[np.asarray(r, float) for r in s.footprint or []] for s in sel],
-                       np.array([s.bottom_elevation for s in sel]), np.array([s.top_elevation for s in sel]),
-                       np.array([STRUCTURE_COLORS[s.kind] for s in sel]), ids)
+        m = extrusions(
+            [[np.asarray(r, float) for r in s.footprint or []] for s in sel],
+            np.array([s.bottom_elevation for s in sel]),
+            np.array([s.top_elevation for s in sel]),
+            np.array([STRUCTURE_COLORS[s.kind] for s in sel]),
+            ids,
+        )
         m.feature = np.asarray(prism, np.int64)[m.feature]
         meshes.append(m)
     swept = [k for k, s in enumerate(structures) if s.footprint is None and s.centreline is not None]
@@ -631,8 +711,17 @@ def structure_meshes(structures: Sequence[UndergroundStructure]) -> Mesh:
         w = np.array([structures[k].width / 2 for k in ks])  # type: ignore[operator]
         h = np.array([(structures[k].section_height or structures[k].width) / 2 for k in ks])  # type: ignore[operator]
         prof = Profile.box() if section == "box" else Profile.circle(16)
-        meshes.append(sweep(lines, prof, w, h if section == "box" else w, np.asarray(ks),
-                            np.array([STRUCTURE_COLORS[structures[k].kind] for k in ks]), ids))
+        meshes.append(
+            sweep(
+                lines,
+                prof,
+                w,
+                h if section == "box" else w,
+                np.asarray(ks),
+                np.array([STRUCTURE_COLORS[structures[k].kind] for k in ks]),
+                ids,
+            )
+        )
     return merge_meshes(meshes, ids)
 
 
@@ -641,8 +730,12 @@ def feature_meshes(features: Sequence[Any]) -> Mesh:
     groups: dict[type, list[int]] = {}
     for k, f in enumerate(features):
         groups.setdefault(type(f), []).append(k)
-    builders = {Building: building_meshes, PipeSegment: pipe_meshes, PipeNode: node_meshes,
-                UndergroundStructure: structure_meshes}
+    builders = {
+        Building: building_meshes,
+        PipeSegment: pipe_meshes,
+        PipeNode: node_meshes,
+        UndergroundStructure: structure_meshes,
+    }
     meshes = []
     for typ, ks in groups.items():
         if typ not in builders:
@@ -658,8 +751,12 @@ TERRAIN_LOW: RGBA = (118, 150, 92, 255)
 TERRAIN_HIGH: RGBA = (196, 178, 128, 255)
 
 
-def terrain_mesh(terrain: Terrain, step: int = 1, window: tuple[int, int, int, int] | None = None,
-                 zrange: tuple[float, float] | None = None) -> Mesh:
+def terrain_mesh(
+    terrain: Terrain,
+    step: int = 1,
+    window: tuple[int, int, int, int] | None = None,
+    zrange: tuple[float, float] | None = None,
+) -> Mesh:
     """The DEM as a TIN of every ``step``-th grid node (the window's last row and column always kept).
 
     window : (i0, j0, i1, j1) inclusive grid-node indices (columns i, rows j; default the whole grid).
@@ -696,5 +793,6 @@ def terrain_mesh(terrain: Terrain, step: int = 1, window: tuple[int, int, int, i
     t = np.clip((verts[:, 2] - lo) / max(hi - lo, 1e-9), 0, 1)[:, None]
     colors = np.round(np.asarray(TERRAIN_LOW) * (1 - t) + np.asarray(TERRAIN_HIGH) * t).astype(np.uint8)
     colors[:, 3] = 255
-    return Mesh(verts, faces.astype(np.int64), normals.astype(np.float32), colors,
-                np.zeros(len(verts), np.int64), ["terrain"])
+    return Mesh(
+        verts, faces.astype(np.int64), normals.astype(np.float32), colors, np.zeros(len(verts), np.int64), ["terrain"]
+    )

@@ -104,9 +104,7 @@ class _Base(BaseModel):
 
     id: str = Field(min_length=1, max_length=200, description="Feature id, unique in its collection.")
     name: str | None = None
-    attributes: dict[str, Any] = Field(
-        default_factory=dict, description="Source attributes kept as given (imports)."
-    )
+    attributes: dict[str, Any] = Field(default_factory=dict, description="Source attributes kept as given (imports).")
 
 
 class Surface(BaseModel):
@@ -134,8 +132,9 @@ class Building(_Base):
     footprint: list[Ring] = Field(min_length=1, description="Exterior ring then holes, metres.")
     ground_elevation: Finite = Field(description="Ground (terrain) elevation at the building, metres.")
     height: Finite = Field(gt=0, le=1000, description="Building height above ground to the parapet, metres.")
-    roof_elevation: Finite | None = Field(None, description="Absolute roof elevation, metres; "
-                                          "defaults to ground_elevation + height.")
+    roof_elevation: Finite | None = Field(
+        None, description="Absolute roof elevation, metres; defaults to ground_elevation + height."
+    )
     floors_above: int | None = Field(None, ge=0, le=250)
     floors_below: int = Field(0, ge=0, le=20)
     use: BuildingUse = BuildingUse.residential
@@ -147,7 +146,8 @@ class Building(_Base):
     lods: list[LodGeometry] | None = Field(None, description="Every LOD geometry as imported.")
     parts: list[str] | None = Field(None, description="Ids of building parts merged into this building.")
     height_source: Literal["attribute", "geometry", "floors", "lidar", "design"] | None = Field(
-        None, description="Where the height comes from; 'floors' marks an estimate from the floor count.")
+        None, description="Where the height comes from; 'floors' marks an estimate from the floor count."
+    )
 
     @field_validator("footprint")
     @classmethod
@@ -211,8 +211,9 @@ class PipeNode(_Base):
     kind: NodeKind
     utility: Utility
     position: XYZ
-    depth: Finite | None = Field(None, ge=0, le=100, description="Depth of the chamber or invert "
-                                 "below the cover, metres.")
+    depth: Finite | None = Field(
+        None, ge=0, le=100, description="Depth of the chamber or invert below the cover, metres."
+    )
     diameter: Finite | None = Field(None, gt=0, le=20, description="Chamber diameter, metres.")
 
 
@@ -299,4 +300,3 @@ class City(BaseModel):
 
 
 Feature = Building | PipeSegment | PipeNode | UndergroundStructure
-

@@ -66,8 +66,10 @@ class RemoteError(CIMError):
     title = "Service error"
 
 
-_ERRORS: dict[str, type[CIMError]] = {c.title: c for c in (InvalidParameter, UnsupportedCRS, UnknownCollection,
-                                                            FeatureNotFound, InvalidFeature, StoreError)}
+_ERRORS: dict[str, type[CIMError]] = {
+    c.title: c
+    for c in (InvalidParameter, UnsupportedCRS, UnknownCollection, FeatureNotFound, InvalidFeature, StoreError)
+}
 
 
 def _error(status: int, body: Any, url: str) -> CIMError:
@@ -91,9 +93,9 @@ def _glb(data: bytes) -> tuple[dict[str, Any], bytes]:
     if magic != b"glTF" or version != 2:
         raise RemoteError("the service sent something that is not a GLB 2.0")
     jlen, _ = struct.unpack_from("<I4s", data, 12)
-    doc = json.loads(data[20:20 + jlen])
+    doc = json.loads(data[20 : 20 + jlen])
     blen, _ = struct.unpack_from("<I4s", data, 20 + jlen)
-    return doc, data[28 + jlen:28 + jlen + blen]
+    return doc, data[28 + jlen : 28 + jlen + blen]
 
 
 def _accessor(doc: dict[str, Any], binary: bytes, index: int) -> np.ndarray:
@@ -128,18 +130,28 @@ def glb_triangles(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | Non
         for prim in doc["meshes"][node["mesh"]]["primitives"]:
             pos = _accessor(doc, binary, prim["attributes"]["POSITION"]).astype(float)
             pos = pos @ m[:3, :3].T + m[:3, 3]
-            idx = (_accessor(doc, binary, prim["indices"]).astype(np.int64).reshape(-1, 3) if "indices" in prim
-                   else np.arange(len(pos)).reshape(-1, 3))
+            idx = (
+                _accessor(doc, binary, prim["indices"]).astype(np.int64).reshape(-1, 3)
+                if "indices" in prim
+                else np.arange(len(pos)).reshape(-1, 3)
+            )
             col = prim["attributes"].get("COLOR_0")
-            colors.append(_accessor(doc, binary, col).astype(np.uint8) if col is not None
-                          else np.full((len(pos), 4), 200, np.uint8))
+            colors.append(
+                _accessor(doc, binary, col).astype(np.uint8)
+                if col is not None
+                else np.full((len(pos), 4), 200, np.uint8)
+            )
             verts.append(pos)
             faces.append(idx + offset)
             offset += len(pos)
     if not verts:
         return np.zeros((0, 3)), np.zeros((0, 3), np.int64), None, doc.get("asset", {}).get("extras", {})
-    return (np.concatenate(verts), np.concatenate(faces), np.concatenate(colors),
-            doc.get("asset", {}).get("extras", {}))
+    return (
+        np.concatenate(verts),
+        np.concatenate(faces),
+        np.concatenate(colors),
+        doc.get("asset", {}).get("extras", {}),
+    )
 
 
 def ecef_to_city(ecef: np.ndarray, epsg: int) -> np.ndarray:
@@ -160,14 +172,20 @@ def yup_to_city(positions: np.ndarray, enu_to_ecef: np.ndarray, epsg: int) -> np
     return ecef_to_city(ecef, epsg)
 
 
-def _mesh(vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None, feature: int | np.ndarray,
-          ids: list[str]) -> Mesh:
+def _mesh(
+    vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None, feature: int | np.ndarray, ids: list[str]
+) -> Mesh:
     from .mesh import Mesh
 
     n = len(vertices)
-    return Mesh(vertices, faces.astype(np.int64), np.zeros((n, 3), np.float32),
-                colors if colors is not None else np.full((n, 4), 200, np.uint8),
-                np.broadcast_to(np.asarray(feature, np.int64), (n,)).copy(), ids)
+    return Mesh(
+        vertices,
+        faces.astype(np.int64),
+        np.zeros((n, 3), np.float32),
+        colors if colors is not None else np.full((n, 4), 200, np.uint8),
+        np.broadcast_to(np.asarray(feature, np.int64), (n,)).copy(),
+        ids,
+    )
 
 
 def _keep_features(mesh: Mesh, drop: np.ndarray) -> Mesh:
@@ -175,8 +193,9 @@ def _keep_features(mesh: Mesh, drop: np.ndarray) -> Mesh:
     keep = ~np.isin(mesh.feature, drop)
     remap = np.cumsum(keep) - 1
     faces = mesh.faces[keep[mesh.faces].all(axis=1)]
-    return type(mesh)(mesh.vertices[keep], remap[faces], mesh.normals[keep], mesh.colors[keep], mesh.feature[keep],
-                      mesh.ids)
+    return type(mesh)(
+        mesh.vertices[keep], remap[faces], mesh.normals[keep], mesh.colors[keep], mesh.feature[keep], mesh.ids
+    )
 
 
 # -- the remote city -------------------------------------------------------------------------------------------------
@@ -188,8 +207,15 @@ class RemoteCity(CityModel):
     (at most the service's ``CIM_MAX_LIMIT``).
     """
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 300.0, page_size: int = 10_000,
-                 transport: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 300.0,
+        page_size: int = 10_000,
+        transport: Any = None,
+    ) -> None:
         try:
             import httpx
         except ImportError:  # pragma: no cover - httpx is a dependency
@@ -299,19 +325,37 @@ class RemoteCity(CityModel):
         if boxes:
             b = np.asarray(boxes, dtype=float)
             extent = [float(v) for v in (*b[:, :3].min(axis=0), *b[:, 3:].max(axis=0))]
-        return CityInfo(name=health["city"], crs_epsg=int(str(health["crs"]).split(":")[-1]), vertical_datum=datum,
-                        counts=health["counts"], extent=extent, version=health["version"])
+        return CityInfo(
+            name=health["city"],
+            crs_epsg=int(str(health["crs"]).split(":")[-1]),
+            vertical_datum=datum,
+            counts=health["counts"],
+            extent=extent,
+            version=health["version"],
+        )
 
-    def features(self, collection: str, *, bbox: Sequence[float] | str | None = None, bbox_crs: str | None = None,
-                 filter: str | dict | None = None, filter_crs: str | None = None,
-                 sortby: str | Sequence[str] | None = None, limit: int | None = None, offset: int = 0) -> Features:
+    def features(
+        self,
+        collection: str,
+        *,
+        bbox: Sequence[float] | str | None = None,
+        bbox_crs: str | None = None,
+        filter: str | dict | None = None,
+        filter_crs: str | None = None,
+        sortby: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Features:
         get_spec(collection)
         if limit is not None and limit < 1:
             raise InvalidParameter("limit", "limit must be at least 1 (None: every match).")
         if offset < 0:
             raise InvalidParameter("offset", "offset must be at least 0.")
-        params: dict[str, Any] = {"crs": self.city_uri, "offset": offset,
-                                  "limit": self.page_size if limit is None else min(limit, self.page_size)}
+        params: dict[str, Any] = {
+            "crs": self.city_uri,
+            "offset": offset,
+            "limit": self.page_size if limit is None else min(limit, self.page_size),
+        }
         self._bbox_param(bbox, bbox_crs, params)
         if filter is not None:
             if isinstance(filter, Mapping):
@@ -324,49 +368,96 @@ class RemoteCity(CityModel):
         if sortby:
             params["sortby"] = sortby if isinstance(sortby, str) else ",".join(sortby)
         docs, matched = self._pages(f"/collections/{quote(collection, safe='')}/items", params, limit)
-        return Features([self._feature(collection, d) for d in docs], collection=collection, matched=matched,
-                        crs_epsg=self.crs_epsg)
+        return Features(
+            [self._feature(collection, d) for d in docs], collection=collection, matched=matched, crs_epsg=self.crs_epsg
+        )
 
     def get(self, collection: str, id: str) -> Feature:
         get_spec(collection)
-        doc = self._json("GET", f"/collections/{quote(collection, safe='')}/items/{quote(id, safe='')}",
-                         params={"crs": self.city_uri})
+        doc = self._json(
+            "GET",
+            f"/collections/{quote(collection, safe='')}/items/{quote(id, safe='')}",
+            params={"crs": self.city_uri},
+        )
         return self._feature(collection, doc)
 
-    def underground_use(self, region: Any, *, crs: str | None = None,
-                        bands: Sequence[Sequence[float]] | None = None, z_min: float | None = None,
-                        z_max: float | None = None) -> UndergroundUse:
-        body = {"region": self._region_json(region, crs), "crs": self.city_uri,
-                "bands": None if bands is None else [list(map(float, b)) for b in bands], "z_min": z_min,
-                "z_max": z_max}
+    def underground_use(
+        self,
+        region: Any,
+        *,
+        crs: str | None = None,
+        bands: Sequence[Sequence[float]] | None = None,
+        z_min: float | None = None,
+        z_max: float | None = None,
+    ) -> UndergroundUse:
+        body = {
+            "region": self._region_json(region, crs),
+            "crs": self.city_uri,
+            "bands": None if bands is None else [list(map(float, b)) for b in bands],
+            "z_min": z_min,
+            "z_max": z_max,
+        }
         doc = self._json("POST", "/analysis/underground-use", json={k: v for k, v in body.items() if v is not None})
         return UndergroundUse.model_validate(doc)
 
-    def excavation(self, region: Any, *, crs: str | None = None, depth: float | None = None,
-                   bottom_z: float | None = None, buffer: float = 1.0) -> Excavation:
+    def excavation(
+        self,
+        region: Any,
+        *,
+        crs: str | None = None,
+        depth: float | None = None,
+        bottom_z: float | None = None,
+        buffer: float = 1.0,
+    ) -> Excavation:
         _uri(crs, self.crs_epsg, "crs")
-        body = {"region": self._region_json(region, crs), "crs": self.city_uri, "depth": depth,
-                "bottom_z": bottom_z, "buffer": buffer}
+        body = {
+            "region": self._region_json(region, crs),
+            "crs": self.city_uri,
+            "depth": depth,
+            "bottom_z": bottom_z,
+            "buffer": buffer,
+        }
         doc = self._json("POST", "/analysis/excavation", json={k: v for k, v in body.items() if v is not None})
         for h in doc.get("hits", []):
             h["location"] = self._to_xy(h["location"])
         return Excavation.model_validate(doc)
 
-    def pipe_compliance(self, bbox: Sequence[float] | str | None = None, *,
-                        bbox_crs: str | None = None) -> ComplianceReport:
+    def pipe_compliance(
+        self, bbox: Sequence[float] | str | None = None, *, bbox_crs: str | None = None
+    ) -> ComplianceReport:
         params: dict[str, Any] = {"crs": self.city_uri}
         self._bbox_param(bbox, bbox_crs, params)
         doc = self._json("GET", "/analysis/pipe-compliance", params=params)
-        violations = [Violation.model_validate({"id": f["id"], **f["properties"],
-                                                "location": {"type": f["geometry"]["type"],
-                                                             "coordinates": self._to_xy(f["geometry"]["coordinates"])}})
-                      for f in doc.get("features", [])]
-        return ComplianceReport(violations=violations, counts=doc["counts"], by_rule=doc["by_rule"],
-                                checked=doc["checked"], skipped=doc.get("skipped", []))
+        violations = [
+            Violation.model_validate(
+                {
+                    "id": f["id"],
+                    **f["properties"],
+                    "location": {
+                        "type": f["geometry"]["type"],
+                        "coordinates": self._to_xy(f["geometry"]["coordinates"]),
+                    },
+                }
+            )
+            for f in doc.get("features", [])
+        ]
+        return ComplianceReport(
+            violations=violations,
+            counts=doc["counts"],
+            by_rule=doc["by_rule"],
+            checked=doc["checked"],
+            skipped=doc.get("skipped", []),
+        )
 
-    def screen_high_rise(self, *, bbox: Sequence[float] | str | None = None, bbox_crs: str | None = None,
-                         verdict: str | Sequence[str] | None = None, min_height: float | None = None,
-                         profile: str | None = None) -> list[ScreeningResult]:
+    def screen_high_rise(
+        self,
+        *,
+        bbox: Sequence[float] | str | None = None,
+        bbox_crs: str | None = None,
+        verdict: str | Sequence[str] | None = None,
+        min_height: float | None = None,
+        profile: str | None = None,
+    ) -> list[ScreeningResult]:
         params: dict[str, Any] = {"limit": self.page_size}
         self._bbox_param(bbox, bbox_crs, params)
         if verdict is not None:
@@ -379,15 +470,18 @@ class RemoteCity(CityModel):
         docs, _ = self._pages("/analysis/high-rise", params, None)
         return [ScreeningResult.model_validate({"id": d["id"], **d["properties"]}) for d in docs]
 
-    def screen_proposals(self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None,
-                         profile: str | None = None) -> list[ScreeningResult]:
+    def screen_proposals(
+        self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None, profile: str | None = None
+    ) -> list[ScreeningResult]:
         uri = _uri(crs, self.crs_epsg, "crs")
         out = []
         for i, p in enumerate(proposals):
             d = proposal_payload(p, i)
             item = {k: getattr(d[k], "value", d[k]) for k in _PROPOSAL_FIELDS if k in d}
-            item["footprint"] = {"type": "Polygon",
-                                 "coordinates": [official_order(r, uri).tolist() for r in d["footprint"]]}
+            item["footprint"] = {
+                "type": "Polygon",
+                "coordinates": [official_order(r, uri).tolist() for r in d["footprint"]],
+            }
             out.append(item)
         body: dict[str, Any] = {"crs": uri, "proposals": out}
         if profile is not None:
@@ -398,8 +492,11 @@ class RemoteCity(CityModel):
     # -- meshes
     def feature_glb(self, collection: str, id: str) -> bytes:
         """The feature's GLB as the service makes it (``/collections/{cid}/items/{fid}/mesh.glb``)."""
-        return self._call("GET", f"/collections/{quote(collection, safe='')}/items/{quote(id, safe='')}/mesh.glb",
-                          headers={"Accept": "model/gltf-binary"}).content
+        return self._call(
+            "GET",
+            f"/collections/{quote(collection, safe='')}/items/{quote(id, safe='')}/mesh.glb",
+            headers={"Accept": "model/gltf-binary"},
+        ).content
 
     def glb_mesh(self, collection: str, id: str, feature: int = 0, ids: list[str] | None = None) -> Mesh:
         """One feature's GLB from the service as a mesh in city coordinates."""
@@ -419,8 +516,9 @@ class RemoteCity(CityModel):
         glbs = [self.glb_mesh("buildings", ids[k], int(k), ids) for k in lod2]
         return merge_meshes([_keep_features(mesh, lod2), *glbs], ids)
 
-    def terrain_mesh(self, bounds: tuple[float, float, float, float] | None = None, *,
-                     max_tiles: int = 16) -> Mesh | None:
+    def terrain_mesh(
+        self, bounds: tuple[float, float, float, float] | None = None, *, max_tiles: int = 16
+    ) -> Mesh | None:
         """The terrain from the service's 3D Tiles (``/3dtiles/terrain``): the tiles of the finest level that
         covers ``bounds`` (city CRS) with at most ``max_tiles`` tiles, in city coordinates."""
         from .crs import city_to_lonlat
@@ -433,8 +531,14 @@ class RemoteCity(CityModel):
         if not root.get("content") and not root.get("children"):
             return None
         if bounds is not None:
-            ll = np.radians(city_to_lonlat(np.array([[bounds[0], bounds[1]], [bounds[2], bounds[1]],
-                                                     [bounds[2], bounds[3]], [bounds[0], bounds[3]]]), self.crs_epsg))
+            ll = np.radians(
+                city_to_lonlat(
+                    np.array(
+                        [[bounds[0], bounds[1]], [bounds[2], bounds[1]], [bounds[2], bounds[3]], [bounds[0], bounds[3]]]
+                    ),
+                    self.crs_epsg,
+                )
+            )
             want = (*ll.min(axis=0), *ll.max(axis=0))
         else:
             want = None
@@ -466,8 +570,12 @@ class RemoteCity(CityModel):
             xyz = yup_to_city(pos, m, self.crs_epsg)
             if bounds is not None:  # the faces over the area (with a margin of 10 m)
                 c = xyz[faces].mean(axis=1)
-                faces = faces[(c[:, 0] >= bounds[0] - 10) & (c[:, 0] <= bounds[2] + 10)
-                              & (c[:, 1] >= bounds[1] - 10) & (c[:, 1] <= bounds[3] + 10)]
+                faces = faces[
+                    (c[:, 0] >= bounds[0] - 10)
+                    & (c[:, 0] <= bounds[2] + 10)
+                    & (c[:, 1] >= bounds[1] - 10)
+                    & (c[:, 1] <= bounds[3] + 10)
+                ]
             parts.append(_mesh(xyz, faces, colors, 0, ["terrain"]))
         from .mesh import merge_meshes
 

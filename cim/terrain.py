@@ -37,8 +37,14 @@ class Terrain:
     def bounds(self) -> tuple[float, float, float, float, float, float]:
         """(minx, miny, minz, maxx, maxy, maxz) of the grid's cell centres, metres."""
         ny, nx = self.z.shape
-        return (self.x0, self.y0, float(np.nanmin(self.z)),
-                self.x0 + (nx - 1) * self.cell, self.y0 + (ny - 1) * self.cell, float(np.nanmax(self.z)))
+        return (
+            self.x0,
+            self.y0,
+            float(np.nanmin(self.z)),
+            self.x0 + (nx - 1) * self.cell,
+            self.y0 + (ny - 1) * self.cell,
+            float(np.nanmax(self.z)),
+        )
 
     def sample(self, xy: ArrayNx2) -> FloatArray:
         """Bilinear elevation at points.
@@ -60,8 +66,12 @@ class Terrain:
         j = np.clip(np.floor(fy).astype(np.int64), 0, ny - 2)
         tx, ty = fx - i, fy - j
         z = self.z.astype(np.float64)
-        out = (z[j, i] * (1 - tx) * (1 - ty) + z[j, i + 1] * tx * (1 - ty)
-               + z[j + 1, i] * (1 - tx) * ty + z[j + 1, i + 1] * tx * ty)
+        out = (
+            z[j, i] * (1 - tx) * (1 - ty)
+            + z[j, i + 1] * tx * (1 - ty)
+            + z[j + 1, i] * (1 - tx) * ty
+            + z[j + 1, i + 1] * tx * ty
+        )
         return np.where(inside, out, np.nan)
 
     def tin(self, step: int = 1) -> tuple[FloatArray, IntArray]:

@@ -45,14 +45,31 @@ SURFACE_LAYERS = ("terrain", "buildings")
 UNDERGROUND_LAYERS = ("terrain", "underground-structures", "pipe-nodes", "pipes")
 
 VERDICT_COLORS: dict[str, tuple[int, int, int]] = {
-    "ok": (188, 198, 186), "consult-fire-rescue": (250, 204, 60), "restricted": (245, 130, 32),
-    "not-allowed": (214, 30, 40)}
+    "ok": (188, 198, 186),
+    "consult-fire-rescue": (250, 204, 60),
+    "restricted": (245, 130, 32),
+    "not-allowed": (214, 30, 40),
+}
 SEVERITY_COLORS: dict[str, tuple[int, int, int]] = {
-    "critical": (214, 30, 40), "high": (245, 130, 32), "medium": (250, 204, 60), "low": (120, 170, 220)}
+    "critical": (214, 30, 40),
+    "high": (245, 130, 32),
+    "medium": (250, 204, 60),
+    "low": (120, 170, 220),
+}
 HIGHLIGHT = (230, 30, 200)
 DIM = (150, 150, 150)
-_PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+_PALETTE = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+]
 
 
 def _pyvista() -> Any:
@@ -65,8 +82,7 @@ def _pyvista() -> Any:
 
 def headless() -> bool:
     """True where there is no display to draw on (then VTK renders through EGL, off screen)."""
-    return sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get(
-        "WAYLAND_DISPLAY")
+    return sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
 
 
 def _setup_offscreen() -> None:
@@ -102,7 +118,9 @@ def _category_colors(name: str, values: list[Any]) -> dict[Any, tuple[int, int, 
     known: dict[str, dict[str, tuple[int, ...]]] = {
         "utility": {k.value: v[:3] for k, v in UTILITY_COLORS.items()},
         "use": {k.value: v[:3] for k, v in BUILDING_COLORS.items()},
-        "verdict": VERDICT_COLORS, "severity": SEVERITY_COLORS}
+        "verdict": VERDICT_COLORS,
+        "severity": SEVERITY_COLORS,
+    }
     base = known.get(name, {})
     cats = sorted({v for v in values if v is not None}, key=str)
     return {c: tuple(base.get(c, _PALETTE[i % len(_PALETTE)]))[:3] for i, c in enumerate(cats)}  # type: ignore
@@ -133,8 +151,9 @@ class _Highlight:
             self.underground = True
             for h in result.hits:
                 self.colors.setdefault(h.id, SEVERITY_COLORS[h.severity])
-            self.legend = {f"{s} ({result.counts.get(s, 0)})": c for s, c in SEVERITY_COLORS.items()
-                           if result.counts.get(s, 0)}
+            self.legend = {
+                f"{s} ({result.counts.get(s, 0)})": c for s, c in SEVERITY_COLORS.items() if result.counts.get(s, 0)
+            }
         elif isinstance(result, ComplianceReport):
             self.underground = True
             for v in result.violations:
@@ -160,8 +179,9 @@ class _Highlight:
                 for r in items:
                     counts[r.verdict.value] = counts.get(r.verdict.value, 0) + 1
                 short = {"consult-fire-rescue": "consult"}  # VTK's legend box cuts long labels
-                self.legend = {f"{short.get(v, v)} ({counts[v]})": c for v, c in VERDICT_COLORS.items()
-                               if counts.get(v)}
+                self.legend = {
+                    f"{short.get(v, v)} ({counts[v]})": c for v, c in VERDICT_COLORS.items() if counts.get(v)
+                }
             else:
                 ids = [getattr(x, "id", x) for x in items]
                 self.colors = {str(i): HIGHLIGHT for i in ids}
@@ -169,11 +189,23 @@ class _Highlight:
 
 
 # -- the scene ---------------------------------------------------------------------------------------------------------
-def plot(city: CityModel, *, bbox: Sequence[float] | None = None, layers: Iterable[str] | None = None,
-         color_by: str | None = None, highlight: Any = None, off_screen: bool = False, bbox_crs: str | None = None,
-         region: Any = None, region_crs: str | None = None, terrain_opacity: float | None = None,
-         title: str | None = None, window_size: tuple[int, int] = (1280, 800), legend: bool = True,
-         plotter: pyvista.Plotter | None = None) -> pyvista.Plotter:
+def plot(
+    city: CityModel,
+    *,
+    bbox: Sequence[float] | None = None,
+    layers: Iterable[str] | None = None,
+    color_by: str | None = None,
+    highlight: Any = None,
+    off_screen: bool = False,
+    bbox_crs: str | None = None,
+    region: Any = None,
+    region_crs: str | None = None,
+    terrain_opacity: float | None = None,
+    title: str | None = None,
+    window_size: tuple[int, int] = (1280, 800),
+    legend: bool = True,
+    plotter: pyvista.Plotter | None = None,
+) -> pyvista.Plotter:
     """A pyvista Plotter showing ``city`` (a local or remote city); ``.show()`` it or ``.screenshot(path)``.
 
     Parameters
@@ -235,8 +267,15 @@ def plot(city: CityModel, *, bbox: Sequence[float] | None = None, layers: Iterab
     underground = any(x in layers for x in UNDERGROUND_LAYERS[1:])
     if terrain is not None and len(terrain.faces):
         opacity = terrain_opacity if terrain_opacity is not None else (0.25 if underground else 1.0)
-        p.add_mesh(to_polydata(terrain, origin), scalars="rgba", rgb=True, opacity=opacity, name="terrain",
-                   show_scalar_bar=False, smooth_shading=True)
+        p.add_mesh(
+            to_polydata(terrain, origin),
+            scalars="rgba",
+            rgb=True,
+            opacity=opacity,
+            name="terrain",
+            show_scalar_bar=False,
+            smooth_shading=True,
+        )
     entries: dict[str, tuple[int, int, int]] = {}
     bar_done = False
     for cid in LAYERS[1:]:
@@ -263,15 +302,19 @@ def plot(city: CityModel, *, bbox: Sequence[float] | None = None, layers: Iterab
             if dim:
                 rgba[~sel, :3] = DIM
         elif cid == "pipes" and values is None:
-            entries.update({f"{u.value}": c[:3] for u, c in UTILITY_COLORS.items()
-                            if any(f.utility == u for f in fs)})
+            entries.update({f"{u.value}": c[:3] for u, c in UTILITY_COLORS.items() if any(f.utility == u for f in fs)})
         shown = mesh
         shown.colors = rgba
         if dim and (~chosen).any():  # the others, grey and translucent
             other = mesh.subset(np.flatnonzero(~chosen))
             if len(other.faces):
-                p.add_mesh(to_polydata(other, origin), color=_rgb(DIM), opacity=0.18, name=f"{cid}-others",
-                           smooth_shading=cid != "buildings")
+                p.add_mesh(
+                    to_polydata(other, origin),
+                    color=_rgb(DIM),
+                    opacity=0.18,
+                    name=f"{cid}-others",
+                    smooth_shading=cid != "buildings",
+                )
             shown = mesh.subset(np.flatnonzero(chosen))
         if not len(shown.faces):
             continue
@@ -280,14 +323,22 @@ def plot(city: CityModel, *, bbox: Sequence[float] | None = None, layers: Iterab
             per = np.array([np.nan if v is None else float(v) for v in values])
             poly.point_data[color_by] = per[shown.feature]  # shown is the whole mesh here
             lo, hi = float(np.nanmin(per)), float(np.nanpercentile(per, 99.5))  # a few extremes saturate
-            p.add_mesh(poly, scalars=color_by, cmap="viridis", nan_color=_rgb(DIM), name=cid,
-                       clim=[lo, max(hi, lo + 1)], show_scalar_bar=not bar_done,
-                       scalar_bar_args={"title": color_by, "color": "black"},
-                       smooth_shading=cid != "buildings")
+            p.add_mesh(
+                poly,
+                scalars=color_by,
+                cmap="viridis",
+                nan_color=_rgb(DIM),
+                name=cid,
+                clim=[lo, max(hi, lo + 1)],
+                show_scalar_bar=not bar_done,
+                scalar_bar_args={"title": color_by, "color": "black"},
+                smooth_shading=cid != "buildings",
+            )
             bar_done = True
         else:
-            p.add_mesh(poly, scalars="rgba", rgb=True, name=cid, show_scalar_bar=False,
-                       smooth_shading=cid != "buildings")
+            p.add_mesh(
+                poly, scalars="rgba", rgb=True, name=cid, show_scalar_bar=False, smooth_shading=cid != "buildings"
+            )
     if pit is not None:
         _add_pit(p, pit, highlight, terrain, origin)
     for xyz, _label, color in hl.points[:60]:
@@ -303,8 +354,13 @@ def plot(city: CityModel, *, bbox: Sequence[float] | None = None, layers: Iterab
         if entries:
             items = list(entries.items())[:14]
             width = min(0.5, 0.06 + 0.016 * max(len(k) for k, _ in items))
-            p.add_legend([[k, _rgb(c)] for k, c in items], bcolor="white", face="rectangle",
-                         size=(width, min(0.024 * len(items), 0.36)), loc="upper right")
+            p.add_legend(
+                [[k, _rgb(c)] for k, c in items],
+                bcolor="white",
+                face="rectangle",
+                size=(width, min(0.024 * len(items), 0.36)),
+                loc="upper right",
+            )
     if title:
         p.add_text(title, font_size=11, color="black", position="upper_left")
     _camera(p, underground and "buildings" not in layers, _frame(boxes, bounds, origin))

@@ -53,11 +53,13 @@ class SampleCitySummary:
 
     def report(self) -> str:
         """A few lines for the command line."""
-        lines = [f"{CITY_NAME}: {self.store_path} (seed {self.seed})",
-                 "  " + ", ".join(f"{k} {v}" for k, v in self.counts.items()),
-                 "  pipes: " + ", ".join(f"{k} {v}" for k, v in self.pipes_by_utility.items()),
-                 f"  LiDAR: {self.las_path} ({sum(self.las_points.values())} points)",
-                 f"  {len(self.threshold_towers)} threshold towers, {len(self.violations)} planted violations:"]
+        lines = [
+            f"{CITY_NAME}: {self.store_path} (seed {self.seed})",
+            "  " + ", ".join(f"{k} {v}" for k, v in self.counts.items()),
+            "  pipes: " + ", ".join(f"{k} {v}" for k, v in self.pipes_by_utility.items()),
+            f"  LiDAR: {self.las_path} ({sum(self.las_points.values())} points)",
+            f"  {len(self.threshold_towers)} threshold towers, {len(self.violations)} planted violations:",
+        ]
         lines += [f"    {v.id} {', '.join(v.feature_ids)}: {v.description}" for v in self.violations]
         return "\n".join(lines)
 
@@ -73,10 +75,11 @@ def _sqlite_path(store: str | Path) -> Path:
     """The file of a SQLite store given as a path or ``sqlite:///path``."""
     s = str(store)
     if s.startswith("sqlite:///"):
-        return Path(s[len("sqlite:///"):])
+        return Path(s[len("sqlite:///") :])
     if "://" in s:
-        raise StoreError(f"The sample city is built into a SQLite file; got {s!r}: give a file path.",
-                         where={"store": s})
+        raise StoreError(
+            f"The sample city is built into a SQLite file; got {s!r}: give a file path.", where={"store": s}
+        )
     return Path(s)
 
 
@@ -111,8 +114,13 @@ def _write_store(path: Path, city: City, features: list, terrain) -> dict[str, i
     return counts
 
 
-def build_sample_city(store_path: str | Path, *, seed: int = 20260101, las_path: str | Path | None = None,
-                      progress: Callable[[str, float], None] | None = None) -> SampleCitySummary:
+def build_sample_city(
+    store_path: str | Path,
+    *,
+    seed: int = 20260101,
+    las_path: str | Path | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> SampleCitySummary:
     """Build the sample district into a new SQLite store at ``store_path`` (replacing any file
     there) and its LiDAR survey into ``las_path`` (default: the store's name with ``.las``).
 
@@ -139,8 +147,14 @@ def build_sample_city(store_path: str | Path, *, seed: int = 20260101, las_path:
     pipes += v_pipes
     nodes += v_nodes
 
-    city = City(name=CITY_NAME, crs_epsg=4550, vertical_datum="EPSG:5737", urban_population=9_000_000,
-                frost_depth=1.2, fire_stations=bp.fire_stations)
+    city = City(
+        name=CITY_NAME,
+        crs_epsg=4550,
+        vertical_datum="EPSG:5737",
+        urban_population=9_000_000,
+        frost_depth=1.2,
+        fire_stations=bp.fire_stations,
+    )
     say("store", 0.5)
     counts = _write_store(store_path, city, [*buildings, *pipes, *nodes, *structures], terrain)
     say("lidar", 0.8)
@@ -149,10 +163,17 @@ def build_sample_city(store_path: str | Path, *, seed: int = 20260101, las_path:
 
     x0, y0 = origin()
     return SampleCitySummary(
-        store_path=store_path, las_path=las, seed=seed, counts=counts,
+        store_path=store_path,
+        las_path=las,
+        seed=seed,
+        counts=counts,
         pipes_by_utility=dict(sorted(Counter(p.utility.value for p in pipes).items())),
         nodes_by_kind=dict(sorted(Counter(n.kind.value for n in nodes).items())),
         buildings_by_use=dict(sorted(Counter(b.use.value for b in buildings).items())),
         structures_by_kind=dict(sorted(Counter(s.kind.value for s in structures).items())),
-        bounds=(x0, y0, x0 + SIZE, y0 + SIZE), las_points=las_points, threshold_towers=THRESHOLD_TOWERS,
-        violations=tuple(violations), stations=tuple(stations))
+        bounds=(x0, y0, x0 + SIZE, y0 + SIZE),
+        las_points=las_points,
+        threshold_towers=THRESHOLD_TOWERS,
+        violations=tuple(violations),
+        stations=tuple(stations),
+    )

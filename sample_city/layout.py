@@ -73,12 +73,24 @@ RIVERSIDE_V = 400.0  # the riverside road; the grid lies north of it
 # for the utility tunnel.
 SECTION: dict[bool, dict[Utility, float]] = {
     True: {
-        Utility.power: 18.0, Utility.water: 14.5, Utility.gas: 10.5, Utility.storm: 6.0,
-        Utility.telecom: -18.0, Utility.heat: -14.5, Utility.reclaimed: -10.5, Utility.sewer: -6.0,
+        Utility.power: 18.0,
+        Utility.water: 14.5,
+        Utility.gas: 10.5,
+        Utility.storm: 6.0,
+        Utility.telecom: -18.0,
+        Utility.heat: -14.5,
+        Utility.reclaimed: -10.5,
+        Utility.sewer: -6.0,
     },
     False: {
-        Utility.power: 11.0, Utility.water: 8.5, Utility.gas: 6.0, Utility.storm: 2.5,
-        Utility.telecom: -11.0, Utility.heat: -8.5, Utility.reclaimed: -6.0, Utility.sewer: -2.5,
+        Utility.power: 11.0,
+        Utility.water: 8.5,
+        Utility.gas: 6.0,
+        Utility.storm: 2.5,
+        Utility.telecom: -11.0,
+        Utility.heat: -8.5,
+        Utility.reclaimed: -6.0,
+        Utility.sewer: -2.5,
     },
 }
 
@@ -110,13 +122,26 @@ class Street:
 
 # N-S streets (街) west to east, E-W roads (路) south to north; main roads every 400 m.
 _NS_NAMES = [
-    ("保工街", "Baogong St"), ("启工街", "Qigong St"), ("卫工街", "Weigong St"), ("兴工街", "Xinggong St"),
-    ("重工街", "Zhonggong St"), ("肇工街", "Zhaogong St"), ("勋工街", "Xungong St"), ("齐贤街", "Qixian St"),
-    ("云峰街", "Yunfeng St"), ("景星街", "Jingxing St"),
+    ("保工街", "Baogong St"),
+    ("启工街", "Qigong St"),
+    ("卫工街", "Weigong St"),
+    ("兴工街", "Xinggong St"),
+    ("重工街", "Zhonggong St"),
+    ("肇工街", "Zhaogong St"),
+    ("勋工街", "Xungong St"),
+    ("齐贤街", "Qixian St"),
+    ("云峰街", "Yunfeng St"),
+    ("景星街", "Jingxing St"),
 ]
 _EW_NAMES = [
-    ("细河北路", "Xihe North Rd"), ("南八路", "Nanba Rd"), ("建设大路", "Jianshe Ave"), ("北一路", "Beiyi Rd"),
-    ("北二路", "Beier Rd"), ("北三路", "Beisan Rd"), ("沈辽路", "Shenliao Rd"), ("北四路", "Beisi Rd"),
+    ("细河北路", "Xihe North Rd"),
+    ("南八路", "Nanba Rd"),
+    ("建设大路", "Jianshe Ave"),
+    ("北一路", "Beiyi Rd"),
+    ("北二路", "Beier Rd"),
+    ("北三路", "Beisan Rd"),
+    ("沈辽路", "Shenliao Rd"),
+    ("北四路", "Beisi Rd"),
 ]
 
 NS_STREETS: tuple[Street, ...] = tuple(
@@ -177,8 +202,9 @@ def blocks() -> tuple[Block, ...]:
                 return EDGE_SETBACK if hw is None else SETBACK[hw == HALF_WIDTH[True]]
 
             build = (red[0] + sb(hua), red[1] + sb(hwa), red[2] - sb(hub), red[3] - sb(hwb))
-            sides = tuple(side for side, hw in (("s", hwa), ("n", hwb), ("w", hua), ("e", hub))
-                          if hw == HALF_WIDTH[True])
+            sides = tuple(
+                side for side, hw in (("s", hwa), ("n", hwb), ("w", hua), ("e", hub)) if hw == HALF_WIDTH[True]
+            )
             out.append(Block(i, j, red, build, sides))
     return tuple(out)
 

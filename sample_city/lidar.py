@@ -54,8 +54,9 @@ def _roof_points(rng: np.random.Generator, buildings: list[Building], shapes: np
     # are the eaves: surface 1 of hip_surfaces is a wall)
     eaves = np.array([b.surfaces[1].rings[0][2][2] if h else r for b, h, r in zip(buildings, hip, roof, strict=True)])
     roof, hip, eaves = roof[owner], hip[owner], eaves[owner]
-    edge = np.minimum(np.minimum(xy[:, 0] - lo[:, 0], hi[:, 0] - xy[:, 0]),
-                      np.minimum(xy[:, 1] - lo[:, 1], hi[:, 1] - xy[:, 1]))
+    edge = np.minimum(
+        np.minimum(xy[:, 0] - lo[:, 0], hi[:, 0] - xy[:, 0]), np.minimum(xy[:, 1] - lo[:, 1], hi[:, 1] - xy[:, 1])
+    )
     roof = np.where(hip, eaves + np.minimum(HIP_PITCH * edge, roof - eaves), roof)
     pts = np.column_stack([xy, roof])
     return pts[inside]

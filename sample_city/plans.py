@@ -23,8 +23,32 @@ Ring = list[tuple[float, float]]
 HIP_PITCH = math.tan(math.radians(25.0))
 
 # Heights that the threshold towers test; ordinary buildings never land exactly on one.
-THRESHOLD_HEIGHTS = frozenset({24.0, 25.0, 27.0, 28.0, 50.0, 54.0, 55.0, 79.0, 80.0, 81.0, 99.0, 100.0,
-                               101.0, 149.0, 150.0, 151.0, 249.0, 250.0, 251.0, 499.0, 500.0, 501.0})
+THRESHOLD_HEIGHTS = frozenset(
+    {
+        24.0,
+        25.0,
+        27.0,
+        28.0,
+        50.0,
+        54.0,
+        55.0,
+        79.0,
+        80.0,
+        81.0,
+        99.0,
+        100.0,
+        101.0,
+        149.0,
+        150.0,
+        151.0,
+        249.0,
+        250.0,
+        251.0,
+        499.0,
+        500.0,
+        501.0,
+    }
+)
 
 
 def r1(x: float) -> float:
@@ -119,12 +143,15 @@ def _xyz(ring: list[tuple[float, float]], z: float | list[float]) -> list[tuple[
 def prism_surfaces(ring: Ring, ground: float, top: float) -> list[Surface]:
     """LOD2 surfaces of a flat-roofed prism: ground (facing down), roof (up), outward walls."""
     n = len(ring)
-    out = [Surface(type=SurfaceType.ground, rings=[_xyz(ring[::-1], ground)]),
-           Surface(type=SurfaceType.roof, rings=[_xyz(ring, top)])]
+    out = [
+        Surface(type=SurfaceType.ground, rings=[_xyz(ring[::-1], ground)]),
+        Surface(type=SurfaceType.roof, rings=[_xyz(ring, top)]),
+    ]
     for i in range(n):
         (xa, ya), (xb, yb) = ring[i], ring[(i + 1) % n]
-        out.append(Surface(type=SurfaceType.wall,
-                           rings=[[(xa, ya, ground), (xb, yb, ground), (xb, yb, top), (xa, ya, top)]]))
+        out.append(
+            Surface(type=SurfaceType.wall, rings=[[(xa, ya, ground), (xb, yb, ground), (xb, yb, top), (xa, ya, top)]])
+        )
     return out
 
 
@@ -134,25 +161,32 @@ def hip_surfaces(ring: Ring, ground: float, eaves: float, ridge: float) -> list[
     out = [Surface(type=SurfaceType.ground, rings=[_xyz(ring[::-1], ground)])]
     for i in range(4):
         (xa, ya), (xb, yb) = ring[i], ring[(i + 1) % 4]
-        out.append(Surface(type=SurfaceType.wall,
-                           rings=[[(xa, ya, ground), (xb, yb, ground), (xb, yb, eaves), (xa, ya, eaves)]]))
+        out.append(
+            Surface(
+                type=SurfaceType.wall, rings=[[(xa, ya, ground), (xb, yb, ground), (xb, yb, eaves), (xa, ya, eaves)]]
+            )
+        )
     w, d = x1 - x0, y1 - y0
     if w >= d:  # ridge runs east-west
         h = d / 2
         ym = y0 + h
         ra, rb = (x0 + h, ym, ridge), (x1 - h, ym, ridge)
-        faces = [[(x0, y0, eaves), (x1, y0, eaves), rb, ra],  # south
-                 [(x1, y1, eaves), (x0, y1, eaves), ra, rb],  # north
-                 [(x1, y0, eaves), (x1, y1, eaves), rb],  # east
-                 [(x0, y1, eaves), (x0, y0, eaves), ra]]  # west
+        faces = [
+            [(x0, y0, eaves), (x1, y0, eaves), rb, ra],  # south
+            [(x1, y1, eaves), (x0, y1, eaves), ra, rb],  # north
+            [(x1, y0, eaves), (x1, y1, eaves), rb],  # east
+            [(x0, y1, eaves), (x0, y0, eaves), ra],
+        ]  # west
     else:  # ridge runs north-south
         h = w / 2
         xm = x0 + h
         ra, rb = (xm, y0 + h, ridge), (xm, y1 - h, ridge)
-        faces = [[(x1, y0, eaves), (x1, y1, eaves), rb, ra],  # east
-                 [(x0, y1, eaves), (x0, y0, eaves), ra, rb],  # west
-                 [(x0, y0, eaves), (x1, y0, eaves), ra],  # south
-                 [(x1, y1, eaves), (x0, y1, eaves), rb]]  # north
+        faces = [
+            [(x1, y0, eaves), (x1, y1, eaves), rb, ra],  # east
+            [(x0, y1, eaves), (x0, y0, eaves), ra, rb],  # west
+            [(x0, y0, eaves), (x1, y0, eaves), ra],  # south
+            [(x1, y1, eaves), (x0, y1, eaves), rb],
+        ]  # north
     out += [Surface(type=SurfaceType.roof, rings=[f]) for f in faces]
     return out
 
@@ -176,12 +210,27 @@ def to_buildings(plans: list[Plan], terrain: Terrain) -> list[Building]:
                 surfaces = hip_surfaces(ring, g, g + p.eaves(), g + h)
             else:
                 surfaces = prism_surfaces(ring, g, g + h)
-        out.append(Building(
-            id=p.bid, name=p.name, footprint=[ring], ground_elevation=g, height=h,
-            floors_above=p.floors, floors_below=p.floors_below, use=p.use, year_built=p.year,
-            structure=p.structure, green_star=p.green_star, cim_level=4 if p.lod2 else 3,
-            surfaces=surfaces,
-            attributes={"roof": p.roof, "kind": p.kind, "floor_height": round(p.floor_h, 3),
-                        **({"tests": p.threshold} if p.threshold else {})},
-        ))
+        out.append(
+            Building(
+                id=p.bid,
+                name=p.name,
+                footprint=[ring],
+                ground_elevation=g,
+                height=h,
+                floors_above=p.floors,
+                floors_below=p.floors_below,
+                use=p.use,
+                year_built=p.year,
+                structure=p.structure,
+                green_star=p.green_star,
+                cim_level=4 if p.lod2 else 3,
+                surfaces=surfaces,
+                attributes={
+                    "roof": p.roof,
+                    "kind": p.kind,
+                    "floor_height": round(p.floor_h, 3),
+                    **({"tests": p.threshold} if p.threshold else {}),
+                },
+            )
+        )
     return out

@@ -25,10 +25,13 @@ def surface(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     u = np.asarray(u, dtype=float)
     v = np.asarray(v, dtype=float)
     r = v - river_centre(u)
-    soft_abs = np.sqrt(r * r + 60.0 ** 2) - 60.0
+    soft_abs = np.sqrt(r * r + 60.0**2) - 60.0
     z = FLOOD_PLAIN - RIVER_FALL * u + VALLEY_SLOPE * soft_abs
-    z += (0.7 * np.sin(2 * np.pi * u / 1700.0 + 0.5) + 0.5 * np.sin(2 * np.pi * v / 1300.0 + 1.2)
-          + 0.35 * np.sin(2 * np.pi * (u - v) / 900.0 + 2.0))
+    z += (
+        0.7 * np.sin(2 * np.pi * u / 1700.0 + 0.5)
+        + 0.5 * np.sin(2 * np.pi * v / 1300.0 + 1.2)
+        + 0.35 * np.sin(2 * np.pi * (u - v) / 900.0 + 2.0)
+    )
     t = np.clip((np.abs(r) - BED_HALF) / (BANK_OUT - BED_HALF), 0.0, 1.0)
     z -= RIVER_DEPTH * 0.5 * (1.0 + np.cos(np.pi * t))
     return z

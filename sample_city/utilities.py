@@ -62,10 +62,26 @@ MANHOLE_SPACING = 50.0
 DEAD_END = 2.0  # E-W pipes stop this far short of the crossing street's red line
 INTERCEPTOR_V, INTERCEPTOR_U = 365.0, (60.0, 1960.0)
 INTERCEPTOR_GAP = 0.40  # storm outfalls pass this far above the interceptor (table 4.1.14: 0.15)
-CODE = {U.water: "WAT", U.reclaimed: "REC", U.sewer: "SEW", U.storm: "STM", U.gas: "GAS", U.heat: "HEA",
-        U.power: "PWR", U.telecom: "TEL"}
-ZH = {U.water: "给水", U.reclaimed: "再生水", U.sewer: "污水", U.storm: "雨水", U.gas: "燃气", U.heat: "热力",
-      U.power: "电力", U.telecom: "通信"}
+CODE = {
+    U.water: "WAT",
+    U.reclaimed: "REC",
+    U.sewer: "SEW",
+    U.storm: "STM",
+    U.gas: "GAS",
+    U.heat: "HEA",
+    U.power: "PWR",
+    U.telecom: "TEL",
+}
+ZH = {
+    U.water: "给水",
+    U.reclaimed: "再生水",
+    U.sewer: "污水",
+    U.storm: "雨水",
+    U.gas: "燃气",
+    U.heat: "热力",
+    U.power: "电力",
+    U.telecom: "通信",
+}
 PRESSURE_UTILS = (U.telecom, U.power, U.heat, U.gas, U.reclaimed, U.water)
 # N-S collector diameters, span by span from the north edge (index = laterals joined upstream)
 COLLECTOR_D = {
@@ -199,14 +215,16 @@ class Network:
         self.years[s.code] = int(rng.integers(1985, 2011)) if s.main else int(rng.integers(1980, 2016))
         ns = s.axis == "ns"
         m = s.main
-        self.sections.update({
-            (s.code, U.water): Section((0.5 if ns else 0.4) if m else float(rng.choice([0.2, 0.3]))),
-            (s.code, U.reclaimed): Section(0.3 if m else 0.2),
-            (s.code, U.gas): Section(0.3 if m else float(rng.choice([0.15, 0.2]))),
-            (s.code, U.heat): Section((0.7 if ns else 0.6) if m else float(rng.choice([0.3, 0.4]))),
-            (s.code, U.power): Section(width=0.8, height=0.4) if m else Section(0.15),
-            (s.code, U.telecom): Section(0.15 if m else 0.1),
-        })
+        self.sections.update(
+            {
+                (s.code, U.water): Section((0.5 if ns else 0.4) if m else float(rng.choice([0.2, 0.3]))),
+                (s.code, U.reclaimed): Section(0.3 if m else 0.2),
+                (s.code, U.gas): Section(0.3 if m else float(rng.choice([0.15, 0.2]))),
+                (s.code, U.heat): Section((0.7 if ns else 0.6) if m else float(rng.choice([0.3, 0.4]))),
+                (s.code, U.power): Section(width=0.8, height=0.4) if m else Section(0.15),
+                (s.code, U.telecom): Section(0.15 if m else 0.1),
+            }
+        )
         self.pressure[s.code] = "medium" if m else "low"
 
     def ground(self, xy: np.ndarray) -> np.ndarray:
@@ -265,17 +283,30 @@ class Network:
         idx = [_index(xy, n.x, n.y) for n in stops]
         pressure = self.pressure[street.code] if util == U.gas else None
         for (i, a), (j, b) in pairwise(zip(idx, stops, strict=True)):
-            self._add(Seg(util, pts[i:j + 1], sec, a, b, LaneType(street.lane(util)),
-                          f"{street.name.split(' ')[0]} {ZH[util]} {sec.label()}", self._year(street, util),
-                          self._material(util, sec, pressure), pressure, util in (U.power, U.telecom),
-                          {"street": street.name}))
+            self._add(
+                Seg(
+                    util,
+                    pts[i : j + 1],
+                    sec,
+                    a,
+                    b,
+                    LaneType(street.lane(util)),
+                    f"{street.name.split(' ')[0]} {ZH[util]} {sec.label()}",
+                    self._year(street, util),
+                    self._material(util, sec, pressure),
+                    pressure,
+                    util in (U.power, U.telecom),
+                    {"street": street.name},
+                )
+            )
             for n in (a, b):
                 n.inverts.append(float(g[_index(xy, n.x, n.y)] - COVER[util] - sec.outer_height))
                 n.sizes.append(sec.outer_height)
 
     def _dead_end(self, util: Utility, x: float, y: float) -> Node:
         kind = {U.water: NodeKind.hydrant, U.power: NodeKind.junction, U.telecom: NodeKind.junction}.get(
-            util, NodeKind.valve)
+            util, NodeKind.valve
+        )
         return self.node(util, x, y, kind, end="dead_end")
 
     def _valves(self, util: Utility, stops: list[Node]) -> list[Node]:
@@ -297,8 +328,9 @@ class Network:
                 stops = [self.node(util, x, e.at + e.offset(util), NodeKind.junction) for e in EW_STREETS]
                 stops.append(self.node(util, x, SIZE, NodeKind.junction, boundary=True))
                 stops = self._valves(util, stops)
-                xy = _path([(x, stops[0].y), (x, SIZE)], [(x, t) for t in self._crossings_ns()]
-                           + [(n.x, n.y) for n in stops])
+                xy = _path(
+                    [(x, stops[0].y), (x, SIZE)], [(x, t) for t in self._crossings_ns()] + [(n.x, n.y) for n in stops]
+                )
                 self._pressure_run(util, s, xy, stops)
 
     def _ew_span(self, util: Utility, e: Street, west: Street | None, east: Street | None) -> tuple[Node, Node]:
@@ -315,13 +347,19 @@ class Network:
         if west is None:
             a = self.node(util, 0.0, y, joint, boundary=True)
         else:
-            a = self.node(util, west.at + west.offset(util), y, joint) if east_side else dead_end(
-                west.at + west.half_width + DEAD_END)
+            a = (
+                self.node(util, west.at + west.offset(util), y, joint)
+                if east_side
+                else dead_end(west.at + west.half_width + DEAD_END)
+            )
         if east is None:
             b = self.node(util, SIZE, y, joint, boundary=True)
         else:
-            b = dead_end(east.at - east.half_width - DEAD_END) if east_side else self.node(
-                util, east.at + east.offset(util), y, joint)
+            b = (
+                dead_end(east.at - east.half_width - DEAD_END)
+                if east_side
+                else self.node(util, east.at + east.offset(util), y, joint)
+            )
         return a, b
 
     @staticmethod
@@ -335,15 +373,28 @@ class Network:
                 for util in PRESSURE_UTILS:
                     a, b = self._ew_span(util, e, west, east)
                     stops = self._valves(util, [a, b])
-                    xy = _path([(a.x, a.y), (b.x, b.y)], [(t, a.y) for t in self._crossings_ew(west, east)]
-                               + [(n.x, n.y) for n in stops])
+                    xy = _path(
+                        [(a.x, a.y), (b.x, b.y)],
+                        [(t, a.y) for t in self._crossings_ew(west, east)] + [(n.x, n.y) for n in stops],
+                    )
                     self._pressure_run(util, e, xy, stops)
 
     # -- gravity pipes ---------------------------------------------------------------------------
-    def _gravity(self, util: Utility, corners: list[tuple[float, float]], stops: list[Node], diam: list[float],
-                 slope: float, c_min: Callable[[np.ndarray], np.ndarray] | None, extra: list[tuple[float, float]],
-                 street: Street | None, name: str, lane: LaneType, year: int,
-                 caps: dict[tuple[float, float], float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _gravity(
+        self,
+        util: Utility,
+        corners: list[tuple[float, float]],
+        stops: list[Node],
+        diam: list[float],
+        slope: float,
+        c_min: Callable[[np.ndarray], np.ndarray] | None,
+        extra: list[tuple[float, float]],
+        street: Street | None,
+        name: str,
+        lane: LaneType,
+        year: int,
+        caps: dict[tuple[float, float], float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """A gravity path in flow order.  ``stops``: nodes in flow order (first and last at the ends);
         ``diam[k]``: diameter between stops k and k+1; ``c_min(xy)``: least cover at the vertices;
         ``caps``: highest crown allowed at some vertices.  The crown falls at least ``slope`` and
@@ -363,10 +414,23 @@ class Network:
         for k, ((i, a), (j, b)) in enumerate(pairwise(zip(idx, stops, strict=True))):
             d = diam[k]
             sec = Section(d)
-            pts = np.column_stack([xy[i:j + 1], crown[i:j + 1] - d / 2])
-            self._add(Seg(util, pts, sec, a, b, lane, f"{name} {ZH[util]} {sec.label()}", year,
-                          self._material(util, sec, None), None, False,
-                          {"street": street.name} if street is not None else {}))
+            pts = np.column_stack([xy[i : j + 1], crown[i : j + 1] - d / 2])
+            self._add(
+                Seg(
+                    util,
+                    pts,
+                    sec,
+                    a,
+                    b,
+                    lane,
+                    f"{name} {ZH[util]} {sec.label()}",
+                    year,
+                    self._material(util, sec, None),
+                    None,
+                    False,
+                    {"street": street.name} if street is not None else {},
+                )
+            )
             a.inverts.append(float(crown[i] - d))
             b.inverts.append(float(crown[j] - d))
             a.sizes.append(d)
@@ -385,9 +449,19 @@ class Network:
                     mids = _spaced(up.x, down.x, MANHOLE_SPACING)
                     stops = [up] + [self.node(util, x, up.y, NodeKind.manhole) for x in mids] + [down]
                     d = LATERAL_D[(util, e.main)]
-                    _, crown = self._gravity(util, [(up.x, up.y), (down.x, down.y)], stops, [d] * (len(stops) - 1),
-                                             SLOPE_LATERAL, None, [(t, up.y) for t in self._crossings_ew(west, east)],
-                                             e, e.name.split(" ")[0], LaneType(e.lane(util)), self._year(e, util))
+                    _, crown = self._gravity(
+                        util,
+                        [(up.x, up.y), (down.x, down.y)],
+                        stops,
+                        [d] * (len(stops) - 1),
+                        SLOPE_LATERAL,
+                        None,
+                        [(t, up.y) for t in self._crossings_ew(west, east)],
+                        e,
+                        e.name.split(" ")[0],
+                        LaneType(e.lane(util)),
+                        self._year(e, util),
+                    )
                     down.crown_cap = min(down.crown_cap, float(crown[-1]))
 
     def collectors(self) -> None:
@@ -398,8 +472,13 @@ class Network:
                 joins = [self.node(util, x, e.at + e.offset(util), NodeKind.manhole) for e in reversed(EW_STREETS)]
                 top = self.node(util, x, SIZE, NodeKind.manhole, boundary=True)
                 if util == U.storm:
-                    end = self.node(util, x, round(float(river_centre(x)) + OUTFALL_OFFSET, 1), NodeKind.outfall,
-                                    receiving_water="细河 (Xi River)")
+                    end = self.node(
+                        util,
+                        x,
+                        round(float(river_centre(x)) + OUTFALL_OFFSET, 1),
+                        NodeKind.outfall,
+                        receiving_water="细河 (Xi River)",
+                    )
                 else:
                     end = self.node(util, x, INTERCEPTOR_V, NodeKind.manhole)
                 hard = [top, *joins, end]
@@ -422,9 +501,19 @@ class Network:
                     stops += [self.node(util, x, y, NodeKind.manhole) for y in ys] + [b]
                     diam += ds
                 extra = [(x, t) for t in self._crossings_ns()] + [(x, INTERCEPTOR_V)]
-                xy, crown = self._gravity(util, [(x, SIZE), (x, end.y)], stops, diam, SLOPE_COLLECTOR,
-                                          _park_cover if util == U.storm else None, extra, s,
-                                          s.name.split(" ")[0], LaneType(s.lane(util)), self._year(s, util))
+                xy, crown = self._gravity(
+                    util,
+                    [(x, SIZE), (x, end.y)],
+                    stops,
+                    diam,
+                    SLOPE_COLLECTOR,
+                    _park_cover if util == U.storm else None,
+                    extra,
+                    s,
+                    s.name.split(" ")[0],
+                    LaneType(s.lane(util)),
+                    self._year(s, util),
+                )
                 if util == U.storm:  # the interceptor must pass under this outfall
                     i = _index(xy, x, INTERCEPTOR_V)
                     self.storm_caps[(x, INTERCEPTOR_V)] = float(crown[i] - d_cross - INTERCEPTOR_GAP)
@@ -436,12 +525,17 @@ class Network:
         u0, u1 = INTERCEPTOR_U
         v = INTERCEPTOR_V
         outfall_v = round(float(river_centre(u1)) + OUTFALL_OFFSET, 1)
-        joins = sorted((n for (ut, _, _), n in self.nodes.items() if ut == U.sewer and n.y == v),
-                       key=lambda n: n.x)
+        joins = sorted((n for (ut, _, _), n in self.nodes.items() if ut == U.sewer and n.y == v), key=lambda n: n.x)
         start = self.node(U.sewer, u0, v, NodeKind.manhole)
         corner = self.node(U.sewer, u1, v, NodeKind.manhole)
-        end = self.node(U.sewer, u1, outfall_v, NodeKind.outfall, receiving_water="细河 (Xi River)",
-                        note="interceptor overflow / to the wastewater plant downstream")
+        end = self.node(
+            U.sewer,
+            u1,
+            outfall_v,
+            NodeKind.outfall,
+            receiving_water="细河 (Xi River)",
+            note="interceptor overflow / to the wastewater plant downstream",
+        )
         hard = [start, *joins, corner, end]
         stops: list[Node] = [start]
         diam: list[float] = []
@@ -463,9 +557,20 @@ class Network:
         def cover(xy: np.ndarray) -> np.ndarray:  # the outfall leg runs down the bank
             return np.where(xy[:, 1] < v - 1e-6, PARK_COVER, MIN_COVER[U.sewer])
 
-        self._gravity(U.sewer, [(u0, v), (u1, v), (u1, outfall_v)], stops, diam, SLOPE_TRUNK, cover,
-                      list(self.storm_caps), None, "细河截污干管 (Xi River interceptor)", LaneType.green, 2008,
-                      caps=self.storm_caps)
+        self._gravity(
+            U.sewer,
+            [(u0, v), (u1, v), (u1, outfall_v)],
+            stops,
+            diam,
+            SLOPE_TRUNK,
+            cover,
+            list(self.storm_caps),
+            None,
+            "细河截污干管 (Xi River interceptor)",
+            LaneType.green,
+            2008,
+            caps=self.storm_caps,
+        )
 
     def build(self) -> Network:
         self.pressure_ns()
@@ -490,18 +595,37 @@ class Network:
             elif n.kind == NodeKind.valve:
                 diameter = 1.2
             depth = round(gz - min(n.inverts), 3) if n.inverts else None
-            out_nodes.append(PipeNode(id=n.id, kind=n.kind, utility=n.utility,
-                                      position=(round(x0 + n.x, 3), round(y0 + n.y, 3), gz),
-                                      depth=depth, diameter=diameter, attributes=n.attrs))
+            out_nodes.append(
+                PipeNode(
+                    id=n.id,
+                    kind=n.kind,
+                    utility=n.utility,
+                    position=(round(x0 + n.x, 3), round(y0 + n.y, 3), gz),
+                    depth=depth,
+                    diameter=diameter,
+                    attributes=n.attrs,
+                )
+            )
         pipes = []
         for sg in self.segs:
             pts = sg.pts + np.array([x0, y0, 0.0])
-            pipes.append(PipeSegment(
-                id=sg.id, name=sg.name, utility=sg.utility,
-                centreline=[(round(px, 3), round(py, 3), pz) for px, py, pz in pts.tolist()],
-                **sg.section.fields(), pressure_class=sg.pressure_class, material=sg.material, year=sg.year,
-                lane=sg.lane, from_node=sg.a.id, to_node=sg.b.id, in_conduit=sg.in_conduit, attributes=sg.attrs,
-            ))
+            pipes.append(
+                PipeSegment(
+                    id=sg.id,
+                    name=sg.name,
+                    utility=sg.utility,
+                    centreline=[(round(px, 3), round(py, 3), pz) for px, py, pz in pts.tolist()],
+                    **sg.section.fields(),
+                    pressure_class=sg.pressure_class,
+                    material=sg.material,
+                    year=sg.year,
+                    lane=sg.lane,
+                    from_node=sg.a.id,
+                    to_node=sg.b.id,
+                    in_conduit=sg.in_conduit,
+                    attributes=sg.attrs,
+                )
+            )
         return pipes, out_nodes
 
 

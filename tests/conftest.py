@@ -98,8 +98,9 @@ class Server(BenchServer):
 
     def __init__(self, store: Path | str, workers: int = 1, **env_vars: str) -> None:
         log = Path(tempfile.mkdtemp(prefix="cim-server-")) / "server.log"
-        super().__init__(Path(store) if "://" not in str(store) else store, workers=workers, log=log,
-                         extra_env=env_vars)
+        super().__init__(
+            Path(store) if "://" not in str(store) else store, workers=workers, log=log, extra_env=env_vars
+        )
         self.start()
 
 

@@ -20,18 +20,49 @@ from cim.errors import FeatureNotFound, InvalidParameter, UnknownCollection
 TOL = 2e-3  # metres: GeoJSON coordinates are written to the millimetre
 
 # README's regions (CRS84): 200 m x 200 m in the CBD; a 5 m deep trench across 北一路
-BLOCK = {"type": "Polygon", "coordinates": [[[123.413292, 41.789861], [123.415698, 41.789852],
-                                              [123.415709, 41.791653], [123.413303, 41.791661],
-                                              [123.413292, 41.789861]]]}
-TRENCH = {"type": "Polygon", "coordinates": [[[123.409436, 41.788866], [123.409917, 41.788864],
-                                               [123.409918, 41.78908], [123.409437, 41.789082],
-                                               [123.409436, 41.788866]]]}
+BLOCK = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [123.413292, 41.789861],
+            [123.415698, 41.789852],
+            [123.415709, 41.791653],
+            [123.413303, 41.791661],
+            [123.413292, 41.789861],
+        ]
+    ],
+}
+TRENCH = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [123.409436, 41.788866],
+            [123.409917, 41.788864],
+            [123.409918, 41.78908],
+            [123.409437, 41.789082],
+            [123.409436, 41.788866],
+        ]
+    ],
+}
 CBD = (123.405, 41.785, 123.42, 41.795)
 PROPOSALS = [
-    {"id": "A", "footprint": {"type": "Polygon", "coordinates": [[[123.4105, 41.7905], [123.4109, 41.7905],
-                                                                  [123.4109, 41.7908], [123.4105, 41.7908],
-                                                                  [123.4105, 41.7905]]]},
-     "floors": 34, "use": "residential"},
+    {
+        "id": "A",
+        "footprint": {
+            "type": "Polygon",
+            "coordinates": [
+                [
+                    [123.4105, 41.7905],
+                    [123.4109, 41.7905],
+                    [123.4109, 41.7908],
+                    [123.4105, 41.7908],
+                    [123.4105, 41.7905],
+                ]
+            ],
+        },
+        "floors": 34,
+        "use": "residential",
+    },
     {"id": "B", "footprint": shapely.box(123.4115, 41.7905, 123.4121, 41.7910), "height": 260, "use": "commercial"},
 ]
 
@@ -197,8 +228,10 @@ def test_screen_high_rise(local, remote):
     a, b = local.screen_high_rise(**q), remote.screen_high_rise(**q)
     assert a and {r.verdict.value for r in a} <= {"not-allowed", "restricted"}
     assert dump(a) == dump(b)
-    a, b = local.screen_high_rise(profile="anshan", min_height=100), remote.screen_high_rise(profile="anshan",
-                                                                                             min_height=100)
+    a, b = (
+        local.screen_high_rise(profile="anshan", min_height=100),
+        remote.screen_high_rise(profile="anshan", min_height=100),
+    )
     assert dump(a) == dump(b)
 
 

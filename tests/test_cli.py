@@ -14,8 +14,14 @@ from .conftest import _free_port
 
 
 def cim(*args, env=None, check=True):
-    return subprocess.run([sys.executable, "-m", "cim.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300, check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "cim.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        check=check,
+    )
 
 
 def test_init_then_info(tmp_path):
@@ -46,8 +52,11 @@ def test_info_table(tiny_city_path):
 
 def test_serve(tiny_city_path):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cim.cli", "serve", "--store", str(tiny_city_path),
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cim.cli", "serve", "--store", str(tiny_city_path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

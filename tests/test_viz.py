@@ -36,8 +36,12 @@ def not_blank(img: np.ndarray) -> None:
 
 
 def test_to_polydata_shifts_to_the_origin():
-    b = Building(id="b", footprint=[[(534000, 4628000), (534010, 4628000), (534010, 4628010), (534000, 4628010)]],
-                 ground_elevation=40, height=9)
+    b = Building(
+        id="b",
+        footprint=[[(534000, 4628000), (534010, 4628000), (534010, 4628010), (534000, 4628010)]],
+        ground_elevation=40,
+        height=9,
+    )
     poly = cim.viz.to_polydata(building_meshes([b]), np.array([534000.0, 4628000.0, 0.0]))
     assert poly.points.dtype == np.float32 and poly.n_cells == 12
     assert np.allclose(poly.bounds, (0, 10, 0, 10, 40, 49))

@@ -11,5 +11,20 @@ from .layers import LAYERS, Layer, layer
 from .sink import DirectorySink, GzipSink, MemorySink, PrefixSink, Sink, ZipSink, open_sink
 from .tileset import Budget, TilesetResult, build_layer, city_frame
 
-__all__ = ["feature_glb", "LAYERS", "Layer", "layer", "DirectorySink", "GzipSink", "MemorySink", "PrefixSink",
-           "Sink", "ZipSink", "open_sink", "Budget", "TilesetResult", "build_layer", "city_frame"]
+__all__ = [
+    "feature_glb",
+    "LAYERS",
+    "Layer",
+    "layer",
+    "DirectorySink",
+    "GzipSink",
+    "MemorySink",
+    "PrefixSink",
+    "Sink",
+    "ZipSink",
+    "open_sink",
+    "Budget",
+    "TilesetResult",
+    "build_layer",
+    "city_frame",
+]

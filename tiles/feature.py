@@ -38,14 +38,25 @@ def feature_glb(feature: Any, epsg: int, terrain: Terrain | None = None) -> byte
     normals = frame.rotate_normals(mesh.normals, origin)
     cid = collection_of(feature)
     table = layer_of_collection(cid).table([feature], terrain)
-    extras = {"georeference": {
-        "axes": "glTF y-up local metres: x = east, y = up, z = -north",
-        "origin": {"lon": frame.enu.lon, "lat": frame.enu.lat, "height": frame.enu.height},
-        "origin_city": {"crs": f"EPSG:{epsg}", "x": float(origin[0]), "y": float(origin[1]),
-                        "z": float(origin[2])},
-        "enu_to_ecef": frame.enu.matrix(),
-        "ecef_crs": "EPSG:4978",
-        "heights": "city datum heights written as ellipsoidal heights (no geoid model)",
-    }, "collection": cid, "id": feature.id}
-    return encode_glb(yup(enu), mesh.faces, normals=yup(normals), colors=mesh.colors, feature=mesh.feature,
-                      table=table, extras=extras, name=feature.id)
+    extras = {
+        "georeference": {
+            "axes": "glTF y-up local metres: x = east, y = up, z = -north",
+            "origin": {"lon": frame.enu.lon, "lat": frame.enu.lat, "height": frame.enu.height},
+            "origin_city": {"crs": f"EPSG:{epsg}", "x": float(origin[0]), "y": float(origin[1]), "z": float(origin[2])},
+            "enu_to_ecef": frame.enu.matrix(),
+            "ecef_crs": "EPSG:4978",
+            "heights": "city datum heights written as ellipsoidal heights (no geoid model)",
+        },
+        "collection": cid,
+        "id": feature.id,
+    }
+    return encode_glb(
+        yup(enu),
+        mesh.faces,
+        normals=yup(normals),
+        colors=mesh.colors,
+        feature=mesh.feature,
+        table=table,
+        extras=extras,
+        name=feature.id,
+    )

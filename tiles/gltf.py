@@ -42,8 +42,11 @@ class Column:
         return Column(self.name, self.kind, self.values[rows], self.description)
 
     def definition(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"type": "STRING"} if self.kind == "STRING" else {
-            "type": "SCALAR", "componentType": self.kind, "noData": NO_DATA[self.kind]}
+        d: dict[str, Any] = (
+            {"type": "STRING"}
+            if self.kind == "STRING"
+            else {"type": "SCALAR", "componentType": self.kind, "noData": NO_DATA[self.kind]}
+        )
         if self.description:
             d["description"] = self.description
         return d
@@ -106,10 +109,22 @@ class _Builder:
         self.length += len(data)
         return len(self.views) - 1
 
-    def accessor(self, array: np.ndarray, component: int, typ: str, target: int, *, normalized: bool = False,
-                 minmax: bool = False) -> int:
-        a: dict[str, Any] = {"bufferView": self.view(np.ascontiguousarray(array).tobytes(), target),
-                             "componentType": component, "count": int(len(array)), "type": typ}
+    def accessor(
+        self,
+        array: np.ndarray,
+        component: int,
+        typ: str,
+        target: int,
+        *,
+        normalized: bool = False,
+        minmax: bool = False,
+    ) -> int:
+        a: dict[str, Any] = {
+            "bufferView": self.view(np.ascontiguousarray(array).tobytes(), target),
+            "componentType": component,
+            "count": int(len(array)),
+            "type": typ,
+        }
         if normalized:
             a["normalized"] = True
         if minmax:
@@ -123,11 +138,19 @@ class _Builder:
         return data + b"\0" * ((-len(data)) % 8)
 
 
-def encode_glb(positions: np.ndarray, faces: np.ndarray, *, normals: np.ndarray | None = None,
-               colors: np.ndarray | None = None, feature: np.ndarray | None = None,
-               table: FeatureTable | None = None, translation: Sequence[float] | None = None,
-               matrix: Sequence[float] | None = None, extras: dict[str, Any] | None = None,
-               name: str | None = None) -> bytes:
+def encode_glb(
+    positions: np.ndarray,
+    faces: np.ndarray,
+    *,
+    normals: np.ndarray | None = None,
+    colors: np.ndarray | None = None,
+    feature: np.ndarray | None = None,
+    table: FeatureTable | None = None,
+    translation: Sequence[float] | None = None,
+    matrix: Sequence[float] | None = None,
+    extras: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> bytes:
     """A GLB of one triangle mesh.
 
     positions : (n, 3) y-up metres relative to the node (written as float32; keep them small).
@@ -141,8 +164,9 @@ def encode_glb(positions: np.ndarray, faces: np.ndarray, *, normals: np.ndarray 
     if normals is not None:
         attrs["NORMAL"] = b.accessor(np.asarray(normals, dtype="<f4"), FLOAT, "VEC3", ARRAY_BUFFER)
     if colors is not None:
-        attrs["COLOR_0"] = b.accessor(np.asarray(colors, dtype=np.uint8), UNSIGNED_BYTE, "VEC4", ARRAY_BUFFER,
-                                      normalized=True)
+        attrs["COLOR_0"] = b.accessor(
+            np.asarray(colors, dtype=np.uint8), UNSIGNED_BYTE, "VEC4", ARRAY_BUFFER, normalized=True
+        )
     primitive: dict[str, Any] = {"attributes": attrs, "mode": 4, "material": 0}
     gltf: dict[str, Any] = {
         "asset": {"version": "2.0", "generator": "cim-service tiles"},
@@ -150,8 +174,9 @@ def encode_glb(positions: np.ndarray, faces: np.ndarray, *, normals: np.ndarray 
         "scenes": [{"nodes": [0]}],
         "nodes": [{"mesh": 0}],
         "meshes": [{"primitives": [primitive]}],
-        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0,
-                                                "roughnessFactor": 1.0}}],
+        "materials": [
+            {"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 1.0}}
+        ],
     }
     if name:
         gltf["nodes"][0]["name"] = name
@@ -172,8 +197,12 @@ def encode_glb(positions: np.ndarray, faces: np.ndarray, *, normals: np.ndarray 
         gltf["extensionsUsed"] = ["EXT_mesh_features"]
     faces = np.asarray(faces).reshape(-1)
     small = len(pos) < 65535
-    primitive["indices"] = b.accessor(faces.astype("<u2" if small else "<u4"),
-                                      UNSIGNED_SHORT if small else UNSIGNED_INT, "SCALAR", ELEMENT_ARRAY_BUFFER)
+    primitive["indices"] = b.accessor(
+        faces.astype("<u2" if small else "<u4"),
+        UNSIGNED_SHORT if small else UNSIGNED_INT,
+        "SCALAR",
+        ELEMENT_ARRAY_BUFFER,
+    )
     if table is not None:
         props = {}
         for col in table.columns:
@@ -186,9 +215,12 @@ def encode_glb(positions: np.ndarray, faces: np.ndarray, *, normals: np.ndarray 
                 p["stringOffsetType"] = "UINT32"
             props[col.name] = p
         gltf["extensionsUsed"] = [*gltf.get("extensionsUsed", []), "EXT_structural_metadata"]
-        gltf["extensions"] = {"EXT_structural_metadata": {
-            "schema": table.schema(),
-            "propertyTables": [{"class": table.class_name, "count": table.count, "properties": props}]}}
+        gltf["extensions"] = {
+            "EXT_structural_metadata": {
+                "schema": table.schema(),
+                "propertyTables": [{"class": table.class_name, "count": table.count, "properties": props}],
+            }
+        }
     binary = b.binary()
     gltf["bufferViews"] = b.views
     gltf["accessors"] = b.accessors
@@ -196,8 +228,15 @@ def encode_glb(positions: np.ndarray, faces: np.ndarray, *, normals: np.ndarray 
     js = json.dumps(gltf, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     js += b" " * ((-(20 + len(js))) % 8)  # the BIN chunk's data starts on an 8-byte boundary of the file
     total = 12 + 8 + len(js) + 8 + len(binary)
-    return b"".join([struct.pack("<4sII", b"glTF", 2, total), struct.pack("<I4s", len(js), b"JSON"), js,
-                     struct.pack("<I4s", len(binary), b"BIN\0"), binary])
+    return b"".join(
+        [
+            struct.pack("<4sII", b"glTF", 2, total),
+            struct.pack("<I4s", len(js), b"JSON"),
+            js,
+            struct.pack("<I4s", len(binary), b"BIN\0"),
+            binary,
+        ]
+    )
 
 
 def read_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
@@ -206,9 +245,9 @@ def read_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
     if magic != b"glTF" or version != 2 or total != len(data):
         raise ValueError("not a GLB 2.0")
     jlen, jtype = struct.unpack_from("<I4s", data, 12)
-    doc = json.loads(data[20:20 + jlen])
+    doc = json.loads(data[20 : 20 + jlen])
     blen, _ = struct.unpack_from("<I4s", data, 20 + jlen)
-    return doc, data[28 + jlen:28 + jlen + blen]
+    return doc, data[28 + jlen : 28 + jlen + blen]
 
 
 def read_accessor(doc: dict[str, Any], binary: bytes, index: int) -> np.ndarray:
@@ -231,11 +270,11 @@ def read_property_table(doc: dict[str, Any], binary: bytes) -> dict[str, list[An
     for name, p in table["properties"].items():
         d = cls[name]
         v = doc["bufferViews"][p["values"]]
-        raw = binary[v["byteOffset"]:v["byteOffset"] + v["byteLength"]]
+        raw = binary[v["byteOffset"] : v["byteOffset"] + v["byteLength"]]
         if d["type"] == "STRING":
             ov = doc["bufferViews"][p["stringOffsets"]]
             offs = np.frombuffer(binary, "<u4", count=table["count"] + 1, offset=ov["byteOffset"])
-            out[name] = [raw[offs[i]:offs[i + 1]].decode("utf-8") for i in range(table["count"])]
+            out[name] = [raw[offs[i] : offs[i + 1]].decode("utf-8") for i in range(table["count"])]
         else:
             vals = np.frombuffer(raw, _DTYPES[d["componentType"]]).tolist()
             out[name] = [None if x == d.get("noData") else x for x in vals]

@@ -92,42 +92,76 @@ _COMMON = (
     ColumnSpec("name", "STRING", attr("name"), "Name, if any."),
 )
 
-LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
-    Layer("buildings", "Buildings", ("buildings",), "building", _COMMON + (
-        ColumnSpec("use", "STRING", attr("use"), "Building use."),
-        ColumnSpec("height", "FLOAT64", attr("height"), "Height above ground, m."),
-        ColumnSpec("ground_elevation", "FLOAT64", attr("ground_elevation"), "Ground elevation, m (city datum)."),
-        ColumnSpec("roof_elevation", "FLOAT64", attr("roof_elevation"), "Roof elevation, m (city datum)."),
-        ColumnSpec("floors_above", "INT32", attr("floors_above"), "Storeys above ground."),
-        ColumnSpec("floors_below", "INT32", attr("floors_below"), "Storeys below ground."),
-        ColumnSpec("year_built", "INT32", attr("year_built"), "Year built."),
-        ColumnSpec("structure", "STRING", attr("structure"), "Structure type."),
-    )),
-    Layer("pipes", "Pipes and manholes", ("pipes", "pipe-nodes"), "network", _COMMON + (
-        ColumnSpec("kind", "STRING", _kind, "'pipe', or the node kind (manhole, valve, ...)."),
-        ColumnSpec("utility", "STRING", attr("utility"), "Utility type (GB 50289)."),
-        ColumnSpec("diameter", "FLOAT64", attr("diameter"), "Outer diameter (pipes) or chamber diameter, m."),
-        ColumnSpec("width", "FLOAT64", attr("width"), "Box section outer width, m."),
-        ColumnSpec("section_height", "FLOAT64", attr("section_height"), "Box section outer height, m."),
-        ColumnSpec("depth", "FLOAT64", _pipe_depth, "Pipes: least cover over the top, m; nodes: depth "
-                   "below the cover, m."),
-        ColumnSpec("material", "STRING", attr("material"), "Pipe material."),
-        ColumnSpec("year", "INT32", attr("year"), "Year laid."),
-    )),
-    Layer("underground-structures", "Underground structures", ("underground-structures",), "structure",
-          _COMMON + (
-              ColumnSpec("kind", "STRING", attr("kind"), "Basement, tunnel, utility tunnel, ..."),
-              ColumnSpec("top_elevation", "FLOAT64", attr("top_elevation"), "Top elevation, m (prisms)."),
-              ColumnSpec("bottom_elevation", "FLOAT64", attr("bottom_elevation"), "Bottom elevation, m (prisms)."),
-              ColumnSpec("width", "FLOAT64", attr("width"), "Section width or diameter, m (tunnels)."),
-              ColumnSpec("section_height", "FLOAT64", attr("section_height"), "Section height, m (box tunnels)."),
-              ColumnSpec("building_id", "STRING", attr("building_id"), "Building above (basements)."),
-              ColumnSpec("year", "INT32", attr("year"), "Year built."),
-          )),
-    Layer("terrain", "Terrain", (), "terrain", (
-        ColumnSpec("id", "STRING", lambda feats, terrain: ["terrain"], "Always 'terrain'."),
-    ), refine="REPLACE"),
-)}
+LAYERS: dict[str, Layer] = {
+    layer.name: layer
+    for layer in (
+        Layer(
+            "buildings",
+            "Buildings",
+            ("buildings",),
+            "building",
+            _COMMON
+            + (
+                ColumnSpec("use", "STRING", attr("use"), "Building use."),
+                ColumnSpec("height", "FLOAT64", attr("height"), "Height above ground, m."),
+                ColumnSpec(
+                    "ground_elevation", "FLOAT64", attr("ground_elevation"), "Ground elevation, m (city datum)."
+                ),
+                ColumnSpec("roof_elevation", "FLOAT64", attr("roof_elevation"), "Roof elevation, m (city datum)."),
+                ColumnSpec("floors_above", "INT32", attr("floors_above"), "Storeys above ground."),
+                ColumnSpec("floors_below", "INT32", attr("floors_below"), "Storeys below ground."),
+                ColumnSpec("year_built", "INT32", attr("year_built"), "Year built."),
+                ColumnSpec("structure", "STRING", attr("structure"), "Structure type."),
+            ),
+        ),
+        Layer(
+            "pipes",
+            "Pipes and manholes",
+            ("pipes", "pipe-nodes"),
+            "network",
+            _COMMON
+            + (
+                ColumnSpec("kind", "STRING", _kind, "'pipe', or the node kind (manhole, valve, ...)."),
+                ColumnSpec("utility", "STRING", attr("utility"), "Utility type (GB 50289)."),
+                ColumnSpec("diameter", "FLOAT64", attr("diameter"), "Outer diameter (pipes) or chamber diameter, m."),
+                ColumnSpec("width", "FLOAT64", attr("width"), "Box section outer width, m."),
+                ColumnSpec("section_height", "FLOAT64", attr("section_height"), "Box section outer height, m."),
+                ColumnSpec(
+                    "depth",
+                    "FLOAT64",
+                    _pipe_depth,
+                    "Pipes: least cover over the top, m; nodes: depth below the cover, m.",
+                ),
+                ColumnSpec("material", "STRING", attr("material"), "Pipe material."),
+                ColumnSpec("year", "INT32", attr("year"), "Year laid."),
+            ),
+        ),
+        Layer(
+            "underground-structures",
+            "Underground structures",
+            ("underground-structures",),
+            "structure",
+            _COMMON
+            + (
+                ColumnSpec("kind", "STRING", attr("kind"), "Basement, tunnel, utility tunnel, ..."),
+                ColumnSpec("top_elevation", "FLOAT64", attr("top_elevation"), "Top elevation, m (prisms)."),
+                ColumnSpec("bottom_elevation", "FLOAT64", attr("bottom_elevation"), "Bottom elevation, m (prisms)."),
+                ColumnSpec("width", "FLOAT64", attr("width"), "Section width or diameter, m (tunnels)."),
+                ColumnSpec("section_height", "FLOAT64", attr("section_height"), "Section height, m (box tunnels)."),
+                ColumnSpec("building_id", "STRING", attr("building_id"), "Building above (basements)."),
+                ColumnSpec("year", "INT32", attr("year"), "Year built."),
+            ),
+        ),
+        Layer(
+            "terrain",
+            "Terrain",
+            (),
+            "terrain",
+            (ColumnSpec("id", "STRING", lambda feats, terrain: ["terrain"], "Always 'terrain'."),),
+            refine="REPLACE",
+        ),
+    )
+}
 
 
 def layer(name: str) -> Layer:

@@ -85,18 +85,28 @@ class TilesetResult:
     depth: int
 
 
-def quadtree(centres: np.ndarray, vertices: np.ndarray, prominence: np.ndarray,
-             box: tuple[float, float, float, float], budget: Budget) -> Tile:
+def quadtree(
+    centres: np.ndarray,
+    vertices: np.ndarray,
+    prominence: np.ndarray,
+    box: tuple[float, float, float, float],
+    budget: Budget,
+) -> Tile:
     """The additive quadtree of features: centres (k, 2) metres, vertex counts (k,), prominence (k,) metres."""
 
-    def node(idx: np.ndarray, bx: tuple[float, float, float, float], level: int, address: str,
-             parent_error: float | None) -> Tile:
-        if (len(idx) <= budget.max_features and vertices[idx].sum() <= budget.max_vertices) \
-                or level >= budget.max_depth or len(idx) == 1:
+    def node(
+        idx: np.ndarray, bx: tuple[float, float, float, float], level: int, address: str, parent_error: float | None
+    ) -> Tile:
+        if (
+            (len(idx) <= budget.max_features and vertices[idx].sum() <= budget.max_vertices)
+            or level >= budget.max_depth
+            or len(idx) == 1
+        ):
             return Tile(address, level, idx)
         order = idx[np.argsort(-prominence[idx], kind="stable")]
-        by_vertices = int(np.searchsorted(np.cumsum(vertices[order]), budget.max_vertices * budget.parent_share,
-                                          side="right"))
+        by_vertices = int(
+            np.searchsorted(np.cumsum(vertices[order]), budget.max_vertices * budget.parent_share, side="right")
+        )
         take = min(int(budget.max_features * budget.parent_share), by_vertices)
         content, rest = order[:take], order[take:]
         error = max(float(prominence[rest].max()), 0.01)
@@ -157,8 +167,10 @@ def _regions(root: Tile, flo: np.ndarray, fhi: np.ndarray) -> None:
 
 
 def _tile_json(t: Tile, prefix: str) -> dict[str, Any]:
-    d: dict[str, Any] = {"boundingVolume": {"region": [float(v) for v in t.region]},  # type: ignore[union-attr]
-                         "geometricError": float(round(t.geometric_error, 4))}
+    d: dict[str, Any] = {
+        "boundingVolume": {"region": [float(v) for v in t.region]},  # type: ignore[union-attr]
+        "geometricError": float(round(t.geometric_error, 4)),
+    }
     if t.has_content:
         d["content"] = {"uri": f"{prefix}{t.address}.glb"}
     if t.children:
@@ -180,14 +192,21 @@ def tile_paths(tileset: dict[str, Any]) -> list[str]:
     return out
 
 
-def _encode_tile(mesh: Mesh, enu: np.ndarray, normals_enu: np.ndarray, table: FeatureTable | None,
-                 rows: np.ndarray, name: str) -> bytes:
+def _encode_tile(
+    mesh: Mesh, enu: np.ndarray, normals_enu: np.ndarray, table: FeatureTable | None, rows: np.ndarray, name: str
+) -> bytes:
     lo, hi = enu.min(axis=0), enu.max(axis=0)
     centre = np.round((lo + hi) / 2, 3)
-    return encode_glb(yup(enu - centre), mesh.faces, normals=yup(normals_enu), colors=mesh.colors,
-                      feature=mesh.feature if table is not None else None,
-                      table=table.take(rows) if table is not None else None,
-                      translation=yup(centre[None, :])[0], name=name)
+    return encode_glb(
+        yup(enu - centre),
+        mesh.faces,
+        normals=yup(normals_enu),
+        colors=mesh.colors,
+        feature=mesh.feature if table is not None else None,
+        table=table.take(rows) if table is not None else None,
+        translation=yup(centre[None, :])[0],
+        name=name,
+    )
 
 
 def _geodetic_radians(frame: CityFrame, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,8 +223,9 @@ def _extent(region: np.ndarray) -> float:
     return float(np.sqrt(dx * dx + dy * dy + (region[5] - region[4]) ** 2))
 
 
-def _document(root: Tile, frame: CityFrame, prefix: str, refine: str, top_error: float,
-              extras: dict[str, Any]) -> dict[str, Any]:
+def _document(
+    root: Tile, frame: CityFrame, prefix: str, refine: str, top_error: float, extras: dict[str, Any]
+) -> dict[str, Any]:
     """The tileset document.  Its own geometric error (of drawing nothing) is at least the layer's
     extent: clients skip a tileset whose error looks smaller than their threshold, and a layer should
     show from as far as it can be seen."""
@@ -213,8 +233,12 @@ def _document(root: Tile, frame: CityFrame, prefix: str, refine: str, top_error:
     rj["refine"] = refine
     rj["transform"] = frame.enu.matrix()
     top = max(top_error, root.geometric_error, _extent(root.region))  # type: ignore[arg-type]
-    return {"asset": {"version": "1.1", "generator": "cim-service tiles"},
-            "geometricError": float(round(top, 4)), "root": rj, "extras": extras}
+    return {
+        "asset": {"version": "1.1", "generator": "cim-service tiles"},
+        "geometricError": float(round(top, 4)),
+        "root": rj,
+        "extras": extras,
+    }
 
 
 def _empty_root(frame: CityFrame) -> Tile:
@@ -224,23 +248,60 @@ def _empty_root(frame: CityFrame) -> Tile:
     return t
 
 
-def _finish(lay: Layer, root: Tile, frame: CityFrame, sink: Sink, prefix: str, top_error: float,
-            features: int, sizes: list[tuple[int, int]], extras: dict[str, Any]) -> TilesetResult:
-    doc = _document(root, frame, prefix, lay.refine, top_error, {
-        "layer": lay.name, "title": lay.title, "features": features, "crs": f"EPSG:{frame.epsg}",
-        "heights": "city datum heights written as ellipsoidal heights (no geoid model)",
-        "origin": {"lon": frame.enu.lon, "lat": frame.enu.lat, "height": frame.enu.height}, **extras})
+def _finish(
+    lay: Layer,
+    root: Tile,
+    frame: CityFrame,
+    sink: Sink,
+    prefix: str,
+    top_error: float,
+    features: int,
+    sizes: list[tuple[int, int]],
+    extras: dict[str, Any],
+) -> TilesetResult:
+    doc = _document(
+        root,
+        frame,
+        prefix,
+        lay.refine,
+        top_error,
+        {
+            "layer": lay.name,
+            "title": lay.title,
+            "features": features,
+            "crs": f"EPSG:{frame.epsg}",
+            "heights": "city datum heights written as ellipsoidal heights (no geoid model)",
+            "origin": {"lon": frame.enu.lon, "lat": frame.enu.lat, "height": frame.enu.height},
+            **extras,
+        },
+    )
     body = json.dumps(doc, separators=(",", ":")).encode()
     sink.write("tileset.json", body)
     tiles = list(root.walk())
-    return TilesetResult(lay.name, doc, features, sum(1 for t in tiles if t.has_content),
-                         sum(s for s, _ in sizes) + len(body), max((s for s, _ in sizes), default=0),
-                         max((n for _, n in sizes), default=0), max(t.level for t in tiles))
+    return TilesetResult(
+        lay.name,
+        doc,
+        features,
+        sum(1 for t in tiles if t.has_content),
+        sum(s for s, _ in sizes) + len(body),
+        max((s for s, _ in sizes), default=0),
+        max((n for _, n in sizes), default=0),
+        max(t.level for t in tiles),
+    )
 
 
-def write_feature_tileset(lay: Layer, mesh: Mesh, table: FeatureTable, frame: CityFrame, sink: Sink, *,
-                          budget: Budget = Budget(), prefix: str = "", progress: Progress | None = None,
-                          extras: dict[str, Any] | None = None) -> TilesetResult:
+def write_feature_tileset(
+    lay: Layer,
+    mesh: Mesh,
+    table: FeatureTable,
+    frame: CityFrame,
+    sink: Sink,
+    *,
+    budget: Budget = Budget(),
+    prefix: str = "",
+    progress: Progress | None = None,
+    extras: dict[str, Any] | None = None,
+) -> TilesetResult:
     """Tile the features of ``mesh`` (property rows in ``table``, same order) into ``sink``:
     ``tileset.json`` and ``{prefix}{address}.glb``."""
     report = progress or (lambda stage, f: None)
@@ -281,15 +342,23 @@ def write_feature_tileset(lay: Layer, mesh: Mesh, table: FeatureTable, frame: Ci
         sink.write(f"{prefix}{t.address}.glb", data)
         sizes.append((len(data), len(t.content)))
         report(f"{lay.name}: writing tiles", 0.5 + 0.5 * (i + 1) / len(tiles))
-    return _finish(lay, root, frame, sink, prefix, float(prominence.max()), int(has.sum()), sizes,
-                   {"budget": {"max_features": budget.max_features, "max_vertices": budget.max_vertices},
-                    **(extras or {})})
+    return _finish(
+        lay,
+        root,
+        frame,
+        sink,
+        prefix,
+        float(prominence.max()),
+        int(has.sum()),
+        sizes,
+        {"budget": {"max_features": budget.max_features, "max_vertices": budget.max_vertices}, **(extras or {})},
+    )
 
 
 def _interp_error(terrain: Terrain, window: tuple[int, int, int, int], rows: np.ndarray, cols: np.ndarray) -> float:
     """Largest |full DEM - bilinear surface through the kept nodes| in a window, metres."""
     i0, j0, i1, j1 = window
-    full = terrain.z[j0:j1 + 1, i0:i1 + 1].astype(float)
+    full = terrain.z[j0 : j1 + 1, i0 : i1 + 1].astype(float)
     coarse = terrain.z[np.ix_(rows, cols)].astype(float)
 
     def weights(kept: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -335,9 +404,17 @@ def terrain_tree(terrain: Terrain, cells: int = 64) -> Tile:
     return node(0, 0, nx - 1, ny - 1, step, 0, "0")
 
 
-def write_terrain_tileset(lay: Layer, terrain: Terrain | None, frame: CityFrame, sink: Sink, *,
-                          budget: Budget = Budget(), prefix: str = "", progress: Progress | None = None,
-                          extras: dict[str, Any] | None = None) -> TilesetResult:
+def write_terrain_tileset(
+    lay: Layer,
+    terrain: Terrain | None,
+    frame: CityFrame,
+    sink: Sink,
+    *,
+    budget: Budget = Budget(),
+    prefix: str = "",
+    progress: Progress | None = None,
+    extras: dict[str, Any] | None = None,
+) -> TilesetResult:
     """Tile the DEM into ``sink`` (levels of detail by grid step; one 'terrain' feature per tile)."""
     report = progress or (lambda stage, f: None)
     if terrain is None:
@@ -376,22 +453,35 @@ def write_terrain_tileset(lay: Layer, terrain: Terrain | None, frame: CityFrame,
         regions = [r for r in [t.region, *(c.region for c in t.children)] if r is not None]
         if regions:
             r = np.array(regions)
-            t.region = np.array([r[:, 0].min(), r[:, 1].min(), r[:, 2].max(), r[:, 3].max(), r[:, 4].min(),
-                                 r[:, 5].max()])
+            t.region = np.array(
+                [r[:, 0].min(), r[:, 1].min(), r[:, 2].max(), r[:, 3].max(), r[:, 4].min(), r[:, 5].max()]
+            )
         if t.children:
             floor = 0.01 * (t.window[4] if t.window else 1) * terrain.cell
             t.geometric_error = max(t.geometric_error, 1.5 * max(c.geometric_error for c in t.children), floor)
 
     settle(root)
     relief = zrange[1] - zrange[0]
-    return _finish(lay, root, frame, sink, prefix, max(relief, 2 * root.geometric_error), 1, sizes,
-                   {"grid": {"cells": list(terrain.shape), "cell": terrain.cell}, **(extras or {})})
+    return _finish(
+        lay,
+        root,
+        frame,
+        sink,
+        prefix,
+        max(relief, 2 * root.geometric_error),
+        1,
+        sizes,
+        {"grid": {"cells": list(terrain.shape), "cell": terrain.cell}, **(extras or {})},
+    )
 
 
 def city_frame(store: Any) -> CityFrame:
     """The ENU frame at the centre of everything the store holds (all layers of a city share it)."""
-    boxes = [b for b in (store.bounds(c) for c in ("buildings", "pipes", "pipe-nodes", "underground-structures"))
-             if b is not None]
+    boxes = [
+        b
+        for b in (store.bounds(c) for c in ("buildings", "pipes", "pipe-nodes", "underground-structures"))
+        if b is not None
+    ]
     terrain = store.terrain()
     if terrain is not None:
         boxes.append(terrain.bounds)
@@ -399,13 +489,30 @@ def city_frame(store: Any) -> CityFrame:
     if not boxes:
         return CityFrame.around((0, 0, 0, 0, 0, 0), epsg)
     b = np.array(boxes, dtype=float)
-    return CityFrame.around((b[:, 0].min(), b[:, 1].min(), float(np.nanmin(b[:, 2])), b[:, 3].max(),
-                             b[:, 4].max(), float(np.nanmax(b[:, 5]))), epsg)
+    return CityFrame.around(
+        (
+            b[:, 0].min(),
+            b[:, 1].min(),
+            float(np.nanmin(b[:, 2])),
+            b[:, 3].max(),
+            b[:, 4].max(),
+            float(np.nanmax(b[:, 5])),
+        ),
+        epsg,
+    )
 
 
-def build_layer(store: Any, name: str, sink: Sink, *, budget: Budget = Budget(), prefix: str = "",
-                frame: CityFrame | None = None, progress: Progress | None = None,
-                extras: dict[str, Any] | None = None) -> TilesetResult:
+def build_layer(
+    store: Any,
+    name: str,
+    sink: Sink,
+    *,
+    budget: Budget = Budget(),
+    prefix: str = "",
+    frame: CityFrame | None = None,
+    progress: Progress | None = None,
+    extras: dict[str, Any] | None = None,
+) -> TilesetResult:
     """Read a layer from a store, mesh it and write ``tileset.json`` and ``{prefix}{address}.glb`` into ``sink``.
 
     ``extras`` go into the tileset's ``extras`` (with the layer, its feature count, CRS and origin).
@@ -415,12 +522,14 @@ def build_layer(store: Any, name: str, sink: Sink, *, budget: Budget = Budget(),
     frame = frame or city_frame(store)
     terrain = store.terrain()
     if name == "terrain":
-        return write_terrain_tileset(lay, terrain, frame, sink, budget=budget, prefix=prefix, progress=report,
-                                     extras=extras)
+        return write_terrain_tileset(
+            lay, terrain, frame, sink, budget=budget, prefix=prefix, progress=report, extras=extras
+        )
     report(f"{name}: reading", 0.0)
     feats = [f for cid in lay.collections for f in store.iter_features(cid, batch=5000)]
     report(f"{name}: meshing", 0.1)
     mesh = feature_meshes(feats)
     table = lay.table(feats, terrain)
-    return write_feature_tileset(lay, mesh, table, frame, sink, budget=budget, prefix=prefix, progress=report,
-                                 extras=extras)
+    return write_feature_tileset(
+        lay, mesh, table, frame, sink, budget=budget, prefix=prefix, progress=report, extras=extras
+    )

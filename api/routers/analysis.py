@@ -22,8 +22,10 @@ from ..media import GeoJSONResponse, ORJSONResponse
 
 router = APIRouter(prefix="/analysis", tags=["Analysis"])
 
-CRS_DOC = ("CRS of the region's coordinates (URI, as in OGC API - Features Part 2), written in the CRS's "
-           "official axis order; default CRS84 (lon, lat).")
+CRS_DOC = (
+    "CRS of the region's coordinates (URI, as in OGC API - Features Part 2), written in the CRS's "
+    "official axis order; default CRS84 (lon, lat)."
+)
 
 
 class PolygonGeometry(BaseModel):
@@ -31,8 +33,9 @@ class PolygonGeometry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["Polygon"]
-    coordinates: list[Annotated[list[Annotated[list[float], Field(min_length=2, max_length=3)]],
-                                Field(min_length=4)]] = Field(min_length=1)
+    coordinates: list[
+        Annotated[list[Annotated[list[float], Field(min_length=2, max_length=3)]], Field(min_length=4)]
+    ] = Field(min_length=1)
 
 
 class UndergroundUseRequest(BaseModel):
@@ -40,11 +43,17 @@ class UndergroundUseRequest(BaseModel):
     region: PolygonGeometry
     crs: str | None = Field(None, description=CRS_DOC)
     bands: list[Annotated[list[float], Field(min_length=2, max_length=2)]] | None = Field(
-        None, description="Depth bands [top, bottom], metres below the ground, in order and not overlapping. "
-                          "Default GB/T 51358-2019: 0-15, 15-30, 30-50 and 50-100 m (the deep band, 'below 50 m', "
-                          "given a 100 m bottom).", examples=[[list(b) for b in DEFAULT_BANDS]])
-    z_min: float | None = Field(None, description="Instead of bands: one band between absolute elevations "
-                                                  "z_min and z_max (metres, the city's height datum).")
+        None,
+        description="Depth bands [top, bottom], metres below the ground, in order and not overlapping. "
+        "Default GB/T 51358-2019: 0-15, 15-30, 30-50 and 50-100 m (the deep band, 'below 50 m', "
+        "given a 100 m bottom).",
+        examples=[[list(b) for b in DEFAULT_BANDS]],
+    )
+    z_min: float | None = Field(
+        None,
+        description="Instead of bands: one band between absolute elevations "
+        "z_min and z_max (metres, the city's height datum).",
+    )
     z_max: float | None = None
 
 
@@ -81,8 +90,12 @@ def _content_crs(uri: str) -> dict[str, str]:
     return {"Content-Crs": f"<{uri}>"}
 
 
-@router.post("/underground-use", summary="Underground space use by depth band", response_model=UndergroundUse,
-             response_class=ORJSONResponse)
+@router.post(
+    "/underground-use",
+    summary="Underground space use by depth band",
+    response_model=UndergroundUse,
+    response_class=ORJSONResponse,
+)
 def underground(body: UndergroundUseRequest, store: StoreDep, settings: SettingsDep) -> ORJSONResponse:
     """Soil volume, occupied volume and their ratio in each depth band under a region, by category
     (utility types, basement, tunnel, utility_tunnel, station, civil_defence, manhole) and by feature.
@@ -94,8 +107,7 @@ def underground(body: UndergroundUseRequest, store: StoreDep, settings: Settings
     return ORJSONResponse(result.model_dump(mode="json"))
 
 
-@router.post("/excavation", summary="Excavation conflicts", response_model=Excavation,
-             response_class=ORJSONResponse)
+@router.post("/excavation", summary="Excavation conflicts", response_model=Excavation, response_class=ORJSONResponse)
 def excavation(body: ExcavationRequest, store: StoreDep, settings: SettingsDep) -> ORJSONResponse:
     """Every pipe, chamber, underground structure and building that a pit (the region, from the ground
     down to ``depth`` or ``bottom_z``) cuts into or comes within ``buffer`` metres of: the least 3-D
@@ -122,15 +134,24 @@ def _rules(request: Request, settings) -> PipelineRules:
     return rules
 
 
-@router.get("/pipe-compliance", summary="Pipeline rule compliance", response_model=ComplianceCollection,
-            response_class=GeoJSONResponse)
+@router.get(
+    "/pipe-compliance",
+    summary="Pipeline rule compliance",
+    response_model=ComplianceCollection,
+    response_class=GeoJSONResponse,
+)
 def compliance(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
     out: Annotated[OutputCRSParam, Depends()],
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs axis order; default: the "
-                                      "whole city", examples=["123.41,41.79,123.42,41.80"])] = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="minx,miny,maxx,maxy in bbox-crs axis order; default: the whole city",
+            examples=["123.41,41.79,123.42,41.80"],
+        ),
+    ] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (URI); default CRS84.")] = None,
 ) -> GeoJSONResponse:
     """Violations of GB 50289-2016 (cover by utility and lane with the frost depth, horizontal clearances
@@ -142,10 +163,14 @@ def compliance(
     polygon = None
     if bbox is not None:
         values = parse_bbox(bbox)
-        polygon = region_from_bbox(values[:2] + values[len(values) // 2:len(values) // 2 + 2],
-                                   check_supported(bbox_crs, city.crs_epsg, "bbox-crs"), city.crs_epsg).polygon
+        polygon = region_from_bbox(
+            values[:2] + values[len(values) // 2 : len(values) // 2 + 2],
+            check_supported(bbox_crs, city.crs_epsg, "bbox-crs"),
+            city.crs_epsg,
+        ).polygon
     elif bbox_crs is not None:
         check_supported(bbox_crs, city.crs_epsg, "bbox-crs")
-    report: ComplianceReport = pipe_compliance(store, polygon, rules=_rules(request, settings),
-                                               max_area_km2=settings.max_analysis_area_km2)
+    report: ComplianceReport = pipe_compliance(
+        store, polygon, rules=_rules(request, settings), max_area_km2=settings.max_analysis_area_km2
+    )
     return GeoJSONResponse(report.feature_collection(OutputCRS(city.crs_epsg, out_uri)), headers=_content_crs(out_uri))

@@ -38,9 +38,14 @@ def _extent(store: Store, cid: str) -> dict[str, Any] | None:
     corners = np.array([[b[0], b[1]], [b[3], b[1]], [b[3], b[4]], [b[0], b[4]]])
     ll = city_to_lonlat(corners, epsg)
     lo, hi = ll.min(axis=0), ll.max(axis=0)
-    return {"spatial": {"bbox": [[round(lo[0], 7), round(lo[1], 7), round(b[2], 3),
-                                  round(hi[0], 7), round(hi[1], 7), round(b[5], 3)]],
-                        "crs": "http://www.opengis.net/def/crs/OGC/0/CRS84h"}}
+    return {
+        "spatial": {
+            "bbox": [
+                [round(lo[0], 7), round(lo[1], 7), round(b[2], 3), round(hi[0], 7), round(hi[1], 7), round(b[5], 3)]
+            ],
+            "crs": "http://www.opengis.net/def/crs/OGC/0/CRS84h",
+        }
+    }
 
 
 def _collection(request: Request, store: Store, cid: str) -> dict[str, Any]:
@@ -56,12 +61,24 @@ def _collection(request: Request, store: Store, cid: str) -> dict[str, Any]:
         "storageCrs": epsg_uri(city.crs_epsg),
         "links": [
             {"href": f"{b}/collections/{cid}", "rel": "self", "type": JSON, "title": spec.title},
-            {"href": f"{b}/collections/{cid}/items", "rel": "items", "type": GEOJSON,
-             "title": f"{spec.title} as GeoJSON"},
-            {"href": f"{b}/collections/{cid}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-             "type": SCHEMA_JSON, "title": "Queryable properties"},
-            {"href": f"{b}/collections/{cid}/queryables", "rel": "queryables", "type": JSON,
-             "title": "Queryable properties (for clients of the Part 3 drafts)"},
+            {
+                "href": f"{b}/collections/{cid}/items",
+                "rel": "items",
+                "type": GEOJSON,
+                "title": f"{spec.title} as GeoJSON",
+            },
+            {
+                "href": f"{b}/collections/{cid}/queryables",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": SCHEMA_JSON,
+                "title": "Queryable properties",
+            },
+            {
+                "href": f"{b}/collections/{cid}/queryables",
+                "rel": "queryables",
+                "type": JSON,
+                "title": "Queryable properties (for clients of the Part 3 drafts)",
+            },
         ],
         "geometryType": spec.geometry_type,
         "verticalDatum": city.vertical_datum,
@@ -77,11 +94,13 @@ def _collection(request: Request, store: Store, cid: str) -> dict[str, Any]:
 def collections(request: Request, store: StoreDep) -> ORJSONResponse:
     b = base_url(request)
     city = store.city()
-    return ORJSONResponse({
-        "links": [{"href": f"{b}/collections", "rel": "self", "type": JSON, "title": "Collections"}],
-        "collections": [_collection(request, store, cid) for cid in COLLECTIONS],
-        "crs": supported_crs(city.crs_epsg),
-    })
+    return ORJSONResponse(
+        {
+            "links": [{"href": f"{b}/collections", "rel": "self", "type": JSON, "title": "Collections"}],
+            "collections": [_collection(request, store, cid) for cid in COLLECTIONS],
+            "crs": supported_crs(city.crs_epsg),
+        }
+    )
 
 
 @router.get("/collections/{collectionId}", summary="One collection", response_class=ORJSONResponse)
@@ -119,43 +138,73 @@ def _properties(text: str | None, cid: str) -> list[str] | None:
     return names
 
 
-@router.get("/collections/{collectionId}/queryables", summary="Queryable properties (JSON Schema)",
-            response_class=ORJSONResponse)
+@router.get(
+    "/collections/{collectionId}/queryables",
+    summary="Queryable properties (JSON Schema)",
+    response_class=ORJSONResponse,
+)
 def queryables_doc(request: Request, cid: CollectionId) -> ORJSONResponse:
     accept = request.headers.get("accept", "")
     media = JSON if JSON in accept and SCHEMA_JSON not in accept else SCHEMA_JSON
     return ORJSONResponse(json_schema(cid, base_url(request)), media_type=media)
 
 
-@router.get("/collections/{collectionId}/items", summary="Features of a collection",
-            response_class=GeoJSONResponse, responses={200: {"content": {
-                GEOJSON: {}, CSV: {}, CITYJSON: {}, CITYJSON_SEQ: {}}}})
+@router.get(
+    "/collections/{collectionId}/items",
+    summary="Features of a collection",
+    response_class=GeoJSONResponse,
+    responses={200: {"content": {GEOJSON: {}, CSV: {}, CITYJSON: {}, CITYJSON_SEQ: {}}}},
+)
 def items(
     request: Request,
     cid: CollectionId,
     store: StoreDep,
     settings: SettingsDep,
     out: Annotated[OutputCRSParam, Depends()],
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy or minx,miny,minz,maxx,maxy,maxz "
-                                      "(in bbox-crs axis order; z in metres of the city height datum)",
-                                      examples=["123.41,41.79,123.42,41.80"])] = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="minx,miny,maxx,maxy or minx,miny,minz,maxx,maxy,maxz "
+            "(in bbox-crs axis order; z in metres of the city height datum)",
+            examples=["123.41,41.79,123.42,41.80"],
+        ),
+    ] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (URI); default CRS84.")] = None,
-    filter: Annotated[str | None, Query(description="CQL2 filter (text or JSON), e.g. "
-                                        "height > 100 AND use = 'residential' AND year_built < 2000")] = None,
-    filter_lang: Annotated[Literal["cql2-text", "cql2-json", "cql-text"] | None, Query(
-        alias="filter-lang", description="cql2-text (default) or cql2-json; cql-text (the Part 3 draft name, "
-        "sent by GDAL 3.6) is read as cql2-text.")] = None,
-    filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS of geometry literals in "
-                                            "the filter; default CRS84.")] = None,
-    sortby: Annotated[str | None, Query(description="Sort keys, comma-separated, - for descending: "
-                                        "-height,year_built")] = None,
+    filter: Annotated[
+        str | None,
+        Query(
+            description="CQL2 filter (text or JSON), e.g. height > 100 AND use = 'residential' AND year_built < 2000"
+        ),
+    ] = None,
+    filter_lang: Annotated[
+        Literal["cql2-text", "cql2-json", "cql-text"] | None,
+        Query(
+            alias="filter-lang",
+            description="cql2-text (default) or cql2-json; cql-text (the Part 3 draft name, "
+            "sent by GDAL 3.6) is read as cql2-text.",
+        ),
+    ] = None,
+    filter_crs: Annotated[
+        str | None, Query(alias="filter-crs", description="CRS of geometry literals in the filter; default CRS84.")
+    ] = None,
+    sortby: Annotated[
+        str | None, Query(description="Sort keys, comma-separated, - for descending: -height,year_built")
+    ] = None,
     properties: Annotated[str | None, Query(description="Only these properties, comma-separated.")] = None,
     skip_geometry: Annotated[bool, Query(alias="skipGeometry", description="Leave geometries out.")] = False,
-    limit: Annotated[int | None, Query(ge=1, le=10_000_000, description="Page size (GeoJSON 1-10000, default 10; "
-                                       "CSV and CityJSON default: every match).")] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=10_000_000,
+            description="Page size (GeoJSON 1-10000, default 10; CSV and CityJSON default: every match).",
+        ),
+    ] = None,
     offset: Annotated[int, Query(ge=0, description="Features to skip.")] = 0,
-    f: Annotated[Literal["json", "geojson", "csv", "cityjson", "cityjsonseq"] | None,
-                 Query(description="Output format; also chosen by the Accept header.")] = None,
+    f: Annotated[
+        Literal["json", "geojson", "csv", "cityjson", "cityjsonseq"] | None,
+        Query(description="Output format; also chosen by the Accept header."),
+    ] = None,
 ) -> Response:
     spec = get_spec(cid)
     city = store.city()
@@ -163,11 +212,13 @@ def items(
     fmt = _format(f, request)
     region = None
     if bbox is not None:
-        region = region_from_bbox(parse_bbox(bbox), check_supported(bbox_crs, city.crs_epsg, "bbox-crs"),
-                                  city.crs_epsg)
+        region = region_from_bbox(parse_bbox(bbox), check_supported(bbox_crs, city.crs_epsg, "bbox-crs"), city.crs_epsg)
         if settings.max_bbox_km2 is not None and region.polygon.area / 1e6 > settings.max_bbox_km2:
-            raise InvalidParameter("bbox", f"bbox covers {region.polygon.area / 1e6:,.1f} km², more than the "
-                                           f"{settings.max_bbox_km2:g} km² this service answers at once.")
+            raise InvalidParameter(
+                "bbox",
+                f"bbox covers {region.polygon.area / 1e6:,.1f} km², more than the "
+                f"{settings.max_bbox_km2:g} km² this service answers at once.",
+            )
     elif bbox_crs is not None:
         check_supported(bbox_crs, city.crs_epsg, "bbox-crs")
     lang = "cql2-text" if filter_lang == "cql-text" else filter_lang
@@ -180,8 +231,10 @@ def items(
     if fmt in ("csv", "cityjson", "cityjsonseq"):
         return _stream(fmt, store, spec, city, region, flt, order, names, skip_geometry, ocrs, limit, offset)
     if limit is not None and limit > settings.max_limit:
-        raise InvalidParameter("limit", f"limit must be at most {settings.max_limit} for GeoJSON "
-                                        "(use f=csv or f=cityjsonseq to stream more).")
+        raise InvalidParameter(
+            "limit",
+            f"limit must be at most {settings.max_limit} for GeoJSON (use f=csv or f=cityjsonseq to stream more).",
+        )
     limit = limit or settings.default_limit
     page = store.query(cid, region=region, filter=flt, sortby=order, limit=limit, offset=offset)
     feats = encode_features(spec, page.features, ocrs, properties=names, skip_geometry=skip_geometry)
@@ -193,12 +246,20 @@ def items(
         q = {**params, "offset": str(off), "limit": str(limit)}
         return {"href": f"{here}?{urlencode(q)}", "rel": rel, "type": GEOJSON, "title": title}
 
-    links = [link("self", offset, "This page"),
-             {"href": f"{b}/collections/{cid}", "rel": "collection", "type": JSON, "title": spec.title}]
+    links = [
+        link("self", offset, "This page"),
+        {"href": f"{b}/collections/{cid}", "rel": "collection", "type": JSON, "title": spec.title},
+    ]
     for media, name in ((CSV, "csv"), (CITYJSON_SEQ, "cityjsonseq")):
         q = {k: v for k, v in params.items() if k not in ("f", "limit", "offset")}
-        links.append({"href": f"{here}?{urlencode({**q, 'f': name})}", "rel": "alternate", "type": media,
-                      "title": f"Every match as {name}"})
+        links.append(
+            {
+                "href": f"{here}?{urlencode({**q, 'f': name})}",
+                "rel": "alternate",
+                "type": media,
+                "title": f"Every match as {name}",
+            }
+        )
     if offset + len(feats) < page.matched:
         links.append(link("next", offset + len(feats), "Next page"))
     if offset > 0:
@@ -233,9 +294,11 @@ def _stream(fmt, store, spec, city, region, flt, order, names, skip_geometry, oc
 
     headers = _content_crs(ocrs.uri)
     if fmt == "csv":
-        return StreamingResponse(csv_chunks(spec, features(), ocrs, properties=names, skip_geometry=skip_geometry),
-                                 media_type=CSV + "; charset=utf-8", headers={
-                                     **headers, "Content-Disposition": f'inline; filename="{spec.id}.csv"'})
+        return StreamingResponse(
+            csv_chunks(spec, features(), ocrs, properties=names, skip_geometry=skip_geometry),
+            media_type=CSV + "; charset=utf-8",
+            headers={**headers, "Content-Disposition": f'inline; filename="{spec.id}.csv"'},
+        )
     from cim.io.cityjson_out import cityjson_chunks, cityjsonseq_chunks
 
     if fmt == "cityjsonseq":

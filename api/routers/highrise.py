@@ -59,8 +59,10 @@ class ProposalIn(BaseModel):
     height: float | None = Field(None, gt=0, le=MAX_HEIGHT, description="Height above ground, metres.")
     floors: int | None = Field(None, ge=1, le=250, description="Floors above ground; height = floors x storey_height.")
     storey_height: float = Field(3.0, gt=0, le=20, description="Storey height with `floors`, metres.")
-    use: BuildingUse = Field(description="residential, public, commercial, industrial or mixed (mixed counts as "
-                                         "residential for the residential rules).")
+    use: BuildingUse = Field(
+        description="residential, public, commercial, industrial or mixed (mixed counts as "
+        "residential for the residential rules)."
+    )
     new: bool = Field(True, description="A new building (true) or an existing one (false).")
     kind: str | None = Field(None, max_length=100, description="Special use for GB 50016, e.g. hospital.")
 
@@ -155,31 +157,47 @@ def _screened(request: Request, store: Store, profile: str | None) -> _Screened:
 
 def _city(screener: Screener) -> dict[str, Any]:
     p = screener.profile
-    return {"name": p.name, "population_class": screener.population_class,
-            "population_known": screener.population_known, "urban_population": p.urban_population,
-            "note": screener.population_note()}
+    return {
+        "name": p.name,
+        "population_class": screener.population_class,
+        "population_known": screener.population_known,
+        "urban_population": p.urban_population,
+        "note": screener.population_note(),
+    }
 
 
 # -- routes ---------------------------------------------------------------------------------------------------
 
 
-@router.get(PATH, summary="High-rise screening of the city's buildings", response_model=ScreenedCollection,
-            responses={200: {"content": {GEOJSON: {}, "text/csv": {}}}})
+@router.get(
+    PATH,
+    summary="High-rise screening of the city's buildings",
+    response_model=ScreenedCollection,
+    responses={200: {"content": {GEOJSON: {}, "text/csv": {}}}},
+)
 def screen_city(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
     out: Annotated[OutputCRSParam, Depends()],
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy or minx,miny,minz,maxx,maxy,maxz in "
-                                      "bbox-crs (as for features)", examples=["123.41,41.79,123.42,41.80"])] = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            description="minx,miny,maxx,maxy or minx,miny,minz,maxx,maxy,maxz in bbox-crs (as for features)",
+            examples=["123.41,41.79,123.42,41.80"],
+        ),
+    ] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS of bbox (URI); default CRS84.")] = None,
-    verdict: Annotated[list[Verdict] | None, Query(description="Only these verdicts (repeat the parameter for "
-                                                   "several).")] = None,
+    verdict: Annotated[
+        list[Verdict] | None, Query(description="Only these verdicts (repeat the parameter for several).")
+    ] = None,
     min_height: Annotated[float | None, Query(ge=0, description="Only buildings at least this tall, metres.")] = None,
-    profile: Annotated[ProfileName | None, Query(description="Screen with a shipped city profile instead of the "
-                                                 "city's own.")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000, description="Page size (default 10; CSV: all, up to the "
-                                       "service's maximum).")] = None,
+    profile: Annotated[
+        ProfileName | None, Query(description="Screen with a shipped city profile instead of the city's own.")
+    ] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=10_000, description="Page size (default 10; CSV: all, up to the service's maximum).")
+    ] = None,
     offset: Annotated[int, Query(ge=0, description="Buildings to skip.")] = 0,
     f: Annotated[Literal["json", "geojson", "csv"] | None, Query(description="GeoJSON (default) or CSV.")] = None,
 ) -> Response:
@@ -187,8 +205,7 @@ def screen_city(
     out_uri = out.uri(store)
     region = None
     if bbox is not None:
-        region = region_from_bbox(parse_bbox(bbox), check_supported(bbox_crs, city.crs_epsg, "bbox-crs"),
-                                  city.crs_epsg)
+        region = region_from_bbox(parse_bbox(bbox), check_supported(bbox_crs, city.crs_epsg, "bbox-crs"), city.crs_epsg)
     elif bbox_crs is not None:
         check_supported(bbox_crs, city.crs_epsg, "bbox-crs")
     s = _screened(request, store, profile)
@@ -206,7 +223,7 @@ def screen_city(
     idx = np.flatnonzero(mask)
     default = settings.max_limit if f == "csv" else settings.default_limit
     limit = min(limit or default, settings.max_limit)
-    page = idx[offset:offset + limit]
+    page = idx[offset : offset + limit]
     results = [s.results[i] for i in page]
     buildings = [s.buildings[i] for i in page]
     b = base_url(request)
@@ -230,9 +247,10 @@ def screen_city(
     feats = encode_features(get_spec("buildings"), buildings, OutputCRS(city.crs_epsg, out_uri))
     for feat, r in zip(feats, results, strict=True):
         feat["properties"] = r.model_dump(mode="json", exclude={"id"})
-    links = [{"href": href(offset), "rel": "self", "type": GEOJSON, "title": "This page"},
-             {"href": href(offset, "csv"), "rel": "alternate", "type": "text/csv",
-              "title": "This screening as CSV"}]
+    links = [
+        {"href": href(offset), "rel": "self", "type": GEOJSON, "title": "This page"},
+        {"href": href(offset, "csv"), "rel": "alternate", "type": "text/csv", "title": "This screening as CSV"},
+    ]
     if has_next:
         links.append({"href": href(offset + len(page)), "rel": "next", "type": GEOJSON, "title": "Next page"})
     if offset > 0:
@@ -255,8 +273,10 @@ def _proposal(i: int, p: ProposalIn, crs_uri: str, epsg: int) -> Proposal:
     if p.height is None and p.floors is None:
         raise InvalidParameter(f"{where}.height", f"{where} needs height (metres) or floors.")
     if p.height is None and p.floors * p.storey_height > MAX_HEIGHT:  # type: ignore[operator]
-        raise InvalidParameter(f"{where}.floors", f"{where}: floors x storey_height = "
-                                                  f"{p.floors * p.storey_height:g} m is over {MAX_HEIGHT:g} m.")
+        raise InvalidParameter(
+            f"{where}.floors",
+            f"{where}: floors x storey_height = {p.floors * p.storey_height:g} m is over {MAX_HEIGHT:g} m.",
+        )
     rings = []
     for k, ring in enumerate(p.footprint.coordinates):
         if any(len(pos) not in (2, 3) for pos in ring):
@@ -265,19 +285,32 @@ def _proposal(i: int, p: ProposalIn, crs_uri: str, epsg: int) -> Proposal:
         if len(xy) > 1 and np.array_equal(xy[0], xy[-1]):
             xy = xy[:-1]
         if len(xy) < 3:
-            raise InvalidParameter(f"{where}.footprint", f"{where}.footprint ring {k} needs at least 3 distinct "
-                                                         "positions.")
+            raise InvalidParameter(
+                f"{where}.footprint", f"{where}.footprint ring {k} needs at least 3 distinct positions."
+            )
         rings.append(xy)
     if not all(np.isfinite(r).all() for r in rings):
         raise InvalidParameter(f"{where}.footprint", f"{where}.footprint has coordinates that are not finite.")
     city_rings = [[tuple(map(float, q)) for q in to_city_xy(r, crs_uri, epsg)] for r in rings]
-    return Proposal(id=p.id, name=p.name, footprint=city_rings, height=p.height, floors=p.floors,
-                    storey_height=p.storey_height, use=p.use, new=p.new,
-                    attributes={"kind": p.kind} if p.kind else {})
+    return Proposal(
+        id=p.id,
+        name=p.name,
+        footprint=city_rings,
+        height=p.height,
+        floors=p.floors,
+        storey_height=p.storey_height,
+        use=p.use,
+        new=p.new,
+        attributes={"kind": p.kind} if p.kind else {},
+    )
 
 
-@router.post(PATH, summary="High-rise screening of proposed buildings", response_model=HighRiseResponse,
-             response_class=ORJSONResponse)
+@router.post(
+    PATH,
+    summary="High-rise screening of proposed buildings",
+    response_model=HighRiseResponse,
+    response_class=ORJSONResponse,
+)
 def screen_proposals(body: HighRiseRequest, store: StoreDep) -> ORJSONResponse:
     city = store.city()
     crs_uri = check_supported(body.crs, city.crs_epsg, "crs")

@@ -43,23 +43,44 @@ def _safe_suffix(name: str) -> str:
     return m.group(0) if m else ""
 
 
-def _run(store: Store, job: dict[str, Any], paths: list[Path], names: list[str], crs: str | None,
-         fmt: str | None, utility: str | None, workdir: Path, limits: dict[str, int]) -> None:
+def _run(
+    store: Store,
+    job: dict[str, Any],
+    paths: list[Path],
+    names: list[str],
+    crs: str | None,
+    fmt: str | None,
+    utility: str | None,
+    workdir: Path,
+    limits: dict[str, int],
+) -> None:
     def progress(stage: str, fraction: float) -> None:
         job.update(status="running", stage=stage, progress=round(fraction, 3), updated=_now())
         store.put_job(job["id"], job)
 
     try:
-        report = import_files(store, paths, crs=crs, fmt=fmt, names=names, progress=progress, utility=utility,
-                              **limits)
-        job.update(status="succeeded", progress=1.0, stage="done", counts=report.counts, files=report.files,
-                   terrain=report.terrain, updated=_now())
+        report = import_files(store, paths, crs=crs, fmt=fmt, names=names, progress=progress, utility=utility, **limits)
+        job.update(
+            status="succeeded",
+            progress=1.0,
+            stage="done",
+            counts=report.counts,
+            files=report.files,
+            terrain=report.terrain,
+            updated=_now(),
+        )
     except CIMError as exc:
-        job.update(status="failed", updated=_now(), error={
-            "title": exc.title, "status": status_of(exc), "detail": exc.message, **exc.where})
+        job.update(
+            status="failed",
+            updated=_now(),
+            error={"title": exc.title, "status": status_of(exc), "detail": exc.message, **exc.where},
+        )
     except Exception as exc:  # noqa: BLE001 - a job must end in a state, whatever happened
-        job.update(status="failed", updated=_now(), error={"title": "Import failed", "status": 500,
-                                                           "detail": f"unexpected error: {type(exc).__name__}"})
+        job.update(
+            status="failed",
+            updated=_now(),
+            error={"title": "Import failed", "status": 500, "detail": f"unexpected error: {type(exc).__name__}"},
+        )
     finally:
         store.put_job(job["id"], job)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -79,16 +100,23 @@ def _orphaned(job: dict[str, Any]) -> bool:
     return False
 
 
-@router.post("/imports", summary="Import files (CityJSON, CityGML, GeoJSON, LAS/LAZ, EPANET, SWMM)",
-             status_code=202, response_class=ORJSONResponse, dependencies=[WriterDep])
+@router.post(
+    "/imports",
+    summary="Import files (CityJSON, CityGML, GeoJSON, LAS/LAZ, EPANET, SWMM)",
+    status_code=202,
+    response_class=ORJSONResponse,
+    dependencies=[WriterDep],
+)
 def create_import(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
     files: Annotated[list[UploadFile], File(description="One or more files; all land or none.")],
     crs: Annotated[str | None, Form(description="CRS for files that declare none, e.g. EPSG:7415.")] = None,
-    format: Annotated[str | None, Form(description="Force a reader: " + ", ".join(
-        ["cityjson", "citygml", "geojson", "las", "epanet", "swmm"]))] = None,
+    format: Annotated[
+        str | None,
+        Form(description="Force a reader: " + ", ".join(["cityjson", "citygml", "geojson", "las", "epanet", "swmm"])),
+    ] = None,
     utility: Annotated[str | None, Form(description="Utility of pipe files that name none, e.g. sewer.")] = None,
     wait: Annotated[bool, Form(description="Answer only when the import has ended.")] = False,
 ) -> ORJSONResponse:
@@ -112,22 +140,43 @@ def create_import(
                 while chunk := up.file.read(_CHUNK):
                     total += len(chunk)
                     if total > limit:
-                        raise HTTPException(413, f"Upload larger than {settings.max_upload_mb:g} MiB "
-                                                 f"(CIM_MAX_UPLOAD_MB); stopped at {name}.")
+                        raise HTTPException(
+                            413,
+                            f"Upload larger than {settings.max_upload_mb:g} MiB "
+                            f"(CIM_MAX_UPLOAD_MB); stopped at {name}.",
+                        )
                     out.write(chunk)
             paths.append(dest)
             names.append(name)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    job: dict[str, Any] = {"id": job_id, "status": "queued", "progress": 0.0, "created": _now(),
-                           "files": [{"file": n} for n in names], "crs": crs,
-                           "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
+    job: dict[str, Any] = {
+        "id": job_id,
+        "status": "queued",
+        "progress": 0.0,
+        "created": _now(),
+        "files": [{"file": n} for n in names],
+        "crs": crs,
+        "worker": {"host": socket.gethostname(), "pid": os.getpid()},
+    }
     store.put_job(job_id, job)
-    thread = threading.Thread(target=_run, args=(store, job, paths, names, crs, format, utility, workdir,
-                                    {"max_features": settings.max_features_per_import,
-                                     "max_points": settings.max_points_per_file}),
-                              name=f"import-{job_id}", daemon=True)
+    thread = threading.Thread(
+        target=_run,
+        args=(
+            store,
+            job,
+            paths,
+            names,
+            crs,
+            format,
+            utility,
+            workdir,
+            {"max_features": settings.max_features_per_import, "max_points": settings.max_points_per_file},
+        ),
+        name=f"import-{job_id}",
+        daemon=True,
+    )
     thread.start()
     if wait:
         thread.join()
@@ -142,10 +191,17 @@ def get_import(request: Request, job_id: str, store: StoreDep) -> ORJSONResponse
     if job is None:
         raise HTTPException(404, f"No import {job_id!r}.")
     if job["status"] in ("queued", "running") and _orphaned(job):
-        job.update(status="failed", updated=_now(), error={
-            "title": "Import interrupted", "status": 500,
-            "detail": "The server process stopped during this import; its transaction was rolled back and "
-                      "nothing of it was written. Upload the files again."})
+        job.update(
+            status="failed",
+            updated=_now(),
+            error={
+                "title": "Import interrupted",
+                "status": 500,
+                "detail": "The server process stopped during this import; its transaction was rolled back and "
+                "nothing of it was written. Upload the files again.",
+            },
+        )
         store.put_job(job_id, job)
-    return ORJSONResponse({**job, "links": [{"href": f"{base_url(request)}/imports/{job_id}", "rel": "self",
-                                              "type": "application/json"}]})
+    return ORJSONResponse(
+        {**job, "links": [{"href": f"{base_url(request)}/imports/{job_id}", "rel": "self", "type": "application/json"}]}
+    )

@@ -35,18 +35,20 @@ CONFORMANCE = [
 @router.get("/", summary="Landing page", response_class=ORJSONResponse)
 def landing(request: Request, settings: SettingsDep) -> ORJSONResponse:
     b = base_url(request)
-    return ORJSONResponse({
-        "title": settings.title,
-        "description": settings.description,
-        "links": [
-            {"href": f"{b}/", "rel": "self", "type": JSON, "title": "This document"},
-            {"href": f"{b}/api", "rel": "service-desc", "type": OPENAPI_30, "title": "OpenAPI 3.0 definition"},
-            {"href": f"{b}/api.html", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
-            {"href": f"{b}/conformance", "rel": "conformance", "type": JSON, "title": "Conformance classes"},
-            {"href": f"{b}/collections", "rel": "data", "type": JSON, "title": "Feature collections"},
-            {"href": f"{b}/health", "rel": "status", "type": JSON, "title": "Health"},
-        ],
-    })
+    return ORJSONResponse(
+        {
+            "title": settings.title,
+            "description": settings.description,
+            "links": [
+                {"href": f"{b}/", "rel": "self", "type": JSON, "title": "This document"},
+                {"href": f"{b}/api", "rel": "service-desc", "type": OPENAPI_30, "title": "OpenAPI 3.0 definition"},
+                {"href": f"{b}/api.html", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
+                {"href": f"{b}/conformance", "rel": "conformance", "type": JSON, "title": "Conformance classes"},
+                {"href": f"{b}/collections", "rel": "data", "type": JSON, "title": "Feature collections"},
+                {"href": f"{b}/health", "rel": "status", "type": JSON, "title": "Health"},
+            ],
+        }
+    )
 
 
 @router.get("/conformance", summary="Conformance classes", response_class=ORJSONResponse)
@@ -70,8 +72,9 @@ def api_html(request: Request) -> HTMLResponse:
 @router.get("/health", summary="Liveness and store status", response_class=ORJSONResponse)
 def health(store: StoreDep) -> ORJSONResponse:
     city = store.city()
-    return ORJSONResponse({"status": "ok", "city": city.name, "crs": city.crs,
-                           "version": store.version(), "counts": store.counts()})
+    return ORJSONResponse(
+        {"status": "ok", "city": city.name, "crs": city.crs, "version": store.version(), "counts": store.counts()}
+    )
 
 
 __all__ = ["router", "GEOJSON"]

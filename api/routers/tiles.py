@@ -54,8 +54,14 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
 
 
-def _send(request: Request, etag: str, cache_control: str, media_type: str,
-          plain: Callable[[], bytes], gzipped: Callable[[], bytes] | None = None) -> Response:
+def _send(
+    request: Request,
+    etag: str,
+    cache_control: str,
+    media_type: str,
+    plain: Callable[[], bytes],
+    gzipped: Callable[[], bytes] | None = None,
+) -> Response:
     headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -71,14 +77,23 @@ def _layer(name: str) -> str:
 
 
 _GLB_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {GLB: {}}, "description": "A GLB (binary glTF 2.0)."}, 304: {"description": "Not modified."}}
+    200: {"content": {GLB: {}}, "description": "A GLB (binary glTF 2.0)."},
+    304: {"description": "Not modified."},
+}
 
 
-@router.get("/collections/{cid}/items/{fid}/mesh.glb", summary="One feature as a georeferenced GLB",
-            response_class=Response, responses=_GLB_RESPONSE)
-def feature_mesh(request: Request, store: StoreDep,
-                 cid: Annotated[str, Path(description="Collection id: " + ", ".join(COLLECTIONS))],
-                 fid: Annotated[str, Path(description="Feature id")]) -> Response:
+@router.get(
+    "/collections/{cid}/items/{fid}/mesh.glb",
+    summary="One feature as a georeferenced GLB",
+    response_class=Response,
+    responses=_GLB_RESPONSE,
+)
+def feature_mesh(
+    request: Request,
+    store: StoreDep,
+    cid: Annotated[str, Path(description="Collection id: " + ", ".join(COLLECTIONS))],
+    fid: Annotated[str, Path(description="Feature id")],
+) -> Response:
     """The feature's solid as GLB: local metres around the feature (glTF y-up: x east, y up, z -north),
     georeferenced by ``asset.extras.georeference`` (origin in longitude, latitude, height and in city
     coordinates; the ENU-to-ECEF matrix).  Properties in an EXT_structural_metadata table."""
@@ -96,36 +111,69 @@ def feature_mesh(request: Request, store: StoreDep,
 @router.get("/3dtiles", summary="3D Tiles layers", response_class=ORJSONResponse)
 def layers(request: Request) -> ORJSONResponse:
     b = base_url(request)
-    return ORJSONResponse({
-        "layers": [{"id": lay.name, "title": lay.title, "collections": list(lay.collections),
-                    "links": [{"href": f"{b}/3dtiles/{lay.name}/tileset.json", "rel": "tileset", "type": JSON,
-                               "title": f"{lay.title} (3D Tiles 1.1)"}]} for lay in LAYERS.values()],
-        "links": [{"href": f"{b}/3dtiles", "rel": "self", "type": JSON, "title": "3D Tiles layers"},
-                  {"href": f"{b}/viewer", "rel": "alternate", "type": "text/html", "title": "3D viewer"}],
-    })
+    return ORJSONResponse(
+        {
+            "layers": [
+                {
+                    "id": lay.name,
+                    "title": lay.title,
+                    "collections": list(lay.collections),
+                    "links": [
+                        {
+                            "href": f"{b}/3dtiles/{lay.name}/tileset.json",
+                            "rel": "tileset",
+                            "type": JSON,
+                            "title": f"{lay.title} (3D Tiles 1.1)",
+                        }
+                    ],
+                }
+                for lay in LAYERS.values()
+            ],
+            "links": [
+                {"href": f"{b}/3dtiles", "rel": "self", "type": JSON, "title": "3D Tiles layers"},
+                {"href": f"{b}/viewer", "rel": "alternate", "type": "text/html", "title": "3D viewer"},
+            ],
+        }
+    )
 
 
-@router.get("/3dtiles/{layer}/tileset.json", summary="A layer's 3D Tiles 1.1 tileset",
-            response_class=Response, responses={200: {"content": {JSON: {}}}, 304: {"description": "Not modified."}})
+@router.get(
+    "/3dtiles/{layer}/tileset.json",
+    summary="A layer's 3D Tiles 1.1 tileset",
+    response_class=Response,
+    responses={200: {"content": {JSON: {}}}, 304: {"description": "Not modified."}},
+)
 def tileset(request: Request, store: StoreDep, layer: LayerName) -> Response:
     """The tileset of ``buildings``, ``pipes`` (with manholes), ``underground-structures`` or ``terrain``,
     built on first request after each change of the store.  Tile URIs carry the store version."""
     built = tile_cache(request, store).get(_layer(layer))
-    return _send(request, built.etag("tileset.json"), REVALIDATE, JSON, lambda: built.tileset,
-                 lambda: built.sink.read("tileset.json.gz"))
+    return _send(
+        request,
+        built.etag("tileset.json"),
+        REVALIDATE,
+        JSON,
+        lambda: built.tileset,
+        lambda: built.sink.read("tileset.json.gz"),
+    )
 
 
-@router.get("/3dtiles/{layer}/{path:path}", summary="A tile (GLB) of a layer", response_class=Response,
-            responses=_GLB_RESPONSE)
-def tile(request: Request, store: StoreDep, layer: LayerName,
-         path: Annotated[str, Path(description="A content URI of the layer's tileset.json, e.g. v3/0-1.glb")]
-         ) -> Response:
+@router.get(
+    "/3dtiles/{layer}/{path:path}", summary="A tile (GLB) of a layer", response_class=Response, responses=_GLB_RESPONSE
+)
+def tile(
+    request: Request,
+    store: StoreDep,
+    layer: LayerName,
+    path: Annotated[str, Path(description="A content URI of the layer's tileset.json, e.g. v3/0-1.glb")],
+) -> Response:
     built = tile_cache(request, store).get(_layer(layer))
     if path not in built.paths:
         head = path.split("/", 1)[0]
         if head.startswith("v") and head[1:].isdigit() and int(head[1:]) != built.version:
-            raise HTTPException(404, f"Tiles of store version {head[1:]} are gone (now {built.version}); "
-                                     f"reload {layer}/tileset.json.")
+            raise HTTPException(
+                404, f"Tiles of store version {head[1:]} are gone (now {built.version}); reload {layer}/tileset.json."
+            )
         raise HTTPException(404, f"No tile {path!r} in layer {layer!r}; see {layer}/tileset.json.")
-    return _send(request, built.etag(path), IMMUTABLE, GLB, lambda: built.sink.read(path),
-                 lambda: built.sink.read(path + ".gz"))
+    return _send(
+        request, built.etag(path), IMMUTABLE, GLB, lambda: built.sink.read(path), lambda: built.sink.read(path + ".gz")
+    )

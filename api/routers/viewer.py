@@ -19,8 +19,10 @@ from ..errors import problem
 
 VIEWER_DIR = Path(__file__).resolve().parents[2] / "viewer"
 CESIUM_DIR = VIEWER_DIR / "node_modules" / "cesium" / "Build" / "Cesium"
-INSTALL_HINT = ("CesiumJS is not installed: run `make install` (or `npm ci` in viewer/) on the server; "
-                "the viewer serves it from viewer/node_modules/cesium/Build/Cesium.")
+INSTALL_HINT = (
+    "CesiumJS is not installed: run `make install` (or `npm ci` in viewer/) on the server; "
+    "the viewer serves it from viewer/node_modules/cesium/Build/Cesium."
+)
 
 router = APIRouter(tags=["3D"])
 
@@ -50,8 +52,12 @@ router.mount("/viewer/cesium", _CesiumFiles(), name="cesium")
 _ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
 
 
-@router.get("/viewer", summary="3D viewer (CesiumJS)", response_class=Response,
-            responses={200: {"content": {"text/html": {}}}, 503: {"description": "CesiumJS not installed."}})
+@router.get(
+    "/viewer",
+    summary="3D viewer (CesiumJS)",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}}}, 503: {"description": "CesiumJS not installed."}},
+)
 def viewer_page(request: Request) -> Response:
     """Buildings, pipes, underground structures and terrain from this service's 3D Tiles; click a feature
     to see its properties; an underground mode makes the ground translucent."""
@@ -64,11 +70,13 @@ def viewer_page(request: Request) -> Response:
 
 @router.get("/viewer/app.js", include_in_schema=False)
 def viewer_js() -> Response:
-    return FileResponse(VIEWER_DIR / "app.js", media_type=_ASSETS["app.js"],
-                        headers={"Cache-Control": "public, no-cache"})
+    return FileResponse(
+        VIEWER_DIR / "app.js", media_type=_ASSETS["app.js"], headers={"Cache-Control": "public, no-cache"}
+    )
 
 
 @router.get("/viewer/app.css", include_in_schema=False)
 def viewer_css() -> Response:
-    return FileResponse(VIEWER_DIR / "app.css", media_type=_ASSETS["app.css"],
-                        headers={"Cache-Control": "public, no-cache"})
+    return FileResponse(
+        VIEWER_DIR / "app.css", media_type=_ASSETS["app.css"], headers={"Cache-Control": "public, no-cache"}
+    )

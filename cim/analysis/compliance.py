@@ -44,10 +44,17 @@ from .regions import check_area
 from .solids import ground_sampler, sample_points
 
 Confidence = Literal["C", "S", "M"]
-ViolationKind = Literal["cover", "horizontal_clearance", "building_clearance", "vertical_clearance",
-                        "crossing_order", "compartment"]
-KINDS: tuple[str, ...] = ("cover", "horizontal_clearance", "building_clearance", "vertical_clearance",
-                          "crossing_order", "compartment")
+ViolationKind = Literal[
+    "cover", "horizontal_clearance", "building_clearance", "vertical_clearance", "crossing_order", "compartment"
+]
+KINDS: tuple[str, ...] = (
+    "cover",
+    "horizontal_clearance",
+    "building_clearance",
+    "vertical_clearance",
+    "crossing_order",
+    "compartment",
+)
 COVER_STEP = 1.0  # metres between cover samples along a pipe (and every vertex)
 TOL = 1e-6  # metres: a measured value this close to the required one complies
 
@@ -72,9 +79,13 @@ class Selector:
         if side not in data:
             return None
         pressure = data.get(f"{side}_pressure")
-        return cls(frozenset(data[side]), data.get(f"{side}_d_max"), data.get(f"{side}_d_min"),
-                   None if pressure is None else frozenset(_norm_pressure(p) for p in pressure),
-                   data.get(f"{side}_conduit"))
+        return cls(
+            frozenset(data[side]),
+            data.get(f"{side}_d_max"),
+            data.get(f"{side}_d_min"),
+            None if pressure is None else frozenset(_norm_pressure(p) for p in pressure),
+            data.get(f"{side}_conduit"),
+        )
 
     def matches(self, pipe: PipeClass) -> bool:
         if pipe.utility not in self.utilities:
@@ -179,10 +190,21 @@ class PipelineRules:
         known = {"id", "document", "clause", "confidence", "unit", "value", "a", "b", "lane", "wording", "note"}
         known |= {f"{s}_{k}" for s in "ab" for k in ("d_max", "d_min", "pressure", "conduit")}
         t = Threshold(
-            id=r["id"], section=section, document=r["document"], clause=r["clause"], confidence=r["confidence"],
-            effective=doc.get("effective"), value=None if r.get("value") is None else float(r["value"]),
-            unit=r.get("unit"), a=Selector.parse(r, "a"), b=Selector.parse(r, "b"), lane=r.get("lane"),
-            wording=r.get("wording"), note=r.get("note"), extra={k: v for k, v in r.items() if k not in known})
+            id=r["id"],
+            section=section,
+            document=r["document"],
+            clause=r["clause"],
+            confidence=r["confidence"],
+            effective=doc.get("effective"),
+            value=None if r.get("value") is None else float(r["value"]),
+            unit=r.get("unit"),
+            a=Selector.parse(r, "a"),
+            b=Selector.parse(r, "b"),
+            lane=r.get("lane"),
+            wording=r.get("wording"),
+            note=r.get("note"),
+            extra={k: v for k, v in r.items() if k not in known},
+        )
         if t.id in self.thresholds:
             raise ValueError(f"duplicate rule id {t.id!r} in pipelines.toml")
         if t.confidence not in ("C", "S", "M"):
@@ -202,8 +224,11 @@ class PipelineRules:
         for rid, value in (overrides or {}).items():
             t = rules.thresholds.get(rid)
             if t is None or t.section in ("order", "compartments"):
-                raise InvalidParameter("rules", f"No rule {rid!r} with a value to override; the rules are: "
-                                                f"{', '.join(k for k, v in rules.thresholds.items() if v.section not in ('order', 'compartments'))}.")  # noqa: E501
+                raise InvalidParameter(
+                    "rules",
+                    f"No rule {rid!r} with a value to override; the rules are: "
+                    f"{', '.join(k for k, v in rules.thresholds.items() if v.section not in ('order', 'compartments'))}.",
+                )  # noqa: E501
             if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
                 raise InvalidParameter("rules", f"The override of {rid!r} must be a number >= 0, got {value!r}.")
             rules.thresholds[rid] = Threshold(**{**t.__dict__, "value": float(value)})
@@ -235,26 +260,31 @@ class ViolationProperties(BaseModel):
     rule: str = Field(description="Id of the governing rule in cim/rules/pipelines.toml.")
     document: str
     clause: str
-    confidence: Confidence = Field(description="C read in the source, S secondary restatement, M commonly "
-                                               "quoted and unconfirmed (RULES.md).")
+    confidence: Confidence = Field(
+        description="C read in the source, S secondary restatement, M commonly quoted and unconfirmed (RULES.md)."
+    )
     effective: str | None = None
     measured: float | None = Field(None, description="Measured value (metres), rounded to the millimetre.")
     required: float | None = Field(None, description="Required value (metres).")
     unit: str | None = "m"
-    comparison: str = Field(description="'>=' (measured must be at least required), 'above' (signed clearance: "
-                                        "the first pipe must pass above the second by required), "
-                                        "'not together'.")
+    comparison: str = Field(
+        description="'>=' (measured must be at least required), 'above' (signed clearance: "
+        "the first pipe must pass above the second by required), "
+        "'not together'."
+    )
     description: str
     features: list[FeatureRef]
     also: list[str] = Field(default_factory=list, description="Other rules the same measurement breaks.")
-    notes: list[str] = Field(default_factory=list, description="Assumptions made (lane, pressure class) and "
-                                                               "the standing of S/M values.")
+    notes: list[str] = Field(
+        default_factory=list, description="Assumptions made (lane, pressure class) and the standing of S/M values."
+    )
 
 
 class Violation(ViolationProperties):
     id: str = Field(description="<kind>:<feature ids>, unique in a report.")
-    location: dict[str, Any] = Field(description="GeoJSON geometry in the city CRS (the API writes it in the "
-                                                 "response CRS).")
+    location: dict[str, Any] = Field(
+        description="GeoJSON geometry in the city CRS (the API writes it in the response CRS)."
+    )
 
 
 class ComplianceReport(BaseModel):
@@ -269,11 +299,19 @@ class ComplianceReport(BaseModel):
         feats = []
         for v in self.violations:
             props = v.model_dump(exclude={"location", "id"})
-            feats.append({"type": "Feature", "id": v.id, "geometry": _geometry_to(v.location, out),
-                          "properties": props})
-        return {"type": "FeatureCollection", "features": feats, "numberMatched": len(feats),
-                "numberReturned": len(feats), "counts": self.counts, "by_rule": self.by_rule,
-                "checked": self.checked, "skipped": self.skipped}
+            feats.append(
+                {"type": "Feature", "id": v.id, "geometry": _geometry_to(v.location, out), "properties": props}
+            )
+        return {
+            "type": "FeatureCollection",
+            "features": feats,
+            "numberMatched": len(feats),
+            "numberReturned": len(feats),
+            "counts": self.counts,
+            "by_rule": self.by_rule,
+            "checked": self.checked,
+            "skipped": self.skipped,
+        }
 
 
 def _geometry_to(geom: dict[str, Any], out: OutputCRS) -> dict[str, Any]:
@@ -333,8 +371,14 @@ class _Pipes:
             pressure = _norm_pressure(p.pressure_class)
             if p.utility.value == "gas" and pressure is None:
                 pressure, assumed[i] = "low", True
-            classes.append(PipeClass(p.utility.value, float(p.diameter if p.diameter is not None else p.width),
-                                     pressure, bool(p.in_conduit)))
+            classes.append(
+                PipeClass(
+                    p.utility.value,
+                    float(p.diameter if p.diameter is not None else p.width),
+                    pressure,
+                    bool(p.in_conduit),
+                )
+            )
         return cls(feats, lines, lines3, hw, hh, util, nodes, classes, assumed)
 
     def share_node(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -401,14 +445,28 @@ def check_cover(pipes: _Pipes, idx: np.ndarray, ground, rules: PipelineRules, fr
             notes.append("no pressure class recorded: low pressure assumed")
         x, y, z = pts[k].tolist()
         what = "under a motor lane" if lane == "motor_lane" else "under a footway"
-        out.append(Violation(
-            id=f"cover:{p.id}", kind="cover", rule=gov.id, document=gov.document, clause=gov.clause,
-            confidence=gov.confidence, effective=gov.effective, measured=round(measured, 3),
-            required=round(required, 3), unit="m", comparison=">=",
-            description=f"{cls.utility} pipe {what} with {measured:.2f} m cover (min "
-                        + ", ".join(f"{t.value:.2f} {t.clause}" for t in needs) + ")",
-            features=[pipes.ref(i)], also=[t.id for t in failed if t is not gov], notes=notes + _notes(*needs),
-            location=_point(x, y, z + float(pipes.hh[i]))))
+        out.append(
+            Violation(
+                id=f"cover:{p.id}",
+                kind="cover",
+                rule=gov.id,
+                document=gov.document,
+                clause=gov.clause,
+                confidence=gov.confidence,
+                effective=gov.effective,
+                measured=round(measured, 3),
+                required=round(required, 3),
+                unit="m",
+                comparison=">=",
+                description=f"{cls.utility} pipe {what} with {measured:.2f} m cover (min "
+                + ", ".join(f"{t.value:.2f} {t.clause}" for t in needs)
+                + ")",
+                features=[pipes.ref(i)],
+                also=[t.id for t in failed if t is not gov],
+                notes=notes + _notes(*needs),
+                location=_point(x, y, z + float(pipes.hh[i])),
+            )
+        )
     return out
 
 
@@ -424,17 +482,24 @@ def _crossings(pipes: _Pipes, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     pts, k = shapely.get_coordinates(inter, return_index=True)
     ci, cj = i[k], j[k]
     # one utility meeting end to end or end on line: a connection without node ids, not a crossing
-    ends = np.stack([shapely.get_coordinates(shapely.get_point(pipes.lines, 0)),
-                     shapely.get_coordinates(shapely.get_point(pipes.lines, -1))], axis=1)  # (n, 2, 2)
+    ends = np.stack(
+        [
+            shapely.get_coordinates(shapely.get_point(pipes.lines, 0)),
+            shapely.get_coordinates(shapely.get_point(pipes.lines, -1)),
+        ],
+        axis=1,
+    )  # (n, 2, 2)
     ends_i, ends_j = ends[ci], ends[cj]
     at_end = (np.linalg.norm(ends_i - pts[:, None, :], axis=2).min(axis=1) < 1e-3) | (
-        np.linalg.norm(ends_j - pts[:, None, :], axis=2).min(axis=1) < 1e-3)
+        np.linalg.norm(ends_j - pts[:, None, :], axis=2).min(axis=1) < 1e-3
+    )
     connected = at_end & (pipes.util[ci] == pipes.util[cj])
     return ci[~connected], cj[~connected], pts[~connected]
 
 
-def check_crossings(pipes: _Pipes, cand: np.ndarray, inside: np.ndarray, rules: PipelineRules
-                    ) -> tuple[list[Violation], int]:
+def check_crossings(
+    pipes: _Pipes, cand: np.ndarray, inside: np.ndarray, rules: PipelineRules
+) -> tuple[list[Violation], int]:
     """Vertical clearance (table 4.1.14) and order (§4.1.12) at every plan crossing; returns the
     violations and the number of crossing points checked."""
     ci, cj, pts = _crossings(pipes, cand)
@@ -462,34 +527,64 @@ def check_crossings(pipes: _Pipes, cand: np.ndarray, inside: np.ndarray, rules: 
         x, y = pts[k].tolist()
         pair = (min(u, w), max(u, w))
         if vr is not None and clear[k] < (vr.value or 0.0) - TOL:
-            put(("vertical_clearance", *pair), float(clear[k]), Violation(
-                id=f"vertical_clearance:{pipes.feats[u].id}+{pipes.feats[w].id}", kind="vertical_clearance",
-                rule=vr.id, document=vr.document, clause=vr.clause, confidence=vr.confidence,
-                effective=vr.effective, measured=round(float(clear[k]), 3), required=vr.value, unit="m",
-                comparison=">=", description=f"{cu.utility} pipe crosses {clear[k]:.2f} m above {cw.utility} "
-                                             f"pipe (min {vr.value:.2f})",
-                features=[pipes.ref(u), pipes.ref(w)], notes=_notes(vr),
-                location=_point(x, y, float(z_up[k] - pipes.hh[u]))))
+            put(
+                ("vertical_clearance", *pair),
+                float(clear[k]),
+                Violation(
+                    id=f"vertical_clearance:{pipes.feats[u].id}+{pipes.feats[w].id}",
+                    kind="vertical_clearance",
+                    rule=vr.id,
+                    document=vr.document,
+                    clause=vr.clause,
+                    confidence=vr.confidence,
+                    effective=vr.effective,
+                    measured=round(float(clear[k]), 3),
+                    required=vr.value,
+                    unit="m",
+                    comparison=">=",
+                    description=f"{cu.utility} pipe crosses {clear[k]:.2f} m above {cw.utility} "
+                    f"pipe (min {vr.value:.2f})",
+                    features=[pipes.ref(u), pipes.ref(w)],
+                    notes=_notes(vr),
+                    location=_point(x, y, float(z_up[k] - pipes.hh[u])),
+                ),
+            )
         ru, rw = rank.get(cu.utility), rank.get(cw.utility)
         if ru is not None and rw is not None and ru > rw:  # the pipe that should be lower passes above
             e, o = w, u  # e should be the upper one
             signed = -float(max(clear[k], 0.0))
             need = vr.value if vr is not None else 0.0
-            put(("crossing_order", *pair), signed, Violation(
-                id=f"crossing_order:{pipes.feats[e].id}+{pipes.feats[o].id}", kind="crossing_order",
-                rule=order_rule.id, document=order_rule.document, clause=order_rule.clause,
-                confidence=order_rule.confidence, effective=order_rule.effective, measured=round(signed, 3),
-                required=need, unit="m", comparison="above",
-                description=f"{cw.utility} pipe crosses {max(clear[k], 0.0):.2f} m below {cu.utility} pipe "
-                            f"({cw.utility} must pass above {cu.utility}"
-                            + (f", by at least {need:.2f} m ({vr.clause})" if vr is not None else "") + ")",
-                features=[pipes.ref(e), pipes.ref(o)], also=[vr.id] if vr is not None and clear[k] < need else [],
-                notes=_notes(order_rule, vr), location=_point(x, y, float(z_lo[k]))))
+            put(
+                ("crossing_order", *pair),
+                signed,
+                Violation(
+                    id=f"crossing_order:{pipes.feats[e].id}+{pipes.feats[o].id}",
+                    kind="crossing_order",
+                    rule=order_rule.id,
+                    document=order_rule.document,
+                    clause=order_rule.clause,
+                    confidence=order_rule.confidence,
+                    effective=order_rule.effective,
+                    measured=round(signed, 3),
+                    required=need,
+                    unit="m",
+                    comparison="above",
+                    description=f"{cw.utility} pipe crosses {max(clear[k], 0.0):.2f} m below {cu.utility} pipe "
+                    f"({cw.utility} must pass above {cu.utility}"
+                    + (f", by at least {need:.2f} m ({vr.clause})" if vr is not None else "")
+                    + ")",
+                    features=[pipes.ref(e), pipes.ref(o)],
+                    also=[vr.id] if vr is not None and clear[k] < need else [],
+                    notes=_notes(order_rule, vr),
+                    location=_point(x, y, float(z_lo[k])),
+                ),
+            )
     return [v for _, v in worst.values()], len(ci)
 
 
-def check_horizontal(pipes: _Pipes, cand: np.ndarray, inside: np.ndarray, rules: PipelineRules
-                     ) -> tuple[list[Violation], int]:
+def check_horizontal(
+    pipes: _Pipes, cand: np.ndarray, inside: np.ndarray, rules: PipelineRules
+) -> tuple[list[Violation], int]:
     """Clearances between pipes that do not cross or connect (table 4.1.9)."""
     hr = rules.section("horizontal")
     reach = max((t.value or 0.0) for t in hr) + 2 * float(pipes.hw[cand].max(initial=0.0))
@@ -521,21 +616,37 @@ def check_horizontal(pipes: _Pipes, cand: np.ndarray, inside: np.ndarray, rules:
         if t.a is not None and not t.a.matches(pipes.classes[u]):
             u, w = w, u  # name the pipes in the rule's order
         line = shapely.shortest_line(pipes.lines[u], pipes.lines[w])
-        notes = _notes(t) + (["no pressure class recorded: low pressure assumed"]
-                             if pipes.pressure_assumed[u] or pipes.pressure_assumed[w] else [])
-        out.append(Violation(
-            id=f"horizontal_clearance:{pipes.feats[u].id}+{pipes.feats[w].id}", kind="horizontal_clearance",
-            rule=t.id, document=t.document, clause=t.clause, confidence=t.confidence, effective=t.effective,
-            measured=round(c, 3), required=t.value, unit="m", comparison=">=",
-            description=f"{pipes.classes[u].utility} pipe {c:.2f} m (clear) from {pipes.classes[w].utility} pipe "
-                        f"(min {t.value:.2f})",
-            features=[pipes.ref(u), pipes.ref(w)], notes=notes,
-            location={"type": "LineString", "coordinates": shapely.get_coordinates(line).tolist()}))
+        notes = _notes(t) + (
+            ["no pressure class recorded: low pressure assumed"]
+            if pipes.pressure_assumed[u] or pipes.pressure_assumed[w]
+            else []
+        )
+        out.append(
+            Violation(
+                id=f"horizontal_clearance:{pipes.feats[u].id}+{pipes.feats[w].id}",
+                kind="horizontal_clearance",
+                rule=t.id,
+                document=t.document,
+                clause=t.clause,
+                confidence=t.confidence,
+                effective=t.effective,
+                measured=round(c, 3),
+                required=t.value,
+                unit="m",
+                comparison=">=",
+                description=f"{pipes.classes[u].utility} pipe {c:.2f} m (clear) from {pipes.classes[w].utility} pipe "
+                f"(min {t.value:.2f})",
+                features=[pipes.ref(u), pipes.ref(w)],
+                notes=notes,
+                location={"type": "LineString", "coordinates": shapely.get_coordinates(line).tolist()},
+            )
+        )
     return out, len(has)
 
 
-def check_buildings(pipes: _Pipes, cand: np.ndarray, inside: np.ndarray, buildings: list[Building],
-                    rules: PipelineRules) -> tuple[list[Violation], int]:
+def check_buildings(
+    pipes: _Pipes, cand: np.ndarray, inside: np.ndarray, buildings: list[Building], rules: PipelineRules
+) -> tuple[list[Violation], int]:
     """Clearances between pipes and building footprints (table 4.1.9)."""
     if not buildings or len(cand) == 0:
         return [], 0
@@ -562,13 +673,25 @@ def check_buildings(pipes: _Pipes, cand: np.ndarray, inside: np.ndarray, buildin
             continue
         u, bld = int(i[k]), buildings[int(bi[k])]
         line = shapely.shortest_line(polys[bi[k]], pipes.lines[u])
-        out.append(Violation(
-            id=f"building_clearance:{pipes.feats[u].id}+{bld.id}", kind="building_clearance", rule=t.id,
-            document=t.document, clause=t.clause, confidence=t.confidence, effective=t.effective,
-            measured=round(float(dist[k]), 3), required=t.value, unit="m", comparison=">=",
-            description=f"{cls.utility} pipe {dist[k]:.2f} m (clear) from building {bld.id} (min {t.value:.2f})",
-            features=[pipes.ref(u), FeatureRef(id=bld.id, collection="buildings")], notes=_notes(t),
-            location={"type": "LineString", "coordinates": shapely.get_coordinates(line).tolist()}))
+        out.append(
+            Violation(
+                id=f"building_clearance:{pipes.feats[u].id}+{bld.id}",
+                kind="building_clearance",
+                rule=t.id,
+                document=t.document,
+                clause=t.clause,
+                confidence=t.confidence,
+                effective=t.effective,
+                measured=round(float(dist[k]), 3),
+                required=t.value,
+                unit="m",
+                comparison=">=",
+                description=f"{cls.utility} pipe {dist[k]:.2f} m (clear) from building {bld.id} (min {t.value:.2f})",
+                features=[pipes.ref(u), FeatureRef(id=bld.id, collection="buildings")],
+                notes=_notes(t),
+                location={"type": "LineString", "coordinates": shapely.get_coordinates(line).tolist()},
+            )
+        )
     return out, checked
 
 
@@ -578,8 +701,11 @@ def check_compartments(structures: list[UndergroundStructure], rules: PipelineRu
     for s in structures:
         if s.kind != StructureKind.utility_tunnel or not s.compartments:
             continue
-        geom = ({"type": "LineString", "coordinates": [list(p) for p in s.centreline]} if s.centreline else
-                {"type": "Polygon", "coordinates": [[list(p) for p in r + [r[0]]] for r in s.footprint or []]})
+        geom = (
+            {"type": "LineString", "coordinates": [list(p) for p in s.centreline]}
+            if s.centreline
+            else {"type": "Polygon", "coordinates": [[list(p) for p in r + [r[0]]] for r in s.footprint or []]}
+        )
         for c in s.compartments:
             checked += 1
             contents = {u.value for u in c.contents}
@@ -591,18 +717,36 @@ def check_compartments(structures: list[UndergroundStructure], rules: PipelineRu
                     what = f"{' and '.join(sorted(apart))} share the compartment {c.name}"
                 else:
                     continue
-                out.append(Violation(
-                    id=f"compartment:{s.id}:{t.id}:{c.name}", kind="compartment", rule=t.id, document=t.document,
-                    clause=t.clause, confidence=t.confidence, effective=t.effective, measured=None, required=None,
-                    unit=None, comparison="not together", description=f"{what} ({t.wording})",
-                    features=[FeatureRef(id=s.id, collection="underground-structures")], notes=_notes(t),
-                    location=geom))
+                out.append(
+                    Violation(
+                        id=f"compartment:{s.id}:{t.id}:{c.name}",
+                        kind="compartment",
+                        rule=t.id,
+                        document=t.document,
+                        clause=t.clause,
+                        confidence=t.confidence,
+                        effective=t.effective,
+                        measured=None,
+                        required=None,
+                        unit=None,
+                        comparison="not together",
+                        description=f"{what} ({t.wording})",
+                        features=[FeatureRef(id=s.id, collection="underground-structures")],
+                        notes=_notes(t),
+                        location=geom,
+                    )
+                )
     return out, checked
 
 
 # -- from a store ------------------------------------------------------------------------------------------
-def pipe_compliance(store: Store, polygon: shapely.Geometry | None = None, *,
-                    rules: PipelineRules | None = None, max_area_km2: float | None = None) -> ComplianceReport:
+def pipe_compliance(
+    store: Store,
+    polygon: shapely.Geometry | None = None,
+    *,
+    rules: PipelineRules | None = None,
+    max_area_km2: float | None = None,
+) -> ComplianceReport:
     """Every violation of the pipeline rules by pipes (and tunnels) in ``polygon`` (city CRS; None: the
     whole city).  Neighbours just outside the polygon are loaded for the pair checks; a violation is
     reported when one of its pipes lies in the polygon."""
@@ -615,8 +759,11 @@ def pipe_compliance(store: Store, polygon: shapely.Geometry | None = None, *,
     big = None if polygon is None else Region(polygon.buffer(margin))
     feats: list[PipeSegment] = list(store.iter_features("pipes", region=big))  # type: ignore[arg-type]
     buildings: list[Building] = list(store.iter_features("buildings", region=big))  # type: ignore[arg-type]
-    structures: list[UndergroundStructure] = list(store.iter_features(  # type: ignore[arg-type]
-        "underground-structures", region=None if polygon is None else Region(polygon)))
+    structures: list[UndergroundStructure] = list(
+        store.iter_features(  # type: ignore[arg-type]
+            "underground-structures", region=None if polygon is None else Region(polygon)
+        )
+    )
     pipes = _Pipes.of(feats)
     cand = np.arange(len(feats))
     inside = np.ones(len(feats), bool) if polygon is None else shapely.intersects(polygon, pipes.lines)
@@ -637,7 +784,16 @@ def pipe_compliance(store: Store, polygon: shapely.Geometry | None = None, *,
     by_rule: dict[str, int] = {}
     for v in out:
         by_rule[v.rule] = by_rule.get(v.rule, 0) + 1
-    return ComplianceReport(violations=out, counts=counts, by_rule=dict(sorted(by_rule.items())),
-                            checked={"pipes": int(inside.sum()), "crossings": n_cross, "pipe_pairs": n_pairs,
-                                     "pipe_building_pairs": n_b, "compartments": n_comp},
-                            skipped=skipped)
+    return ComplianceReport(
+        violations=out,
+        counts=counts,
+        by_rule=dict(sorted(by_rule.items())),
+        checked={
+            "pipes": int(inside.sum()),
+            "crossings": n_cross,
+            "pipe_pairs": n_pairs,
+            "pipe_building_pairs": n_b,
+            "compartments": n_comp,
+        },
+        skipped=skipped,
+    )

@@ -67,8 +67,10 @@ class ExcavationHit(BaseModel):
     elevation: float = Field(description="Elevation of the feature's closest point (pipes: the axis), metres.")
     depth: float | None = Field(None, description="Depth of that point below the ground, metres.")
     severity: Severity
-    location: list[float] = Field(description="Plan position of the closest point [x, y] (city CRS here; the "
-                                              "HTTP API writes it in the response CRS).")
+    location: list[float] = Field(
+        description="Plan position of the closest point [x, y] (city CRS here; the "
+        "HTTP API writes it in the response CRS)."
+    )
 
 
 class Excavation(BaseModel):
@@ -103,15 +105,25 @@ def _bottom(ground: GroundFn | None, xy: np.ndarray, depth: float | None, bottom
     return ground(xy) - depth  # type: ignore[misc, operator]
 
 
-def conflicts(solids: Solids, polygon: shapely.Geometry, *, depth: float | None = None,
-              bottom_z: float | None = None, buffer: float = 1.0, ground: GroundFn | None = None,
-              step: float = STEP) -> list[ExcavationHit]:
+def conflicts(
+    solids: Solids,
+    polygon: shapely.Geometry,
+    *,
+    depth: float | None = None,
+    bottom_z: float | None = None,
+    buffer: float = 1.0,
+    ground: GroundFn | None = None,
+    step: float = STEP,
+) -> list[ExcavationHit]:
     """Features of ``solids`` within ``buffer`` metres of the pit ``polygon`` x [bottom, ground]."""
     if (depth is None) == (bottom_z is None):
         raise InvalidParameter("depth", "give either depth (metres below ground) or bottom_z (an elevation).")
     if depth is not None and ground is None:
-        raise InvalidParameter("depth", "The city has no terrain, so a depth below ground cannot be placed: "
-                                        "give bottom_z (the pit's bottom elevation) instead.")
+        raise InvalidParameter(
+            "depth",
+            "The city has no terrain, so a depth below ground cannot be placed: "
+            "give bottom_z (the pit's bottom elevation) instead.",
+        )
     shapely.prepare(polygon)
     n = len(solids.owners)
     best = np.full(n, np.inf)
@@ -138,7 +150,7 @@ def conflicts(solids: Solids, polygon: shapely.Geometry, *, depth: float | None 
             cross = shapely.intersection(lines[near], polygon.boundary)
             cpts, cidx = shapely.get_coordinates(cross, return_index=True)
             d2 = b[cidx, :2] - a[cidx, :2]
-            len2 = (d2 ** 2).sum(axis=1)
+            len2 = (d2**2).sum(axis=1)
             ok = len2 > 0
             tc = ((cpts[ok] - a[cidx[ok], :2]) * d2[ok]).sum(axis=1) / len2[ok]
             t = np.concatenate([t, tc])
@@ -190,28 +202,56 @@ def conflicts(solids: Solids, polygon: shapely.Geometry, *, depth: float | None 
         cat = _category(solids, i)
         dist = float(best[i]) if best[i] > 1e-9 else 0.0
         x, y, z = best_xyz[i].tolist()
-        hits.append(ExcavationHit(
-            id=own.ids[i], collection=own.collections[i], category=own.categories[i], kind=own.kinds[i],
-            utility=own.utilities[i], name=own.names[i], distance=round(dist, 4), elevation=round(z, 3),
-            depth=None if g is None else round(float(g[k] - z), 3), severity=severity(cat, dist == 0.0),
-            location=[x, y]))
+        hits.append(
+            ExcavationHit(
+                id=own.ids[i],
+                collection=own.collections[i],
+                category=own.categories[i],
+                kind=own.kinds[i],
+                utility=own.utilities[i],
+                name=own.names[i],
+                distance=round(dist, 4),
+                elevation=round(z, 3),
+                depth=None if g is None else round(float(g[k] - z), 3),
+                severity=severity(cat, dist == 0.0),
+                location=[x, y],
+            )
+        )
     hits.sort(key=lambda h: (SEVERITIES.index(h.severity), h.distance, h.id))
     return hits
 
 
-def _swept_distance(pts: np.ndarray, piece: np.ndarray, sw, polygon: shapely.Geometry, ground: GroundFn | None,
-                    depth: float | None, bottom_z: float | None) -> np.ndarray:
+def _swept_distance(
+    pts: np.ndarray,
+    piece: np.ndarray,
+    sw,
+    polygon: shapely.Geometry,
+    ground: GroundFn | None,
+    depth: float | None,
+    bottom_z: float | None,
+) -> np.ndarray:
     """Clearance (m) between the pit and the section around each centreline point ``pts`` (n, 3)."""
     dh = shapely.distance(polygon, shapely.points(pts[:, :2]))
     dv = np.clip(_bottom(ground, pts[:, :2], depth, bottom_z) - pts[:, 2], 0.0, None)
     hw, hh, circ = sw.half_w[piece], sw.half_h[piece], sw.circular[piece]
-    return np.where(circ, np.clip(np.hypot(dh, dv) - hh, 0.0, None),
-                    np.hypot(np.clip(dh - hw, 0.0, None), np.clip(dv - hh, 0.0, None)))
+    return np.where(
+        circ,
+        np.clip(np.hypot(dh, dv) - hh, 0.0, None),
+        np.hypot(np.clip(dh - hw, 0.0, None), np.clip(dv - hh, 0.0, None)),
+    )
 
 
-def excavation_conflicts(store: Store, polygon: shapely.Geometry, *, depth: float | None = None,
-               bottom_z: float | None = None, buffer: float = 1.0, step: float = STEP,
-               buildings: bool = True, max_area_km2: float | None = None) -> Excavation:
+def excavation_conflicts(
+    store: Store,
+    polygon: shapely.Geometry,
+    *,
+    depth: float | None = None,
+    bottom_z: float | None = None,
+    buffer: float = 1.0,
+    step: float = STEP,
+    buildings: bool = True,
+    max_area_km2: float | None = None,
+) -> Excavation:
     """Conflicts of a pit (``polygon`` in the city CRS, down to ``depth`` below ground or to ``bottom_z``)
     with the store's underground features (and buildings, unless ``buildings`` is False).
 
@@ -233,16 +273,21 @@ def excavation_conflicts(store: Store, polygon: shapely.Geometry, *, depth: floa
     ground = ground_sampler(store.terrain())
     if depth is not None:
         if ground is None:
-            raise InvalidParameter("depth", "The city has no terrain, so a depth below ground cannot be placed: "
-                                            "give bottom_z (the pit's bottom elevation) instead.")
+            raise InvalidParameter(
+                "depth",
+                "The city has no terrain, so a depth below ground cannot be placed: "
+                "give bottom_z (the pit's bottom elevation) instead.",
+            )
         lowest = ground_range(ground, polygon)[0] - depth
     else:
         lowest = float(bottom_z)  # type: ignore[arg-type]
     region = Region(polygon.buffer(buffer + SEARCH_MARGIN), lowest - buffer, None)
     cols = (*UNDERGROUND, "buildings") if buildings else UNDERGROUND
     feats = [f for cid in cols for f in store.iter_features(cid, region=region)]
-    hits = conflicts(Solids.from_features(feats), polygon, depth=depth, bottom_z=bottom_z, buffer=buffer,
-                     ground=ground, step=step)
+    hits = conflicts(
+        Solids.from_features(feats), polygon, depth=depth, bottom_z=bottom_z, buffer=buffer, ground=ground, step=step
+    )
     counts = {s: sum(h.severity == s for h in hits) for s in SEVERITIES}
-    return Excavation(area=round(polygon.area, 3), depth=depth, bottom_z=bottom_z, buffer=buffer, step=step,
-                      counts=counts, hits=hits)
+    return Excavation(
+        area=round(polygon.area, 3), depth=depth, bottom_z=bottom_z, buffer=buffer, step=step, counts=counts, hits=hits
+    )

@@ -110,8 +110,9 @@ class ScreeningResult(BaseModel):
     new: bool = Field(description="A proposed (new) building, or an existing one.")
     height: float = Field(description="Height screened, metres above ground (rounded to the millimetre).")
     height_class: str = Field(description="GB 50352: low-multi-storey, high-rise or ultra-high-rise.")
-    fire_class: str | None = Field(None, description="GB 50016: single-multi-storey, class-II or class-I; None "
-                                                     "for industrial buildings.")
+    fire_class: str | None = Field(
+        None, description="GB 50016: single-multi-storey, class-II or class-I; None for industrial buildings."
+    )
     verdict: Verdict
     reasons: list[Reason]
     heights: Heights
@@ -209,8 +210,14 @@ def _shapes(footprints: Iterable[list[list[tuple[float, float]]]]) -> np.ndarray
     return np.array([shapely.Polygon(f[0], f[1:]) for f in footprints], dtype=object)
 
 
-def lidar_heights(shapes: np.ndarray, points: np.ndarray, ground: np.ndarray, *, q: float = LIDAR_PERCENTILE,
-                  min_points: int = LIDAR_MIN_POINTS) -> tuple[np.ndarray, np.ndarray]:
+def lidar_heights(
+    shapes: np.ndarray,
+    points: np.ndarray,
+    ground: np.ndarray,
+    *,
+    q: float = LIDAR_PERCENTILE,
+    min_points: int = LIDAR_MIN_POINTS,
+) -> tuple[np.ndarray, np.ndarray]:
     """Heights from LiDAR building points, vectorised.
 
     Parameters
@@ -245,7 +252,7 @@ def lidar_heights(shapes: np.ndarray, points: np.ndarray, ground: np.ndarray, *,
     tree = shapely.STRtree(shapes)
     owners, zs = [], []
     for k in range(0, len(pts), _CHUNK):
-        chunk = pts[k:k + _CHUNK]
+        chunk = pts[k : k + _CHUNK]
         pi, bi = tree.query(shapely.points(chunk[:, :2]))  # candidates by bounding box
         inside = shapely.contains_xy(shapes[bi], chunk[pi, 0], chunk[pi, 1])
         owners.append(bi[inside])
@@ -280,8 +287,14 @@ def _disagreement(values: list[float | None], used: float) -> tuple[float | None
     return d, bool(d > DISAGREE_M or d > DISAGREE_FRACTION * used)
 
 
-def measure_heights(buildings: Sequence[Building], shapes: np.ndarray, *, terrain: Terrain | None = None,
-                    points: np.ndarray | None = None, plant_rule: Rule | None = None) -> list[Heights]:
+def measure_heights(
+    buildings: Sequence[Building],
+    shapes: np.ndarray,
+    *,
+    terrain: Terrain | None = None,
+    points: np.ndarray | None = None,
+    plant_rule: Rule | None = None,
+) -> list[Heights]:
     """The heights of ``buildings`` from every source (see the module docstring)."""
     frac = plant_rule.threshold if plant_rule is not None else 0.25
     incl = plant_rule.inclusive if plant_rule is not None else True
@@ -299,11 +312,20 @@ def measure_heights(buildings: Sequence[Building], shapes: np.ndarray, *, terrai
         source = next((s for s, v in vals.items() if v is not None), "model")
         used = round(vals[source] if source != "model" else float(b.height), 3)
         d, flagged = _disagreement([attr, geom, lid], used)
-        out.append(Heights.model_construct(
-            attribute=None if attr is None else round(attr, 3), geometry=None if geom is None else round(geom, 3),
-            lidar=None if lid is None else round(lid, 3), design=None, used=used, source=source, disagreement=d,
-            flagged=flagged, lidar_points=None if counts is None else int(counts[k]),
-            plant_excluded=round(excluded, 4) if excluded else None))
+        out.append(
+            Heights.model_construct(
+                attribute=None if attr is None else round(attr, 3),
+                geometry=None if geom is None else round(geom, 3),
+                lidar=None if lid is None else round(lid, 3),
+                design=None,
+                used=used,
+                source=source,
+                disagreement=d,
+                flagged=flagged,
+                lidar_points=None if counts is None else int(counts[k]),
+                plant_excluded=round(excluded, 4) if excluded else None,
+            )
+        )
     return out
 
 
@@ -337,8 +359,9 @@ class Screener:
     population and fire stations are used.  ``overrides`` (rule id -> value) are applied after the profile's.
     """
 
-    def __init__(self, city: City, profile: CityProfile | str | None = None,
-                 overrides: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, city: City, profile: CityProfile | str | None = None, overrides: dict[str, float] | None = None
+    ) -> None:
         self.city = city
         self.profile = resolve_profile(city, profile)
         self.overrides = {**self.profile.overrides, **(overrides or {})}
@@ -354,8 +377,10 @@ class Screener:
     def population_note(self) -> str:
         p = self.profile
         if not self.population_known:
-            return ("urban population unknown: the < 3M thresholds (the stricter) applied; set the city's "
-                    "urban_population or a profile")
+            return (
+                "urban population unknown: the < 3M thresholds (the stricter) applied; set the city's "
+                "urban_population or a profile"
+            )
         label = "≥ 3M (300万以上)" if self.population_class == "ge_3m" else "< 3M (300万以下)"
         if p.urban_population is not None:
             conf = f", {p.confidence}" if p.confidence else ""
@@ -364,19 +389,29 @@ class Screener:
 
     # -- screening
 
-    def screen_buildings(self, buildings: Sequence[Building], *, terrain: Terrain | None = None,
-                         points: np.ndarray | None = None, new: bool = False) -> list[ScreeningResult]:
+    def screen_buildings(
+        self,
+        buildings: Sequence[Building],
+        *,
+        terrain: Terrain | None = None,
+        points: np.ndarray | None = None,
+        new: bool = False,
+    ) -> list[ScreeningResult]:
         """Screen model buildings (existing unless ``new``), measuring their heights from every source."""
         shapes = _shapes(b.footprint for b in buildings)
-        heights = measure_heights(buildings, shapes, terrain=terrain, points=points,
-                                  plant_rule=self.rules.get("gb50352.rooftop-plant"))
+        heights = measure_heights(
+            buildings, shapes, terrain=terrain, points=points, plant_rule=self.rules.get("gb50352.rooftop-plant")
+        )
         subj = Subjects(
-            ids=[b.id for b in buildings], names=[b.name for b in buildings], uses=[b.use for b in buildings],
+            ids=[b.id for b in buildings],
+            names=[b.name for b in buildings],
+            uses=[b.use for b in buildings],
             new=np.full(len(buildings), bool(new)),
             floors=np.array([b.floors_above if b.floors_above is not None else -1 for b in buildings], dtype=int),
-            kinds=[b.attributes.get("kind") if isinstance(b.attributes.get("kind"), str) else None
-                   for b in buildings],
-            shapes=shapes, heights=heights)
+            kinds=[b.attributes.get("kind") if isinstance(b.attributes.get("kind"), str) else None for b in buildings],
+            shapes=shapes,
+            heights=heights,
+        )
         return self.screen(subj)
 
     def screen_proposals(self, proposals: Sequence[Proposal]) -> list[ScreeningResult]:
@@ -384,15 +419,20 @@ class Screener:
         shapes = np.empty(len(proposals), dtype=object)
         for i, p in enumerate(proposals):
             shapes[i] = _valid_footprint(p.footprint, f"proposals.{i}.footprint")
-        heights = [Heights(design=round(p.design_height(), 3), used=round(p.design_height(), 3), source="design")
-                   for p in proposals]
+        heights = [
+            Heights(design=round(p.design_height(), 3), used=round(p.design_height(), 3), source="design")
+            for p in proposals
+        ]
         subj = Subjects(
-            ids=[p.id for p in proposals], names=[p.name for p in proposals], uses=[p.use for p in proposals],
+            ids=[p.id for p in proposals],
+            names=[p.name for p in proposals],
+            uses=[p.use for p in proposals],
             new=np.array([p.new for p in proposals], dtype=bool),
             floors=np.array([p.floors if p.floors is not None else -1 for p in proposals], dtype=int),
-            kinds=[p.attributes.get("kind") if isinstance(p.attributes.get("kind"), str) else None
-                   for p in proposals],
-            shapes=shapes, heights=heights)
+            kinds=[p.attributes.get("kind") if isinstance(p.attributes.get("kind"), str) else None for p in proposals],
+            shapes=shapes,
+            heights=heights,
+        )
         return self.screen(subj)
 
     def screen(self, s: Subjects) -> list[ScreeningResult]:
@@ -459,32 +499,65 @@ class Screener:
                     label = classes[sid][i]
                     rs_reasons.append(self._reason(r, h[i], f"class: {label} ({CLASS_LABELS_ZH.get(label, '')})"))
             if plant is not None and s.heights[i].plant_excluded:
-                rs_reasons.append(self._reason(plant, s.heights[i].plant_excluded, "rooftop plant left out of the "
-                                               f"height: {s.heights[i].plant_excluded:.0%} of the roof area",
-                                               verdict=Verdict.ok))
+                rs_reasons.append(
+                    self._reason(
+                        plant,
+                        s.heights[i].plant_excluded,
+                        f"rooftop plant left out of the height: {s.heights[i].plant_excluded:.0%} of the roof area",
+                        verdict=Verdict.ok,
+                    )
+                )
             all_reasons = rs_reasons + reasons[i]
             verdict = max((r.verdict for r in all_reasons), key=lambda v: v.rank, default=Verdict.ok)
-            out.append(ScreeningResult.model_construct(
-                id=s.ids[i], name=s.names[i], use=s.uses[i], new=bool(s.new[i]), height=float(h[i]),
-                height_class=str(hclass[i]), fire_class=None if fclass[i] is None else str(fclass[i]),
-                verdict=verdict, reasons=all_reasons, heights=s.heights[i]))
+            out.append(
+                ScreeningResult.model_construct(
+                    id=s.ids[i],
+                    name=s.names[i],
+                    use=s.uses[i],
+                    new=bool(s.new[i]),
+                    height=float(h[i]),
+                    height_class=str(hclass[i]),
+                    fire_class=None if fclass[i] is None else str(fclass[i]),
+                    verdict=verdict,
+                    reasons=all_reasons,
+                    heights=s.heights[i],
+                )
+            )
         return out
 
-    def _reason(self, r: Rule, measured: float | None, note: str = "", *, verdict: Verdict | None = None,
-                threshold: float | None = None) -> Reason:
+    def _reason(
+        self,
+        r: Rule,
+        measured: float | None,
+        note: str = "",
+        *,
+        verdict: Verdict | None = None,
+        threshold: float | None = None,
+    ) -> Reason:
         parts = [note] if note else []
         if r.consequence:
             parts.append(r.consequence.rstrip("."))
         if r.population != "any":
             parts.append(self.population_note())
         if r.confidence in ("S", "M"):
-            parts.append(f"confidence {r.confidence}: " + ("secondary restatement only" if r.confidence == "S"
-                                                           else "commonly quoted, unconfirmed"))
+            parts.append(
+                f"confidence {r.confidence}: "
+                + ("secondary restatement only" if r.confidence == "S" else "commonly quoted, unconfirmed")
+            )
         return Reason.model_construct(
-            rule=r.id, document=r.document, clause=r.clause, effective=r.effective, confidence=r.confidence,
-            verdict=verdict or r.verdict or Verdict.ok, threshold=r.threshold if threshold is None else threshold,
-            unit=r.unit, measured=None if measured is None else round(float(measured), 3), inclusive=r.inclusive,
-            wording=r.text, note="; ".join(parts))
+            rule=r.id,
+            document=r.document,
+            clause=r.clause,
+            effective=r.effective,
+            confidence=r.confidence,
+            verdict=verdict or r.verdict or Verdict.ok,
+            threshold=r.threshold if threshold is None else threshold,
+            unit=r.unit,
+            measured=None if measured is None else round(float(measured), 3),
+            inclusive=r.inclusive,
+            wording=r.text,
+            note="; ".join(parts),
+        )
 
     def _ladder(self, r: Rule, s: Subjects, m: np.ndarray, reasons: list[list[Reason]]) -> None:
         stations = self.profile.fire_stations or []
@@ -501,14 +574,18 @@ class Screener:
         h = s.height[idx]
         for j, i in enumerate(idx):
             if not covers[j].any():
-                note = ("exceeds aerial ladder reach: no fire station's response radius covers it; a warning "
-                        "(ladder reach stands in for rescue capacity)")
+                note = (
+                    "exceeds aerial ladder reach: no fire station's response radius covers it; a warning "
+                    "(ladder reach stands in for rescue capacity)"
+                )
                 reasons[i].append(self._reason(r, h[j], note, threshold=0.0))
             elif h[j] > best[j]:
                 k = int(np.argmax(np.where(covers[j], reach, -np.inf)))
-                note = (f"exceeds aerial ladder reach: the highest ladder of the stations covering it is "
-                        f"{best[j]:g} m ({stations[k].id} {stations[k].name}); a warning (ladder reach stands in for "
-                        "rescue capacity)")
+                note = (
+                    f"exceeds aerial ladder reach: the highest ladder of the stations covering it is "
+                    f"{best[j]:g} m ({stations[k].id} {stations[k].name}); a warning (ladder reach stands in for "
+                    "rescue capacity)"
+                )
                 reasons[i].append(self._reason(r, h[j], note, threshold=float(best[j])))
 
     def _siting(self, r: Rule, s: Subjects, m: np.ndarray, reasons: list[list[Reason]]) -> None:
@@ -543,10 +620,16 @@ def _valid_footprint(rings: list[list[tuple[float, float]]], parameter: str) -> 
 # -- the library API ----------------------------------------------------------------------------------------
 
 
-def screen_buildings(store: Store, *, region: Region | None = None,
-                     bbox: tuple[float, float, float, float] | None = None,
-                     profile: CityProfile | str | None = None, overrides: dict[str, float] | None = None,
-                     new: bool = False, lidar: bool = True) -> list[ScreeningResult]:
+def screen_buildings(
+    store: Store,
+    *,
+    region: Region | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    profile: CityProfile | str | None = None,
+    overrides: dict[str, float] | None = None,
+    new: bool = False,
+    lidar: bool = True,
+) -> list[ScreeningResult]:
     """Screen the store's buildings (in ``region``, or ``bbox`` in the city CRS, else all).
 
     Buildings are taken as existing (``new=False``); LiDAR heights come from ``store.building_points()``
@@ -560,9 +643,14 @@ def screen_buildings(store: Store, *, region: Region | None = None,
     return screener.screen_buildings(buildings, terrain=store.terrain(), points=points, new=new)  # type: ignore
 
 
-def screen_proposals(city: City | None, proposals: Sequence[Proposal | dict[str, Any]], *, store: Store | None = None,
-                     profile: CityProfile | str | None = None,
-                     overrides: dict[str, float] | None = None) -> list[ScreeningResult]:
+def screen_proposals(
+    city: City | None,
+    proposals: Sequence[Proposal | dict[str, Any]],
+    *,
+    store: Store | None = None,
+    profile: CityProfile | str | None = None,
+    overrides: dict[str, float] | None = None,
+) -> list[ScreeningResult]:
     """Screen proposed buildings for ``city`` (footprints in the city CRS, metres).
 
     Dicts are validated as :class:`Proposal`; a bad field raises InvalidParameter naming it
@@ -595,7 +683,21 @@ def summary(results: Iterable[ScreeningResult]) -> dict[str, dict[str, int]]:
 
 
 __all__ = [
-    "Reason", "Heights", "ScreeningResult", "Proposal", "Screener", "Subjects", "Verdict",
-    "screen_buildings", "screen_proposals", "summary", "measure_heights", "lidar_heights", "geometry_height",
-    "attribute_height", "roof_top", "HEIGHT_CLASSES", "FIRE_CLASSES",
+    "Reason",
+    "Heights",
+    "ScreeningResult",
+    "Proposal",
+    "Screener",
+    "Subjects",
+    "Verdict",
+    "screen_buildings",
+    "screen_proposals",
+    "summary",
+    "measure_heights",
+    "lidar_heights",
+    "geometry_height",
+    "attribute_height",
+    "roof_top",
+    "HEIGHT_CLASSES",
+    "FIRE_CLASSES",
 ]

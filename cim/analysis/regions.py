@@ -31,14 +31,22 @@ def _rings(coords: Any, parameter: str) -> list[np.ndarray]:
         if len(arr) and not np.array_equal(arr[0], arr[-1]):
             arr = np.vstack([arr, arr[:1]])
         if len(arr) < 4:
-            raise InvalidParameter(parameter, f"{parameter} ring {k} needs at least 3 distinct positions "
-                                              "(4 with the closing one).")
+            raise InvalidParameter(
+                parameter, f"{parameter} ring {k} needs at least 3 distinct positions (4 with the closing one)."
+            )
         rings.append(arr)
     return rings
 
 
-def region_polygon(geometry: Mapping[str, Any], crs: str | None, city_epsg: int, *, parameter: str = "region",
-                   crs_parameter: str = "crs", max_area_km2: float | None = None) -> shapely.Geometry:
+def region_polygon(
+    geometry: Mapping[str, Any],
+    crs: str | None,
+    city_epsg: int,
+    *,
+    parameter: str = "region",
+    crs_parameter: str = "crs",
+    max_area_km2: float | None = None,
+) -> shapely.Geometry:
     """A GeoJSON ``Polygon`` or ``MultiPolygon`` given in ``crs`` (a URI; default CRS84, lon/lat; other CRSs
     in their official axis order) as a valid polygon in the city CRS, metres.
 
@@ -59,12 +67,18 @@ def region_polygon(geometry: Mapping[str, Any], crs: str | None, city_epsg: int,
         polys = [_rings(p, parameter) for p in coords]
     else:
         raise InvalidParameter(parameter, f"{parameter} must be a GeoJSON Polygon or MultiPolygon, got {gtype!r}.")
-    src = shapely.MultiPolygon([shapely.Polygon(p[0], p[1:]) for p in polys]) if gtype == "MultiPolygon" \
+    src = (
+        shapely.MultiPolygon([shapely.Polygon(p[0], p[1:]) for p in polys])
+        if gtype == "MultiPolygon"
         else shapely.Polygon(polys[0][0], polys[0][1:])
+    )
     if not shapely.is_valid(src):
-        raise InvalidParameter(parameter, f"{parameter} is not a valid polygon ({shapely.is_valid_reason(src)}, "
-                                          "in the request's coordinates): rings must not cross themselves or "
-                                          "each other, and holes must lie inside the exterior.")
+        raise InvalidParameter(
+            parameter,
+            f"{parameter} is not a valid polygon ({shapely.is_valid_reason(src)}, "
+            "in the request's coordinates): rings must not cross themselves or "
+            "each other, and holes must lie inside the exterior.",
+        )
     if src.area == 0:
         raise InvalidParameter(parameter, f"{parameter} is empty (zero area).")
     if uri != epsg_uri(city_epsg):
@@ -72,8 +86,9 @@ def region_polygon(geometry: Mapping[str, Any], crs: str | None, city_epsg: int,
         src = shapely.segmentize(src, max(x1 - x0, y1 - y0) / _DENSIFY)
     poly = shapely.transform(src, lambda xy: to_city_xy(xy, uri, city_epsg))
     if not np.isfinite(shapely.get_coordinates(poly)).all():
-        raise InvalidParameter(parameter, f"{parameter} lies outside the area where {crs or 'CRS84'} can be "
-                                          "transformed to the city's CRS.")
+        raise InvalidParameter(
+            parameter, f"{parameter} lies outside the area where {crs or 'CRS84'} can be transformed to the city's CRS."
+        )
     if not poly.is_valid:  # a valid polygon that a projection bends into an invalid one (rare)
         poly = shapely.make_valid(poly)
     check_area(poly, max_area_km2, parameter)
@@ -85,5 +100,8 @@ def check_area(polygon: shapely.Geometry, max_area_km2: float | None, parameter:
     if polygon.is_empty or polygon.area <= 0:
         raise InvalidParameter(parameter, f"{parameter} is empty (zero area).")
     if max_area_km2 is not None and polygon.area / 1e6 > max_area_km2:
-        raise InvalidParameter(parameter, f"{parameter} covers {polygon.area / 1e6:.3f} km², more than the "
-                                          f"{max_area_km2:g} km² analysed at once; split it into smaller regions.")
+        raise InvalidParameter(
+            parameter,
+            f"{parameter} covers {polygon.area / 1e6:.3f} km², more than the "
+            f"{max_area_km2:g} km² analysed at once; split it into smaller regions.",
+        )

@@ -34,8 +34,22 @@ from ..typed import ArrayNx2, FloatArray, IntArray
 UNDERGROUND = ("pipes", "pipe-nodes", "underground-structures")
 
 #: categories a feature falls into (each utility type for pipes)
-CATEGORIES = ("water", "reclaimed", "sewer", "storm", "gas", "heat", "power", "telecom",
-              "basement", "tunnel", "utility_tunnel", "station", "civil_defence", "manhole")
+CATEGORIES = (
+    "water",
+    "reclaimed",
+    "sewer",
+    "storm",
+    "gas",
+    "heat",
+    "power",
+    "telecom",
+    "basement",
+    "tunnel",
+    "utility_tunnel",
+    "station",
+    "civil_defence",
+    "manhole",
+)
 
 GroundFn = Callable[[ArrayNx2], FloatArray]
 
@@ -51,8 +65,7 @@ class Owners:
     utilities: list[str | None] = field(default_factory=list)
     names: list[str | None] = field(default_factory=list)
 
-    def add(self, fid: str, collection: str, category: str, kind: str, utility: str | None,
-            name: str | None) -> int:
+    def add(self, fid: str, collection: str, category: str, kind: str, utility: str | None, name: str | None) -> int:
         self.ids.append(fid)
         self.collections.append(collection)
         self.categories.append(category)
@@ -163,8 +176,9 @@ class Solids:
             rep = np.repeat(np.arange(len(sw_sec)), n)
             swept = Swept(a, b, secs[rep, 0], secs[rep, 1], secs[rep, 2].astype(bool), secs[rep, 3].astype(np.int64))
         else:
-            swept = Swept(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, bool),
-                          np.zeros(0, np.int64))
+            swept = Swept(
+                np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, bool), np.zeros(0, np.int64)
+            )
         z = np.array(pr_z, dtype=float).reshape(-1, 3)
         polys = np.array(pr_poly, dtype=object)
         bad = ~shapely.is_valid(polys)
@@ -241,8 +255,7 @@ def grid_pieces(polygons: np.ndarray, cell: float) -> tuple[np.ndarray, IntArray
     return pieces[keep], owner[keep]
 
 
-def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry
-                  ) -> tuple[FloatArray, FloatArray, IntArray]:
+def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry) -> tuple[FloatArray, FloatArray, IntArray]:
     """The parts of straight 3-D segments whose plan projection lies in ``polygon``, exactly.
 
     ``a``, ``b`` (m, 3) segment ends.  Returns the clipped ends (k, 3), (k, 3) (z interpolated along
@@ -256,7 +269,7 @@ def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry
     boundary = polygon.boundary
     shapely.prepare(boundary)
     d2 = b[:, :2] - a[:, :2]
-    len2 = (d2 ** 2).sum(axis=1)
+    len2 = (d2**2).sum(axis=1)
     lines = shapely.linestrings(np.stack([a[:, :2], b[:, :2]], axis=1))
     crossing = shapely.intersects(boundary, lines)
     mid = (a[:, :2] + b[:, :2]) / 2
@@ -318,8 +331,9 @@ def circle_area_below(h: FloatArray, r: FloatArray) -> FloatArray:
     return r * r * (np.arccos(-t) + t * np.sqrt(1.0 - t * t))
 
 
-def section_area_between(lo: FloatArray, hi: FloatArray, half_w: FloatArray, half_h: FloatArray,
-                         circular: np.ndarray) -> FloatArray:
+def section_area_between(
+    lo: FloatArray, hi: FloatArray, half_w: FloatArray, half_h: FloatArray, circular: np.ndarray
+) -> FloatArray:
     """Area (m^2) of a section between the horizontal planes ``lo`` < ``hi`` (heights above the axis, m).
 
     Circular sections (radius ``half_h``) by the circular-segment formula; box sections by the
@@ -333,7 +347,7 @@ def section_area_between(lo: FloatArray, hi: FloatArray, half_w: FloatArray, hal
 
 def section_area(half_w: FloatArray, half_h: FloatArray, circular: np.ndarray) -> FloatArray:
     """Whole section areas, m^2."""
-    return np.where(circular, np.pi * half_h ** 2, 4 * half_w * half_h)
+    return np.where(circular, np.pi * half_h**2, 4 * half_w * half_h)
 
 
 def discs(xy: FloatArray, radius: FloatArray) -> np.ndarray:

@@ -68,15 +68,18 @@ PRISM_CELL = 10.0  # metres: cells a prism footprint is cut into to follow the t
 class FeatureVolume(BaseModel):
     id: str
     collection: str
-    category: str = Field(description="A utility type for pipes; basement, tunnel, utility_tunnel, station, "
-                                      "civil_defence; manhole for pipe-node chambers.")
+    category: str = Field(
+        description="A utility type for pipes; basement, tunnel, utility_tunnel, station, "
+        "civil_defence; manhole for pipe-node chambers."
+    )
     volume: float = Field(description="Volume inside the region and the band, m³.")
 
 
 class BandUse(BaseModel):
     reference: Literal["depth", "elevation"] = Field(
         description="depth: top and bottom are metres below the ground surface; elevation: absolute "
-                    "elevations in the city's height datum (top > bottom).")
+        "elevations in the city's height datum (top > bottom)."
+    )
     top: float = Field(description="Upper limit of the band, metres (depth or elevation).")
     bottom: float = Field(description="Lower limit of the band, metres (depth or elevation).")
     soil_volume: float = Field(description="Volume of ground in the band under the region, m³.")
@@ -112,21 +115,26 @@ def check_bands(bands: Sequence[Sequence[float]] | None, parameter: str = "bands
         if top < 0:
             raise InvalidParameter(parameter, f"{parameter}[{k}]: depths are metres below ground, >= 0; got {top}.")
         if not top < bottom:
-            raise InvalidParameter(parameter, f"{parameter}[{k}]: top ({top}) must be above bottom ({bottom}), "
-                                              "i.e. smaller depth.")
+            raise InvalidParameter(
+                parameter, f"{parameter}[{k}]: top ({top}) must be above bottom ({bottom}), i.e. smaller depth."
+            )
         if bottom > MAX_DEPTH:
             raise InvalidParameter(parameter, f"{parameter}[{k}]: bottom {bottom} m is deeper than {MAX_DEPTH:g} m.")
         if out and top < out[-1][1]:
-            raise InvalidParameter(parameter, f"{parameter}[{k}] overlaps or precedes the band before it: bands "
-                                              "must be in order of depth and must not overlap.")
+            raise InvalidParameter(
+                parameter,
+                f"{parameter}[{k}] overlaps or precedes the band before it: bands "
+                "must be in order of depth and must not overlap.",
+            )
         out.append((top, bottom))
     return out
 
 
 def check_z_range(z_min: float | None, z_max: float | None) -> tuple[float, float]:
     if z_min is None or z_max is None:
-        raise InvalidParameter("z_min" if z_min is None else "z_max", "give both z_min and z_max (absolute "
-                                                                      "elevations, metres).")
+        raise InvalidParameter(
+            "z_min" if z_min is None else "z_max", "give both z_min and z_max (absolute elevations, metres)."
+        )
     if not (np.isfinite(z_min) and np.isfinite(z_max)):
         raise InvalidParameter("z_min", "z_min and z_max must be finite numbers.")
     if not z_min < z_max:
@@ -141,9 +149,16 @@ def _planes(g: np.ndarray | None, top: float, bottom: float, depth: bool) -> tup
     return np.asarray(bottom, dtype=float), np.asarray(top, dtype=float)
 
 
-def occupancy(solids: Solids, polygon: shapely.Geometry, bands: Sequence[tuple[float, float]], *,
-              reference: Literal["depth", "elevation"] = "depth", ground: GroundFn | None = None,
-              step: float = STEP, prism_cell: float = PRISM_CELL) -> list[BandUse]:
+def occupancy(
+    solids: Solids,
+    polygon: shapely.Geometry,
+    bands: Sequence[tuple[float, float]],
+    *,
+    reference: Literal["depth", "elevation"] = "depth",
+    ground: GroundFn | None = None,
+    step: float = STEP,
+    prism_cell: float = PRISM_CELL,
+) -> list[BandUse]:
     """Volumes of ``solids`` inside ``polygon`` (city CRS) per band.
 
     ``bands``: (top, bottom) pairs, depths in metres below ground when ``reference`` is "depth" (needs
@@ -151,8 +166,11 @@ def occupancy(solids: Solids, polygon: shapely.Geometry, bands: Sequence[tuple[f
     """
     depth = reference == "depth"
     if depth and ground is None:
-        raise InvalidParameter("bands", "The city has no terrain, so depths below ground cannot be measured: "
-                                        "give z_min and z_max (absolute elevations) instead.")
+        raise InvalidParameter(
+            "bands",
+            "The city has no terrain, so depths below ground cannot be measured: "
+            "give z_min and z_max (absolute elevations) instead.",
+        )
     nb, n_own = len(bands), len(solids.owners)
     vol = np.zeros((nb, n_own))
     shapely.prepare(polygon)
@@ -194,7 +212,7 @@ def occupancy(solids: Solids, polygon: shapely.Geometry, bands: Sequence[tuple[f
             d = discs(ch.xy[edge], ch.radius[edge])
             frac[edge] = shapely.area(shapely.intersection(d, polygon)) / shapely.area(d)
         g = ground(ch.xy) if depth else None  # type: ignore[misc]
-        base = np.pi * ch.radius ** 2 * frac
+        base = np.pi * ch.radius**2 * frac
         for k, (top, bottom) in enumerate(bands):
             lo, hi = _planes(g, top, bottom, depth)
             overlap = np.clip(np.minimum(hi, ch.top) - np.maximum(lo, ch.bottom), 0.0, None)
@@ -212,17 +230,36 @@ def occupancy(solids: Solids, polygon: shapely.Geometry, bands: Sequence[tuple[f
         for c in dict.fromkeys(cats[nz].tolist()):
             by_cat[c] = round(float(v[nz][cats[nz] == c].sum()), 6)
         occupied = float(v.sum())
-        out.append(BandUse(
-            reference=reference, top=top, bottom=bottom, soil_volume=round(soil[k], 6),
-            occupied_volume=round(occupied, 6), ratio=round(occupied / soil[k], 10) if soil[k] > 0 else 0.0,
-            by_category=dict(sorted(by_cat.items(), key=lambda kv: -kv[1])),
-            features=[FeatureVolume(id=own.ids[i], collection=own.collections[i], category=own.categories[i],
-                                    volume=round(float(v[i]), 6)) for i in nz.tolist()]))
+        out.append(
+            BandUse(
+                reference=reference,
+                top=top,
+                bottom=bottom,
+                soil_volume=round(soil[k], 6),
+                occupied_volume=round(occupied, 6),
+                ratio=round(occupied / soil[k], 10) if soil[k] > 0 else 0.0,
+                by_category=dict(sorted(by_cat.items(), key=lambda kv: -kv[1])),
+                features=[
+                    FeatureVolume(
+                        id=own.ids[i],
+                        collection=own.collections[i],
+                        category=own.categories[i],
+                        volume=round(float(v[i]), 6),
+                    )
+                    for i in nz.tolist()
+                ],
+            )
+        )
     return out
 
 
-def _soil_volumes(polygon: shapely.Geometry, bands: Sequence[tuple[float, float]], depth: bool,
-                  ground: GroundFn | None, cell: float = 5.0) -> list[float]:
+def _soil_volumes(
+    polygon: shapely.Geometry,
+    bands: Sequence[tuple[float, float]],
+    depth: bool,
+    ground: GroundFn | None,
+    cell: float = 5.0,
+) -> list[float]:
     area = polygon.area
     if depth:
         return [area * (bottom - top) for top, bottom in bands]
@@ -235,9 +272,17 @@ def _soil_volumes(polygon: shapely.Geometry, bands: Sequence[tuple[float, float]
     return [float((a * np.clip(np.minimum(g, top) - bottom, 0.0, None)).sum()) for top, bottom in bands]
 
 
-def underground_use(store: Store, polygon: shapely.Geometry, *, bands: Sequence[Sequence[float]] | None = None,
-                    z_min: float | None = None, z_max: float | None = None, step: float = STEP,
-                    prism_cell: float = PRISM_CELL, max_area_km2: float | None = None) -> UndergroundUse:
+def underground_use(
+    store: Store,
+    polygon: shapely.Geometry,
+    *,
+    bands: Sequence[Sequence[float]] | None = None,
+    z_min: float | None = None,
+    z_max: float | None = None,
+    step: float = STEP,
+    prism_cell: float = PRISM_CELL,
+    max_area_km2: float | None = None,
+) -> UndergroundUse:
     """Underground space use inside ``polygon`` (city CRS, metres) by band, from a store.
 
     Either ``bands`` (depths below ground, default :data:`DEFAULT_BANDS`) or ``z_min`` and ``z_max``
@@ -249,8 +294,9 @@ def underground_use(store: Store, polygon: shapely.Geometry, *, bands: Sequence[
     check_area(polygon, max_area_km2)
     absolute = z_min is not None or z_max is not None
     if absolute and bands is not None:
-        raise InvalidParameter("bands", "give either bands (depths below ground) or z_min and z_max "
-                                        "(elevations), not both.")
+        raise InvalidParameter(
+            "bands", "give either bands (depths below ground) or z_min and z_max (elevations), not both."
+        )
     ground = ground_sampler(store.terrain())
     if absolute:
         lo, hi = check_z_range(z_min, z_max)
@@ -259,13 +305,23 @@ def underground_use(store: Store, polygon: shapely.Geometry, *, bands: Sequence[
     else:
         checked = check_bands(bands)
         if ground is None:
-            raise InvalidParameter("bands", "The city has no terrain, so depths below ground cannot be "
-                                            "measured: give z_min and z_max (absolute elevations) instead.")
+            raise InvalidParameter(
+                "bands",
+                "The city has no terrain, so depths below ground cannot be "
+                "measured: give z_min and z_max (absolute elevations) instead.",
+            )
         gmin, gmax = ground_range(ground, polygon)
         zrange = (gmin - max(b for _, b in checked) - 1.0, gmax - min(t for t, _ in checked) + 1.0)
     region = Region(polygon, *zrange)
     feats = [f for cid in UNDERGROUND for f in store.iter_features(cid, region=region)]
     solids = Solids.from_features(feats)
-    result = occupancy(solids, polygon, checked, reference="elevation" if absolute else "depth", ground=ground,
-                       step=step, prism_cell=prism_cell)
+    result = occupancy(
+        solids,
+        polygon,
+        checked,
+        reference="elevation" if absolute else "depth",
+        ground=ground,
+        step=step,
+        prism_cell=prism_cell,
+    )
     return UndergroundUse(area=round(polygon.area, 3), terrain=ground is not None, step=step, bands=result)

@@ -14,13 +14,20 @@ from rich.console import Console
 
 from ..errors import CIMError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="City information model: build, inspect, analyse and serve a city store.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="City information model: build, inspect, analyse and serve a city store.",
+)
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
-StoreOpt = Annotated[str, typer.Option("--store", "-s", envvar="CIM_STORE",
-                                       help="Store: a SQLite file path or postgresql:// URL (or CIM_STORE).")]
+StoreOpt = Annotated[
+    str,
+    typer.Option(
+        "--store", "-s", envvar="CIM_STORE", help="Store: a SQLite file path or postgresql:// URL (or CIM_STORE)."
+    ),
+]
 
 
 def fail(exc: CIMError) -> None:

@@ -12,15 +12,24 @@ from rich.table import Table
 from ..errors import CIMError, InvalidParameter
 from . import StoreOpt, app, console, fail
 
-analyse = typer.Typer(no_args_is_help=True, help="Underground analyses: space use by depth band, excavation "
-                                                 "conflicts, pipeline rule compliance.")
+analyse = typer.Typer(
+    no_args_is_help=True,
+    help="Underground analyses: space use by depth band, excavation conflicts, pipeline rule compliance.",
+)
 app.add_typer(analyse, name="analyse")
 
 BboxOpt = Annotated[str | None, typer.Option(help="Region as minx,miny,maxx,maxy in --crs axis order.")]
-RegionOpt = Annotated[str | None, typer.Option(help="Region as a GeoJSON Polygon (a file, or the JSON text); a "
-                                                    "Feature or a one-feature FeatureCollection also do.")]
-CrsOpt = Annotated[str | None, typer.Option(help="CRS of the region (and of written coordinates), e.g. EPSG:4550; "
-                                                 "default CRS84 (lon,lat).")]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Region as a GeoJSON Polygon (a file, or the JSON text); a "
+        "Feature or a one-feature FeatureCollection also do."
+    ),
+]
+CrsOpt = Annotated[
+    str | None,
+    typer.Option(help="CRS of the region (and of written coordinates), e.g. EPSG:4550; default CRS84 (lon,lat)."),
+]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the full result as JSON to this file.")]
 
 
@@ -75,8 +84,10 @@ def underground_use(
     bbox: BboxOpt = None,
     region: RegionOpt = None,
     crs: CrsOpt = None,
-    bands: Annotated[str | None, typer.Option(help="Depth bands top-bottom in metres below ground, e.g. "
-                                                   "0-15,15-30,30-50,50-100 (the default).")] = None,
+    bands: Annotated[
+        str | None,
+        typer.Option(help="Depth bands top-bottom in metres below ground, e.g. 0-15,15-30,30-50,50-100 (the default)."),
+    ] = None,
     z_min: Annotated[float | None, typer.Option(help="Instead of bands: lowest elevation, metres.")] = None,
     z_max: Annotated[float | None, typer.Option(help="Instead of bands: highest elevation, metres.")] = None,
     step: Annotated[float, typer.Option(help="Integration step along pipes and tunnels, metres.")] = 0.5,
@@ -101,8 +112,14 @@ def underground_use(
     for b in res.bands:
         cats = ", ".join(f"{k} {v:,.1f}" for k, v in list(b.by_category.items())[:6]) or "-"
         top = ", ".join(f"{f.id} {f.volume:,.1f}" for f in b.features[:features]) or "-"
-        table.add_row(f"{b.top:g} – {b.bottom:g}", f"{b.soil_volume:,.0f}", f"{b.occupied_volume:,.1f}",
-                      f"{100 * b.ratio:.3f} %", cats, top)
+        table.add_row(
+            f"{b.top:g} – {b.bottom:g}",
+            f"{b.soil_volume:,.0f}",
+            f"{b.occupied_volume:,.1f}",
+            f"{100 * b.ratio:.3f} %",
+            cats,
+            top,
+        )
     console.print(table)
     if json_out is not None:
         _write(json_out, res.model_dump(mode="json"))
@@ -118,8 +135,10 @@ def excavation(
     bottom_z: Annotated[float | None, typer.Option(help="Or the pit's bottom elevation, metres.")] = None,
     buffer: Annotated[float, typer.Option(help="Report features within this clearance, metres.")] = 1.0,
     json_out: JsonOpt = None,
-    geojson_out: Annotated[Path | None, typer.Option("--geojson", help="Write the hits' closest points as "
-                                                                      "GeoJSON (in --crs) to this file.")] = None,
+    geojson_out: Annotated[
+        Path | None,
+        typer.Option("--geojson", help="Write the hits' closest points as GeoJSON (in --crs) to this file."),
+    ] = None,
 ) -> None:
     """Features an excavation pit cuts into or comes within --buffer of, most severe first."""
     from ..analysis.excavation import excavation_conflicts
@@ -135,15 +154,25 @@ def excavation(
         s.close()
     except CIMError as exc:
         fail(exc)
-    table = Table(title=f"Excavation {res.area:,.0f} m², " + (f"{res.depth:g} m deep" if res.depth is not None
-                                                               else f"to {res.bottom_z:g} m")
-                  + f", buffer {res.buffer:g} m: " + ", ".join(f"{k} {v}" for k, v in res.counts.items()))
+    table = Table(
+        title=f"Excavation {res.area:,.0f} m², "
+        + (f"{res.depth:g} m deep" if res.depth is not None else f"to {res.bottom_z:g} m")
+        + f", buffer {res.buffer:g} m: "
+        + ", ".join(f"{k} {v}" for k, v in res.counts.items())
+    )
     for col in ("severity", "feature", "kind", "utility", "distance m", "elevation m", "depth m"):
         table.add_column(col, justify="right" if col.endswith(" m") else "left")
     colour = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "green"}
     for h in res.hits:
-        table.add_row(f"[{colour[h.severity]}]{h.severity}[/]", h.id, h.kind, h.utility or "-", f"{h.distance:.2f}",
-                      f"{h.elevation:.2f}", "-" if h.depth is None else f"{h.depth:.2f}")
+        table.add_row(
+            f"[{colour[h.severity]}]{h.severity}[/]",
+            h.id,
+            h.kind,
+            h.utility or "-",
+            f"{h.distance:.2f}",
+            f"{h.elevation:.2f}",
+            "-" if h.depth is None else f"{h.depth:.2f}",
+        )
     console.print(table)
     if res.hits:
         import numpy as np
@@ -154,21 +183,35 @@ def excavation(
     if json_out is not None:
         _write(json_out, res.model_dump(mode="json"))
     if geojson_out is not None:
-        _write(geojson_out, {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "id": h.id, "geometry": {"type": "Point", "coordinates": [*h.location, h.elevation]},
-             "properties": h.model_dump(mode="json", exclude={"location"})} for h in res.hits]})
+        _write(
+            geojson_out,
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "id": h.id,
+                        "geometry": {"type": "Point", "coordinates": [*h.location, h.elevation]},
+                        "properties": h.model_dump(mode="json", exclude={"location"}),
+                    }
+                    for h in res.hits
+                ],
+            },
+        )
 
 
 @analyse.command("pipe-compliance")
 def pipe_compliance(
     store: StoreOpt,
-    bbox: Annotated[str | None, typer.Option(help="Only pipes in minx,miny,maxx,maxy (in --crs); default the "
-                                                  "whole city.")] = None,
+    bbox: Annotated[
+        str | None, typer.Option(help="Only pipes in minx,miny,maxx,maxy (in --crs); default the whole city.")
+    ] = None,
     crs: CrsOpt = None,
     rules: Annotated[Path | None, typer.Option(help="TOML/JSON file of rule overrides (rule id = value).")] = None,
     json_out: JsonOpt = None,
-    geojson_out: Annotated[Path | None, typer.Option("--geojson", help="Write the violations as a GeoJSON "
-                                                                      "FeatureCollection (in --crs).")] = None,
+    geojson_out: Annotated[
+        Path | None, typer.Option("--geojson", help="Write the violations as a GeoJSON FeatureCollection (in --crs).")
+    ] = None,
 ) -> None:
     """Violations of GB 50289-2016 (cover, clearances, crossing order) and GB 50838-2015 (compartments)."""
     from ..analysis.compliance import PipelineRules
@@ -185,15 +228,23 @@ def pipe_compliance(
         s.close()
     except CIMError as exc:
         fail(exc)
-    table = Table(title=f"Pipeline rule compliance: {len(report.violations)} violation(s); checked "
-                        + ", ".join(f"{k} {v}" for k, v in report.checked.items()))
+    table = Table(
+        title=f"Pipeline rule compliance: {len(report.violations)} violation(s); checked "
+        + ", ".join(f"{k} {v}" for k, v in report.checked.items())
+    )
     for col in ("kind", "rule", "clause", "conf", "measured", "required", "features", "description"):
         table.add_column(col, justify="right" if col in ("measured", "required") else "left")
     for v in report.violations:
-        table.add_row(v.kind, v.rule, f"{v.document} {v.clause}", v.confidence,
-                      "-" if v.measured is None else f"{v.measured:.2f}",
-                      "-" if v.required is None else f"{v.required:.2f}",
-                      ", ".join(f.id for f in v.features), v.description)
+        table.add_row(
+            v.kind,
+            v.rule,
+            f"{v.document} {v.clause}",
+            v.confidence,
+            "-" if v.measured is None else f"{v.measured:.2f}",
+            "-" if v.required is None else f"{v.required:.2f}",
+            ", ".join(f.id for f in v.features),
+            v.description,
+        )
     console.print(table)
     for note in report.skipped:
         console.print(f"[yellow]skipped:[/] {note}")

@@ -38,8 +38,7 @@ def init(
         raise typer.Exit(2)
     try:
         s = open_store(store, create=True)
-        s.init(City(name=name, crs_epsg=code, urban_population=population, frost_depth=frost_depth),
-               overwrite=force)
+        s.init(City(name=name, crs_epsg=code, urban_population=population, frost_depth=frost_depth), overwrite=force)
         s.close()
     except CIMError as exc:
         fail(exc)
@@ -63,14 +62,14 @@ def sample(
             progress.update(task, description=stage, completed=fraction)
 
         summary = build_sample_city(store, seed=seed, progress=report)
-    console.print(f"Sample city written to {store}: " +
-                  ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
+    console.print(f"Sample city written to {store}: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
 
 
 @app.command("import")
 def import_(
-    files: Annotated[list[str], typer.Argument(help="Files: CityJSON, CityJSONSeq, CityGML, GeoJSON, LAS/LAZ, "
-                                               "EPANET or SWMM .inp.")],
+    files: Annotated[
+        list[str], typer.Argument(help="Files: CityJSON, CityJSONSeq, CityGML, GeoJSON, LAS/LAZ, EPANET or SWMM .inp.")
+    ],
     store: StoreOpt,
     crs: Annotated[str | None, typer.Option(help="CRS for files that declare none, e.g. EPSG:7415.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Force a reader instead of detecting it.")] = None,
@@ -88,22 +87,39 @@ def import_(
         s = open_store(store)
         with Progress(console=err_console, transient=True) as progress:
             task = progress.add_task("importing", total=1.0)
-            report = import_files(s, files, crs=crs, fmt=fmt, replace=replace, utility=utility,
-                                  progress=lambda stage, f: progress.update(task, description=stage, completed=f))
+            report = import_files(
+                s,
+                files,
+                crs=crs,
+                fmt=fmt,
+                replace=replace,
+                utility=utility,
+                progress=lambda stage, f: progress.update(task, description=stage, completed=f),
+            )
         s.close()
     except CIMError as exc:
         fail(exc)
     if as_json:
-        sys.stdout.write(json.dumps({"counts": report.counts, "files": report.files, "terrain": report.terrain},
-                                    ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"counts": report.counts, "files": report.files, "terrain": report.terrain},
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
         return
     table = Table(title="Imported")
     for col in ("file", "format", "source CRS", "features", "warnings"):
         table.add_column(col)
     for f in report.files:
-        table.add_row(f["file"], f["format"], str(f["source_crs"] or "-"),
-                      ", ".join(f"{k} {v}" for k, v in f["features"].items()) + (" + terrain" if f["terrain"] else ""),
-                      "\n".join(f["warnings"]) or "-")
+        table.add_row(
+            f["file"],
+            f["format"],
+            str(f["source_crs"] or "-"),
+            ", ".join(f"{k} {v}" for k, v in f["features"].items()) + (" + terrain" if f["terrain"] else ""),
+            "\n".join(f["warnings"]) or "-",
+        )
     console.print(table)
     console.print("written: " + (", ".join(f"{k} {v}" for k, v in report.counts.items()) or "nothing"))
 
@@ -124,8 +140,12 @@ def copy(
         src, dst = open_store(source), open_store(target, create=True)
         with Progress(console=err_console, transient=True) as progress:
             task = progress.add_task("copying", total=1.0)
-            counts = copy_store(src, dst, overwrite=force,
-                                progress=lambda stage, f: progress.update(task, description=stage, completed=f))
+            counts = copy_store(
+                src,
+                dst,
+                overwrite=force,
+                progress=lambda stage, f: progress.update(task, description=stage, completed=f),
+            )
         src.close()
         dst.close()
     except CIMError as exc:
@@ -151,11 +171,18 @@ def info(
         s.close()
     except CIMError as exc:
         fail(exc)
-    doc = {"store": store, "city": city.name, "crs": city.crs, "vertical_datum": city.vertical_datum,
-           "version": version, "counts": counts,
-           "bounds": {k: list(v) if v else None for k, v in bounds.items()},
-           "terrain": None if terrain is None else {"shape": list(terrain.shape), "cell": terrain.cell,
-                                                    "bounds": list(terrain.bounds)}}
+    doc = {
+        "store": store,
+        "city": city.name,
+        "crs": city.crs,
+        "vertical_datum": city.vertical_datum,
+        "version": version,
+        "counts": counts,
+        "bounds": {k: list(v) if v else None for k, v in bounds.items()},
+        "terrain": None
+        if terrain is None
+        else {"shape": list(terrain.shape), "cell": terrain.cell, "bounds": list(terrain.bounds)},
+    }
     if as_json:
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
@@ -187,5 +214,4 @@ def serve(
     except CIMError as exc:
         fail(exc)
     os.environ["CIM_STORE"] = store
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")

@@ -16,11 +16,13 @@ def export(
     store: StoreOpt,
     collection: Annotated[str, typer.Option(help="buildings, pipes, pipe-nodes or underground-structures.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
-    fmt: Annotated[Literal["cityjson", "cityjsonseq", "geojson", "csv"], typer.Option(
-        "--format", help="Output format.")] = "geojson",
-    filter: Annotated[str | None, typer.Option(help="CQL2 text or JSON filter, e.g. \"height > 100\".")] = None,
-    crs: Annotated[str | None, typer.Option(help="Output CRS for GeoJSON/CSV (default CRS84); CityJSON is "
-                                            "always in the city CRS.")] = None,
+    fmt: Annotated[
+        Literal["cityjson", "cityjsonseq", "geojson", "csv"], typer.Option("--format", help="Output format.")
+    ] = "geojson",
+    filter: Annotated[str | None, typer.Option(help='CQL2 text or JSON filter, e.g. "height > 100".')] = None,
+    crs: Annotated[
+        str | None, typer.Option(help="Output CRS for GeoJSON/CSV (default CRS84); CityJSON is always in the city CRS.")
+    ] = None,
     filter_crs: Annotated[str | None, typer.Option(help="CRS of geometry literals in the filter.")] = None,
 ) -> None:
     """Write every matching feature, streamed (bounded memory whatever the size)."""
@@ -60,6 +62,7 @@ def export(
             elif fmt == "csv":
                 chunks = (c.encode() for c in csv_chunks(spec, counted(), ocrs))
             else:
+
                 def fc():
                     yield b'{"type":"FeatureCollection","features":['
                     sep = b""
@@ -68,6 +71,7 @@ def export(
                             yield sep + line
                             sep = b","
                     yield b'],"crs_uri":' + orjson.dumps(ocrs.uri) + b"}"
+
                 chunks = fc()
             for c in chunks:
                 fh.write(c)

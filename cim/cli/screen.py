@@ -19,11 +19,16 @@ app.add_typer(screen_app, name="screen")
 def high_rise(
     store: StoreOpt,
     out: Annotated[Path, typer.Option(help="Folder for high-rise.md and high-rise.csv.")] = Path("."),
-    profile: Annotated[str | None, typer.Option(
-        help="City profile: shenyang, dalian, anshan, or a TOML/JSON profile file (population, fire stations, "
-             "corridors, historic districts, overrides). Default: the city model's own.")] = None,
-    new: Annotated[bool, typer.Option("--new", help="Screen the buildings as proposals (new) rather than as "
-                                                    "existing.")] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="City profile: shenyang, dalian, anshan, or a TOML/JSON profile file (population, fire stations, "
+            "corridors, historic districts, overrides). Default: the city model's own."
+        ),
+    ] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Screen the buildings as proposals (new) rather than as existing.")
+    ] = False,
     lidar: Annotated[bool, typer.Option(help="Measure heights from the store's LiDAR building points.")] = True,
 ) -> None:
     """Screen every building (height classes, fire classes, 建科〔2021〕76号, 2020 notice) and write a report."""
@@ -35,8 +40,12 @@ def high_rise(
         s = open_store(store)
         screener = Screener(s.city(), profile)
         buildings = list(s.iter_features("buildings"))
-        results = screener.screen_buildings(buildings, terrain=s.terrain(),  # type: ignore[arg-type]
-                                            points=s.building_points() if lidar else None, new=new)
+        results = screener.screen_buildings(
+            buildings,
+            terrain=s.terrain(),  # type: ignore[arg-type]
+            points=s.building_points() if lidar else None,
+            new=new,
+        )
         s.close()
     except CIMError as exc:
         fail(exc)

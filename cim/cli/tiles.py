@@ -26,8 +26,12 @@ app.add_typer(tiles_app, name="tiles")
 def build(
     store: StoreOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, or a file ending in .zip.")],
-    layer: Annotated[list[str] | None, typer.Option(
-        "--layer", "-l", help="Layer(s): buildings, pipes, underground-structures, terrain (default: all).")] = None,
+    layer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--layer", "-l", help="Layer(s): buildings, pipes, underground-structures, terrain (default: all)."
+        ),
+    ] = None,
     max_features: Annotated[int, typer.Option(help="Most features in one tile.")] = 2000,
     max_vertices: Annotated[int, typer.Option(help="Most vertices in one tile (about 32 bytes each).")] = 30_000,
     gzip: Annotated[bool, typer.Option("--gzip", help="Also write each file pre-compressed (.gz).")] = False,
@@ -52,20 +56,35 @@ def build(
         frame = city_frame(s)
         sink = open_sink(out)
         budget = Budget(max_features=max_features, max_vertices=max_vertices)
-        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=err_console, transient=True) as progress:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console, transient=True
+        ) as progress:
             for name in names:
                 task = progress.add_task(name, total=1.0)
                 target = PrefixSink(sink, name)
                 t0 = time.perf_counter()
-                result = build_layer(s, name, GzipSink(target) if gzip else target, budget=budget,
-                                     prefix=f"v{version}/", frame=frame, extras={"version": version},
-                                     progress=lambda stage, f, task=task: progress.update(
-                                         task, description=stage, completed=f))
+                result = build_layer(
+                    s,
+                    name,
+                    GzipSink(target) if gzip else target,
+                    budget=budget,
+                    prefix=f"v{version}/",
+                    frame=frame,
+                    extras={"version": version},
+                    progress=lambda stage, f, task=task: progress.update(task, description=stage, completed=f),
+                )
                 progress.update(task, completed=1.0)
-                rows.append({"layer": name, "features": result.features, "tiles": result.tiles,
-                             "bytes": result.bytes, "max_tile_bytes": result.max_tile_bytes,
-                             "depth": result.depth, "seconds": round(time.perf_counter() - t0, 3)})
+                rows.append(
+                    {
+                        "layer": name,
+                        "features": result.features,
+                        "tiles": result.tiles,
+                        "bytes": result.bytes,
+                        "max_tile_bytes": result.max_tile_bytes,
+                        "depth": result.depth,
+                        "seconds": round(time.perf_counter() - t0, 3),
+                    }
+                )
         if hasattr(sink, "close"):
             sink.close()
         s.close()
@@ -78,7 +97,14 @@ def build(
     for col in ("layer", "features", "tiles", "MB", "largest tile KB", "depth", "seconds"):
         table.add_column(col, justify="left" if col == "layer" else "right")
     for r in rows:
-        table.add_row(r["layer"], f"{r['features']:,}", str(r["tiles"]), f"{r['bytes'] / 1e6:.1f}",
-                      f"{r['max_tile_bytes'] / 1e3:.0f}", str(r["depth"]), f"{r['seconds']:.1f}")
+        table.add_row(
+            r["layer"],
+            f"{r['features']:,}",
+            str(r["tiles"]),
+            f"{r['bytes'] / 1e6:.1f}",
+            f"{r['max_tile_bytes'] / 1e3:.0f}",
+            str(r["depth"]),
+            f"{r['seconds']:.1f}",
+        )
     console.print(table)
     console.print(f"open {out}/<layer>/tileset.json in any 3D Tiles 1.1 client")

@@ -30,11 +30,47 @@ _TOKEN = re.compile(r'"([^"]*)"|([^\s"]+)')
 _HEADER = re.compile(rb"^[ \t]*\[([A-Za-z_]+)\]", re.M)
 
 # section names found in one format only (EPANET 2.2 and SWMM 5.2 manuals)
-EPANET_ONLY = frozenset({"PIPES", "RESERVOIRS", "TANKS", "VALVES", "EMITTERS", "DEMANDS", "ENERGY", "QUALITY",
-                         "MIXING", "SOURCES", "REACTIONS", "STATUS"})
-SWMM_ONLY = frozenset({"CONDUITS", "SUBCATCHMENTS", "OUTFALLS", "STORAGE", "XSECTIONS", "RAINGAGES", "SUBAREAS",
-                       "INFILTRATION", "DIVIDERS", "ORIFICES", "WEIRS", "OUTLETS", "LOSSES", "TRANSECTS",
-                       "EVAPORATION", "POLYGONS", "DWF", "INFLOWS", "LID_CONTROLS", "AQUIFERS", "GROUNDWATER"})
+EPANET_ONLY = frozenset(
+    {
+        "PIPES",
+        "RESERVOIRS",
+        "TANKS",
+        "VALVES",
+        "EMITTERS",
+        "DEMANDS",
+        "ENERGY",
+        "QUALITY",
+        "MIXING",
+        "SOURCES",
+        "REACTIONS",
+        "STATUS",
+    }
+)
+SWMM_ONLY = frozenset(
+    {
+        "CONDUITS",
+        "SUBCATCHMENTS",
+        "OUTFALLS",
+        "STORAGE",
+        "XSECTIONS",
+        "RAINGAGES",
+        "SUBAREAS",
+        "INFILTRATION",
+        "DIVIDERS",
+        "ORIFICES",
+        "WEIRS",
+        "OUTLETS",
+        "LOSSES",
+        "TRANSECTS",
+        "EVAPORATION",
+        "POLYGONS",
+        "DWF",
+        "INFLOWS",
+        "LID_CONTROLS",
+        "AQUIFERS",
+        "GROUNDWATER",
+    }
+)
 
 
 def classify(head: bytes) -> str | None:
@@ -91,21 +127,38 @@ class InpFile:
         return found
 
     # -- errors and checked fields -------------------------------------------------------------------
-    def error(self, message: str, row: Row | None = None, *, feature: str | None = None,
-              line: int | None = None) -> ImportError_:
+    def error(
+        self, message: str, row: Row | None = None, *, feature: str | None = None, line: int | None = None
+    ) -> ImportError_:
         where = {"section": row.section} if row is not None else {}
-        return ImportError_(message, file=self.filename, feature=feature,
-                            line=line if line is not None else (row.line if row is not None else None), **where)
+        return ImportError_(
+            message,
+            file=self.filename,
+            feature=feature,
+            line=line if line is not None else (row.line if row is not None else None),
+            **where,
+        )
 
     def need(self, row: Row, n: int, columns: str) -> None:
         """Raise unless ``row`` has at least ``n`` fields (``columns`` names them for the message)."""
         if len(row.fields) < n:
-            raise self.error(f"[{row.section}] needs at least {n} columns ({columns}); line {row.line} has "
-                             f"{len(row.fields)}: {row.text.strip()!r}.", row,
-                             feature=row.fields[0] if row.fields else None)
+            raise self.error(
+                f"[{row.section}] needs at least {n} columns ({columns}); line {row.line} has "
+                f"{len(row.fields)}: {row.text.strip()!r}.",
+                row,
+                feature=row.fields[0] if row.fields else None,
+            )
 
-    def number(self, row: Row, col: int, what: str, *, feature: str | None = None, positive: bool = False,
-               nonnegative: bool = False) -> float:
+    def number(
+        self,
+        row: Row,
+        col: int,
+        what: str,
+        *,
+        feature: str | None = None,
+        positive: bool = False,
+        nonnegative: bool = False,
+    ) -> float:
         """Field ``col`` of ``row`` as a finite float; ``what`` names it in the message."""
         fid = feature if feature is not None else row.fields[0]
         text = row.fields[col]
@@ -114,17 +167,21 @@ class InpFile:
                 raise ValueError(text)
             value = float(text)
         except ValueError:
-            raise self.error(f"[{row.section}] {fid!r}: {what} {text!r} is not a number (line {row.line}).",
-                             row, feature=fid) from None
+            raise self.error(
+                f"[{row.section}] {fid!r}: {what} {text!r} is not a number (line {row.line}).", row, feature=fid
+            ) from None
         if not math.isfinite(value):
-            raise self.error(f"[{row.section}] {fid!r}: {what} {text!r} is not a finite number (line {row.line}).",
-                             row, feature=fid)
+            raise self.error(
+                f"[{row.section}] {fid!r}: {what} {text!r} is not a finite number (line {row.line}).", row, feature=fid
+            )
         if positive and value <= 0:
-            raise self.error(f"[{row.section}] {fid!r}: {what} must be positive, got {text} (line {row.line}).",
-                             row, feature=fid)
+            raise self.error(
+                f"[{row.section}] {fid!r}: {what} must be positive, got {text} (line {row.line}).", row, feature=fid
+            )
         if nonnegative and value < 0:
-            raise self.error(f"[{row.section}] {fid!r}: {what} must not be negative, got {text} "
-                             f"(line {row.line}).", row, feature=fid)
+            raise self.error(
+                f"[{row.section}] {fid!r}: {what} must not be negative, got {text} (line {row.line}).", row, feature=fid
+            )
         return value
 
     def truncation_hint(self, last: str = "END") -> str:
@@ -163,8 +220,11 @@ def parse(path: Path, filename: str, *, what: str) -> InpFile:
             current = inp.sections.setdefault(name, [])
             continue
         if current is None:
-            raise ImportError_(f"Line {k} comes before any [SECTION] header: {stripped[:60]!r}; this is not a "
-                               f"valid {what}.", file=filename, line=k)
+            raise ImportError_(
+                f"Line {k} comes before any [SECTION] header: {stripped[:60]!r}; this is not a valid {what}.",
+                file=filename,
+                line=k,
+            )
         fields = [a or q for q, a in _TOKEN.findall(body)]
         current.append(Row(k, name, fields, body))
     if not inp.header_lines:
@@ -190,13 +250,18 @@ def unique_ids(inp: InpFile, groups: Iterable[tuple[str, Sequence[Row]]], what: 
         fid = row.fields[0]
         if fid in seen:
             first = seen[fid]
-            raise inp.error(f"Duplicate {what} id {fid!r}: line {row.line} in [{row.section}] repeats line "
-                            f"{first.line} in [{first.section}].", row, feature=fid)
+            raise inp.error(
+                f"Duplicate {what} id {fid!r}: line {row.line} in [{row.section}] repeats line "
+                f"{first.line} in [{first.section}].",
+                row,
+                feature=fid,
+            )
         seen[fid] = row
     return seen
 
 
 # -- geometry ----------------------------------------------------------------------------------------
+
 
 @dataclass
 class Plan:
@@ -211,8 +276,7 @@ class Plan:
     warnings: list[str]
 
 
-def plan(inp: InpFile, ctx: ImportContext, nodes: dict[str, Row], links: dict[str, Row], *,
-         what: str) -> Plan:
+def plan(inp: InpFile, ctx: ImportContext, nodes: dict[str, Row], links: dict[str, Row], *, what: str) -> Plan:
     """Read ``[COORDINATES]`` and ``[VERTICES]`` and reproject them into the city CRS (one ``to_city`` call).
 
     Coordinates of unknown nodes and vertices of unknown links are skipped with a warning.  A node without
@@ -231,8 +295,9 @@ def plan(inp: InpFile, ctx: ImportContext, nodes: dict[str, Row], links: dict[st
             unknown_nodes += 1
             continue
         if fid in seen:
-            raise inp.error(f"[COORDINATES] gives node {fid!r} twice (lines {seen[fid].line} and {row.line}).",
-                            row, feature=fid)
+            raise inp.error(
+                f"[COORDINATES] gives node {fid!r} twice (lines {seen[fid].line} and {row.line}).", row, feature=fid
+            )
         seen[fid] = row
         node_ids.append(fid)
         node_rows.append(row)
@@ -260,9 +325,12 @@ def plan(inp: InpFile, ctx: ImportContext, nodes: dict[str, Row], links: dict[st
     bad = ~np.isfinite(out).all(axis=1)
     if bad.any():
         row = rows[int(np.flatnonzero(bad)[0])]
-        raise inp.error(f"[{row.section}] {row.fields[0]!r}: coordinates ({row.fields[1]}, {row.fields[2]}) cannot "
-                        f"be transformed from {crs.to_string()} to EPSG:{ctx.city.crs_epsg} (line {row.line}).",
-                        row, feature=row.fields[0])
+        raise inp.error(
+            f"[{row.section}] {row.fields[0]!r}: coordinates ({row.fields[1]}, {row.fields[2]}) cannot "
+            f"be transformed from {crs.to_string()} to EPSG:{ctx.city.crs_epsg} (line {row.line}).",
+            row,
+            feature=row.fields[0],
+        )
     node_xy = {fid: out[i] for i, fid in enumerate(node_ids)}
     link_vertices: dict[str, list[int]] = {}
     base = len(node_ids)
@@ -309,8 +377,9 @@ def frost_cover(city: City) -> float:
     return float(city.frost_depth) + 0.1
 
 
-def flow_units(inp: InpFile, option: str, default: str, us: frozenset[str], si: frozenset[str],
-               program: str, warnings: list[str]) -> tuple[str, bool]:
+def flow_units(
+    inp: InpFile, option: str, default: str, us: frozenset[str], si: frozenset[str], program: str, warnings: list[str]
+) -> tuple[str, bool]:
     """The file's ``[OPTIONS]`` flow units and whether they are US units (feet, inches); an unknown unit
     raises ImportError_ naming the line, a missing one takes the program's default with a warning."""
     row = inp.option(option)
@@ -319,8 +388,11 @@ def flow_units(inp: InpFile, option: str, default: str, us: frozenset[str], si: 
         return default, default in us
     units = row.fields[1].upper()
     if units not in us | si:
-        raise inp.error(f"Unknown flow units {row.fields[1]!r} in [OPTIONS] (line {row.line}); {program} knows "
-                        f"{', '.join(sorted(us | si))}.", row)
+        raise inp.error(
+            f"Unknown flow units {row.fields[1]!r} in [OPTIONS] (line {row.line}); {program} knows "
+            f"{', '.join(sorted(us | si))}.",
+            row,
+        )
     return units, units in us
 
 
@@ -332,8 +404,9 @@ def utility_of(ctx: ImportContext, default: Utility) -> Utility:
     try:
         return Utility(str(given).lower())
     except ValueError:
-        raise ImportError_(f"Unknown utility {given!r}; one of: {', '.join(u.value for u in Utility)}.",
-                           file=ctx.filename) from None
+        raise ImportError_(
+            f"Unknown utility {given!r}; one of: {', '.join(u.value for u in Utility)}.", file=ctx.filename
+        ) from None
 
 
 def build(inp: InpFile, row: Row, cls, **values):
@@ -343,5 +416,8 @@ def build(inp: InpFile, row: Row, cls, **values):
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or cls.__name__
-        raise inp.error(f"[{row.section}] {values['id']!r} (line {row.line}) is invalid: {loc}: {err['msg']}.",
-                        row, feature=values["id"]) from None
+        raise inp.error(
+            f"[{row.section}] {values['id']!r} (line {row.line}) is invalid: {loc}: {err['msg']}.",
+            row,
+            feature=values["id"],
+        ) from None

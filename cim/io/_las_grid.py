@@ -85,11 +85,16 @@ class CellGrid:
             ixmin, iymin = min(ixmin, self.ix0), min(iymin, self.iy0)
         new_nx, new_ny = ix1 - ixmin, iy1 - iymin
         if new_nx * new_ny > MAX_CELLS:
-            raise GridTooLarge(f"the points spread over {new_nx * self.cell / 1000:.1f} km x "
-                               f"{new_ny * self.cell / 1000:.1f} km, more than a terrain grid of "
-                               f"{MAX_CELLS:,} cells of {self.cell:g} m can hold")
-        pad = ((self.iy0 - iymin, iy1 - self.iy0 - ny), (self.ix0 - ixmin, ix1 - self.ix0 - nx)) if nx else \
-            ((0, new_ny), (0, new_nx))
+            raise GridTooLarge(
+                f"the points spread over {new_nx * self.cell / 1000:.1f} km x "
+                f"{new_ny * self.cell / 1000:.1f} km, more than a terrain grid of "
+                f"{MAX_CELLS:,} cells of {self.cell:g} m can hold"
+            )
+        pad = (
+            ((self.iy0 - iymin, iy1 - self.iy0 - ny), (self.ix0 - ixmin, ix1 - self.ix0 - nx))
+            if nx
+            else ((0, new_ny), (0, new_nx))
+        )
         self.sum = np.pad(self.sum, pad)
         self.cnt = np.pad(self.cnt, pad)
         self.low = np.pad(self.low, pad, constant_values=np.inf)
@@ -101,8 +106,9 @@ class CellGrid:
             return
         self._grow(*self._index(x, y))
         nx = self.sum.shape[1]
-        flat = ((np.floor(y / self.cell).astype(np.int64) - self.iy0) * nx
-                + (np.floor(x / self.cell).astype(np.int64) - self.ix0))
+        flat = (np.floor(y / self.cell).astype(np.int64) - self.iy0) * nx + (
+            np.floor(x / self.cell).astype(np.int64) - self.ix0
+        )
         ground = cls == 2
         if ground.any():
             g = flat[ground]
@@ -175,7 +181,7 @@ def fill_holes(z: np.ndarray, valid: np.ndarray, passes: int = 8) -> np.ndarray:
     s, w = levels[-1]
     val = np.where(w > 0, s / np.where(w > 0, w, 1.0), np.nan)
     for s, w in reversed(levels[:-1]):
-        up = np.repeat(np.repeat(val, 2, axis=0), 2, axis=1)[:s.shape[0], :s.shape[1]]
+        up = np.repeat(np.repeat(val, 2, axis=0), 2, axis=1)[: s.shape[0], : s.shape[1]]
         have = w > 0
         val = _relax(np.where(have, s / np.where(have, w, 1.0), up), have, passes)
     return val
@@ -227,15 +233,17 @@ def build_dem(grid: CellGrid) -> tuple[Terrain | None, str]:
         low = _pool(grid.low, k, "min", off).astype(np.float64)
         valid = lowest_point_ground(low, cell)
         z = np.where(valid, low, np.nan)
-        how = (f"no point is classified as ground: a lowest-point filter on a {cell:g} m grid took "
-               f"{int(valid.sum()):,} cells as ground")
+        how = (
+            f"no point is classified as ground: a lowest-point filter on a {cell:g} m grid took "
+            f"{int(valid.sum()):,} cells as ground"
+        )
     if not valid.any():
         return None, "no ground found"
     gy0, gx0 = (grid.iy0 - off[0]) // k, (grid.ix0 - off[1]) // k  # global index of block [0, 0]
     rows, cols = np.nonzero(valid)
     r0, c0 = int(rows.min()), int(cols.min())
-    z = np.pad(z[r0:rows.max() + 1, c0:cols.max() + 1], 1, constant_values=np.nan)  # one ring around the data
-    valid = np.pad(valid[r0:rows.max() + 1, c0:cols.max() + 1], 1)
+    z = np.pad(z[r0 : rows.max() + 1, c0 : cols.max() + 1], 1, constant_values=np.nan)  # one ring around the data
+    valid = np.pad(valid[r0 : rows.max() + 1, c0 : cols.max() + 1], 1)
     ny, nx = z.shape
     x0 = (gx0 + c0 - 1 + 0.5) * cell
     y0 = (gy0 + r0 - 1 + 0.5) * cell

@@ -160,7 +160,7 @@ def to_surfaces(p: Polys, part: str | None = None) -> list[Surface]:
     types = p.types.tolist()
     out = []
     for k in range(p.n):
-        rings = [coords[ro[r]:ro[r + 1]] for r in range(po[k], po[k + 1])]
+        rings = [coords[ro[r] : ro[r + 1]] for r in range(po[k], po[k + 1])]
         out.append(Surface.model_construct(type=_SURFACE_TYPE.get(types[k]), rings=rings, part=part))
     return out
 
@@ -214,6 +214,7 @@ def union_footprint(shapes: np.ndarray) -> tuple[list[list[tuple[float, float]]]
 
 
 # -- from geometries to a feature ----------------------------------------------------------------
+
 
 @dataclass
 class Geom:
@@ -290,8 +291,11 @@ def derive(fid: str, comps: list[Component], *, file: str, what: str = "building
     shapes = np.concatenate([_footprint_shapes(c) for c in comps])
     rings, pieces, lost = union_footprint(shapes)
     if not rings:
-        raise ImportError_(f"The {what} {fid!r} has no surface that projects to a footprint (all vertical "
-                           "or degenerate).", file=file, feature=fid)
+        raise ImportError_(
+            f"The {what} {fid!r} has no surface that projects to a footprint (all vertical or degenerate).",
+            file=file,
+            feature=fid,
+        )
     grounds, roofs, measured = [], [], []
     for c in comps:
         lo, hi = _zrange(c)
@@ -315,9 +319,17 @@ def derive(fid: str, comps: list[Component], *, file: str, what: str = "building
         top = max(by_lod, key=_lodf)
         best = max(best, _lodf(top))
         surfaces += by_lod[top]
-    return Derived(rings, pieces, lost, min(grounds), max(roofs),
-                   "attribute" if all(measured) else "geometry",
-                   surfaces, lods, best)
+    return Derived(
+        rings,
+        pieces,
+        lost,
+        min(grounds),
+        max(roofs),
+        "attribute" if all(measured) else "geometry",
+        surfaces,
+        lods,
+        best,
+    )
 
 
 def _checked(cls, fid: str, file: str, **fields: Any):
@@ -329,33 +341,79 @@ def _checked(cls, fid: str, file: str, **fields: Any):
         raise ImportError_(f"The feature {fid!r} is invalid: {loc}: {err['msg']}.", file=file, feature=fid) from None
 
 
-def make_building(fid: str, d: Derived, *, file: str, attributes: dict[str, Any], name: str | None = None,
-                  parts: list[str] | None = None, height: float | None = None, height_source: str | None = None,
-                  floors_above: int | None = None, floors_below: int | None = None, year_built: int | None = None,
-                  use: BuildingUse | None = None) -> Building:
+def make_building(
+    fid: str,
+    d: Derived,
+    *,
+    file: str,
+    attributes: dict[str, Any],
+    name: str | None = None,
+    parts: list[str] | None = None,
+    height: float | None = None,
+    height_source: str | None = None,
+    floors_above: int | None = None,
+    floors_below: int | None = None,
+    year_built: int | None = None,
+    use: BuildingUse | None = None,
+) -> Building:
     """A validated Building; a height that is not positive raises ImportError_ naming the object."""
     h = d.roof - d.ground if height is None else height
     if not np.isfinite(h) or h <= 0:
-        raise ImportError_(f"The building {fid!r} has no positive height (ground {d.ground:.3f} m, top "
-                           f"{d.roof:.3f} m); it is flat or inverted.", file=file, feature=fid)
+        raise ImportError_(
+            f"The building {fid!r} has no positive height (ground {d.ground:.3f} m, top "
+            f"{d.roof:.3f} m); it is flat or inverted.",
+            file=file,
+            feature=fid,
+        )
     fields: dict[str, Any] = dict(
-        id=fid, name=name, attributes=attributes, footprint=d.footprint, ground_elevation=d.ground,
-        height=round(float(h), 6), roof_elevation=d.ground + h if height is not None else d.roof,
-        floors_above=floors_above, floors_below=floors_below or 0, year_built=year_built,
-        cim_level=4 if d.best_lod >= 2 else 3, surfaces=d.surfaces, lods=d.lods, parts=parts or None,
-        height_source=height_source or d.height_source)
+        id=fid,
+        name=name,
+        attributes=attributes,
+        footprint=d.footprint,
+        ground_elevation=d.ground,
+        height=round(float(h), 6),
+        roof_elevation=d.ground + h if height is not None else d.roof,
+        floors_above=floors_above,
+        floors_below=floors_below or 0,
+        year_built=year_built,
+        cim_level=4 if d.best_lod >= 2 else 3,
+        surfaces=d.surfaces,
+        lods=d.lods,
+        parts=parts or None,
+        height_source=height_source or d.height_source,
+    )
     if use is not None:
         fields["use"] = use
     return _checked(Building, fid, file, **fields)
 
 
-def make_structure(fid: str, d: Derived, *, file: str, attributes: dict[str, Any], name: str | None = None,
-                   kind: StructureKind = StructureKind.tunnel) -> UndergroundStructure:
+def make_structure(
+    fid: str,
+    d: Derived,
+    *,
+    file: str,
+    attributes: dict[str, Any],
+    name: str | None = None,
+    kind: StructureKind = StructureKind.tunnel,
+) -> UndergroundStructure:
     if not d.roof > d.ground:
-        raise ImportError_(f"The {kind.value} {fid!r} has no positive height (bottom {d.ground:.3f} m, top "
-                           f"{d.roof:.3f} m).", file=file, feature=fid)
-    return _checked(UndergroundStructure, fid, file, id=fid, name=name, attributes=attributes, kind=kind,
-                    footprint=d.footprint, top_elevation=d.roof, bottom_elevation=d.ground)
+        raise ImportError_(
+            f"The {kind.value} {fid!r} has no positive height (bottom {d.ground:.3f} m, top {d.roof:.3f} m).",
+            file=file,
+            feature=fid,
+        )
+    return _checked(
+        UndergroundStructure,
+        fid,
+        file,
+        id=fid,
+        name=name,
+        attributes=attributes,
+        kind=kind,
+        footprint=d.footprint,
+        top_elevation=d.roof,
+        bottom_elevation=d.ground,
+    )
 
 
 def int_in(value: Any, lo: int, hi: int) -> int | None:
@@ -375,14 +433,25 @@ def int_in(value: Any, lo: int, hi: int) -> int | None:
 
 
 _USE_WORDS = {
-    "residential": BuildingUse.residential, "housing": BuildingUse.residential, "dwelling": BuildingUse.residential,
-    "house": BuildingUse.residential, "apartments": BuildingUse.residential, "wohngebäude": BuildingUse.residential,
-    "wonen": BuildingUse.residential, "woonfunctie": BuildingUse.residential,
-    "commercial": BuildingUse.commercial, "office": BuildingUse.commercial, "retail": BuildingUse.commercial,
-    "winkelfunctie": BuildingUse.commercial, "kantoorfunctie": BuildingUse.commercial,
-    "industrial": BuildingUse.industrial, "industry": BuildingUse.industrial,
+    "residential": BuildingUse.residential,
+    "housing": BuildingUse.residential,
+    "dwelling": BuildingUse.residential,
+    "house": BuildingUse.residential,
+    "apartments": BuildingUse.residential,
+    "wohngebäude": BuildingUse.residential,
+    "wonen": BuildingUse.residential,
+    "woonfunctie": BuildingUse.residential,
+    "commercial": BuildingUse.commercial,
+    "office": BuildingUse.commercial,
+    "retail": BuildingUse.commercial,
+    "winkelfunctie": BuildingUse.commercial,
+    "kantoorfunctie": BuildingUse.commercial,
+    "industrial": BuildingUse.industrial,
+    "industry": BuildingUse.industrial,
     "industriefunctie": BuildingUse.industrial,
-    "public": BuildingUse.public, "mixed": BuildingUse.mixed, "mixed use": BuildingUse.mixed,
+    "public": BuildingUse.public,
+    "mixed": BuildingUse.mixed,
+    "mixed use": BuildingUse.mixed,
 }
 
 
@@ -409,5 +478,4 @@ def pieces_warning(ids: list[tuple[str, int, float]]) -> str | None:
         return None
     shown = ", ".join(f"{i} ({n} pieces, {a:.1f} m² left out)" for i, n, a in ids[:10])
     more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
-    return (f"{len(ids)} footprints fall apart in several pieces; the largest piece of each was kept: "
-            f"{shown}{more}")
+    return f"{len(ids)} footprints fall apart in several pieces; the largest piece of each was kept: {shown}{more}"

@@ -20,8 +20,15 @@ class ImportError_(CIMError):  # noqa: N801 - "ImportError" is a builtin
 
     title = "Import failed"
 
-    def __init__(self, message: str, *, file: str | None = None, feature: str | None = None,
-                 line: int | None = None, **where: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        feature: str | None = None,
+        line: int | None = None,
+        **where: Any,
+    ) -> None:
         loc = {k: v for k, v in {"file": file, "feature": feature, "line": line, **where}.items() if v is not None}
         super().__init__(message, where=loc)
 

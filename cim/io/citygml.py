@@ -59,15 +59,47 @@ _HREF = "{http://www.w3.org/1999/xlink}href"
 _LOD_PROP = re.compile(r"^lod([0-4])(Solid|MultiSurface|CompositeSurface|MultiSolid|Geometry|FootPrint|RoofEdge)$")
 _LOD_ANY = re.compile(r"^lod\d")
 _COMPOUND = re.compile(r"^urn:ogc:def:crs,crs:EPSG:[\d.]*:(\d+),crs:EPSG:[\d.]*:(\d+)$", re.I)
-_ADV_H = {"ETRS89_UTM32": 25832, "ETRS89_UTM33": 25833, "DE_DHDN_3GK2": 31466, "DE_DHDN_3GK3": 31467,
-          "DE_DHDN_3GK4": 31468, "DE_DHDN_3GK5": 31469}
+_ADV_H = {
+    "ETRS89_UTM32": 25832,
+    "ETRS89_UTM33": 25833,
+    "DE_DHDN_3GK2": 31466,
+    "DE_DHDN_3GK3": 31467,
+    "DE_DHDN_3GK4": 31468,
+    "DE_DHDN_3GK5": 31469,
+}
 _ADV_V = {"DE_DHHN92_NH": 5783, "DE_DHHN2016_NH": 7837}
-_SKIP = {"appearance", "externalReference", "address", "interiorRoom", "outerBuildingInstallation",
-         "interiorBuildingInstallation", "buildingInstallation", "buildingConstructiveElement", "buildingRoom",
-         "buildingFurniture", "relativeToTerrain", "relativeToWater", "generalizesTo", "relatedTo",
-         "dynamizer", "adeOfAbstractBuilding", "boundedBy", "boundary", "height"}
-_UOM = {"m": 1.0, "urn:ogc:def:uom:ucum::m": 1.0, "#m": 1.0, "ft": 0.3048, "[ft_i]": 0.3048, "#ft": 0.3048,
-        "urn:ogc:def:uom:ucum::[ft_i]": 0.3048, "[ft_us]": 1200 / 3937, "urn:ogc:def:uom:ucum::[ft_us]": 1200 / 3937}
+_SKIP = {
+    "appearance",
+    "externalReference",
+    "address",
+    "interiorRoom",
+    "outerBuildingInstallation",
+    "interiorBuildingInstallation",
+    "buildingInstallation",
+    "buildingConstructiveElement",
+    "buildingRoom",
+    "buildingFurniture",
+    "relativeToTerrain",
+    "relativeToWater",
+    "generalizesTo",
+    "relatedTo",
+    "dynamizer",
+    "adeOfAbstractBuilding",
+    "boundedBy",
+    "boundary",
+    "height",
+}
+_UOM = {
+    "m": 1.0,
+    "urn:ogc:def:uom:ucum::m": 1.0,
+    "#m": 1.0,
+    "ft": 0.3048,
+    "[ft_i]": 0.3048,
+    "#ft": 0.3048,
+    "urn:ogc:def:uom:ucum::[ft_i]": 0.3048,
+    "[ft_us]": 1200 / 3937,
+    "urn:ogc:def:uom:ucum::[ft_us]": 1200 / 3937,
+}
 
 
 def _local(tag: Any) -> str:
@@ -90,7 +122,7 @@ def crs_from_srs_name(name: str) -> str | CRS:
     if m:
         code = f"EPSG:{m.group(1)}+{m.group(2)}"
     elif s.lower().startswith("urn:adv:crs:"):
-        h, _, v = s[len("urn:adv:crs:"):].partition("*")
+        h, _, v = s[len("urn:adv:crs:") :].partition("*")
         if h in _ADV_H and (not v or v in _ADV_V):
             code = f"EPSG:{_ADV_H[h]}" + (f"+{_ADV_V[v]}" if v else "")
     if code is None:
@@ -240,8 +272,16 @@ class _Parser:
         self.unsupported = 0
 
     # -- geometry ------------------------------------------------------------------------------
-    def collect(self, el: ET.Element, owner: str, srs: str | None, dim: int | None, ids: _IdMap,
-                flip: bool = False, seen: frozenset = frozenset()) -> list[list[int]]:
+    def collect(
+        self,
+        el: ET.Element,
+        owner: str,
+        srs: str | None,
+        dim: int | None,
+        ids: _IdMap,
+        flip: bool = False,
+        seen: frozenset = frozenset(),
+    ) -> list[list[int]]:
         """Polygons (lists of ring ids) under a geometry property or geometry element."""
         out: list[list[int]] = []
         stack = [(el, srs, dim, flip, seen)]
@@ -334,14 +374,19 @@ class _Parser:
         dim = dim or self.default_dim or 3
         if len(tokens) % dim:
             rid = _gml_id(ring)
-            raise ImportError_(f"A ring{f' ({rid})' if rid else ''} of {owner!r} has {len(tokens)} coordinates, "
-                               f"not a multiple of its dimension {dim}.", file=self.file, feature=owner,
-                               ring=rid)
+            raise ImportError_(
+                f"A ring{f' ({rid})' if rid else ''} of {owner!r} has {len(tokens)} coordinates, "
+                f"not a multiple of its dimension {dim}.",
+                file=self.file,
+                feature=owner,
+                ring=rid,
+            )
         try:
             a = np.array(tokens, dtype=np.float64).reshape(-1, dim)
         except ValueError:
-            raise ImportError_(f"A ring of {owner!r} has coordinates that are not numbers.", file=self.file,
-                               feature=owner) from None
+            raise ImportError_(
+                f"A ring of {owner!r} has coordinates that are not numbers.", file=self.file, feature=owner
+            ) from None
         if dim == 2:
             a = np.column_stack([a, np.zeros(len(a))])
         if len(a) > 1 and (a[0] == a[-1]).all():
@@ -358,8 +403,9 @@ class _Parser:
         name, attrs = self._object(el, bid, None, comps, ids)
         self.buildings.append(_RawBuilding(bid, name, attrs, comps))
 
-    def _object(self, el: ET.Element, oid: str, part: str | None, comps: list[_RawComp],
-                ids: _IdMap) -> tuple[str | None, dict[str, Any]]:
+    def _object(
+        self, el: ET.Element, oid: str, part: str | None, comps: list[_RawComp], ids: _IdMap
+    ) -> tuple[str | None, dict[str, Any]]:
         srs, dim = el.get("srsName"), None
         comp = _RawComp(oid, part)
         comps.append(comp)
@@ -387,7 +433,8 @@ class _Parser:
                 if polys:
                     code = GROUND if what == "FootPrint" else ROOF if what == "RoofEdge" else UNKNOWN
                     kind = {"Solid": "Solid", "MultiSolid": "MultiSolid", "CompositeSurface": "CompositeSurface"}.get(
-                        what, "MultiSurface")
+                        what, "MultiSurface"
+                    )
                     direct.setdefault(lod, []).append(_RawGeom(lod, kind, polys, [code] * len(polys)))
                 continue
             if ln in ("boundedBy", "boundary"):
@@ -432,8 +479,9 @@ class _Parser:
             self._object(p, pid, pid, comps, ids)
         return name, attrs
 
-    def _boundary(self, surf: ET.Element, oid: str, srs: str | None, dim: int | None, ids: _IdMap,
-                  semantic: dict[str, _RawGeom]) -> None:
+    def _boundary(
+        self, surf: ET.Element, oid: str, srs: str | None, dim: int | None, ids: _IdMap, semantic: dict[str, _RawGeom]
+    ) -> None:
         if not isinstance(surf.tag, str) or _local(surf.tag) == "Envelope":
             return
         code = semantic_code(_local(surf.tag))
@@ -461,8 +509,9 @@ class _Parser:
         status = (info["status"].text or "") if "status" in info else ""
         rank = (0 if status.strip() == "measured" else 2) + (0 if "highest" in high else 1)
         heights.append((rank, h))
-        attrs.setdefault("height", []).append({k: (_measure(v) if k == "value" else (v.text or "").strip())
-                                               for k, v in info.items()})
+        attrs.setdefault("height", []).append(
+            {k: (_measure(v) if k == "value" else (v.text or "").strip()) for k, v in info.items()}
+        )
 
 
 class _IdMap:
@@ -506,8 +555,12 @@ class CityGMLReader:
                     polys, n_drop = clean(self._polys(g, xyz_rings))
                     dropped += n_drop
                     if polys.n == 0:
-                        raise ImportError_(f"The LOD {g.lod} geometry of {rc.id!r} has no valid surface.", file=file,
-                                           feature=rc.id, lod=g.lod)
+                        raise ImportError_(
+                            f"The LOD {g.lod} geometry of {rc.id!r} has no valid surface.",
+                            file=file,
+                            feature=rc.id,
+                            lod=g.lod,
+                        )
                     comp.geoms.append(Geom(g.lod, g.kind, classify(polys), rc.part))
                 comps.append(comp)
             if not any(c.geoms for c in comps):
@@ -523,19 +576,31 @@ class CityGMLReader:
                 attrs["part_attributes"] = part_attrs
             all_attrs = [rb.attrs] + [c.attrs for c in part_comps]
             own = int_in(rb.attrs.get("storeysAboveGround"), 0, 250)
-            floors = [v for v in (int_in(c.attrs.get("storeysAboveGround"), 0, 250) for c in part_comps)
-                      if v is not None]
+            floors = [
+                v for v in (int_in(c.attrs.get("storeysAboveGround"), 0, 250) for c in part_comps) if v is not None
+            ]
             below = [v for v in (int_in(a.get("storeysBelowGround"), 0, 20) for a in all_attrs) if v is not None]
             years = [v for v in (_year(a) for a in all_attrs) if v is not None]
             name = rb.name or next((c.attrs["name"] for c in part_comps if isinstance(c.attrs.get("name"), str)), None)
-            features.append(make_building(
-                rb.id, d, file=file, attributes=attrs, name=name, parts=[c.id for c in part_comps],
-                floors_above=own if own is not None else (max(floors) if floors else None),
-                floors_below=max(below) if below else None, year_built=years[0] if years else None,
-                use=use_from_function(rb.attrs.get("function"))))
+            features.append(
+                make_building(
+                    rb.id,
+                    d,
+                    file=file,
+                    attributes=attrs,
+                    name=name,
+                    parts=[c.id for c in part_comps],
+                    floors_above=own if own is not None else (max(floors) if floors else None),
+                    floors_below=max(below) if below else None,
+                    year_built=years[0] if years else None,
+                    use=use_from_function(rb.attrs.get("function")),
+                )
+            )
         if empty:
-            warnings.append(f"{len(empty)} buildings without geometry were skipped: {', '.join(empty[:10])}"
-                            + (" ..." if len(empty) > 10 else ""))
+            warnings.append(
+                f"{len(empty)} buildings without geometry were skipped: {', '.join(empty[:10])}"
+                + (" ..." if len(empty) > 10 else "")
+            )
         if dropped:
             warnings.append(f"{dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
         if p.unresolved:
@@ -549,8 +614,7 @@ class CityGMLReader:
         if not p.buildings:
             warnings.append("the file holds no buildings")
         ctx.report(1.0)
-        return ImportResult(features=features, source_crs=p.default_srs or ctx.crs, warnings=warnings,
-                            format=self.name)
+        return ImportResult(features=features, source_crs=p.default_srs or ctx.crs, warnings=warnings, format=self.name)
 
     @staticmethod
     def _parse(path: Path, p: _Parser, ctx: ImportContext) -> None:
@@ -577,15 +641,19 @@ class CityGMLReader:
                     if ln == "Building" and "Building" not in stack and "BuildingPart" not in stack:
                         p.building(el)
                         ctx.report(0.7 * fh.tell() / size)
-                    elif stack and stack[-1] in ("cityObjectMember", "featureMember", "featureMembers") \
-                            and ln != "Building":
+                    elif (
+                        stack
+                        and stack[-1] in ("cityObjectMember", "featureMember", "featureMembers")
+                        and ln != "Building"
+                    ):
                         p.skipped[ln] += 1
                     if len(stack) == 1 and ln in ("cityObjectMember", "featureMember", "featureMembers"):
                         el.clear()
             except ET.ParseError as exc:
                 line, col = exc.position
-                raise ImportError_(f"Invalid XML: {exc.msg if hasattr(exc, 'msg') else exc}.", file=p.file,
-                                   line=line, column=col) from None
+                raise ImportError_(
+                    f"Invalid XML: {exc.msg if hasattr(exc, 'msg') else exc}.", file=p.file, line=line, column=col
+                ) from None
 
     @staticmethod
     def _reproject(p: _Parser, ctx: ImportContext, warnings: list[str]) -> list[np.ndarray]:
@@ -605,8 +673,12 @@ class CityGMLReader:
             if bad.any():
                 ring = int(np.searchsorted(np.cumsum(lens), int(np.argmax(bad)), side="right"))
                 owner = p.ring_owner[ks[ring]]
-                raise ImportError_(f"Coordinates of {owner!r} cannot be transformed from {srs} into the city CRS "
-                                   "(outside its area of use?).", file=p.file, feature=owner)
+                raise ImportError_(
+                    f"Coordinates of {owner!r} cannot be transformed from {srs} into the city CRS "
+                    "(outside its area of use?).",
+                    file=p.file,
+                    feature=owner,
+                )
             for k, piece in zip(ks, np.split(xyz, np.cumsum(lens)[:-1]), strict=True):
                 out[k] = piece
         return out

@@ -66,8 +66,9 @@ class _Source:
     def add(self, objects: dict, verts: np.ndarray, line: int | None, file: str) -> None:
         for oid, obj in objects.items():
             if not isinstance(obj, dict):
-                raise ImportError_(f"The CityObject {oid!r} is not a JSON object.", file=file, feature=str(oid),
-                                   line=line)
+                raise ImportError_(
+                    f"The CityObject {oid!r} is not a JSON object.", file=file, feature=str(oid), line=line
+                )
             if oid in self.objects:
                 raise ImportError_(f"The CityObject id {oid!r} occurs twice.", file=file, feature=str(oid), line=line)
             self.objects[oid] = obj
@@ -88,29 +89,53 @@ def _loads(data: bytes | str, file: str, line: int | None = None) -> Any:
         return json.loads(data)
     except json.JSONDecodeError as exc:
         where = line if line is not None else exc.lineno
-        raise ImportError_(f"Invalid JSON: {exc.msg} (line {where}, column {exc.colno}).", file=file,
-                           line=where, column=exc.colno) from None
+        raise ImportError_(
+            f"Invalid JSON: {exc.msg} (line {where}, column {exc.colno}).", file=file, line=where, column=exc.colno
+        ) from None
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ImportError_(f"Invalid JSON: {exc}.", file=file, line=line) from None
 
 
 def _vertices(raw: Any, transform: dict | None, file: str, line: int | None, feature: str | None) -> np.ndarray:
     if not isinstance(raw, list):
-        raise ImportError_(f"'vertices' must be an array of [x, y, z] arrays, not {type(raw).__name__}.",
-                           file=file, line=line, feature=feature)
+        raise ImportError_(
+            f"'vertices' must be an array of [x, y, z] arrays, not {type(raw).__name__}.",
+            file=file,
+            line=line,
+            feature=feature,
+        )
     if not raw:
         return np.zeros((0, 3))
     try:
         v = np.asarray(raw, dtype=np.float64)
     except (ValueError, TypeError):
-        bad = next((k for k, v in enumerate(raw) if not (isinstance(v, list) and len(v) == 3 and all(
-            isinstance(c, int | float) and not isinstance(c, bool) for c in v))), None)
-        raise ImportError_("'vertices' must be an array of [x, y, z] number arrays"
-                           + (f"; vertex {bad} is {raw[bad]!r}." if bad is not None else "."), file=file, line=line,
-                           feature=feature, vertex=bad) from None
+        bad = next(
+            (
+                k
+                for k, v in enumerate(raw)
+                if not (
+                    isinstance(v, list)
+                    and len(v) == 3
+                    and all(isinstance(c, int | float) and not isinstance(c, bool) for c in v)
+                )
+            ),
+            None,
+        )
+        raise ImportError_(
+            "'vertices' must be an array of [x, y, z] number arrays"
+            + (f"; vertex {bad} is {raw[bad]!r}." if bad is not None else "."),
+            file=file,
+            line=line,
+            feature=feature,
+            vertex=bad,
+        ) from None
     if v.ndim != 2 or v.shape[1] != 3:
-        raise ImportError_(f"'vertices' must be an array of [x, y, z] arrays (got shape {v.shape}).", file=file,
-                           line=line, feature=feature)
+        raise ImportError_(
+            f"'vertices' must be an array of [x, y, z] arrays (got shape {v.shape}).",
+            file=file,
+            line=line,
+            feature=feature,
+        )
     if transform is not None:
         v = v * transform["scale"] + transform["translate"]
     return v
@@ -149,10 +174,12 @@ def _surfaces_of(geom: dict) -> tuple[list, list | None]:
     if t in ("MultiSurface", "CompositeSurface"):
         return b, vals
     if t == "Solid":
-        return [s for shell in b for s in shell], (None if vals is None else
-                                                    [v for shell in vals for v in (shell or [])])
-    return [s for solid in b for shell in solid for s in shell], (None if vals is None else [
-        v for solid in vals for shell in (solid or []) for v in (shell or [])])
+        return [s for shell in b for s in shell], (
+            None if vals is None else [v for shell in vals for v in (shell or [])]
+        )
+    return [s for solid in b for shell in solid for s in shell], (
+        None if vals is None else [v for solid in vals for shell in (solid or []) for v in (shell or [])]
+    )
 
 
 class CityJSONReader:
@@ -200,8 +227,12 @@ class CityJSONReader:
         transform = _transform(header, file)
         src = _Source()
         if isinstance(header.get("CityObjects"), dict) and header["CityObjects"]:
-            src.add(header["CityObjects"], _vertices(header.get("vertices", []), transform, file, first + 1, None),
-                    first + 1, file)
+            src.add(
+                header["CityObjects"],
+                _vertices(header.get("vertices", []), transform, file, first + 1, None),
+                first + 1,
+                file,
+            )
         for k in range(first + 1, len(lines)):
             raw = lines[k]
             if not raw.strip():
@@ -212,8 +243,9 @@ class CityJSONReader:
             fid = str(feat.get("id")) if feat.get("id") is not None else None
             objects = feat.get("CityObjects")
             if not isinstance(objects, dict):
-                raise ImportError_("The CityJSONFeature has no 'CityObjects' object.", file=file, line=k + 1,
-                                   feature=fid)
+                raise ImportError_(
+                    "The CityJSONFeature has no 'CityObjects' object.", file=file, line=k + 1, feature=fid
+                )
             src.add(objects, _vertices(feat.get("vertices"), transform, file, k + 1, fid), k + 1, file)
         return src
 
@@ -243,10 +275,14 @@ class CityJSONReader:
             if isinstance(obj.get("attributes"), dict) and "cim:collection" in obj["attributes"]:
                 lo = src.base[oid]
                 try:
-                    ours.append(from_cim_object(oid, obj, xyz[lo:lo + src.count[oid]]))
+                    ours.append(from_cim_object(oid, obj, xyz[lo : lo + src.count[oid]]))
                 except (IndexError, KeyError, TypeError, ValueError) as exc:
-                    raise ImportError_(f"The object {oid!r} written by this service cannot be restored: {exc}",
-                                       file=file, feature=oid, line=src.line.get(oid)) from None
+                    raise ImportError_(
+                        f"The object {oid!r} written by this service cannot be restored: {exc}",
+                        file=file,
+                        feature=oid,
+                        line=src.line.get(oid),
+                    ) from None
                 continue
             if t == "Building" or t == "Tunnel":
                 (buildings if t == "Building" else tunnels).append(oid)
@@ -259,8 +295,10 @@ class CityJSONReader:
                 skipped[str(t)] += 1
 
         if orphans:
-            warnings.append(f"{len(orphans)} parts have no parent Building or Tunnel in the file and were imported "
-                            f"on their own: {', '.join(orphans[:10])}" + (" ..." if len(orphans) > 10 else ""))
+            warnings.append(
+                f"{len(orphans)} parts have no parent Building or Tunnel in the file and were imported "
+                f"on their own: {', '.join(orphans[:10])}" + (" ..." if len(orphans) > 10 else "")
+            )
         state = _State(file, xyz, finite_in, finite_out, src)
         features: list = []
         pieces: list[tuple[str, int, float]] = []
@@ -279,21 +317,27 @@ class CityJSONReader:
             if d.pieces > 1:
                 pieces.append((oid, d.pieces, d.lost_area))
             attrs = dict(obj.get("attributes") or {}) if isinstance(obj.get("attributes"), dict) else {}
-            part_attrs = {p: objs[p]["attributes"] for p in parts if isinstance(objs[p].get("attributes"), dict)
-                          and objs[p]["attributes"]}
+            part_attrs = {
+                p: objs[p]["attributes"]
+                for p in parts
+                if isinstance(objs[p].get("attributes"), dict) and objs[p]["attributes"]
+            }
             if part_attrs:
                 attrs["part_attributes"] = part_attrs
             name = attrs.get("name") if isinstance(attrs.get("name"), str) else None
             if is_tunnel:
-                features.append(make_structure(oid, d, file=file, attributes=attrs, name=name,
-                                               kind=StructureKind.tunnel))
+                features.append(
+                    make_structure(oid, d, file=file, attributes=attrs, name=name, kind=StructureKind.tunnel)
+                )
             else:
                 features.append(self._building(oid, d, attrs, parts, [objs[p] for p in parts], name, file))
             if k % 64 == 0:
                 ctx.report(0.2 + 0.8 * k / total)
         if empty:
-            warnings.append(f"{len(empty)} objects without geometry were skipped: {', '.join(empty[:10])}"
-                            + (" ..." if len(empty) > 10 else ""))
+            warnings.append(
+                f"{len(empty)} objects without geometry were skipped: {', '.join(empty[:10])}"
+                + (" ..." if len(empty) > 10 else "")
+            )
         if state.dropped:
             warnings.append(f"{state.dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
         if state.instances:
@@ -303,8 +347,9 @@ class CityJSONReader:
         if (w := summarise_skipped(dict(skipped))) is not None:
             warnings.append(w)
         ctx.report(1.0)
-        return ImportResult(features=ours + features, source_crs=declared or ctx.crs, warnings=warnings,
-                            format=self.name)
+        return ImportResult(
+            features=ours + features, source_crs=declared or ctx.crs, warnings=warnings, format=self.name
+        )
 
     @staticmethod
     def _root(oid: str, objs: dict[str, dict]) -> str | None:
@@ -356,8 +401,11 @@ class CityJSONReader:
     @staticmethod
     def _building(oid: str, d, attrs: dict, parts: list[str], part_objs: list[dict], name: str | None, file: str):
         def first_int(key: str, lo: int, hi: int) -> int | None:
-            vals = [int_in(a.get(key), lo, hi) for a in [attrs] + [o.get("attributes") or {} for o in part_objs]
-                    if isinstance(a, dict)]
+            vals = [
+                int_in(a.get(key), lo, hi)
+                for a in [attrs] + [o.get("attributes") or {} for o in part_objs]
+                if isinstance(a, dict)
+            ]
             vals = [v for v in vals if v is not None]
             return (vals[0] if key.startswith("year") else max(vals)) if vals else None
 
@@ -368,17 +416,26 @@ class CityJSONReader:
             mh = attrs.get("measuredHeight")
             if isinstance(mh, int | float) and not isinstance(mh, bool) and 0 < mh <= 1000:
                 height, source = float(mh), "attribute"
-        return make_building(oid, d, file=file, attributes=attrs, name=name, parts=parts, height=height,
-                             height_source=source, floors_above=first_int("storeysAboveGround", 0, 250),
-                             floors_below=first_int("storeysBelowGround", 0, 20), year_built=year,
-                             use=use_from_function(attrs.get("function")))
+        return make_building(
+            oid,
+            d,
+            file=file,
+            attributes=attrs,
+            name=name,
+            parts=parts,
+            height=height,
+            height_source=source,
+            floors_above=first_int("storeysAboveGround", 0, 250),
+            floors_below=first_int("storeysBelowGround", 0, 20),
+            year_built=year,
+            use=use_from_function(attrs.get("function")),
+        )
 
 
 class _State:
     """Per-read state: the reprojected vertices and the counters of what was dropped."""
 
-    def __init__(self, file: str, xyz: np.ndarray, finite_in: np.ndarray, finite_out: np.ndarray,
-                 src: _Source) -> None:
+    def __init__(self, file: str, xyz: np.ndarray, finite_in: np.ndarray, finite_out: np.ndarray, src: _Source) -> None:
         self.file, self.xyz, self.finite_in, self.finite_out, self.src = file, xyz, finite_in, finite_out, src
         self.dropped = 0
         self.instances = 0
@@ -399,8 +456,9 @@ class _State:
                 self.instances += 1
                 continue
             if t not in _KINDS:
-                raise self.error(f"The geometry type {t!r} of {oid!r} is not supported (use one of "
-                                 f"{', '.join(_KINDS)}).", oid)
+                raise self.error(
+                    f"The geometry type {t!r} of {oid!r} is not supported (use one of {', '.join(_KINDS)}).", oid
+                )
             lod = g.get("lod")
             lod = str(lod) if lod is not None else "1"
             polys = self._polys(oid, g)
@@ -425,24 +483,31 @@ class _State:
             nrings = np.fromiter(map(len, surfaces), dtype=np.int64, count=len(surfaces))
             idx = np.fromiter(chain.from_iterable(rings), dtype=np.int64, count=int(ring_len.sum()))
         except (KeyError, TypeError, ValueError, OverflowError):
-            raise self.error(f"The boundaries of a {g.get('type')} geometry of {oid!r} are malformed (expected "
-                             "nested arrays of vertex indices).", oid) from None
+            raise self.error(
+                f"The boundaries of a {g.get('type')} geometry of {oid!r} are malformed (expected "
+                "nested arrays of vertex indices).",
+                oid,
+            ) from None
         if len(idx):
             n = self.src.count[oid]
             lo, hi = int(idx.min()), int(idx.max())
             if lo < 0 or hi >= n:
                 bad = hi if hi >= n else lo
-                raise self.error(f"The object {oid!r} refers to vertex {bad}, but there are only {n} vertices "
-                                 "(indices 0 to {}).".format(n - 1), oid, vertex=bad)
+                raise self.error(
+                    f"The object {oid!r} refers to vertex {bad}, but there are only {n} vertices "
+                    "(indices 0 to {}).".format(n - 1),
+                    oid,
+                    vertex=bad,
+                )
             idx = idx + self.src.base[oid]
             if not self.finite_in[idx].all():
                 bad = int(idx[~self.finite_in[idx]][0]) - self.src.base[oid]
-                raise self.error(f"The object {oid!r} uses vertex {bad}, whose coordinates are not finite.",
-                                 oid, vertex=bad)
+                raise self.error(
+                    f"The object {oid!r} uses vertex {bad}, whose coordinates are not finite.", oid, vertex=bad
+                )
             if not self.finite_out[idx].all():
                 bad = int(idx[~self.finite_out[idx]][0]) - self.src.base[oid]
-                raise self.error(f"Vertex {bad} of {oid!r} cannot be transformed into the city CRS.", oid,
-                                 vertex=bad)
+                raise self.error(f"Vertex {bad} of {oid!r} cannot be transformed into the city CRS.", oid, vertex=bad)
         types = self._types(g, vals, len(surfaces))
         return Polys.from_lengths(self.xyz[idx], ring_len, nrings, types)
 
@@ -453,8 +518,9 @@ class _State:
         if not isinstance(entries, list) or vals is None or len(vals) != n:
             return np.full(n, UNKNOWN, np.int8)
         codes = [semantic_code(e.get("type")) if isinstance(e, dict) else UNKNOWN for e in entries]
-        return np.array([codes[v] if isinstance(v, int) and 0 <= v < len(codes) else UNKNOWN for v in vals],
-                        dtype=np.int8)
+        return np.array(
+            [codes[v] if isinstance(v, int) and 0 <= v < len(codes) else UNKNOWN for v in vals], dtype=np.int8
+        )
 
 
 register(CityJSONReader())

@@ -32,8 +32,11 @@ VERSION = "2.0"
 
 
 def _ccw(rings: list[list[tuple[float, float]]]) -> list[np.ndarray]:
-    poly = shapely.orient_polygons(shapely.Polygon(rings[0], rings[1:])) if hasattr(shapely, "orient_polygons") \
+    poly = (
+        shapely.orient_polygons(shapely.Polygon(rings[0], rings[1:]))
+        if hasattr(shapely, "orient_polygons")
         else shapely.geometry.polygon.orient(shapely.Polygon(rings[0], rings[1:]))
+    )
     return [np.asarray(poly.exterior.coords)[:-1]] + [np.asarray(r.coords)[:-1] for r in poly.interiors]
 
 
@@ -66,9 +69,15 @@ def _prism(o: _Obj, rings: list[list[tuple[float, float]]], bottom: float, top: 
             j = (i + 1) % len(bi)
             surfaces.append([[bi[i], bi[j], ti[j], ti[i]]])
             values.append(2)
-    return {"type": "Solid", "lod": lod, "boundaries": [surfaces],
-            "semantics": {"surfaces": [{"type": "GroundSurface"}, {"type": "RoofSurface"}, {"type": "WallSurface"}],
-                          "values": [values]}}
+    return {
+        "type": "Solid",
+        "lod": lod,
+        "boundaries": [surfaces],
+        "semantics": {
+            "surfaces": [{"type": "GroundSurface"}, {"type": "RoofSurface"}, {"type": "WallSurface"}],
+            "values": [values],
+        },
+    }
 
 
 def _surfaces_geom(o: _Obj, surfaces: list[Surface], lod: str, kind: str) -> dict:
@@ -82,8 +91,11 @@ def _surfaces_geom(o: _Obj, surfaces: list[Surface], lod: str, kind: str) -> dic
             if name not in types:
                 types.append(name)
             values.append(types.index(name))
-    geom: dict[str, Any] = {"type": "MultiSurface" if kind == "MultiSurface" else "CompositeSurface", "lod": lod,
-                            "boundaries": bounds}
+    geom: dict[str, Any] = {
+        "type": "MultiSurface" if kind == "MultiSurface" else "CompositeSurface",
+        "lod": lod,
+        "boundaries": bounds,
+    }
     if kind in ("Solid", "CompositeSolid", "MultiSolid"):
         geom = {"type": "Solid", "lod": lod, "boundaries": [bounds]}
         values = [values]
@@ -145,10 +157,16 @@ def _quantise(v: np.ndarray, translate: np.ndarray) -> np.ndarray:
 
 
 def header(city: City, translate: np.ndarray) -> dict[str, Any]:
-    return {"type": "CityJSON", "version": VERSION,
-            "transform": {"scale": [SCALE, SCALE, SCALE], "translate": [float(v) for v in translate]},
-            "metadata": {"referenceSystem": epsg_uri(city.crs_epsg).replace("http://", "https://"),
-                         "title": city.name, "cim:verticalDatum": city.vertical_datum}}
+    return {
+        "type": "CityJSON",
+        "version": VERSION,
+        "transform": {"scale": [SCALE, SCALE, SCALE], "translate": [float(v) for v in translate]},
+        "metadata": {
+            "referenceSystem": epsg_uri(city.crs_epsg).replace("http://", "https://"),
+            "title": city.name,
+            "cim:verticalDatum": city.vertical_datum,
+        },
+    }
 
 
 def _translate(first: BaseModel | None, spec: CollectionSpec) -> np.ndarray:
@@ -168,8 +186,18 @@ def cityjsonseq_chunks(city: City, spec: CollectionSpec, features: Iterable[Base
         return
     for feat in chain([first], it):
         obj, verts = _object(spec, feat)
-        yield orjson.dumps({"type": "CityJSONFeature", "id": feat.id, "CityObjects": {feat.id: obj},
-                            "vertices": _quantise(verts, translate)}, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        yield (
+            orjson.dumps(
+                {
+                    "type": "CityJSONFeature",
+                    "id": feat.id,
+                    "CityObjects": {feat.id: obj},
+                    "vertices": _quantise(verts, translate),
+                },
+                option=orjson.OPT_SERIALIZE_NUMPY,
+            )
+            + b"\n"
+        )
 
 
 def cityjson_chunks(city: City, spec: CollectionSpec, features: Callable[[], Iterable[BaseModel]]) -> Iterator[bytes]:

@@ -65,20 +65,27 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
     diameter_m = INCH if us else 0.001
 
     # nodes
-    for sec, n, cols in (("JUNCTIONS", 2, "id, elevation"), ("RESERVOIRS", 2, "id, head"),
-                         ("TANKS", 6, "id, elevation, init, min and max level, diameter")):
+    for sec, n, cols in (
+        ("JUNCTIONS", 2, "id, elevation"),
+        ("RESERVOIRS", 2, "id, head"),
+        ("TANKS", 6, "id, elevation, init, min and max level, diameter"),
+    ):
         for r in inp.rows(sec):
             inp.need(r, n, cols)
     nodes = _inp.unique_ids(inp, [(s, inp.rows(s)) for s in ("JUNCTIONS", "RESERVOIRS", "TANKS")], "node")
     if not nodes:
         raise inp.error("The file defines no nodes ([JUNCTIONS], [RESERVOIRS] or [TANKS])." + inp.truncation_hint())
-    elev = {fid: inp.number(r, 1, "head" if r.section == "RESERVOIRS" else "elevation") * length_m
-            for fid, r in nodes.items()}
+    elev = {
+        fid: inp.number(r, 1, "head" if r.section == "RESERVOIRS" else "elevation") * length_m
+        for fid, r in nodes.items()
+    }
 
     # links
-    for sec, n, cols in (("PIPES", 6, "id, node1, node2, length, diameter, roughness"),
-                         ("PUMPS", 4, "id, node1, node2, parameters"),
-                         ("VALVES", 6, "id, node1, node2, diameter, type, setting")):
+    for sec, n, cols in (
+        ("PIPES", 6, "id, node1, node2, length, diameter, roughness"),
+        ("PUMPS", 4, "id, node1, node2, parameters"),
+        ("VALVES", 6, "id, node1, node2, diameter, type, setting"),
+    ):
         for r in inp.rows(sec):
             inp.need(r, n, cols)
     links = _inp.unique_ids(inp, [(s, inp.rows(s)) for s in ("PIPES", "PUMPS", "VALVES")], "link")
@@ -86,11 +93,16 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
         what = LINK_WORD[r.section]
         for end in r.fields[1:3]:
             if end not in nodes:
-                raise inp.error(f"[{r.section}] {what} {fid!r} references unknown node {end!r} (line {r.line})."
-                                + inp.truncation_hint(), r, feature=fid)
+                raise inp.error(
+                    f"[{r.section}] {what} {fid!r} references unknown node {end!r} (line {r.line})."
+                    + inp.truncation_hint(),
+                    r,
+                    feature=fid,
+                )
         if r.fields[1] == r.fields[2]:
-            raise inp.error(f"[{r.section}] {what} {fid!r} starts and ends at node {r.fields[1]!r} "
-                            f"(line {r.line}).", r, feature=fid)
+            raise inp.error(
+                f"[{r.section}] {what} {fid!r} starts and ends at node {r.fields[1]!r} (line {r.line}).", r, feature=fid
+            )
     ctx.report(0.3)
 
     # positions (one reprojection for the file)
@@ -99,12 +111,19 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
     for fid, r in links.items():
         for end in r.fields[1:3]:
             if end not in geo.node_xy:
-                raise inp.error(f"[{r.section}] {LINK_WORD[r.section]} {fid!r} (line {r.line}) uses node {end!r}, "
-                                "which has no [COORDINATES] entry." + inp.truncation_hint(), r, feature=fid)
+                raise inp.error(
+                    f"[{r.section}] {LINK_WORD[r.section]} {fid!r} (line {r.line}) uses node {end!r}, "
+                    "which has no [COORDINATES] entry." + inp.truncation_hint(),
+                    r,
+                    feature=fid,
+                )
     unplaced = [fid for fid in nodes if fid not in geo.node_xy]
     if unplaced:
-        warnings.append(f"skipped {len(unplaced)} nodes without [COORDINATES] and without links: "
-                        + ", ".join(unplaced[:5]) + (" ..." if len(unplaced) > 5 else ""))
+        warnings.append(
+            f"skipped {len(unplaced)} nodes without [COORDINATES] and without links: "
+            + ", ".join(unplaced[:5])
+            + (" ..." if len(unplaced) > 5 else "")
+        )
     ctx.report(0.5)
 
     # the ground at each node: junctions as given; tanks and reservoirs from their linked junctions
@@ -116,8 +135,10 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
             neighbours.setdefault(a, []).append(elev[b])
         if kind_of[a] == "JUNCTIONS":
             neighbours.setdefault(b, []).append(elev[a])
-    ground = {fid: (elev[fid] if kind_of[fid] == "JUNCTIONS" or fid not in neighbours
-                    else float(np.mean(neighbours[fid]))) for fid in nodes}
+    ground = {
+        fid: (elev[fid] if kind_of[fid] == "JUNCTIONS" or fid not in neighbours else float(np.mean(neighbours[fid])))
+        for fid in nodes
+    }
 
     cover, rule = _inp.default_cover(ctx)
     features: list = []
@@ -134,21 +155,41 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
             skipped_flat.append(fid)
             continue
         z = _inp.path_z(xy, ground[a] - cover - d / 2, ground[b] - cover - d / 2)
-        attrs = {"length_m": length, "roughness": roughness, "cover_m": cover, "cover_rule": rule,
-                 "depth_assumed": True}
+        attrs = {
+            "length_m": length,
+            "roughness": roughness,
+            "cover_m": cover,
+            "cover_rule": rule,
+            "depth_assumed": True,
+        }
         if len(r.fields) > 6:
             attrs["minor_loss"] = inp.number(r, 6, "minor loss")
         if len(r.fields) > 7:
             attrs["status"] = r.fields[7]
-        features.append(_inp.build(inp, r, PipeSegment, id=fid, utility=utility, diameter=d, from_node=a, to_node=b,
-                               centreline=np.column_stack([xy, z]).tolist(), attributes=attrs))
+        features.append(
+            _inp.build(
+                inp,
+                r,
+                PipeSegment,
+                id=fid,
+                utility=utility,
+                diameter=d,
+                from_node=a,
+                to_node=b,
+                centreline=np.column_stack([xy, z]).tolist(),
+                attributes=attrs,
+            )
+        )
         widest[a] = max(widest.get(a, 0.0), d)
         widest[b] = max(widest.get(b, 0.0), d)
         if k % 2000 == 1999:
             ctx.report(0.5 + 0.4 * k / len(pipes))
     if skipped_flat:
-        warnings.append(f"skipped {len(skipped_flat)} pipes of zero horizontal length (both ends at one position): "
-                        + ", ".join(skipped_flat[:5]) + (" ..." if len(skipped_flat) > 5 else ""))
+        warnings.append(
+            f"skipped {len(skipped_flat)} pipes of zero horizontal length (both ends at one position): "
+            + ", ".join(skipped_flat[:5])
+            + (" ..." if len(skipped_flat) > 5 else "")
+        )
 
     for fid, r in nodes.items():
         if fid not in geo.node_xy:
@@ -165,20 +206,51 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
             if fid in widest:
                 depth = cover + widest[fid]
                 attrs.update(depth_assumed=True, cover_m=cover, cover_rule=rule)
-            features.append(_inp.build(inp, r, PipeNode, id=fid, kind=NodeKind.junction, utility=utility,
-                                   position=(x, y, elev[fid]), depth=depth, attributes=attrs))
+            features.append(
+                _inp.build(
+                    inp,
+                    r,
+                    PipeNode,
+                    id=fid,
+                    kind=NodeKind.junction,
+                    utility=utility,
+                    position=(x, y, elev[fid]),
+                    depth=depth,
+                    attributes=attrs,
+                )
+            )
         elif r.section == "RESERVOIRS":
             attrs = {"head_m": elev[fid]}
             if len(r.fields) > 2:
                 attrs["pattern"] = r.fields[2]
-            features.append(_inp.build(inp, r, PipeNode, id=fid, kind=NodeKind.reservoir, utility=utility,
-                                   position=(x, y, elev[fid]), attributes=attrs))
+            features.append(
+                _inp.build(
+                    inp,
+                    r,
+                    PipeNode,
+                    id=fid,
+                    kind=NodeKind.reservoir,
+                    utility=utility,
+                    position=(x, y, elev[fid]),
+                    attributes=attrs,
+                )
+            )
         else:
             attrs = {"elevation_m": elev[fid]}
             for col, key in ((2, "init_level_m"), (3, "min_level_m"), (4, "max_level_m"), (5, "tank_diameter_m")):
                 attrs[key] = inp.number(r, col, key.removesuffix("_m").replace("_", " "), nonnegative=True) * length_m
-            features.append(_inp.build(inp, r, PipeNode, id=fid, kind=NodeKind.tank, utility=utility,
-                                   position=(x, y, elev[fid]), attributes=attrs))
+            features.append(
+                _inp.build(
+                    inp,
+                    r,
+                    PipeNode,
+                    id=fid,
+                    kind=NodeKind.tank,
+                    utility=utility,
+                    position=(x, y, elev[fid]),
+                    attributes=attrs,
+                )
+            )
 
     for r in inp.rows("PUMPS") + inp.rows("VALVES"):
         fid, a, b = r.fields[0], r.fields[1], r.fields[2]
@@ -189,13 +261,25 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
             attrs["parameters"] = " ".join(r.fields[3:])
         else:
             kind, prefix = NodeKind.valve, "valve"
-            attrs.update(diameter_m=inp.number(r, 3, "diameter", positive=True) * diameter_m,
-                         valve_type=r.fields[4].upper(), setting=r.fields[5])
+            attrs.update(
+                diameter_m=inp.number(r, 3, "diameter", positive=True) * diameter_m,
+                valve_type=r.fields[4].upper(),
+                setting=r.fields[5],
+            )
             if len(r.fields) > 6:
                 attrs["minor_loss"] = inp.number(r, 6, "minor loss")
-        features.append(_inp.build(inp, r, PipeNode, id=f"{prefix}:{fid}", kind=kind, utility=utility,
-                               position=(float(mid[0]), float(mid[1]), (ground[a] + ground[b]) / 2),
-                               attributes=attrs))
+        features.append(
+            _inp.build(
+                inp,
+                r,
+                PipeNode,
+                id=f"{prefix}:{fid}",
+                kind=kind,
+                utility=utility,
+                position=(float(mid[0]), float(mid[1]), (ground[a] + ground[b]) / 2),
+                attributes=attrs,
+            )
+        )
     ctx.report(1.0)
     result = ImportResult(features=features, source_crs=geo.source_crs, warnings=warnings)
     if hasattr(result, "info"):

@@ -74,22 +74,39 @@ _SNIFF = re.compile(rb'"type"\s*:\s*"(FeatureCollection|Feature)"')
 
 # canonical name -> accepted property names (lower case), per geometry
 _COMMON = {"id": ("id",), "name": ("name",), "utility": ("utility",)}
-_POLYGON = {**_COMMON, "height": ("height", "building_height"),
-            "floors": ("floors", "levels", "storeys", "stories", "building:levels"),
-            "ground_z": ("ground_z", "ground_elevation", "surface_elevation"),
-            "use": ("use",), "year_built": ("year_built",)}
+_POLYGON = {
+    **_COMMON,
+    "height": ("height", "building_height"),
+    "floors": ("floors", "levels", "storeys", "stories", "building:levels"),
+    "ground_z": ("ground_z", "ground_elevation", "surface_elevation"),
+    "use": ("use",),
+    "year_built": ("year_built",),
+}
 _SIZES = {"diameter": ("diameter", "diam", "dia"), "width": ("width",), "height": ("height",)}
-_LINE = {**_COMMON, **_SIZES, **{f"{k}_mm": tuple(f"{a}_mm" for a in v) for k, v in _SIZES.items()},
-         "depth": ("depth", "cover"),
-         "invert_z_start": ("invert_z_start", "start_invert", "upstream_invert"),
-         "invert_z_end": ("invert_z_end", "end_invert", "downstream_invert"),
-         "from_node": ("from_node", "u", "start_node"), "to_node": ("to_node", "v", "end_node"),
-         "material": ("material",), "year": ("year",), "lane": ("lane",),
-         "pressure_class": ("pressure_class",), "in_conduit": ("in_conduit",)}
-_POINT = {**_COMMON, "kind": ("kind",),
-          "ground_z": ("ground_z", "surface_elevation", "ground_elevation", "elevation", "elev", "z"),
-          "invert_z": ("invert_z", "chamber_floor_elevation", "invert_elevation", "invert"),
-          "depth": ("depth",), "diameter": ("diameter", "diam", "dia"), "diameter_mm": ("diameter_mm",)}
+_LINE = {
+    **_COMMON,
+    **_SIZES,
+    **{f"{k}_mm": tuple(f"{a}_mm" for a in v) for k, v in _SIZES.items()},
+    "depth": ("depth", "cover"),
+    "invert_z_start": ("invert_z_start", "start_invert", "upstream_invert"),
+    "invert_z_end": ("invert_z_end", "end_invert", "downstream_invert"),
+    "from_node": ("from_node", "u", "start_node"),
+    "to_node": ("to_node", "v", "end_node"),
+    "material": ("material",),
+    "year": ("year",),
+    "lane": ("lane",),
+    "pressure_class": ("pressure_class",),
+    "in_conduit": ("in_conduit",),
+}
+_POINT = {
+    **_COMMON,
+    "kind": ("kind",),
+    "ground_z": ("ground_z", "surface_elevation", "ground_elevation", "elevation", "elev", "z"),
+    "invert_z": ("invert_z", "chamber_floor_elevation", "invert_elevation", "invert"),
+    "depth": ("depth",),
+    "diameter": ("diameter", "diam", "dia"),
+    "diameter_mm": ("diameter_mm",),
+}
 
 
 class GeoJSONReader:
@@ -112,8 +129,9 @@ class _Feature:
 
     __slots__ = ("index", "fid", "kind", "props", "raw", "used", "parts", "start", "stop", "has_z")
 
-    def __init__(self, index: int, fid: str, kind: str, props: dict[str, Any], raw: dict[str, Any],
-                 used: set[str]) -> None:
+    def __init__(
+        self, index: int, fid: str, kind: str, props: dict[str, Any], raw: dict[str, Any], used: set[str]
+    ) -> None:
         self.index, self.fid, self.kind, self.props, self.raw, self.used = index, fid, kind, props, raw, used
         self.parts: list[list[int]] = []  # polygons: ring lengths per polygon; lines/points: [n]
         self.start = self.stop = 0
@@ -151,18 +169,24 @@ class _Reader:
         self.ctx.report(0.5)
         out: list[Any] = []
         # points first: manholes of this file serve the pipes of this file
-        out += [self._node(f, xyz[f.start:f.stop]) for f in feats if f.kind == "Point"]
+        out += [self._node(f, xyz[f.start : f.stop]) for f in feats if f.kind == "Point"]
         out += self._buildings([f for f in feats if f.kind == "Polygon"], xyz)
-        out += [self._pipe(f, xyz[f.start:f.stop]) for f in feats if f.kind == "LineString"]
+        out += [self._pipe(f, xyz[f.start : f.stop]) for f in feats if f.kind == "LineString"]
         warnings = self._warnings()
         w = datum_warning(src, self.ctx.city)
         if w and any(f.has_z for f in feats):
             warnings.append(w)
         self.ctx.report(1.0)
-        return ImportResult(features=out, source_crs=label, warnings=warnings,
-                            info={"buildings": sum(isinstance(o, Building) for o in out),
-                                  "pipes": sum(isinstance(o, PipeSegment) for o in out),
-                                  "nodes": sum(isinstance(o, PipeNode) for o in out)})
+        return ImportResult(
+            features=out,
+            source_crs=label,
+            warnings=warnings,
+            info={
+                "buildings": sum(isinstance(o, Building) for o in out),
+                "pipes": sum(isinstance(o, PipeSegment) for o in out),
+                "nodes": sum(isinstance(o, PipeNode) for o in out),
+            },
+        )
 
     def _load(self) -> Any:
         try:
@@ -189,8 +213,10 @@ class _Reader:
             return feats
         if kind == "Feature":
             return [doc]
-        raise self.error(f"Not a GeoJSON FeatureCollection or Feature (type {kind!r}); bare geometries carry "
-                         "no properties: wrap them in features.")
+        raise self.error(
+            f"Not a GeoJSON FeatureCollection or Feature (type {kind!r}); bare geometries carry "
+            "no properties: wrap them in features."
+        )
 
     # -- one feature ------------------------------------------------------------------------------
     def _parse(self, k: int, fj: Any, coords: list[np.ndarray], n: int) -> _Feature | None:
@@ -215,8 +241,11 @@ class _Reader:
         table = {"Polygon": _POLYGON, "MultiPolygon": _POLYGON, "LineString": _LINE, "Point": _POINT}.get(gtype)
         if table is None:
             hint = " (split it into LineStrings, one per pipe)" if gtype == "MultiLineString" else ""
-            raise self.error(f"Feature {label}: geometry type {gtype!r} is not part of the profile{hint}; use "
-                             "Polygon or MultiPolygon (buildings), LineString (pipes), Point (manholes).", label)
+            raise self.error(
+                f"Feature {label}: geometry type {gtype!r} is not part of the profile{hint}; use "
+                "Polygon or MultiPolygon (buildings), LineString (pipes), Point (manholes).",
+                label,
+            )
         props, used = self._props(raw, table, label)
         if fid is None:
             fid = f"{Path(self.file).stem}-{k + 1}"
@@ -257,8 +286,9 @@ class _Reader:
         f.start, f.stop = n, n + len(a)
         return f
 
-    def _props(self, raw: dict[str, Any], table: dict[str, tuple[str, ...]],
-               fid: str) -> tuple[dict[str, Any], set[str]]:
+    def _props(
+        self, raw: dict[str, Any], table: dict[str, tuple[str, ...]], fid: str
+    ) -> tuple[dict[str, Any], set[str]]:
         """Canonical name -> value for the properties the profile knows; and the source keys used."""
         lower: dict[str, list[str]] = {}
         for key in raw:
@@ -271,8 +301,9 @@ class _Reader:
                 continue
             values = {json.dumps(v, sort_keys=True) for _, v in found}
             if len(values) > 1:
-                raise self.error(f"Feature {fid}: {', '.join(f'{k}={v!r}' for k, v in found)} disagree; "
-                                 f"give one `{canon}`.", fid)
+                raise self.error(
+                    f"Feature {fid}: {', '.join(f'{k}={v!r}' for k, v in found)} disagree; give one `{canon}`.", fid
+                )
             out[canon] = found[0][1]
             used.update(k for k, _ in found)
         for canon in ("diameter", "width", "height"):
@@ -304,21 +335,27 @@ class _Reader:
         if crs is not None:
             name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
             if not isinstance(name, str) or (isinstance(crs, dict) and crs.get("type") != "name"):
-                raise self.error(f"The legacy `crs` member {json.dumps(crs)[:120]} is not understood; only "
-                                 '{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::<code>"}} is.')
+                raise self.error(
+                    f"The legacy `crs` member {json.dumps(crs)[:120]} is not understood; only "
+                    '{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::<code>"}} is.'
+                )
             src = resolve_crs(name, self.ctx, what="GeoJSON file")
             return src, _label(src)
         lonlat = len(coords) == 0 or (np.abs(coords[:, 0]).max() <= 180 and np.abs(coords[:, 1]).max() <= 90)
         if lonlat:
             if self.ctx.crs is not None:
-                self.warn.setdefault(f"the coordinates are longitude/latitude (RFC 7946 CRS84); --crs {self.ctx.crs}"
-                                     " was not used", [])
+                self.warn.setdefault(
+                    f"the coordinates are longitude/latitude (RFC 7946 CRS84); --crs {self.ctx.crs} was not used", []
+                )
             return resolve_crs("OGC:CRS84", self.ctx, what="GeoJSON file"), "OGC:CRS84"
         if self.ctx.crs is None:
             big = int(np.argmax((np.abs(coords[:, 0]) > 180) | (np.abs(coords[:, 1]) > 90)))
             fid = next(f.fid for f in feats if f.start <= big < f.stop)
-            raise self.error("The coordinates are not longitude/latitude (RFC 7946) and the file has no `crs` "
-                             "member: give the CRS with --crs (for example --crs EPSG:32632).", fid)
+            raise self.error(
+                "The coordinates are not longitude/latitude (RFC 7946) and the file has no `crs` "
+                "member: give the CRS with --crs (for example --crs EPSG:32632).",
+                fid,
+            )
         src = resolve_crs(None, self.ctx, what="GeoJSON file")
         return src, _label(src)
 
@@ -333,8 +370,11 @@ class _Reader:
         if bad.any():
             i = int(np.argmax(bad))
             fid = next(f.fid for f in feats if f.start <= i < f.stop)
-            raise self.error(f"Feature {fid}: coordinates ({coords[i, 0]:g}, {coords[i, 1]:g}) cannot be placed in "
-                             f"EPSG:{self.ctx.city.crs_epsg}: wrong CRS?", fid)
+            raise self.error(
+                f"Feature {fid}: coordinates ({coords[i, 0]:g}, {coords[i, 1]:g}) cannot be placed in "
+                f"EPSG:{self.ctx.city.crs_epsg}: wrong CRS?",
+                fid,
+            )
         return out
 
     # -- features ---------------------------------------------------------------------------------
@@ -345,22 +385,27 @@ class _Reader:
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"]) or cls.__name__
-            raise self.error(f"Feature {f.fid} is not a valid {cls.__name__.lower()}: {loc}: {err['msg']}.",
-                             f.fid) from None
+            raise self.error(
+                f"Feature {f.fid} is not a valid {cls.__name__.lower()}: {loc}: {err['msg']}.", f.fid
+            ) from None
 
     def _utility(self, f: _Feature) -> Utility:
         v = f.props.get("utility")
         if v is None:
             v = self.ctx.default_utility
             if v is None:
-                raise self.error(f"Feature {f.fid} has no utility: add a `utility` property (one of "
-                                 f"{', '.join(u.value for u in Utility)}) or give a default utility "
-                                 "(--utility).", f.fid)
+                raise self.error(
+                    f"Feature {f.fid} has no utility: add a `utility` property (one of "
+                    f"{', '.join(u.value for u in Utility)}) or give a default utility "
+                    "(--utility).",
+                    f.fid,
+                )
         try:
             return Utility(str(v).strip().lower())
         except ValueError:
-            raise self.error(f"Feature {f.fid}: unknown utility {v!r}; one of: "
-                             f"{', '.join(u.value for u in Utility)}.", f.fid) from None
+            raise self.error(
+                f"Feature {f.fid}: unknown utility {v!r}; one of: {', '.join(u.value for u in Utility)}.", f.fid
+            ) from None
 
     def _enum(self, f: _Feature, key: str, enum):
         v = f.props.get(key)
@@ -369,8 +414,9 @@ class _Reader:
         try:
             return enum(str(v).strip().lower())
         except ValueError:
-            raise self.error(f"Feature {f.fid}: unknown {key} {v!r}; one of: {', '.join(e.value for e in enum)}.",
-                             f.fid) from None
+            raise self.error(
+                f"Feature {f.fid}: unknown {key} {v!r}; one of: {', '.join(e.value for e in enum)}.", f.fid
+            ) from None
 
     def _int(self, f: _Feature, key: str) -> int | None:
         x = self._opt(f, key)
@@ -383,8 +429,11 @@ class _Reader:
     def _size(self, f: _Feature, key: str) -> float | None:
         x = self._opt(f, key)
         if x is not None and x > MAX_SIZE:
-            raise self.error(f"Feature {f.fid}: {key} {x:g} m is implausible; sizes are metres (a size in "
-                             f"millimetres must say so in its name, e.g. `{key}_mm`).", f.fid)
+            raise self.error(
+                f"Feature {f.fid}: {key} {x:g} m is implausible; sizes are metres (a size in "
+                f"millimetres must say so in its name, e.g. `{key}_mm`).",
+                f.fid,
+            )
         return x
 
     def _buildings(self, feats: list[_Feature], xyz: np.ndarray) -> list[Building]:
@@ -396,7 +445,7 @@ class _Reader:
             for lens in f.parts:
                 poly = []
                 for m in lens:
-                    poly.append(xyz[k:k + m, :2])
+                    poly.append(xyz[k : k + m, :2])
                     k += m
                 rings.append(poly)
             best = max(rings, key=lambda p: abs(_area(p[0])))
@@ -412,8 +461,7 @@ class _Reader:
                     grounds[i] = float(zi)
                 else:
                     grounds[i] = 0.0
-                    self.note("buildings with no ground_z and no terrain under them were set on 0 m",
-                              feats[i].fid)
+                    self.note("buildings with no ground_z and no terrain under them were set on 0 m", feats[i].fid)
         out = []
         for f, fp, ground in zip(feats, footprints, grounds, strict=True):
             height, floors = self._opt(f, "height"), self._opt(f, "floors")
@@ -422,13 +470,22 @@ class _Reader:
             source = "attribute"
             if height is None:
                 height, source = floors * STOREY_HEIGHT, "floors"
-            out.append(self._build(
-                Building, f, id=f.fid, name=_str(f.props.get("name")),
-                footprint=[[(float(x), float(y)) for x, y in ring] for ring in fp],
-                ground_elevation=ground, height=height, height_source=source,
-                floors_above=int(floors) if floors is not None and floors.is_integer() and floors >= 0 else None,
-                use=self._enum(f, "use", BuildingUse), year_built=self._int(f, "year_built"),
-                attributes=self._kept(f)))
+            out.append(
+                self._build(
+                    Building,
+                    f,
+                    id=f.fid,
+                    name=_str(f.props.get("name")),
+                    footprint=[[(float(x), float(y)) for x, y in ring] for ring in fp],
+                    ground_elevation=ground,
+                    height=height,
+                    height_source=source,
+                    floors_above=int(floors) if floors is not None and floors.is_integer() and floors >= 0 else None,
+                    use=self._enum(f, "use", BuildingUse),
+                    year_built=self._int(f, "year_built"),
+                    attributes=self._kept(f),
+                )
+            )
         return out
 
     def _section(self, f: _Feature) -> tuple[float | None, float | None, float | None, float]:
@@ -454,34 +511,63 @@ class _Reader:
         elif depth is not None:
             t = self.ctx.terrain
             if t is None:
-                raise self.error(f"Pipe {f.fid} gives a `depth` but there is no terrain to measure it from: import "
-                                 "a terrain first (LAS/LAZ, before this file or earlier) or give z coordinates.",
-                                 f.fid)
+                raise self.error(
+                    f"Pipe {f.fid} gives a `depth` but there is no terrain to measure it from: import "
+                    "a terrain first (LAS/LAZ, before this file or earlier) or give z coordinates.",
+                    f.fid,
+                )
             ground = t.sample(xy)
             if not np.isfinite(ground).all():
-                raise self.error(f"Pipe {f.fid} lies (partly) outside the terrain: its `depth` cannot be placed.",
-                                 f.fid)
+                raise self.error(
+                    f"Pipe {f.fid} lies (partly) outside the terrain: its `depth` cannot be placed.", f.fid
+                )
             z = ground - depth - outer / 2
         elif inv0 is not None or inv1 is not None:
             if inv0 is None or inv1 is None:
                 raise self.error(f"Pipe {f.fid}: give both `invert_z_start` and `invert_z_end`.", f.fid)
             z = _along(xy, inv0 + outer / 2, inv1 + outer / 2)
-        elif u is not None and v is not None and u in self.ctx.nodes and v in self.ctx.nodes \
-                and math.isfinite(self.ctx.nodes[u][3]) and math.isfinite(self.ctx.nodes[v][3]):
+        elif (
+            u is not None
+            and v is not None
+            and u in self.ctx.nodes
+            and v in self.ctx.nodes
+            and math.isfinite(self.ctx.nodes[u][3])
+            and math.isfinite(self.ctx.nodes[v][3])
+        ):
             z = _along(xy, self.ctx.nodes[u][3] + outer / 2, self.ctx.nodes[v][3] + outer / 2)
         else:
-            known = "" if u is None or v is None else (
-                f" (its end manholes {u!r} and {v!r} are not known with an invert: import their file before this "
-                "one, in the same import)")
-            raise self.error(f"Pipe {f.fid} has 2-D coordinates and no elevation: give z coordinates, a `depth`, "
-                             f"`invert_z_start` and `invert_z_end`, or end manholes with inverts{known}.", f.fid)
+            known = (
+                ""
+                if u is None or v is None
+                else (
+                    f" (its end manholes {u!r} and {v!r} are not known with an invert: import their file before this "
+                    "one, in the same import)"
+                )
+            )
+            raise self.error(
+                f"Pipe {f.fid} has 2-D coordinates and no elevation: give z coordinates, a `depth`, "
+                f"`invert_z_start` and `invert_z_end`, or end manholes with inverts{known}.",
+                f.fid,
+            )
         return self._build(
-            PipeSegment, f, id=f.fid, name=_str(f.props.get("name")), utility=utility,
+            PipeSegment,
+            f,
+            id=f.fid,
+            name=_str(f.props.get("name")),
+            utility=utility,
             centreline=[(float(a), float(b), float(c)) for (a, b), c in zip(xy, z, strict=True)],
-            diameter=d, width=w, section_height=h, from_node=u, to_node=v,
-            material=_str(f.props.get("material")), year=self._int(f, "year"),
-            lane=self._enum(f, "lane", LaneType), pressure_class=_str(f.props.get("pressure_class")),
-            in_conduit=_bool(f.props.get("in_conduit")), attributes=self._kept(f))
+            diameter=d,
+            width=w,
+            section_height=h,
+            from_node=u,
+            to_node=v,
+            material=_str(f.props.get("material")),
+            year=self._int(f, "year"),
+            lane=self._enum(f, "lane", LaneType),
+            pressure_class=_str(f.props.get("pressure_class")),
+            in_conduit=_bool(f.props.get("in_conduit")),
+            attributes=self._kept(f),
+        )
 
     def _node(self, f: _Feature, xyz: np.ndarray) -> PipeNode:
         x, y, zc = (float(c) for c in xyz[0])
@@ -494,8 +580,11 @@ class _Reader:
             g = float(self.ctx.terrain.sample(np.array([[x, y]]))[0])
             ground = g if math.isfinite(g) else None
         if ground is None:
-            raise self.error(f"Node {f.fid} has no ground elevation: give `ground_z` (or a z coordinate), or import "
-                             "a terrain first.", f.fid)
+            raise self.error(
+                f"Node {f.fid} has no ground elevation: give `ground_z` (or a z coordinate), or import "
+                "a terrain first.",
+                f.fid,
+            )
         invert, depth = self._opt(f, "invert_z"), self._opt(f, "depth")
         if invert is not None:
             depth = ground - invert
@@ -505,9 +594,18 @@ class _Reader:
             raise self.error(f"Manhole {f.fid} has no `invert_z` and no `depth`; give one of them.", f.fid)
         if depth is not None and depth < 0:
             raise self.error(f"Node {f.fid}: the invert ({invert:g} m) lies above the ground ({ground:g} m).", f.fid)
-        node = self._build(PipeNode, f, id=f.fid, name=_str(f.props.get("name")), kind=kind, utility=utility,
-                           position=(x, y, ground), depth=depth, diameter=self._size(f, "diameter"),
-                           attributes=self._kept(f))
+        node = self._build(
+            PipeNode,
+            f,
+            id=f.fid,
+            name=_str(f.props.get("name")),
+            kind=kind,
+            utility=utility,
+            position=(x, y, ground),
+            depth=depth,
+            diameter=self._size(f, "diameter"),
+            attributes=self._kept(f),
+        )
         self.ctx.nodes[f.fid] = (x, y, ground, math.nan if invert is None else invert)
         return node
 
@@ -532,10 +630,13 @@ def _array(ring: Any) -> np.ndarray:
         raise TypeError("positions must be arrays")
     out = np.full((len(ring), 3), np.nan)
     for i, p in enumerate(ring):
-        if not isinstance(p, list) or len(p) < 2 or any(isinstance(c, bool) or not isinstance(c, (int, float))
-                                                        for c in p[:3]):
+        if (
+            not isinstance(p, list)
+            or len(p) < 2
+            or any(isinstance(c, bool) or not isinstance(c, (int, float)) for c in p[:3])
+        ):
             raise ValueError(f"position {i} is {json.dumps(p)[:60]}, not [x, y] or [x, y, z]")
-        out[i, :min(len(p), 3)] = p[:3]
+        out[i, : min(len(p), 3)] = p[:3]
     return out
 
 
@@ -550,8 +651,10 @@ def _centroid(ring: np.ndarray) -> tuple[float, float]:
     a = cross.sum() / 2
     if abs(a) < 1e-12:
         return float(x.mean()), float(y.mean())
-    return (float(((x + np.roll(x, -1)) * cross).sum() / (6 * a)),
-            float(((y + np.roll(y, -1)) * cross).sum() / (6 * a)))
+    return (
+        float(((x + np.roll(x, -1)) * cross).sum() / (6 * a)),
+        float(((y + np.roll(y, -1)) * cross).sum() / (6 * a)),
+    )
 
 
 def _along(xy: np.ndarray, z0: float, z1: float) -> np.ndarray:

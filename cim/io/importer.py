@@ -20,10 +20,19 @@ class ImportReport:
     terrain: bool = False
 
 
-def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None = None, fmt: str | None = None,
-                 progress: Callable[[str, float], None] | None = None, replace: bool = False,
-                 names: Sequence[str] | None = None, utility: str | None = None,
-                 max_features: int | None = None, max_points: int | None = None) -> ImportReport:
+def import_files(
+    store: Store,
+    paths: Sequence[str | Path],
+    *,
+    crs: str | None = None,
+    fmt: str | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    replace: bool = False,
+    names: Sequence[str] | None = None,
+    utility: str | None = None,
+    max_features: int | None = None,
+    max_points: int | None = None,
+) -> ImportReport:
     """Read ``paths`` into the store's city and write them in one transaction.
 
     ``crs`` is used for files that declare none; ``names`` (same length as ``paths``) are the names to
@@ -46,8 +55,16 @@ def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None =
             if progress:
                 progress(f"reading {name}", (k + f) / n * 0.9)
 
-        ctx = ImportContext(city=city, crs=crs, terrain=new_terrain or terrain, progress=step, filename=name,
-                            default_utility=utility, nodes=nodes, max_points=max_points)
+        ctx = ImportContext(
+            city=city,
+            crs=crs,
+            terrain=new_terrain or terrain,
+            progress=step,
+            filename=name,
+            default_utility=utility,
+            nodes=nodes,
+            max_points=max_points,
+        )
         try:
             result = read(path, ctx, fmt)
         except ImportError_ as exc:
@@ -58,20 +75,32 @@ def import_files(store: Store, paths: Sequence[str | Path], *, crs: str | None =
             new_terrain = result.terrain
         features += result.features
         if max_features is not None and len(features) > max_features:
-            raise ImportError_(f"The import holds more than {max_features:,} features, the most this service takes "
-                               "at once; split it or raise the limit.", file=name)
+            raise ImportError_(
+                f"The import holds more than {max_features:,} features, the most this service takes "
+                "at once; split it or raise the limit.",
+                file=name,
+            )
         if result.building_points is not None and len(result.building_points):
             points.append(result.building_points)
         per: dict[str, int] = {}
         for f in result.features:
             per[type(f).__name__] = per.get(type(f).__name__, 0) + 1
-        report.files.append({"file": name, "format": result.format, "source_crs": result.source_crs,
-                             "features": per, "terrain": result.terrain is not None, "warnings": result.warnings,
-                             **({"info": result.info} if result.info else {})})
+        report.files.append(
+            {
+                "file": name,
+                "format": result.format,
+                "source_crs": result.source_crs,
+                "features": per,
+                "terrain": result.terrain is not None,
+                "warnings": result.warnings,
+                **({"info": result.info} if result.info else {}),
+            }
+        )
     if progress:
         progress("writing", 0.9)
-    report.counts = store.write(features, terrain=new_terrain, replace=replace,
-                                building_points=np.concatenate(points) if points else None)
+    report.counts = store.write(
+        features, terrain=new_terrain, replace=replace, building_points=np.concatenate(points) if points else None
+    )
     report.terrain = new_terrain is not None
     if progress:
         progress("done", 1.0)

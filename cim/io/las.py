@@ -63,13 +63,20 @@ class LasReader:
             if fh.read(4) != b"LASF":
                 raise ImportError_("Not a LAS or LAZ file: it does not start with the signature 'LASF'.", file=name)
         try:
-            reader = laspy.open(str(path), laz_backend=getattr(laspy.LazBackend, LAZ_BACKEND),
-                                decompression_selection=(laspy.DecompressionSelection.XY_RETURNS_CHANNEL
-                                                         | laspy.DecompressionSelection.Z
-                                                         | laspy.DecompressionSelection.CLASSIFICATION))
+            reader = laspy.open(
+                str(path),
+                laz_backend=getattr(laspy.LazBackend, LAZ_BACKEND),
+                decompression_selection=(
+                    laspy.DecompressionSelection.XY_RETURNS_CHANNEL
+                    | laspy.DecompressionSelection.Z
+                    | laspy.DecompressionSelection.CLASSIFICATION
+                ),
+            )
         except Exception as exc:  # laspy raises LaspyException, ValueError, struct.error... on a bad header
-            raise ImportError_(f"The LAS header cannot be read ({_why(exc)}); the file is truncated or is not "
-                               "a valid LAS/LAZ file.", file=name) from None
+            raise ImportError_(
+                f"The LAS header cannot be read ({_why(exc)}); the file is truncated or is not a valid LAS/LAZ file.",
+                file=name,
+            ) from None
         with reader:
             return self._read(reader, size, ctx, name)
 
@@ -77,8 +84,11 @@ class LasReader:
         header = reader.header
         total = int(header.point_count)
         if ctx.max_points is not None and total > ctx.max_points:
-            raise ImportError_(f"The file holds {total:,} points, more than this service takes in one file "
-                               f"({ctx.max_points:,}); split it or raise the limit.", file=name)
+            raise ImportError_(
+                f"The file holds {total:,} points, more than this service takes in one file "
+                f"({ctx.max_points:,}); split it or raise the limit.",
+                file=name,
+            )
         compressed = bool(header.are_points_compressed)
         if total == 0:
             raise ImportError_("The file holds no points.", file=name)
@@ -89,8 +99,11 @@ class LasReader:
             end = evlr if start < evlr <= size else size
             held = max(0, (end - start) // rec)
             if held < total:
-                raise ImportError_(f"The header says {total:,} points but the file holds fewer ({held:,}): "
-                                   "it is truncated or its header is wrong.", file=name)
+                raise ImportError_(
+                    f"The header says {total:,} points but the file holds fewer ({held:,}): "
+                    "it is truncated or its header is wrong.",
+                    file=name,
+                )
         warnings: list[str] = []
         src = _source_crs(header, ctx, name, warnings)
         city = ctx.city
@@ -102,8 +115,7 @@ class LasReader:
             tf = None if same else _transformer(hsrc.to_wkt(), city.crs_epsg)
             bounds = _city_bounds(header, tf)
         except (CRSError, ProjError) as exc:
-            raise ImportError_(f"Cannot transform from {label} to EPSG:{city.crs_epsg}: {exc}.",
-                               file=name) from None
+            raise ImportError_(f"Cannot transform from {label} to EPSG:{city.crs_epsg}: {exc}.", file=name) from None
         w = datum_warning(src, city)
         if w:
             warnings.append(w)
@@ -132,8 +144,11 @@ class LasReader:
                     x, y = tf.transform(x, y)
                     x, y = np.asarray(x), np.asarray(y)
                 if not (np.isfinite(x).all() and np.isfinite(y).all() and np.isfinite(z).all()):
-                    raise ImportError_(f"Points {done:,}-{done + n:,} cannot be placed in EPSG:{city.crs_epsg} "
-                                       f"(from {label}): wrong CRS?", file=name)
+                    raise ImportError_(
+                        f"Points {done:,}-{done + n:,} cannot be placed in EPSG:{city.crs_epsg} "
+                        f"(from {label}): wrong CRS?",
+                        file=name,
+                    )
                 grid.add(x, y, z, cls)
                 b = cls == BUILDING_CLASS
                 if b.any():
@@ -145,8 +160,11 @@ class LasReader:
         except GridTooLarge as exc:
             raise ImportError_(f"The points do not fit a terrain grid: {exc}.", file=name) from None
         except Exception as exc:  # lazrs' LazrsError, laspy's ValueError on a short buffer, EOFError, ...
-            raise ImportError_(f"The point data ends early or is corrupt after {done:,} of the {total:,} points "
-                               f"the header announces ({_why(exc)}).", file=name) from None
+            raise ImportError_(
+                f"The point data ends early or is corrupt after {done:,} of the {total:,} points "
+                f"the header announces ({_why(exc)}).",
+                file=name,
+            ) from None
         if done < total:
             raise ImportError_(f"The header says {total:,} points but the file holds fewer ({done:,}).", file=name)
 
@@ -157,8 +175,12 @@ class LasReader:
             warnings.append(how)
         pts = np.concatenate(building) if building else None
         ctx.report(1.0)
-        info = {"points": done, "ground_points": grid.n_ground, "building_points": 0 if pts is None else len(pts),
-                "dem_cell": None if terrain is None else terrain.cell}
+        info = {
+            "points": done,
+            "ground_points": grid.n_ground,
+            "building_points": 0 if pts is None else len(pts),
+            "dem_cell": None if terrain is None else terrain.cell,
+        }
         return ImportResult(terrain=terrain, building_points=pts, source_crs=label, warnings=warnings, info=info)
 
 
@@ -205,8 +227,11 @@ def _source_crs(header, ctx: ImportContext, name: str, warnings: list[str]) -> C
         declared = None
     if declared is None and _has_crs_records(header):
         if ctx.crs is None:
-            raise ImportError_("The file's coordinate reference system records cannot be understood; give the "
-                               "CRS with --crs (for example --crs EPSG:7415).", file=name)
+            raise ImportError_(
+                "The file's coordinate reference system records cannot be understood; give the "
+                "CRS with --crs (for example --crs EPSG:7415).",
+                file=name,
+            )
         warnings.append(f"the file's CRS records cannot be understood; read in {ctx.crs} (--crs)")
     elif declared is not None and ctx.crs is not None:
         warnings.append(f"the file declares its CRS ({_crs_label(declared)}); --crs {ctx.crs} was not used")

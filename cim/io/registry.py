@@ -26,8 +26,9 @@ def detect(path: Path, fmt: str | None = None) -> Reader:
         try:
             return READERS[fmt]
         except KeyError:
-            raise ImportError_(f"Unknown format {fmt!r}; known formats: {', '.join(sorted(READERS))}.",
-                               file=name) from None
+            raise ImportError_(
+                f"Unknown format {fmt!r}; known formats: {', '.join(sorted(READERS))}.", file=name
+            ) from None
     try:
         with open(path, "rb") as fh:
             head = fh.read(_SNIFF_BYTES)
@@ -42,9 +43,12 @@ def detect(path: Path, fmt: str | None = None) -> Reader:
     for reader in READERS.values():
         if any(lower.endswith(ext) for ext in reader.extensions):
             return reader
-    raise ImportError_("Unrecognised file format; known formats: " +
-                       ", ".join(f"{r.name} ({', '.join(r.extensions)})" for r in READERS.values()) + ".",
-                       file=name)
+    raise ImportError_(
+        "Unrecognised file format; known formats: "
+        + ", ".join(f"{r.name} ({', '.join(r.extensions)})" for r in READERS.values())
+        + ".",
+        file=name,
+    )
 
 
 def read(path: str | Path, ctx: ImportContext, fmt: str | None = None) -> ImportResult:

@@ -26,8 +26,10 @@ def resolve_crs(declared: str | CRS | None, ctx: ImportContext, *, what: str = "
     """
     src = declared if declared is not None else ctx.crs
     if src is None:
-        raise ImportError_(f"The {what} declares no coordinate reference system; give one with --crs "
-                           "(for example --crs EPSG:7415).", file=ctx.filename)
+        raise ImportError_(
+            f"The {what} declares no coordinate reference system; give one with --crs (for example --crs EPSG:7415).",
+            file=ctx.filename,
+        )
     if isinstance(src, CRS):
         return src
     try:
@@ -41,8 +43,9 @@ def _parse(text: str) -> CRS:
     from ..crs import normalise
 
     norm = normalise(text)
-    return CRS.from_user_input(norm if not norm.startswith("http") else norm.replace(
-        "http://www.opengis.net/def/crs/EPSG/0/", "EPSG:"))
+    return CRS.from_user_input(
+        norm if not norm.startswith("http") else norm.replace("http://www.opengis.net/def/crs/EPSG/0/", "EPSG:")
+    )
 
 
 def horizontal(crs: CRS) -> CRS:
@@ -76,8 +79,9 @@ def northing_first(crs: CRS) -> bool:
     return bool(axes) and axes[0].direction.lower() in ("north", "south")
 
 
-def to_city(xyz: FloatArray, src: CRS, city: City, *, authority_order: bool = False,
-            z_factor: float | None = None) -> FloatArray:
+def to_city(
+    xyz: FloatArray, src: CRS, city: City, *, authority_order: bool = False, z_factor: float | None = None
+) -> FloatArray:
     """(n, 2) or (n, 3) coordinates in ``src`` -> the same shape in the city CRS, metres.
 
     ``authority_order``: the input follows the CRS's declared axis order (GML does: EPSG:6697 is
@@ -90,8 +94,11 @@ def to_city(xyz: FloatArray, src: CRS, city: City, *, authority_order: bool = Fa
         ox, oy = x.copy(), y.copy()
     else:
         ox, oy = _transformer(src, city.crs_epsg).transform(x, y)
-    out = np.column_stack([ox, oy]) if a.shape[1] == 2 else np.column_stack(
-        [ox, oy, a[:, 2] * (vertical_factor(src) if z_factor is None else z_factor)])
+    out = (
+        np.column_stack([ox, oy])
+        if a.shape[1] == 2
+        else np.column_stack([ox, oy, a[:, 2] * (vertical_factor(src) if z_factor is None else z_factor)])
+    )
     return out
 
 
@@ -103,5 +110,7 @@ def datum_warning(src: CRS, city: City) -> str | None:
     code = vert.to_epsg()
     if code is not None and f"EPSG:{code}" == city.vertical_datum:
         return None
-    return (f"heights are in {vert.name} and were kept without a datum shift to {city.vertical_datum} "
-            "(no transformation between these datums is defined)")
+    return (
+        f"heights are in {vert.name} and were kept without a datum shift to {city.vertical_datum} "
+        "(no transformation between these datums is defined)"
+    )

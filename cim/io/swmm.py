@@ -71,13 +71,15 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
     row = inp.option("LINK_OFFSETS")
     by_elevation = row is not None and row.fields[1].upper() == "ELEVATION"
     if row is not None and row.fields[1].upper() not in ("DEPTH", "ELEVATION"):
-        raise inp.error(f"Unknown LINK_OFFSETS {row.fields[1]!r} (line {row.line}); SWMM knows DEPTH, ELEVATION.",
-                        row)
+        raise inp.error(f"Unknown LINK_OFFSETS {row.fields[1]!r} (line {row.line}); SWMM knows DEPTH, ELEVATION.", row)
 
     # nodes
-    for sec, n, cols in (("JUNCTIONS", 2, "name, invert elevation"), ("OUTFALLS", 3, "name, invert elevation, type"),
-                         ("STORAGE", 5, "name, invert elevation, max depth, initial depth, shape"),
-                         ("DIVIDERS", 4, "name, invert elevation, diverted link, type")):
+    for sec, n, cols in (
+        ("JUNCTIONS", 2, "name, invert elevation"),
+        ("OUTFALLS", 3, "name, invert elevation, type"),
+        ("STORAGE", 5, "name, invert elevation, max depth, initial depth, shape"),
+        ("DIVIDERS", 4, "name, invert elevation, diverted link, type"),
+    ):
         for r in inp.rows(sec):
             inp.need(r, n, cols)
     nodes = _inp.unique_ids(inp, [(s, inp.rows(s)) for s in NODE_SECTIONS], "node")
@@ -89,8 +91,9 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
         col = {"JUNCTIONS": 2, "STORAGE": 2}.get(r.section)
         if r.section == "DIVIDERS":
             col = DIVIDER_YMAX.get(r.fields[3].upper())
-        max_depth[fid] = (inp.number(r, col, "max depth", nonnegative=True) * m
-                          if col is not None and len(r.fields) > col else 0.0)
+        max_depth[fid] = (
+            inp.number(r, col, "max depth", nonnegative=True) * m if col is not None and len(r.fields) > col else 0.0
+        )
 
     # links
     for r in inp.rows("CONDUITS"):
@@ -103,14 +106,20 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
     for r in conduits:
         for end in r.fields[1:3]:
             if end not in nodes:
-                raise inp.error(f"[CONDUITS] conduit {r.fields[0]!r} references unknown node {end!r} "
-                                f"(line {r.line}).", r, feature=r.fields[0])
+                raise inp.error(
+                    f"[CONDUITS] conduit {r.fields[0]!r} references unknown node {end!r} (line {r.line}).",
+                    r,
+                    feature=r.fields[0],
+                )
     xsect: dict[str, _inp.Row] = {}
     for r in inp.rows("XSECTIONS"):
         inp.need(r, 3, "link, shape, geom1")
         if r.fields[0] in xsect:
-            raise inp.error(f"[XSECTIONS] gives link {r.fields[0]!r} twice (lines {xsect[r.fields[0]].line} and "
-                            f"{r.line}).", r, feature=r.fields[0])
+            raise inp.error(
+                f"[XSECTIONS] gives link {r.fields[0]!r} twice (lines {xsect[r.fields[0]].line} and {r.line}).",
+                r,
+                feature=r.fields[0],
+            )
         xsect[r.fields[0]] = r
 
     # sections and end elevations of conduits
@@ -120,8 +129,12 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
         fid, a, b = r.fields[0], r.fields[1], r.fields[2]
         xs = xsect.get(fid)
         if xs is None:
-            raise inp.error(f"[CONDUITS] conduit {fid!r} (line {r.line}) has no [XSECTIONS] entry."
-                            + inp.truncation_hint("XSECTIONS"), r, feature=fid)
+            raise inp.error(
+                f"[CONDUITS] conduit {fid!r} (line {r.line}) has no [XSECTIONS] entry."
+                + inp.truncation_hint("XSECTIONS"),
+                r,
+                feature=fid,
+            )
         shape = xs.fields[1].upper()
         if shape in NO_SIZE:
             skipped_shape.append(fid)
@@ -137,15 +150,21 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
             else:
                 off = inp.number(r, col, what) * m
                 ends.append(off if by_elevation else invert[node] + off)
-        attrs = {"length_m": inp.number(r, 3, "length", nonnegative=True) * m,
-                 "roughness": inp.number(r, 4, "roughness"), "shape": shape,
-                 "invert_in_m": ends[0], "invert_out_m": ends[1]}
+        attrs = {
+            "length_m": inp.number(r, 3, "length", nonnegative=True) * m,
+            "roughness": inp.number(r, 4, "roughness"),
+            "shape": shape,
+            "invert_in_m": ends[0],
+            "invert_out_m": ends[1],
+        }
         if len(xs.fields) > 6 and shape not in ("CUSTOM",):
             attrs["barrels"] = int(inp.number(xs, 6, "barrels", positive=True))
         spec.append((r, size | {"attributes": attrs}, g1, ends[0], ends[1]))
     if skipped_shape:
-        warnings.append(f"skipped {len(skipped_shape)} conduits without a pipe size (DUMMY, IRREGULAR or STREET "
-                        "sections): " + ", ".join(skipped_shape[:5]) + (" ..." if len(skipped_shape) > 5 else ""))
+        warnings.append(
+            f"skipped {len(skipped_shape)} conduits without a pipe size (DUMMY, IRREGULAR or STREET "
+            "sections): " + ", ".join(skipped_shape[:5]) + (" ..." if len(skipped_shape) > 5 else "")
+        )
     ctx.report(0.3)
 
     geo = _inp.plan(inp, ctx, nodes, links, what="SWMM input file")
@@ -153,9 +172,12 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
     for r, *_ in spec:
         for end in r.fields[1:3]:
             if end not in geo.node_xy:
-                raise inp.error(f"[CONDUITS] conduit {r.fields[0]!r} (line {r.line}) uses node {end!r}, which has "
-                                "no [COORDINATES] entry." + inp.truncation_hint("COORDINATES"), r,
-                                feature=r.fields[0])
+                raise inp.error(
+                    f"[CONDUITS] conduit {r.fields[0]!r} (line {r.line}) uses node {end!r}, which has "
+                    "no [COORDINATES] entry." + inp.truncation_hint("COORDINATES"),
+                    r,
+                    feature=r.fields[0],
+                )
     ctx.report(0.5)
 
     # a max depth of 0: up to the highest crown of the connected conduits (SWMM's rule)
@@ -172,8 +194,18 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
         attrs = {"swmm_type": SWMM_TYPE[r.section], "invert_elevation_m": invert[fid]}
         if r.section == "OUTFALLS":
             attrs["outfall_type"] = r.fields[2].upper()
-            features.append(_inp.build(inp, r, PipeNode, id=fid, kind=NodeKind.outfall, utility=utility,
-                                       position=(x, y, invert[fid]), attributes=attrs))
+            features.append(
+                _inp.build(
+                    inp,
+                    r,
+                    PipeNode,
+                    id=fid,
+                    kind=NodeKind.outfall,
+                    utility=utility,
+                    position=(x, y, invert[fid]),
+                    attributes=attrs,
+                )
+            )
             continue
         depth = max_depth[fid]
         attrs["max_depth_m"] = depth
@@ -181,9 +213,19 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
             depth = crown[fid]
             attrs["depth_assumed"] = True
         rim[fid] = invert[fid] + depth
-        features.append(_inp.build(inp, r, PipeNode, id=fid, kind=NodeKind.manhole, utility=utility,
-                                   position=(x, y, invert[fid] + depth), depth=depth if depth > 0 else None,
-                                   attributes=attrs))
+        features.append(
+            _inp.build(
+                inp,
+                r,
+                PipeNode,
+                id=fid,
+                kind=NodeKind.manhole,
+                utility=utility,
+                position=(x, y, invert[fid] + depth),
+                depth=depth if depth > 0 else None,
+                attributes=attrs,
+            )
+        )
 
     above: list[str] = []
     for k, (r, size, h, z_in, z_out) in enumerate(spec):
@@ -191,18 +233,36 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
         verts = geo.link_vertices.get(fid)
         xy = np.vstack([geo.node_xy[a]] + ([verts] if verts is not None else []) + [geo.node_xy[b]])
         if not np.any(np.hypot(*np.diff(xy, axis=0).T) > 0):
-            raise inp.error(f"[CONDUITS] conduit {fid!r} (line {r.line}) has zero horizontal length: nodes {a!r} "
-                            f"and {b!r} share a position.", r, feature=fid)
+            raise inp.error(
+                f"[CONDUITS] conduit {fid!r} (line {r.line}) has zero horizontal length: nodes {a!r} "
+                f"and {b!r} share a position.",
+                r,
+                feature=fid,
+            )
         z = _inp.path_z(xy, z_in + h / 2, z_out + h / 2)
         if any(node in rim and zc + h > rim[node] + 1e-6 for node, zc in ((a, z_in), (b, z_out))):
             above.append(fid)
-        features.append(_inp.build(inp, r, PipeSegment, id=fid, utility=utility, from_node=a, to_node=b,
-                                   centreline=np.column_stack([xy, z]).tolist(), **size))
+        features.append(
+            _inp.build(
+                inp,
+                r,
+                PipeSegment,
+                id=fid,
+                utility=utility,
+                from_node=a,
+                to_node=b,
+                centreline=np.column_stack([xy, z]).tolist(),
+                **size,
+            )
+        )
         if k % 2000 == 1999:
             ctx.report(0.5 + 0.5 * k / len(spec))
     if above:
-        warnings.append(f"{len(above)} conduits reach above the rim of an end node (crown higher than the ground): "
-                        + ", ".join(above[:5]) + (" ..." if len(above) > 5 else ""))
+        warnings.append(
+            f"{len(above)} conduits reach above the rim of an end node (crown higher than the ground): "
+            + ", ".join(above[:5])
+            + (" ..." if len(above) > 5 else "")
+        )
     shared = getattr(ctx, "nodes", None)  # for pipe files of the same import that name these nodes
     if shared is not None:
         for f in features:

@@ -21,21 +21,28 @@ def parse_bbox(text: str | list[float], parameter: str = "bbox") -> list[float]:
         try:
             values = [float(p) for p in parts]
         except ValueError:
-            raise InvalidParameter(parameter, f"{parameter} must be 4 or 6 comma-separated numbers, "
-                                              f"got {text!r}.") from None
+            raise InvalidParameter(
+                parameter, f"{parameter} must be 4 or 6 comma-separated numbers, got {text!r}."
+            ) from None
     else:
         values = [float(v) for v in text]
     if len(values) not in (4, 6):
-        raise InvalidParameter(parameter, f"{parameter} needs 4 numbers (minx,miny,maxx,maxy) or 6 "
-                                          f"(minx,miny,minz,maxx,maxy,maxz), got {len(values)}.")
+        raise InvalidParameter(
+            parameter,
+            f"{parameter} needs 4 numbers (minx,miny,maxx,maxy) or 6 "
+            f"(minx,miny,minz,maxx,maxy,maxz), got {len(values)}.",
+        )
     if not all(math.isfinite(v) for v in values):
         raise InvalidParameter(parameter, f"{parameter} values must be finite numbers.")
     half = len(values) // 2
     for axis, (lo, hi) in enumerate(zip(values[:half], values[half:], strict=True)):
         if lo > hi:
-            raise InvalidParameter(parameter, f"{parameter} lower corner exceeds upper corner on axis "
-                                              f"{axis + 1} ({lo} > {hi}); boxes across the antimeridian "
-                                              "are not supported.")
+            raise InvalidParameter(
+                parameter,
+                f"{parameter} lower corner exceeds upper corner on axis "
+                f"{axis + 1} ({lo} > {hi}); boxes across the antimeridian "
+                "are not supported.",
+            )
     return values
 
 
@@ -59,8 +66,9 @@ def region_from_bbox(values: list[float], crs_uri: str, city_epsg: int, paramete
     xy = np.asarray(ring.exterior.coords)
     city = to_city_xy(xy, crs_uri, city_epsg)
     if not np.all(np.isfinite(city)):
-        raise InvalidParameter(parameter, f"{parameter} lies outside the area where the CRS can be "
-                                          "transformed to the city's.")
+        raise InvalidParameter(
+            parameter, f"{parameter} lies outside the area where the CRS can be transformed to the city's."
+        )
     poly = shapely.Polygon(city)
     if x0 == x1 or y0 == y1:  # a degenerate box (a line or point) still selects what it touches
         poly = shapely.LineString(city) if (x0, y0) != (x1, y1) else shapely.Point(city[0])

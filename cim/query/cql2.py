@@ -27,8 +27,17 @@ Dialect = Literal["sqlite", "postgis"]
 
 _COMPARE = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _TEMPORAL = {"t_before": "<", "t_after": ">", "t_equals": "=", "t_intersects": "="}
-_SPATIAL = {"s_intersects", "s_within", "s_contains", "s_disjoint", "s_touches", "s_crosses", "s_overlaps",
-            "s_equals", "s_dwithin"}
+_SPATIAL = {
+    "s_intersects",
+    "s_within",
+    "s_contains",
+    "s_disjoint",
+    "s_touches",
+    "s_crosses",
+    "s_overlaps",
+    "s_equals",
+    "s_dwithin",
+}
 _CONVERSE = {"s_within": "s_contains", "s_contains": "s_within"}
 _ARITH = {"+", "-", "*", "/"}
 
@@ -42,8 +51,7 @@ class Filter:
     text: str = ""
 
 
-def parse_filter(expr: str | dict, *, lang: str | None = None, crs: str | None = None,
-                 city_epsg: int = 4550) -> Filter:
+def parse_filter(expr: str | dict, *, lang: str | None = None, crs: str | None = None, city_epsg: int = 4550) -> Filter:
     """Parse CQL2 text or JSON (``lang``: ``cql2-text`` or ``cql2-json``; guessed when None)."""
     import cql2
 
@@ -61,8 +69,11 @@ def parse_filter(expr: str | dict, *, lang: str | None = None, crs: str | None =
             parsed.validate()
     except Exception as exc:  # cql2 raises plain exceptions whose text shows the position of the fault
         raise InvalidParameter("filter", f"filter is not valid CQL2: {str(exc).strip()}") from None
-    return Filter(parsed.to_json(), check_supported(crs, city_epsg, "filter-crs"),
-                  expr if isinstance(expr, str) else orjson.dumps(expr).decode())
+    return Filter(
+        parsed.to_json(),
+        check_supported(crs, city_epsg, "filter-crs"),
+        expr if isinstance(expr, str) else orjson.dumps(expr).decode(),
+    )
 
 
 def parse_sortby(text: str | list[str] | None, collection: str) -> list[tuple[str, bool]]:
@@ -79,8 +90,7 @@ def parse_sortby(text: str | list[str] | None, collection: str) -> list[tuple[st
         asc = not item.startswith("-")
         name = item.lstrip("+- ")
         if name != "id" and name not in q:
-            raise InvalidParameter("sortby", f"cannot sort by {name!r}; sortable properties: id, "
-                                             f"{', '.join(q)}.")
+            raise InvalidParameter("sortby", f"cannot sort by {name!r}; sortable properties: id, {', '.join(q)}.")
         out.append((name, asc))
     return out
 
@@ -99,8 +109,15 @@ def sqlite_predicate(wkb: bytes, key: str) -> int:
     return int(getattr(shapely, _SHAPELY[op])(geom, g))
 
 
-_SHAPELY = {"s_intersects": "intersects", "s_within": "within", "s_contains": "contains",
-            "s_touches": "touches", "s_crosses": "crosses", "s_overlaps": "overlaps", "s_equals": "equals"}
+_SHAPELY = {
+    "s_intersects": "intersects",
+    "s_within": "within",
+    "s_contains": "contains",
+    "s_touches": "touches",
+    "s_crosses": "crosses",
+    "s_overlaps": "overlaps",
+    "s_equals": "equals",
+}
 
 
 @dataclass
@@ -179,10 +196,13 @@ class Compiler:
             return f"({self._value(args[0])[0]} IS NULL)"
         if op in _SPATIAL:
             return self._spatial(op, args)
-        raise InvalidParameter("filter", f"the operator {node['op']!r} is not supported here; supported: comparisons, "
-                                         "LIKE, IN, BETWEEN, IS NULL, AND/OR/NOT, S_INTERSECTS, S_WITHIN, S_CONTAINS, "
-                                         "S_DISJOINT, S_TOUCHES, S_CROSSES, S_OVERLAPS, S_EQUALS, S_DWITHIN, "
-                                         "T_BEFORE, T_AFTER, T_EQUALS, T_INTERSECTS.")
+        raise InvalidParameter(
+            "filter",
+            f"the operator {node['op']!r} is not supported here; supported: comparisons, "
+            "LIKE, IN, BETWEEN, IS NULL, AND/OR/NOT, S_INTERSECTS, S_WITHIN, S_CONTAINS, "
+            "S_DISJOINT, S_TOUCHES, S_CROSSES, S_OVERLAPS, S_EQUALS, S_DWITHIN, "
+            "T_BEFORE, T_AFTER, T_EQUALS, T_INTERSECTS.",
+        )
 
     def _name(self, node: Any) -> str:
         return node.get("property", "?") if isinstance(node, dict) else repr(node)
@@ -192,9 +212,12 @@ class Compiler:
             return None
         q = self.q.get(name)
         if q is None:
-            raise InvalidParameter("filter", f"unknown property {name!r}; queryable properties of "
-                                             f"{self.collection}: id, geometry, {', '.join(self.q)}.",
-                                   property=name)
+            raise InvalidParameter(
+                "filter",
+                f"unknown property {name!r}; queryable properties of "
+                f"{self.collection}: id, geometry, {', '.join(self.q)}.",
+                property=name,
+            )
         return q
 
     def _prop_sql(self, name: str, temporal: bool = False) -> str:
@@ -220,8 +243,11 @@ class Compiler:
                     raise InvalidParameter("filter", "geometry can only be used in spatial predicates.")
                 q = self._queryable(name)
                 if temporal and (q is None or not q.temporal):
-                    raise InvalidParameter("filter", f"{name!r} is not a date; temporal operators apply to "
-                                                     "year_built (pipes: year).", property=name)
+                    raise InvalidParameter(
+                        "filter",
+                        f"{name!r} is not a date; temporal operators apply to year_built (pipes: year).",
+                        property=name,
+                    )
                 return self._prop_sql(name, temporal), ("date" if temporal else (q.type if q else "string"))
             op = node.get("op", "").lower()
             if op == "casei":
@@ -264,8 +290,11 @@ class Compiler:
         if kind is None or vkind is None or kind == vkind or (kind in numeric and vkind in numeric):
             return
         name = prop.get("property", "?") if isinstance(prop, dict) else "?"
-        raise InvalidParameter("filter", f"type mismatch: {name} is a {kind}, compared with "
-                                         f"{orjson.dumps(value).decode()} ({vkind}).", property=name)
+        raise InvalidParameter(
+            "filter",
+            f"type mismatch: {name} is a {kind}, compared with {orjson.dumps(value).decode()} ({vkind}).",
+            property=name,
+        )
 
     def _compare(self, op: str, a: Any, b: Any, temporal: bool = False) -> str:
         dated = temporal or _is_date(a) or _is_date(b)
@@ -308,9 +337,16 @@ class Compiler:
         negate = op == "s_disjoint"
         rel = "s_intersects" if negate else op
         if self.dialect == "postgis":
-            fn = {"s_intersects": "ST_Intersects", "s_within": "ST_Within", "s_contains": "ST_Contains",
-                  "s_touches": "ST_Touches", "s_crosses": "ST_Crosses", "s_overlaps": "ST_Overlaps",
-                  "s_equals": "ST_Equals", "s_dwithin": "ST_DWithin"}[rel]
+            fn = {
+                "s_intersects": "ST_Intersects",
+                "s_within": "ST_Within",
+                "s_contains": "ST_Contains",
+                "s_touches": "ST_Touches",
+                "s_crosses": "ST_Crosses",
+                "s_overlaps": "ST_Overlaps",
+                "s_equals": "ST_Equals",
+                "s_dwithin": "ST_DWithin",
+            }[rel]
             wkb = self._param(shapely.to_wkb(g))
             srid = self._param(self.epsg)
             extra = f", {self._param(dist)}" if rel == "s_dwithin" else ""
@@ -320,8 +356,10 @@ class Compiler:
             self.out.keys.append(key)
             x0, y0, x1, y1 = g.bounds
             box = [x1 + dist, x0 - dist, y1 + dist, y0 - dist]
-            cand = (f"fid IN (SELECT fid FROM {self.rtree} WHERE minx <= {self.ph} AND maxx >= {self.ph} "
-                    f"AND miny <= {self.ph} AND maxy >= {self.ph})")
+            cand = (
+                f"fid IN (SELECT fid FROM {self.rtree} WHERE minx <= {self.ph} AND maxx >= {self.ph} "
+                f"AND miny <= {self.ph} AND maxy >= {self.ph})"
+            )
             self.out.params.extend(box)
             sql = f"({cand} AND cim_rel(geom, {self._param(key)}) = 1)"
         return f"(NOT {sql})" if negate else sql
@@ -336,8 +374,9 @@ def register_predicate(op: str, geom: shapely.Geometry, dist: float = 0.0) -> st
     return key
 
 
-def compile_filter(flt: Filter | None, collection: str, dialect: Dialect, city_epsg: int, *,
-                   rtree: str | None = None) -> Compiled:
+def compile_filter(
+    flt: Filter | None, collection: str, dialect: Dialect, city_epsg: int, *, rtree: str | None = None
+) -> Compiled:
     """SQL for ``flt`` (``TRUE`` when None)."""
     if flt is None:
         return Compiled("TRUE")

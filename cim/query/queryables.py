@@ -55,8 +55,6 @@ def _scalar(tp: Any) -> tuple[str, tuple[str, ...] | None] | None:
     return None
 
 
-
-
 @lru_cache(maxsize=16)
 def queryables(collection: str) -> dict[str, Queryable]:
     """name -> Queryable for a collection (UnknownCollection for a bad name)."""
@@ -78,9 +76,13 @@ def json_schema(collection: str, base_url: str) -> dict[str, Any]:
     """The ``/collections/{cid}/queryables`` document (JSON Schema 2020-12, OGC API - Features Part 3)."""
     spec = get_spec(collection)
     props: dict[str, Any] = {
-        "geometry": {"title": "geometry", "description": f"The feature's geometry ({spec.geometry_type}), "
-                     "for spatial predicates (S_INTERSECTS, S_WITHIN, S_DWITHIN, ...); literals in filter-crs.",
-                     "format": "geometry-any", "x-ogc-role": "primary-geometry"},
+        "geometry": {
+            "title": "geometry",
+            "description": f"The feature's geometry ({spec.geometry_type}), "
+            "for spatial predicates (S_INTERSECTS, S_WITHIN, S_DWITHIN, ...); literals in filter-crs.",
+            "format": "geometry-any",
+            "x-ogc-role": "primary-geometry",
+        },
     }
     for q in queryables(collection).values():
         p: dict[str, Any] = {"title": q.name, "type": q.type}
@@ -91,8 +93,9 @@ def json_schema(collection: str, base_url: str) -> dict[str, Any]:
         if q.unit:
             p["x-ogc-unit"] = q.unit
         if q.temporal:
-            p["description"] = (p.get("description", "") + " Compares with DATE/TIMESTAMP literals as 1 January "
-                                "of the year.").strip()
+            p["description"] = (
+                p.get("description", "") + " Compares with DATE/TIMESTAMP literals as 1 January of the year."
+            ).strip()
         props[q.name] = p
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -95,7 +95,8 @@ class Rule(BaseModel):
         if self.kind == "class" and not self.assigns:
             raise ValueError(f"rule {self.id}: a class rule needs `assigns`")
         if self.kind in ("class", "verdict", "note", "parameter", "plant-room") and (
-                self.threshold is None or self.inclusive is None or not self.unit):
+            self.threshold is None or self.inclusive is None or not self.unit
+        ):
             raise ValueError(f"rule {self.id}: a {self.kind} rule needs threshold, unit and inclusive")
         if self.kind == "siting" and (self.layer is None or self.min_class is None):
             raise ValueError(f"rule {self.id}: a siting rule needs layer and min_class")
@@ -143,10 +144,21 @@ class RuleSet(BaseModel):
     def _fill(cls, data: Any) -> Any:
         """Each rule inherits the set's id, document, effective date and confidence unless it gives its own."""
         if isinstance(data, dict) and isinstance(data.get("rules"), list):
-            inherit = {"rule_set": data.get("id", ""), "document": data.get("document", ""),
-                       "effective": data.get("effective", ""), "confidence": data.get("confidence")}
-            data = {**data, "rules": [{**inherit, **r, "rule_set": inherit["rule_set"], "document": inherit["document"]}
-                                      if isinstance(r, dict) else r for r in data["rules"]]}
+            inherit = {
+                "rule_set": data.get("id", ""),
+                "document": data.get("document", ""),
+                "effective": data.get("effective", ""),
+                "confidence": data.get("confidence"),
+            }
+            data = {
+                **data,
+                "rules": [
+                    {**inherit, **r, "rule_set": inherit["rule_set"], "document": inherit["document"]}
+                    if isinstance(r, dict)
+                    else r
+                    for r in data["rules"]
+                ],
+            }
         return data
 
     @model_validator(mode="after")
@@ -171,8 +183,14 @@ class RuleSet(BaseModel):
 # Class names of the two class-giving rule sets, lowest first (kept with the data's `assigns`).
 HEIGHT_CLASSES = ["low-multi-storey", "high-rise", "ultra-high-rise"]
 FIRE_CLASSES = ["single-multi-storey", "class-II", "class-I"]
-CLASS_LABELS_ZH = {"low-multi-storey": "低层/多层", "high-rise": "高层", "ultra-high-rise": "超高层",
-                   "single-multi-storey": "单、多层", "class-II": "二类高层", "class-I": "一类高层"}
+CLASS_LABELS_ZH = {
+    "low-multi-storey": "低层/多层",
+    "high-rise": "高层",
+    "ultra-high-rise": "超高层",
+    "single-multi-storey": "单、多层",
+    "class-II": "二类高层",
+    "class-I": "一类高层",
+}
 _CLASSES = {"gb50352": HEIGHT_CLASSES, "gb50016": FIRE_CLASSES}
 
 
@@ -200,16 +218,18 @@ def load_rule_sets(names: tuple[str, ...] = RULE_SETS, overrides: dict[str, floa
     known = {r.id: r for s in sets for r in s.rules}
     for rid, value in overrides.items():
         if rid not in known:
-            raise InvalidParameter("overrides", f"No rule {rid!r} to override; the rules are: "
-                                                f"{', '.join(sorted(known))}.")
+            raise InvalidParameter(
+                "overrides", f"No rule {rid!r} to override; the rules are: {', '.join(sorted(known))}."
+            )
         if known[rid].threshold is None:
             raise InvalidParameter("overrides", f"Rule {rid!r} has no threshold to override.")
         if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
             raise InvalidParameter("overrides", f"The override of {rid!r} must be a finite number, got {value!r}.")
     out = []
     for s in sets:
-        rules = [r.model_copy(update={"threshold": float(overrides[r.id])}) if r.id in overrides else r
-                 for r in s.rules]
+        rules = [
+            r.model_copy(update={"threshold": float(overrides[r.id])}) if r.id in overrides else r for r in s.rules
+        ]
         out.append(s.model_copy(update={"rules": rules}))
     return out
 
@@ -238,7 +258,8 @@ class CityProfile(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     urban_population: int | None = Field(None, ge=0, description="城区常住人口.")
     population_class: PopulationClass | None = Field(
-        None, description="lt_3m or ge_3m; derived from urban_population when not given.")
+        None, description="lt_3m or ge_3m; derived from urban_population when not given."
+    )
     confidence: Confidence | None = None
     note: str | None = None
     fire_stations: list[FireStation] | None = None
@@ -261,8 +282,10 @@ def load_profile(name_or_path: str | Path) -> CityProfile:
             return p
     path = Path(key)
     if not path.is_file():
-        raise InvalidParameter("profile", f"No city profile {key!r}: give one of {', '.join(shipped_profiles())} "
-                                          "or a TOML/JSON profile file.")
+        raise InvalidParameter(
+            "profile",
+            f"No city profile {key!r}: give one of {', '.join(shipped_profiles())} or a TOML/JSON profile file.",
+        )
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
@@ -290,8 +313,12 @@ def resolve_profile(city: City, profile: CityProfile | str | Path | None = None)
             update["confidence"] = None
             update["note"] = "urban population of the city model"
         elif shipped is not None:
-            update.update(urban_population=shipped.urban_population, population_class=shipped.population_class,
-                          confidence=shipped.confidence, note=shipped.note)
+            update.update(
+                urban_population=shipped.urban_population,
+                population_class=shipped.population_class,
+                confidence=shipped.confidence,
+                note=shipped.note,
+            )
     if base.fire_stations is None:
         update["fire_stations"] = list(city.fire_stations)
     return base.model_copy(update=update)
@@ -307,7 +334,21 @@ def population_class(profile: CityProfile, split: Rule) -> PopulationClass | Non
 
 
 __all__ = [
-    "RULE_SETS", "HEIGHT_CLASSES", "FIRE_CLASSES", "CLASS_LABELS_ZH", "Confidence", "PopulationClass",
-    "Verdict", "Rule", "RuleSet", "Zone", "CityProfile", "load_rule_set", "load_rule_sets", "shipped_profiles",
-    "load_profile", "resolve_profile", "population_class",
+    "RULE_SETS",
+    "HEIGHT_CLASSES",
+    "FIRE_CLASSES",
+    "CLASS_LABELS_ZH",
+    "Confidence",
+    "PopulationClass",
+    "Verdict",
+    "Rule",
+    "RuleSet",
+    "Zone",
+    "CityProfile",
+    "load_rule_set",
+    "load_rule_sets",
+    "shipped_profiles",
+    "load_profile",
+    "resolve_profile",
+    "population_class",
 ]

@@ -24,8 +24,7 @@ def open_store(url: str | Path, *, create: bool = False) -> Store:
 
         return PostGISStore(s, create=create)
     if s.startswith("sqlite:///"):
-        s = s[len("sqlite:///"):]
+        s = s[len("sqlite:///") :]
     elif "://" in s:
-        raise StoreError(f"Unknown store URL scheme in {s!r}: give a file path or sqlite:///path.",
-                         where={"store": s})
+        raise StoreError(f"Unknown store URL scheme in {s!r}: give a file path or sqlite:///path.", where={"store": s})
     return SQLiteStore(s, create=create)

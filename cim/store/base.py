@@ -38,8 +38,9 @@ class Region:
     zmax: float | None = None
 
     @classmethod
-    def box(cls, minx: float, miny: float, maxx: float, maxy: float,
-            zmin: float | None = None, zmax: float | None = None) -> Region:
+    def box(
+        cls, minx: float, miny: float, maxx: float, maxy: float, zmin: float | None = None, zmax: float | None = None
+    ) -> Region:
         return cls(shapely.box(minx, miny, maxx, maxy), zmin, zmax)
 
     @property
@@ -145,7 +146,7 @@ def first_duplicate(ids: list[str], existing: Callable[[list[str]], str | None])
             return i
         seen.add(i)
     for k in range(0, len(ids), 500):
-        hit = existing(ids[k:k + 500])
+        hit = existing(ids[k : k + 500])
         if hit is not None:
             return hit
     return "?"
@@ -163,8 +164,14 @@ class Store(Protocol):
     def city(self) -> City:
         """The city's metadata (every route).  StoreError if the store is not initialised."""
 
-    def write(self, features: Iterable[BaseModel], *, terrain: Terrain | None = None,
-              building_points: np.ndarray | None = None, replace: bool = False) -> dict[str, int]:
+    def write(
+        self,
+        features: Iterable[BaseModel],
+        *,
+        terrain: Terrain | None = None,
+        building_points: np.ndarray | None = None,
+        replace: bool = False,
+    ) -> dict[str, int]:
         """Add features, terrain (replacing any) and LiDAR building points ((n, 3) metres, appended) in one
         transaction: all land or none (imports, ``cim sample``).
 
@@ -177,13 +184,22 @@ class Store(Protocol):
     def bounds(self, collection: str) -> Bounds3 | None:
         """3-D bounds of a collection's solids, or None when empty (collection extents)."""
 
-    def query(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
-              sortby: list[tuple[str, bool]] | None = None, limit: int | None = None, offset: int = 0) -> Page:
+    def query(
+        self,
+        collection: str,
+        *,
+        region: Region | None = None,
+        filter: Filter | None = None,
+        sortby: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Page:
         """Features matching a region and a CQL2 filter, in ``sortby`` order (then insertion order), paged
         (``/items``).  The filter runs as the backend's SQL, not as a loop over features."""
 
-    def iter_features(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
-                      batch: int = 1000) -> Iterator[BaseModel]:
+    def iter_features(
+        self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
+    ) -> Iterator[BaseModel]:
         """Every matching feature in insertion order, streamed in batches (exports, analyses)."""
 
     def get(self, collection: str, fid: str) -> BaseModel:

@@ -10,8 +10,9 @@ from ..collections import COLLECTIONS
 from .base import Store
 
 
-def copy_store(src: Store, dst: Store, *, overwrite: bool = False,
-               progress: Callable[[str, float], None] | None = None) -> dict[str, int]:
+def copy_store(
+    src: Store, dst: Store, *, overwrite: bool = False, progress: Callable[[str, float], None] | None = None
+) -> dict[str, int]:
     """Initialise ``dst`` with ``src``'s city and write every feature, the terrain and the building points
     in one transaction (all or nothing).  Returns counts per collection."""
     dst.init(src.city(), overwrite=overwrite)

@@ -52,16 +52,19 @@ class PostGISStore:
         conninfo, self.schema = _split_url(url)
         self._s = sql.Identifier(self.schema)
         try:
-            self._pool = ConnectionPool(conninfo, min_size=1, max_size=pool_size, open=True, timeout=30,
-                                        kwargs={"autocommit": True})
+            self._pool = ConnectionPool(
+                conninfo, min_size=1, max_size=pool_size, open=True, timeout=30, kwargs={"autocommit": True}
+            )
             self._pool.wait(timeout=30)
         except Exception as exc:
             raise StoreError(f"Cannot connect to PostgreSQL: {exc}", where={"store": self._safe_url()}) from exc
         self._counts: tuple[int, dict[str, int]] | None = None
         if not create and self._meta("schema_version") is None:
             self.close()
-            raise StoreError(f"No city store in schema {self.schema!r}: create one with `cim init` or `cim sample`.",
-                             where={"store": self._safe_url()})
+            raise StoreError(
+                f"No city store in schema {self.schema!r}: create one with `cim init` or `cim sample`.",
+                where={"store": self._safe_url()},
+            )
 
     def _safe_url(self) -> str:
         parts = urlsplit(self.url)
@@ -87,52 +90,69 @@ class PostGISStore:
     def _meta(self, key: str) -> str | None:
         with self._pool.connection() as conn:
             try:
-                row = conn.execute(sql.SQL("SELECT value FROM {} WHERE key = %s").format(self._q("meta")),
-                                   (key,)).fetchone()
+                row = conn.execute(
+                    sql.SQL("SELECT value FROM {} WHERE key = %s").format(self._q("meta")), (key,)
+                ).fetchone()
             except psycopg.errors.UndefinedTable:
                 return None
         return row[0] if row else None
 
     def init(self, city: City, *, overwrite: bool = False) -> None:
         if self._meta("schema_version") is not None and not overwrite:
-            raise StoreError(f"Schema {self.schema!r} already holds a city; replace it with overwrite=True "
-                             "(`cim init --force`).", where={"store": self._safe_url()})
+            raise StoreError(
+                f"Schema {self.schema!r} already holds a city; replace it with overwrite=True (`cim init --force`).",
+                where={"store": self._safe_url()},
+            )
         srid = city.crs_epsg
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(self._s))
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(self._s))
             conn.execute(sql.SQL("CREATE TABLE {} (key text PRIMARY KEY, value text NOT NULL)").format(self._q("meta")))
-            conn.execute(sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, data bytea NOT NULL)")
-                         .format(self._q("blobs")))
+            conn.execute(
+                sql.SQL("CREATE TABLE {} (name text PRIMARY KEY, data bytea NOT NULL)").format(self._q("blobs"))
+            )
             conn.execute(sql.SQL("CREATE TABLE {} (id text PRIMARY KEY, doc jsonb NOT NULL)").format(self._q("jobs")))
             for cid in COLLECTIONS:
                 t = self._t(cid)
-                conn.execute(sql.SQL(
-                    "CREATE TABLE {t} (fid bigserial PRIMARY KEY, id text NOT NULL UNIQUE, doc jsonb NOT NULL, "
-                    "geom geometry(Geometry, {srid}) NOT NULL, minx float8 NOT NULL, miny float8 NOT NULL, "
-                    "minz float8 NOT NULL, maxx float8 NOT NULL, maxy float8 NOT NULL, maxz float8 NOT NULL, "
-                    "env geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakeLine(ST_MakePoint(minx, miny, minz), "
-                    "ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED)").format(t=t, srid=sql.Literal(srid)))
+                conn.execute(
+                    sql.SQL(
+                        "CREATE TABLE {t} (fid bigserial PRIMARY KEY, id text NOT NULL UNIQUE, doc jsonb NOT NULL, "
+                        "geom geometry(Geometry, {srid}) NOT NULL, minx float8 NOT NULL, miny float8 NOT NULL, "
+                        "minz float8 NOT NULL, maxx float8 NOT NULL, maxy float8 NOT NULL, maxz float8 NOT NULL, "
+                        "env geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakeLine(ST_MakePoint(minx, miny, minz), "
+                        "ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED)"
+                    ).format(t=t, srid=sql.Literal(srid))
+                )
                 conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(t))
                 conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (env gist_geometry_ops_nd)").format(t))
-            conn.cursor().executemany(sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(self._q("meta")), [
-                ("schema_version", str(SCHEMA_VERSION)), ("city", city.model_dump_json()), ("version", "1")])
+            conn.cursor().executemany(
+                sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(self._q("meta")),
+                [("schema_version", str(SCHEMA_VERSION)), ("city", city.model_dump_json()), ("version", "1")],
+            )
         self._counts = None
 
     def city(self) -> City:
         raw = self._meta("city")
         if raw is None:
-            raise StoreError(f"Schema {self.schema!r} holds no city: run `cim init` or `cim sample` first.",
-                             where={"store": self._safe_url()})
+            raise StoreError(
+                f"Schema {self.schema!r} holds no city: run `cim init` or `cim sample` first.",
+                where={"store": self._safe_url()},
+            )
         return City.model_validate_json(raw)
 
     def version(self) -> int:
         return int(self._meta("version") or 0)
 
     # -- writes ------------------------------------------------------------------------------
-    def write(self, features: Iterable[BaseModel], *, terrain: Terrain | None = None,
-              building_points: np.ndarray | None = None, replace: bool = False) -> dict[str, int]:
+    def write(
+        self,
+        features: Iterable[BaseModel],
+        *,
+        terrain: Terrain | None = None,
+        building_points: np.ndarray | None = None,
+        replace: bool = False,
+    ) -> dict[str, int]:
         city = self.city()
         rows = prepare_rows(features, srid=city.crs_epsg)
         with self._pool.connection() as conn, conn.transaction():
@@ -142,8 +162,12 @@ class PostGISStore:
                 if replace:
                     conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(t), (r.ids,))
                 try:
-                    with conn.transaction(), conn.cursor().copy(sql.SQL(
-                            "COPY {} (id, doc, geom, minx, miny, minz, maxx, maxy, maxz) FROM STDIN").format(t)) as cp:
+                    with (
+                        conn.transaction(),
+                        conn.cursor().copy(
+                            sql.SQL("COPY {} (id, doc, geom, minx, miny, minz, maxx, maxy, maxz) FROM STDIN").format(t)
+                        ) as cp,
+                    ):
                         for fid, doc, geom, b in zip(r.ids, r.docs, r.geoms, r.boxes, strict=True):
                             cp.write_row((fid, doc.decode(), geom.hex(), *b))
                 except psycopg.errors.UniqueViolation:
@@ -154,8 +178,9 @@ class PostGISStore:
                 old = self._blob(conn, "building_points")
                 pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
                 self._put_blob(conn, "building_points", points_to_bytes(pts))
-            conn.execute(sql.SQL("UPDATE {} SET value = (value::bigint + 1)::text WHERE key = 'version'")
-                         .format(self._q("meta")))
+            conn.execute(
+                sql.SQL("UPDATE {} SET value = (value::bigint + 1)::text WHERE key = 'version'").format(self._q("meta"))
+            )
         return {cid: len(r.ids) for cid, r in rows.items()}
 
     @staticmethod
@@ -163,6 +188,7 @@ class PostGISStore:
         def find(chunk: list[str]) -> str | None:
             row = conn.execute(sql.SQL("SELECT id FROM {} WHERE id = ANY(%s) LIMIT 1").format(t), (chunk,)).fetchone()
             return row[0] if row else None
+
         return find
 
     # -- reads -------------------------------------------------------------------------------
@@ -170,15 +196,23 @@ class PostGISStore:
         v = self.version()
         if self._counts is None or self._counts[0] != v:
             with self._pool.connection() as conn:
-                self._counts = (v, {cid: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t(cid)))
-                                    .fetchone()[0] for cid in COLLECTIONS})
+                self._counts = (
+                    v,
+                    {
+                        cid: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t(cid))).fetchone()[0]
+                        for cid in COLLECTIONS
+                    },
+                )
         return dict(self._counts[1])
 
     def bounds(self, collection: str) -> Bounds3 | None:
         get_spec(collection)
         with self._pool.connection() as conn:
-            row = conn.execute(sql.SQL("SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) "
-                                       "FROM {}").format(self._t(collection))).fetchone()
+            row = conn.execute(
+                sql.SQL("SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {}").format(
+                    self._t(collection)
+                )
+            ).fetchone()
         return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
 
     def _where(self, region: Region | None, srid: int) -> tuple[sql.Composable, list]:
@@ -207,8 +241,16 @@ class PostGISStore:
         comp = compile_filter(flt, collection, "postgis", srid)
         return sql.SQL("{} AND ({})").format(where, sql.SQL(comp.sql)), [*args, *comp.params]
 
-    def query(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
-              sortby: list[tuple[str, bool]] | None = None, limit: int | None = None, offset: int = 0) -> Page:
+    def query(
+        self,
+        collection: str,
+        *,
+        region: Region | None = None,
+        filter: Filter | None = None,
+        sortby: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Page:
         get_spec(collection)
         t = self._t(collection)
         where, args = self._full_where(collection, region, filter)
@@ -218,20 +260,25 @@ class PostGISStore:
                 matched = self.counts()[collection]
             else:
                 matched = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where), args).fetchone()[0]
-            rows = conn.execute(sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s")
-                                .format(t, where, order), [*args, limit, offset]).fetchall()
+            rows = conn.execute(
+                sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(t, where, order),
+                [*args, limit, offset],
+            ).fetchall()
         return Page(self._decode(collection, (r[0] for r in rows)), matched)
 
-    def iter_features(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
-                      batch: int = 1000) -> Iterator[BaseModel]:
+    def iter_features(
+        self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
+    ) -> Iterator[BaseModel]:
         get_spec(collection)
         t = self._t(collection)
         where, args = self._full_where(collection, region, filter)
         last = 0
         while True:
             with self._pool.connection() as conn:
-                rows = conn.execute(sql.SQL("SELECT fid, doc FROM {} WHERE fid > %s AND {} ORDER BY fid LIMIT %s")
-                                    .format(t, where), [last, *args, batch]).fetchall()
+                rows = conn.execute(
+                    sql.SQL("SELECT fid, doc FROM {} WHERE fid > %s AND {} ORDER BY fid LIMIT %s").format(t, where),
+                    [last, *args, batch],
+                ).fetchall()
             if not rows:
                 return
             last = rows[-1][0]
@@ -240,15 +287,20 @@ class PostGISStore:
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)
         with self._pool.connection() as conn:
-            row = conn.execute(sql.SQL("SELECT doc FROM {} WHERE id = %s").format(self._t(collection)),
-                               (fid,)).fetchone()
+            row = conn.execute(
+                sql.SQL("SELECT doc FROM {} WHERE id = %s").format(self._t(collection)), (fid,)
+            ).fetchone()
         if row is None:
             raise FeatureNotFound(collection, fid)
         return self._decode(collection, [row[0]])[0]
 
     def _put_blob(self, conn, name: str, data: bytes) -> None:
-        conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data")
-                     .format(self._q("blobs")), (name, data))
+        conn.execute(
+            sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data").format(
+                self._q("blobs")
+            ),
+            (name, data),
+        )
 
     def _blob(self, conn, name: str) -> bytes | None:
         row = conn.execute(sql.SQL("SELECT data FROM {} WHERE name = %s").format(self._q("blobs")), (name,)).fetchone()
@@ -266,23 +318,31 @@ class PostGISStore:
 
     def put_job(self, job_id: str, doc: dict) -> None:
         with self._pool.connection() as conn:
-            conn.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc")
-                         .format(self._q("jobs")), (job_id, Jsonb(doc)))
+            conn.execute(
+                sql.SQL("INSERT INTO {} VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc").format(
+                    self._q("jobs")
+                ),
+                (job_id, Jsonb(doc)),
+            )
 
     def get_job(self, job_id: str) -> dict | None:
         with self._pool.connection() as conn:
-            row = conn.execute(sql.SQL("SELECT doc FROM {} WHERE id = %s").format(self._q("jobs")),
-                               (job_id,)).fetchone()
+            row = conn.execute(
+                sql.SQL("SELECT doc FROM {} WHERE id = %s").format(self._q("jobs")), (job_id,)
+            ).fetchone()
         return None if row is None else row[0]
 
     def integrity_check(self) -> bool:
         """Every feature has its index box and the box holds its geometry."""
         with self._pool.connection() as conn:
             for cid in COLLECTIONS:
-                bad = conn.execute(sql.SQL(
-                    "SELECT count(*) FROM {} WHERE NOT ST_IsValid(geom) AND GeometryType(geom) LIKE '%%POLYGON' "
-                    "OR ST_XMin(geom) < minx - 1e-6 OR ST_XMax(geom) > maxx + 1e-6 "
-                    "OR ST_YMin(geom) < miny - 1e-6 OR ST_YMax(geom) > maxy + 1e-6").format(self._t(cid))).fetchone()[0]
+                bad = conn.execute(
+                    sql.SQL(
+                        "SELECT count(*) FROM {} WHERE NOT ST_IsValid(geom) AND GeometryType(geom) LIKE '%%POLYGON' "
+                        "OR ST_XMin(geom) < minx - 1e-6 OR ST_XMax(geom) > maxx + 1e-6 "
+                        "OR ST_YMin(geom) < miny - 1e-6 OR ST_YMax(geom) > maxy + 1e-6"
+                    ).format(self._t(cid))
+                ).fetchone()[0]
                 if bad:
                     return False
         return True

@@ -58,8 +58,9 @@ class SQLiteStore:
         self.path = Path(path)
         self.url = str(self.path)
         if not create and not self.path.exists():
-            raise StoreError(f"No store at {self.path}: create one with `cim init` or `cim sample`.",
-                             where={"store": str(self.path)})
+            raise StoreError(
+                f"No store at {self.path}: create one with `cim init` or `cim sample`.", where={"store": str(self.path)}
+            )
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -113,17 +114,21 @@ class SQLiteStore:
     def init(self, city: City, *, overwrite: bool = False) -> None:
         conn = self._conn()
         if self._meta("schema_version") is not None and not overwrite:
-            raise StoreError(f"{self.path} already holds a city; replace it with overwrite=True (`cim init --force`).",
-                             where={"store": self.url})
+            raise StoreError(
+                f"{self.path} already holds a city; replace it with overwrite=True (`cim init --force`).",
+                where={"store": self.url},
+            )
         conn.execute("BEGIN IMMEDIATE")
         try:
             for cid in COLLECTIONS:
                 f, rt = _t(cid)
                 conn.execute(f"DROP TABLE IF EXISTS {f}")
                 conn.execute(f"DROP TABLE IF EXISTS {rt}")
-                conn.execute(f"CREATE TABLE {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
-                             "doc BLOB NOT NULL, geom BLOB NOT NULL, minx REAL, miny REAL, minz REAL, "
-                             "maxx REAL, maxy REAL, maxz REAL)")
+                conn.execute(
+                    f"CREATE TABLE {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
+                    "doc BLOB NOT NULL, geom BLOB NOT NULL, minx REAL, miny REAL, minz REAL, "
+                    "maxx REAL, maxy REAL, maxz REAL)"
+                )
                 conn.execute(f"CREATE VIRTUAL TABLE {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
             conn.execute("DROP TABLE IF EXISTS jobs")
             conn.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, doc BLOB NOT NULL)")
@@ -131,9 +136,14 @@ class SQLiteStore:
             conn.execute("CREATE TABLE blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL)")
             conn.execute("DROP TABLE IF EXISTS meta")
             conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            conn.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("schema_version", str(SCHEMA_VERSION)), ("city", city.model_dump_json()), ("version", "1"),
-            ])
+            conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("city", city.model_dump_json()),
+                    ("version", "1"),
+                ],
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -144,20 +154,30 @@ class SQLiteStore:
     def city(self) -> City:
         version = self._meta("schema_version")
         if version is not None and int(version) != SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has store schema {version}; this version reads schema {SCHEMA_VERSION}. "
-                             "Rebuild it (`cim sample`, or `cim init` and import again).", where={"store": self.url})
+            raise StoreError(
+                f"{self.path} has store schema {version}; this version reads schema {SCHEMA_VERSION}. "
+                "Rebuild it (`cim sample`, or `cim init` and import again).",
+                where={"store": self.url},
+            )
         raw = self._meta("city")
         if raw is None:
-            raise StoreError(f"{self.path} holds no city: run `cim init` or `cim sample` first.",
-                             where={"store": self.url})
+            raise StoreError(
+                f"{self.path} holds no city: run `cim init` or `cim sample` first.", where={"store": self.url}
+            )
         return City.model_validate_json(raw)
 
     def version(self) -> int:
         return int(self._meta("version") or 0)
 
     # -- writes ------------------------------------------------------------------------------
-    def write(self, features: Iterable[BaseModel], *, terrain: Terrain | None = None,
-              building_points: np.ndarray | None = None, replace: bool = False) -> dict[str, int]:
+    def write(
+        self,
+        features: Iterable[BaseModel],
+        *,
+        terrain: Terrain | None = None,
+        building_points: np.ndarray | None = None,
+        replace: bool = False,
+    ) -> dict[str, int]:
         self.city()  # must be initialised
         rows = prepare_rows(features)
         conn = self._conn()
@@ -170,9 +190,13 @@ class SQLiteStore:
                 (start,) = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {f}").fetchone()
                 fids = range(start, start + len(r.ids))
                 try:
-                    conn.executemany(f"INSERT INTO {f} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                     ((fid, i, d, g, *b) for fid, i, d, g, b in
-                                      zip(fids, r.ids, r.docs, r.geoms, r.boxes, strict=True)))
+                    conn.executemany(
+                        f"INSERT INTO {f} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            (fid, i, d, g, *b)
+                            for fid, i, d, g, b in zip(fids, r.ids, r.docs, r.geoms, r.boxes, strict=True)
+                        ),
+                    )
                 except sqlite3.IntegrityError:
                     raise DuplicateFeature(cid, first_duplicate(r.ids, self._existing(conn, cid))) from None
                 rt_rows = ((fid, b[0], b[3], b[1], b[4], b[2], b[5]) for fid, b in zip(fids, r.boxes, strict=True))
@@ -193,7 +217,7 @@ class SQLiteStore:
     def _delete_ids(self, conn: sqlite3.Connection, cid: str, ids: list[str]) -> None:
         f, rt = _t(cid)
         for i in range(0, len(ids), _CHUNK):
-            chunk = ids[i:i + _CHUNK]
+            chunk = ids[i : i + _CHUNK]
             q = ",".join("?" * len(chunk))
             conn.execute(f"DELETE FROM {rt} WHERE fid IN (SELECT fid FROM {f} WHERE id IN ({q}))", chunk)
             conn.execute(f"DELETE FROM {f} WHERE id IN ({q})", chunk)
@@ -203,9 +227,11 @@ class SQLiteStore:
         f, _ = _t(cid)
 
         def find(chunk: list[str]) -> str | None:
-            row = conn.execute(f"SELECT id FROM {f} WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1",
-                               chunk).fetchone()
+            row = conn.execute(
+                f"SELECT id FROM {f} WHERE id IN ({','.join('?' * len(chunk))}) LIMIT 1", chunk
+            ).fetchone()
             return row[0] if row else None
+
         return find
 
     # -- reads -------------------------------------------------------------------------------
@@ -213,8 +239,10 @@ class SQLiteStore:
         v = self.version()
         if self._counts is None or self._counts[0] != v:
             conn = self._conn()
-            self._counts = (v, {cid: conn.execute(f"SELECT count(*) FROM {_t(cid)[0]}").fetchone()[0]
-                                for cid in COLLECTIONS})
+            self._counts = (
+                v,
+                {cid: conn.execute(f"SELECT count(*) FROM {_t(cid)[0]}").fetchone()[0] for cid in COLLECTIONS},
+            )
         return dict(self._counts[1])
 
     def bounds(self, collection: str) -> Bounds3 | None:
@@ -223,8 +251,11 @@ class SQLiteStore:
         v = self.version()
         if self._bounds.get(collection, (None,))[0] != v:
             f, _ = _t(collection)
-            row = self._conn().execute(
-                f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {f}").fetchone()
+            row = (
+                self._conn()
+                .execute(f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {f}")
+                .fetchone()
+            )
             self._bounds[collection] = (v, None if row[0] is None else tuple(float(x) for x in row))
         return self._bounds[collection][1]  # type: ignore[return-value]
 
@@ -239,9 +270,15 @@ class SQLiteStore:
         """One statement: the R*Tree's candidates joined with their 2-D geometry, then the exact test."""
         f, rt = _t(collection)
         where, args = _rtree_where(region, "r.")
-        rows = self._conn().execute(
-            f"SELECT r.fid, r.minx, r.miny, r.maxx, r.maxy, f.geom FROM {rt} AS r JOIN {f} AS f ON f.fid = r.fid "
-            f"WHERE {where}", args).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT r.fid, r.minx, r.miny, r.maxx, r.maxy, f.geom FROM {rt} AS r JOIN {f} AS f ON f.fid = r.fid "
+                f"WHERE {where}",
+                args,
+            )
+            .fetchall()
+        )
         if not rows:
             return np.zeros(0, dtype=np.int64)
         cand = np.array([r[:5] for r in rows], dtype=float)
@@ -254,9 +291,13 @@ class SQLiteStore:
         conn = self._conn()
         out: list[bytes] = []
         for i in range(0, len(fids), _CHUNK):
-            chunk = fids[i:i + _CHUNK]
-            out += [r[0] for r in conn.execute(
-                f"SELECT doc FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) ORDER BY fid", chunk)]
+            chunk = fids[i : i + _CHUNK]
+            out += [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT doc FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) ORDER BY fid", chunk
+                )
+            ]
         return out
 
     def _where(self, collection: str, region: Region | None, flt: Filter | None) -> Compiled:
@@ -266,44 +307,69 @@ class SQLiteStore:
         if region is not None:
             where, args = _rtree_where(region)
             key = register_predicate("s_intersects", region.polygon)
-            parts.append(Compiled(f"fid IN (SELECT fid FROM {rt} WHERE {where}) AND cim_rel(geom, ?) = 1",
-                                  [*args, key], [key]))
-        return Compiled(" AND ".join(f"({p.sql})" for p in parts), [v for p in parts for v in p.params],
-                        [k for p in parts for k in p.keys])
+            parts.append(
+                Compiled(f"fid IN (SELECT fid FROM {rt} WHERE {where}) AND cim_rel(geom, ?) = 1", [*args, key], [key])
+            )
+        return Compiled(
+            " AND ".join(f"({p.sql})" for p in parts),
+            [v for p in parts for v in p.params],
+            [k for p in parts for k in p.keys],
+        )
 
-    def _sql_query(self, collection: str, region: Region | None, flt: Filter | None,
-                   sortby: list[tuple[str, bool]] | None, limit: int | None, offset: int) -> Page:
+    def _sql_query(
+        self,
+        collection: str,
+        region: Region | None,
+        flt: Filter | None,
+        sortby: list[tuple[str, bool]] | None,
+        limit: int | None,
+        offset: int,
+    ) -> Page:
         f, _ = _t(collection)
         where = self._where(collection, region, flt)
         try:
             conn = self._conn()
             matched = conn.execute(f"SELECT count(*) FROM {f} WHERE {where.sql}", where.params).fetchone()[0]
             order = order_by(sortby, collection, "sqlite")
-            rows = conn.execute(f"SELECT doc FROM {f} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
-                                [*where.params, -1 if limit is None else limit, offset]).fetchall()
+            rows = conn.execute(
+                f"SELECT doc FROM {f} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*where.params, -1 if limit is None else limit, offset],
+            ).fetchall()
         except sqlite3.OperationalError as exc:  # pragma: no cover - a compiler bug, not user input
             raise StoreError(f"query failed: {exc}", where={"store": self.url}) from exc
         finally:
             where.release()
         return Page(self._decode(collection, (r[0] for r in rows)), matched)
 
-    def query(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
-              sortby: list[tuple[str, bool]] | None = None, limit: int | None = None, offset: int = 0) -> Page:
+    def query(
+        self,
+        collection: str,
+        *,
+        region: Region | None = None,
+        filter: Filter | None = None,
+        sortby: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Page:
         get_spec(collection)
         f, _ = _t(collection)
         if filter is not None or sortby:
             return self._sql_query(collection, region, filter, sortby, limit, offset)
         if region is None:
             matched = self.counts()[collection]
-            rows = self._conn().execute(f"SELECT doc FROM {f} ORDER BY fid LIMIT ? OFFSET ?",
-                                        (-1 if limit is None else limit, offset)).fetchall()
+            rows = (
+                self._conn()
+                .execute(f"SELECT doc FROM {f} ORDER BY fid LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset))
+                .fetchall()
+            )
             return Page(self._decode(collection, (r[0] for r in rows)), matched)
         fids = self._matching_fids(collection, region)
-        page = fids[offset:None if limit is None else offset + limit]
+        page = fids[offset : None if limit is None else offset + limit]
         return Page(self._decode(collection, self._docs(collection, page.tolist())), len(fids))
 
-    def iter_features(self, collection: str, *, region: Region | None = None, filter: Filter | None = None,
-                      batch: int = 1000) -> Iterator[BaseModel]:
+    def iter_features(
+        self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
+    ) -> Iterator[BaseModel]:
         get_spec(collection)
         if filter is not None:
             f, _ = _t(collection)
@@ -311,8 +377,14 @@ class SQLiteStore:
             while True:
                 where = self._where(collection, region, filter)
                 try:
-                    rows = self._conn().execute(f"SELECT fid, doc FROM {f} WHERE fid > ? AND {where.sql} ORDER BY fid "
-                                                "LIMIT ?", [last, *where.params, batch]).fetchall()
+                    rows = (
+                        self._conn()
+                        .execute(
+                            f"SELECT fid, doc FROM {f} WHERE fid > ? AND {where.sql} ORDER BY fid LIMIT ?",
+                            [last, *where.params, batch],
+                        )
+                        .fetchall()
+                    )
                 finally:
                     where.release()
                 if not rows:
@@ -322,13 +394,16 @@ class SQLiteStore:
         if region is not None:
             fids = self._matching_fids(collection, region).tolist()
             for i in range(0, len(fids), batch):
-                yield from self._decode(collection, self._docs(collection, fids[i:i + batch]))
+                yield from self._decode(collection, self._docs(collection, fids[i : i + batch]))
             return
         f, _ = _t(collection)
         last = 0
         while True:
-            rows = self._conn().execute(f"SELECT fid, doc FROM {f} WHERE fid > ? ORDER BY fid LIMIT ?",
-                                        (last, batch)).fetchall()
+            rows = (
+                self._conn()
+                .execute(f"SELECT fid, doc FROM {f} WHERE fid > ? ORDER BY fid LIMIT ?", (last, batch))
+                .fetchall()
+            )
             if not rows:
                 return
             last = rows[-1][0]

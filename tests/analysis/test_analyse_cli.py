@@ -16,8 +16,14 @@ from .underground_cases import GROUND, basement, flat_terrain, pipe
 
 
 def cim(*args, check=True):
-    return subprocess.run([sys.executable, "-m", "cim.cli", "analyse", *args], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "200"}, timeout=300, check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "cim.cli", "analyse", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=300,
+        check=check,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +31,21 @@ def path(tmp_path_factory):
     p = tmp_path_factory.mktemp("cli") / "c.sqlite"
     s = open_store(p, create=True)
     s.init(CITY)
-    s.write([pipe("w", [(20, 50, GROUND - 2), (120, 50, GROUND - 2)], 0.6, "water", lane="footway"),
-             pipe("g", [(20, 60, GROUND - 0.5), (120, 60, GROUND - 0.5)], 0.2, "gas", lane="motor_lane",
-                  pressure_class="low"),
-             basement("b", 10, 110, 20, 30, GROUND, GROUND - 20.0)], terrain=flat_terrain())
+    s.write(
+        [
+            pipe("w", [(20, 50, GROUND - 2), (120, 50, GROUND - 2)], 0.6, "water", lane="footway"),
+            pipe(
+                "g",
+                [(20, 60, GROUND - 0.5), (120, 60, GROUND - 0.5)],
+                0.2,
+                "gas",
+                lane="motor_lane",
+                pressure_class="low",
+            ),
+            basement("b", 10, 110, 20, 30, GROUND, GROUND - 20.0),
+        ],
+        terrain=flat_terrain(),
+    )
     s.close()
     return str(p)
 
@@ -39,8 +56,19 @@ BBOX = f"{Y0},{X0},{Y0 + 200},{X0 + 200}"
 
 def test_underground_use(path, tmp_path):
     out = tmp_path / "u.json"
-    r = cim("underground-use", "--store", path, "--crs", "EPSG:4550", "--bbox", BBOX, "--bands", "0-15,15-30",
-            "--json", str(out))
+    r = cim(
+        "underground-use",
+        "--store",
+        path,
+        "--crs",
+        "EPSG:4550",
+        "--bbox",
+        BBOX,
+        "--bands",
+        "0-15,15-30",
+        "--json",
+        str(out),
+    )
     assert "0 – 15" in r.stdout and "basement" in r.stdout
     doc = json.loads(out.read_text())
     assert [b["bottom"] for b in doc["bands"]] == [15, 30]
@@ -49,8 +77,21 @@ def test_underground_use(path, tmp_path):
 
 def test_excavation(path, tmp_path):
     out = tmp_path / "e.geojson"
-    r = cim("excavation", "--store", path, "--crs", "EPSG:4550", "--bbox", f"{Y0 + 40},{X0 + 60},{Y0 + 62},{X0 + 80}",
-            "--depth", "3", "--buffer", "0", "--geojson", str(out))
+    r = cim(
+        "excavation",
+        "--store",
+        path,
+        "--crs",
+        "EPSG:4550",
+        "--bbox",
+        f"{Y0 + 40},{X0 + 60},{Y0 + 62},{X0 + 80}",
+        "--depth",
+        "3",
+        "--buffer",
+        "0",
+        "--geojson",
+        str(out),
+    )
     assert "critical" in r.stdout and "high" in r.stdout
     fc = json.loads(out.read_text())
     assert {f["id"] for f in fc["features"]} == {"w", "g"}
@@ -71,8 +112,9 @@ def test_pipe_compliance(path, tmp_path):
 
 
 def test_errors_exit_2(path):
-    r = cim("underground-use", "--store", path, "--crs", "EPSG:4550", "--bbox", BBOX, "--bands", "15-30,0-15",
-            check=False)
+    r = cim(
+        "underground-use", "--store", path, "--crs", "EPSG:4550", "--bbox", BBOX, "--bands", "15-30,0-15", check=False
+    )
     assert r.returncode == 2 and "bands" in r.stderr
     r = cim("excavation", "--store", path, "--depth", "3", check=False)
     assert r.returncode == 2 and "--bbox or --region" in r.stderr

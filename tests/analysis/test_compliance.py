@@ -45,8 +45,10 @@ def planted_kind(v) -> tuple[str, str | None]:
 def test_the_sample_city_has_exactly_its_planted_violations(sample):
     store, summary = sample
     report = pipe_compliance(store)
-    got = {(v.kind, frozenset(f.id for f in v.features), v.clause if v.kind == "compartment" else None): v
-           for v in report.violations}
+    got = {
+        (v.kind, frozenset(f.id for f in v.features), v.clause if v.kind == "compartment" else None): v
+        for v in report.violations
+    }
     want = {}
     for p in summary.violations:
         kind, clause = planted_kind(p)
@@ -64,8 +66,14 @@ def test_the_sample_city_has_exactly_its_planted_violations(sample):
             assert any("(S)" in n or "(M)" in n for n in v.notes), v.notes  # S and M values are shown as such
     v1 = got[("cover", frozenset({"P-WAT-V1"}), None)]
     assert v1.rule == "cover.frost" and v1.also == ["cover.water.motor_lane"]  # the frost depth governs
-    assert report.counts == {"cover": 2, "horizontal_clearance": 1, "building_clearance": 1, "vertical_clearance": 1,
-                             "crossing_order": 1, "compartment": 2}
+    assert report.counts == {
+        "cover": 2,
+        "horizontal_clearance": 1,
+        "building_clearance": 1,
+        "vertical_clearance": 1,
+        "crossing_order": 1,
+        "compartment": 2,
+    }
     assert report.checked["crossings"] >= 910 and report.checked["pipes"] == store.counts()["pipes"]
 
 
@@ -122,19 +130,32 @@ def test_clearance_pairs_crossings_and_connections(empty_store):
         pipe("g1", [(0, 100, GROUND - 0.8), (50, 100, GROUND - 0.8)], 0.2, "gas"),
         pipe("s4", [(0, 101.0, z), (50, 101.0, z)], 0.2, "sewer", lane="footway"),
     ]
-    b = Building(id="bld", footprint=[[(X0 + 200, Y0), (X0 + 220, Y0), (X0 + 220, Y0 + 20), (X0 + 200, Y0 + 20)]],
-                 ground_elevation=GROUND, height=10.0)
+    b = Building(
+        id="bld",
+        footprint=[[(X0 + 200, Y0), (X0 + 220, Y0), (X0 + 220, Y0 + 20), (X0 + 200, Y0 + 20)]],
+        ground_elevation=GROUND,
+        height=10.0,
+    )
     near_b = pipe("s5", [(190, 10, z), (198, 10, z)], 0.4, "storm", lane="footway")
-    utl = UndergroundStructure(id="utl", kind="utility_tunnel", centreline=[(X0, Y0 + 300, 40.0),
-                                                                              (X0 + 100, Y0 + 300, 40.0)],
-                               section="box", width=4.0, section_height=3.0,
-                               compartments=[Compartment(name="a", contents=["storm", "sewer"]),
-                                             Compartment(name="b", contents=["gas"])])
+    utl = UndergroundStructure(
+        id="utl",
+        kind="utility_tunnel",
+        centreline=[(X0, Y0 + 300, 40.0), (X0 + 100, Y0 + 300, 40.0)],
+        section="box",
+        width=4.0,
+        section_height=3.0,
+        compartments=[Compartment(name="a", contents=["storm", "sewer"]), Compartment(name="b", contents=["gas"])],
+    )
     empty_store.write([*feats, b, near_b, utl], terrain=flat_terrain())
     report = pipe_compliance(empty_store)
     got = {v.id: v for v in report.violations}
-    assert set(got) == {"horizontal_clearance:s1+w1", "cover:g1", "horizontal_clearance:s4+g1",
-                        "building_clearance:s5+bld", "compartment:utl:utl.storm.apart-from-sewer:a"}
+    assert set(got) == {
+        "horizontal_clearance:s1+w1",
+        "cover:g1",
+        "horizontal_clearance:s4+g1",
+        "building_clearance:s5+bld",
+        "compartment:utl:utl.storm.apart-from-sewer:a",
+    }
     assert got["horizontal_clearance:s1+w1"].measured == pytest.approx(0.8)
     assert got["horizontal_clearance:s1+w1"].rule == "h.drainage.water.gt200"
     assert got["cover:g1"].required == 0.9 and any("motor-lane" in n for n in got["cover:g1"].notes)

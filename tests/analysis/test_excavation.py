@@ -33,8 +33,14 @@ def cases():
         # beside and below: 1.2 m out, axis 4.6 m down (1.6 m under the bottom)
         pipe("corner", [(90, 98.8, GROUND - 4.6), (120, 98.8, GROUND - 4.6)], 0.2, "sewer"),
         # a box duct 0.5 m from the wall (its edge), over the bottom
-        pipe("duct", [(110.9, 90, GROUND - 1.5), (110.9, 120, GROUND - 1.5)], None, "power", width=0.8,
-             section_height=0.4),
+        pipe(
+            "duct",
+            [(110.9, 90, GROUND - 1.5), (110.9, 120, GROUND - 1.5)],
+            None,
+            "power",
+            width=0.8,
+            section_height=0.4,
+        ),
         pipe("far", [(200, 200, GROUND - 2), (220, 200, GROUND - 2)], 0.3, "gas"),
         basement("bsm", 112, 100, 10, 10, GROUND, GROUND - 8),  # 2 m from the pit's east wall
         manhole("mh", 104, 96, 4.0, 1.0),  # 4 m south of the centre: 3.5 m to the disc's edge; wall at 100 -> 3.5 m
@@ -43,8 +49,10 @@ def cases():
 
 
 def hits_of(depth=3.0, buffer=2.0, **kw):
-    return {h.id: h for h in conflicts(Solids.from_features(cases()), PIT, depth=depth, buffer=buffer,
-                                       ground=GROUND_FN, **kw)}
+    return {
+        h.id: h
+        for h in conflicts(Solids.from_features(cases()), PIT, depth=depth, buffer=buffer, ground=GROUND_FN, **kw)
+    }
 
 
 def test_analytic_clearances():
@@ -76,7 +84,11 @@ def test_buffer_and_bottom_z():
 
 def test_severity_table():
     assert [severity(c, True) for c in ("gas", "water", "telecom", "utility_tunnel")] == [
-        "critical", "high", "medium", "critical"]
+        "critical",
+        "high",
+        "medium",
+        "critical",
+    ]
     assert [severity(c, False) for c in ("power", "basement", "telecom")] == ["high", "medium", "low"]
 
 

@@ -133,11 +133,15 @@ def test_s_and_m_marks_follow_rules_md():
 
 # -- every threshold at, just below and just above it ---------------------------------------------------------
 
-USE_OF_CATEGORY = {"residential": ["residential", "mixed"], "public": ["public", "commercial"],
-                   "any": ["residential", "public"]}
+USE_OF_CATEGORY = {
+    "residential": ["residential", "mixed"],
+    "public": ["public", "commercial"],
+    "any": ["residential", "public"],
+}
 THRESHOLD_CASES = [
     (rid, use, pop, new)
-    for rid, r in RULES.items() if r.kind in ("verdict", "note") and r.applies_to != "existing"
+    for rid, r in RULES.items()
+    if r.kind in ("verdict", "note") and r.applies_to != "existing"
     for use in USE_OF_CATEGORY[r.category]
     for pop in (["ge_3m", "lt_3m"] if r.population == "any" else [r.population])
     for new in (True, False)
@@ -158,25 +162,41 @@ def test_threshold_at_below_above(rid, use, population, new):
 # the verdicts themselves, pinned by hand: (population, use, height) -> verdict, new and existing alike
 V = Verdict
 VERDICTS = [
-    ("ge_3m", "public", 99.99, V.ok), ("ge_3m", "public", 100.0, V.consult_fire_rescue),
-    ("ge_3m", "public", 100.01, V.consult_fire_rescue), ("ge_3m", "public", 149.99, V.consult_fire_rescue),
-    ("ge_3m", "public", 150.0, V.consult_fire_rescue), ("ge_3m", "public", 249.99, V.consult_fire_rescue),
-    ("ge_3m", "public", 250.0, V.restricted), ("ge_3m", "public", 250.01, V.restricted),
-    ("ge_3m", "public", 499.99, V.restricted), ("ge_3m", "public", 500.0, V.not_allowed),
+    ("ge_3m", "public", 99.99, V.ok),
+    ("ge_3m", "public", 100.0, V.consult_fire_rescue),
+    ("ge_3m", "public", 100.01, V.consult_fire_rescue),
+    ("ge_3m", "public", 149.99, V.consult_fire_rescue),
+    ("ge_3m", "public", 150.0, V.consult_fire_rescue),
+    ("ge_3m", "public", 249.99, V.consult_fire_rescue),
+    ("ge_3m", "public", 250.0, V.restricted),
+    ("ge_3m", "public", 250.01, V.restricted),
+    ("ge_3m", "public", 499.99, V.restricted),
+    ("ge_3m", "public", 500.0, V.not_allowed),
     ("ge_3m", "public", 500.01, V.not_allowed),
-    ("lt_3m", "public", 99.99, V.ok), ("lt_3m", "public", 100.0, V.consult_fire_rescue),
-    ("lt_3m", "public", 149.99, V.consult_fire_rescue), ("lt_3m", "public", 150.0, V.restricted),
-    ("lt_3m", "public", 150.01, V.restricted), ("lt_3m", "public", 249.99, V.restricted),
-    ("lt_3m", "public", 250.0, V.not_allowed), ("lt_3m", "public", 250.01, V.not_allowed),
-    ("ge_3m", "commercial", 250.0, V.restricted), ("lt_3m", "commercial", 250.0, V.not_allowed),
-    ("ge_3m", "residential", 79.99, V.ok), ("ge_3m", "residential", 80.0, V.consult_fire_rescue),
-    ("ge_3m", "residential", 80.01, V.consult_fire_rescue), ("ge_3m", "residential", 100.0, V.consult_fire_rescue),
+    ("lt_3m", "public", 99.99, V.ok),
+    ("lt_3m", "public", 100.0, V.consult_fire_rescue),
+    ("lt_3m", "public", 149.99, V.consult_fire_rescue),
+    ("lt_3m", "public", 150.0, V.restricted),
+    ("lt_3m", "public", 150.01, V.restricted),
+    ("lt_3m", "public", 249.99, V.restricted),
+    ("lt_3m", "public", 250.0, V.not_allowed),
+    ("lt_3m", "public", 250.01, V.not_allowed),
+    ("ge_3m", "commercial", 250.0, V.restricted),
+    ("lt_3m", "commercial", 250.0, V.not_allowed),
+    ("ge_3m", "residential", 79.99, V.ok),
+    ("ge_3m", "residential", 80.0, V.consult_fire_rescue),
+    ("ge_3m", "residential", 80.01, V.consult_fire_rescue),
+    ("ge_3m", "residential", 100.0, V.consult_fire_rescue),
     ("ge_3m", "residential", 100.01, V.not_allowed),
-    ("lt_3m", "residential", 79.99, V.ok), ("lt_3m", "residential", 80.0, V.consult_fire_rescue),
-    ("lt_3m", "residential", 100.0, V.consult_fire_rescue), ("lt_3m", "residential", 100.01, V.not_allowed),
-    ("ge_3m", "mixed", 79.99, V.ok), ("ge_3m", "mixed", 80.0, V.consult_fire_rescue),
+    ("lt_3m", "residential", 79.99, V.ok),
+    ("lt_3m", "residential", 80.0, V.consult_fire_rescue),
+    ("lt_3m", "residential", 100.0, V.consult_fire_rescue),
+    ("lt_3m", "residential", 100.01, V.not_allowed),
+    ("ge_3m", "mixed", 79.99, V.ok),
+    ("ge_3m", "mixed", 80.0, V.consult_fire_rescue),
     ("ge_3m", "mixed", 100.01, V.not_allowed),  # mixed counts as residential: no new ultra-high-rise housing
-    ("ge_3m", "industrial", 99.99, V.ok), ("ge_3m", "industrial", 100.0, V.consult_fire_rescue),
+    ("ge_3m", "industrial", 99.99, V.ok),
+    ("ge_3m", "industrial", 100.0, V.consult_fire_rescue),
     ("ge_3m", "industrial", 250.0, V.restricted),
 ]
 
@@ -228,8 +248,9 @@ def test_public_use_class_one():
     assert screen_one(24.0, "public", attributes={"kind": "hospital"}).fire_class == "single-multi-storey"
 
 
-@pytest.mark.parametrize(("population", "expected"), [(2_999_999, "lt_3m"), (3_000_000, "ge_3m"),
-                                                      (3_000_001, "ge_3m"), (0, "lt_3m")])
+@pytest.mark.parametrize(
+    ("population", "expected"), [(2_999_999, "lt_3m"), (3_000_000, "ge_3m"), (3_000_001, "ge_3m"), (0, "lt_3m")]
+)
 def test_population_split(population, expected):
     s = Screener(City(urban_population=population))
     assert s.population_class == expected and s.population_known
@@ -308,8 +329,11 @@ def test_siting_zones():
     zone = Zone(id="VC-1", name="浑河通风廊道", rings=square(X0 - 10, Y0 - 10, 100.0))
     hist = Zone(id="H-1", name="历史街区", rings=square(X0 - 10, Y0 - 10, 100.0))
     prof = CityProfile(urban_population=9_000_000, ventilation_corridors=[zone], historic_districts=[hist])
-    props = [proposal(150.0, "public", pid="t"), proposal(30.0, "residential", pid="h"),
-             proposal(27.0, "residential", pid="l")]
+    props = [
+        proposal(150.0, "public", pid="t"),
+        proposal(30.0, "residential", pid="h"),
+        proposal(27.0, "residential", pid="l"),
+    ]
     tall, high, low = screen_proposals(GE3M, props, profile=prof)
     assert tall.verdict == V.restricted
     vc = next(x for x in tall.reasons if x.rule == "76.siting.ventilation-corridor")
@@ -324,14 +348,17 @@ def test_siting_zones():
 # -- proposals: validation -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("change", "parameter"), [
-    ({"height": None}, "proposals.0.height"),
-    ({"height": -1.0}, "proposals.0.height"),
-    ({"height": 1000.5}, "proposals.0.height"),
-    ({"height": None, "floors": 200, "storey_height": 6.0}, "proposals.0.floors"),
-    ({"use": "hotel"}, "proposals.0.use"),
-    ({"footprint": [[(X0, Y0), (X0 + 10, Y0 + 10), (X0 + 10, Y0), (X0, Y0 + 10)]]}, "proposals.0.footprint"),
-])
+@pytest.mark.parametrize(
+    ("change", "parameter"),
+    [
+        ({"height": None}, "proposals.0.height"),
+        ({"height": -1.0}, "proposals.0.height"),
+        ({"height": 1000.5}, "proposals.0.height"),
+        ({"height": None, "floors": 200, "storey_height": 6.0}, "proposals.0.floors"),
+        ({"use": "hotel"}, "proposals.0.use"),
+        ({"footprint": [[(X0, Y0), (X0 + 10, Y0 + 10), (X0 + 10, Y0), (X0, Y0 + 10)]]}, "proposals.0.footprint"),
+    ],
+)
 def test_bad_proposals(change, parameter):
     p = {**proposal(50.0, "residential"), **change}
     with pytest.raises(InvalidParameter) as err:
@@ -343,8 +370,9 @@ def test_floors_give_the_height():
     r = screen_proposals(GE3M, [{"id": "f", "footprint": square(), "floors": 27, "use": "residential"}])[0]
     assert r.height == 81.0 and r.heights.design == 81.0 and r.heights.source == "design"
     assert r.verdict == V.consult_fire_rescue
-    r = screen_proposals(GE3M, [{"id": "f", "footprint": square(), "floors": 9, "storey_height": 3.1,
-                                 "use": "residential"}])[0]
+    r = screen_proposals(
+        GE3M, [{"id": "f", "footprint": square(), "floors": 9, "storey_height": 3.1, "use": "residential"}]
+    )[0]
     assert r.height == 27.9 and r.height_class == "high-rise"
 
 
@@ -359,18 +387,24 @@ def tower_with_plant(plant: float, main: float = 20.0, rise: float = 6.0) -> Bui
     """A flat roof (main x main m) at 100 m with a plant room (plant x plant m) on it, ``rise`` m higher."""
     g = 40.0
     hole = _ring(X0, Y0, plant, plant, g + 100)
-    roofs = [Surface(type=SurfaceType.roof, rings=[_ring(X0, Y0, main, main, g + 100), hole]),
-             Surface(type=SurfaceType.roof, rings=[_ring(X0, Y0, plant, plant, g + 100 + rise)]),
-             Surface(type=SurfaceType.wall, rings=[[(X0, Y0, g), (X0 + main, Y0, g), (X0 + main, Y0, g + 100)]])]
-    return Building(id="t", footprint=square(X0, Y0, main), ground_elevation=g, height=106.0, surfaces=roofs,
-                    use=BuildingUse.public)
+    roofs = [
+        Surface(type=SurfaceType.roof, rings=[_ring(X0, Y0, main, main, g + 100), hole]),
+        Surface(type=SurfaceType.roof, rings=[_ring(X0, Y0, plant, plant, g + 100 + rise)]),
+        Surface(type=SurfaceType.wall, rings=[[(X0, Y0, g), (X0 + main, Y0, g), (X0 + main, Y0, g + 100)]]),
+    ]
+    return Building(
+        id="t", footprint=square(X0, Y0, main), ground_elevation=g, height=106.0, surfaces=roofs, use=BuildingUse.public
+    )
 
 
-@pytest.mark.parametrize(("plant", "height", "excluded"), [
-    (5.0, 100.0, 0.0625),  # 25 m2 of 400: left out
-    (10.0, 100.0, 0.25),  # exactly a quarter: still left out (≤ 1/4)
-    (10.5, 106.0, 0.0),  # 110.25 m2 of 400 (27.6 %): counted
-])
+@pytest.mark.parametrize(
+    ("plant", "height", "excluded"),
+    [
+        (5.0, 100.0, 0.0625),  # 25 m2 of 400: left out
+        (10.0, 100.0, 0.25),  # exactly a quarter: still left out (≤ 1/4)
+        (10.5, 106.0, 0.0),  # 110.25 m2 of 400 (27.6 %): counted
+    ],
+)
 def test_rooftop_plant_rule(plant, height, excluded):
     h, share = geometry_height(tower_with_plant(plant))
     assert h == pytest.approx(height) and share == pytest.approx(excluded)
@@ -390,12 +424,15 @@ def _plain(h: float, **attrs) -> Building:
     return Building(id="b", footprint=square(), ground_elevation=40.0, height=h, attributes=attrs)
 
 
-@pytest.mark.parametrize(("geometry", "attribute", "flagged"), [
-    (100.0, 101.5, False),  # 1.5 m: under 2 m and under 5 %
-    (100.0, 102.5, True),  # over 2 m
-    (10.0, 10.4, False),  # 0.4 m: under 5 % (0.5 m)
-    (10.0, 10.6, True),  # over 5 % though under 2 m: "over 2 m or 5 %" flags either
-])
+@pytest.mark.parametrize(
+    ("geometry", "attribute", "flagged"),
+    [
+        (100.0, 101.5, False),  # 1.5 m: under 2 m and under 5 %
+        (100.0, 102.5, True),  # over 2 m
+        (10.0, 10.4, False),  # 0.4 m: under 5 % (0.5 m)
+        (10.0, 10.6, True),  # over 5 % though under 2 m: "over 2 m or 5 %" flags either
+    ],
+)
 def test_disagreement_is_over_2m_or_5pct(geometry, attribute, flagged):
     b = _plain(geometry, measuredHeight=attribute)
     assert attribute_height(b) == attribute
@@ -527,8 +564,9 @@ def delft(tmp_path_factory):
     path = tmp_path_factory.mktemp("delft") / "delft.sqlite"
     s = open_store(path, create=True)
     s.init(City(name="Delft", crs_epsg=28992, vertical_datum="EPSG:5709"))
-    import_files(s, [shared_data("buildings", "delft.json"), shared_data("terrain", "ahn3_cropped_2.laz")],
-                 crs="EPSG:7415")
+    import_files(
+        s, [shared_data("buildings", "delft.json"), shared_data("terrain", "ahn3_cropped_2.laz")], crs="EPSG:7415"
+    )
     yield s
     s.close()
 
@@ -581,8 +619,12 @@ def test_screen_store_backends(store):
     assert by["b-9-9"].use == BuildingUse.mixed and by["b-9-9"].verdict == V.not_allowed  # 300 m housing
     assert by["b-9-6"].verdict == V.restricted  # 291 m public, >= 3M: 250 m 以上
     assert by["b-2-6"].verdict == V.ok and by["b-3-0"].verdict == V.consult_fire_rescue  # 81 m public; 93 m housing
-    assert summary(results)["ultra-high-rise"] == {"ok": 0, "consult-fire-rescue": 30, "restricted": 10,
-                                                   "not-allowed": 27}
+    assert summary(results)["ultra-high-rise"] == {
+        "ok": 0,
+        "consult-fire-rescue": 30,
+        "restricted": 10,
+        "not-allowed": 27,
+    }
     part = screen_buildings(store, bbox=(X0 - 1, Y0 - 1, X0 + 120, Y0 + 70))
     assert sorted(r.id for r in part) == ["b-0-0", "b-0-1", "b-0-2", "b-1-0", "b-1-1", "b-1-2"]
 
@@ -607,9 +649,25 @@ def test_report_and_csv(sample_store):
 
 
 def test_cli_screen_high_rise(sample_city_path, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "cim.cli", "screen", "high-rise", "--store", str(sample_city_path),
-                        "--out", str(tmp_path), "--profile", "anshan"], capture_output=True, text=True,
-                       timeout=300, env={**os.environ, "COLUMNS": "160"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cim.cli",
+            "screen",
+            "high-rise",
+            "--store",
+            str(sample_city_path),
+            "--out",
+            str(tmp_path),
+            "--profile",
+            "anshan",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "160"},
+    )
     assert r.returncode == 0, r.stderr
     assert "not-allowed" in r.stdout and "3347" in r.stdout
     md = Path(tmp_path / "high-rise.md").read_text(encoding="utf-8")
@@ -617,6 +675,22 @@ def test_cli_screen_high_rise(sample_city_path, tmp_path):
     text = Path(tmp_path / "high-rise.csv").read_text(encoding="utf-8-sig")
     rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
     assert rows["B-TWR-P250"][CSV_COLUMNS.index("verdict")] == "not-allowed"
-    bad = subprocess.run([sys.executable, "-m", "cim.cli", "screen", "high-rise", "--store", str(sample_city_path),
-                          "--out", str(tmp_path), "--profile", "nowhere"], capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cim.cli",
+            "screen",
+            "high-rise",
+            "--store",
+            str(sample_city_path),
+            "--out",
+            str(tmp_path),
+            "--profile",
+            "nowhere",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "No city profile" in bad.stderr

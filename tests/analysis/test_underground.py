@@ -48,8 +48,10 @@ def test_section_area_between_adds_up():
     hw, hh = np.array([0.5, 0.4]), np.array([0.5, 0.2])
     circ = np.array([True, False])
     cuts = np.array([-1.0, -0.1, 0.05, 0.3, 1.0])
-    parts = [section_area_between(np.full(2, lo), np.full(2, hi), hw, hh, circ) for lo, hi in zip(cuts[:-1], cuts[1:],
-                                                                                                    strict=True)]
+    parts = [
+        section_area_between(np.full(2, lo), np.full(2, hi), hw, hh, circ)
+        for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
     assert np.sum(parts, axis=0) == pytest.approx([math.pi * 0.25, 0.8 * 0.4])
     assert parts[1][1] == pytest.approx(0.8 * 0.15)  # box: -0.1 .. 0.05
 
@@ -96,8 +98,14 @@ def test_pipe_half_across_the_edge_counts_half():
 
 
 def test_box_section_and_mixed_multi_vertex_pipe():
-    p = pipe("duct", [(10, 10, GROUND - 1.5), (60, 10, GROUND - 1.5), (60, 40, GROUND - 1.5)], None, "power",
-             width=0.8, section_height=0.4)
+    p = pipe(
+        "duct",
+        [(10, 10, GROUND - 1.5), (60, 10, GROUND - 1.5), (60, 40, GROUND - 1.5)],
+        None,
+        "power",
+        width=0.8,
+        section_height=0.4,
+    )
     assert volumes([p], box(0, 0, 100, 100))[0]["duct"] == pytest.approx(0.8 * 0.4 * 80.0)
 
 
@@ -134,16 +142,28 @@ def test_basement_prism_split_across_bands():
     assert v[0]["b"] == pytest.approx(10 * 30 * 15) and v[1]["b"] == pytest.approx(10 * 30 * 5)
     # a station box 24 m down, roof 7 m down, in an L-shaped region
     s = basement("st", 0, 0, 100, 20, GROUND - 7.0, GROUND - 24.0, kind="station")
-    ell = shapely.Polygon([(X0 + 50, Y0 - 5), (X0 + 150, Y0 - 5), (X0 + 150, Y0 + 10), (X0 + 60, Y0 + 10),
-                           (X0 + 60, Y0 + 40), (X0 + 50, Y0 + 40)])
+    ell = shapely.Polygon(
+        [
+            (X0 + 50, Y0 - 5),
+            (X0 + 150, Y0 - 5),
+            (X0 + 150, Y0 + 10),
+            (X0 + 60, Y0 + 10),
+            (X0 + 60, Y0 + 40),
+            (X0 + 50, Y0 + 40),
+        ]
+    )
     inside = shapely.intersection(ell, shapely.box(X0, Y0, X0 + 100, Y0 + 20)).area
     v = volumes([s], ell)
     assert v[0]["st"] == pytest.approx(inside * 8) and v[1]["st"] == pytest.approx(inside * 9)
 
 
 def test_chambers_tunnels_and_categories():
-    feats = [manhole("m", 50, 50, 4.0, 1.2), manhole("edge", 0, 80, 2.0, 1.0),
-             tunnel("t", [(-20, 100, GROUND - 18), (220, 100, GROUND - 18)], 6.0), utility_tunnel()]
+    feats = [
+        manhole("m", 50, 50, 4.0, 1.2),
+        manhole("edge", 0, 80, 2.0, 1.0),
+        tunnel("t", [(-20, 100, GROUND - 18), (220, 100, GROUND - 18)], 6.0),
+        utility_tunnel(),
+    ]
     res = occupancy(Solids.from_features(feats), box(0, 0, 200, 400), [(0.0, 15.0), (15.0, 30.0)], ground=GROUND_FN)
     v = [{f.id: f.volume for f in b.features} for b in res]
     assert v[0]["m"] == pytest.approx(math.pi * 0.36 * 4.0)
@@ -161,12 +181,22 @@ def test_chambers_tunnels_and_categories():
 
 def test_elevation_band_and_its_soil_volume():
     p = pipe("p", [(10, 50, GROUND - 2), (110, 50, GROUND - 2)], 0.6)
-    res = occupancy(Solids.from_features([p]), box(0, 0, 100, 100), [(GROUND - 2.0, GROUND - 10.0)],
-                    reference="elevation", ground=GROUND_FN)
+    res = occupancy(
+        Solids.from_features([p]),
+        box(0, 0, 100, 100),
+        [(GROUND - 2.0, GROUND - 10.0)],
+        reference="elevation",
+        ground=GROUND_FN,
+    )
     assert res[0].features[0].volume == pytest.approx(math.pi * 0.09 * 90 / 2)  # the lower half of the section
     assert res[0].soil_volume == pytest.approx(100 * 100 * 8)
-    above = occupancy(Solids.from_features([p]), box(0, 0, 100, 100), [(GROUND + 10, GROUND - 1.0)],
-                      reference="elevation", ground=GROUND_FN)
+    above = occupancy(
+        Solids.from_features([p]),
+        box(0, 0, 100, 100),
+        [(GROUND + 10, GROUND - 1.0)],
+        reference="elevation",
+        ground=GROUND_FN,
+    )
     assert above[0].soil_volume == pytest.approx(100 * 100 * 1.0)  # only the part below the ground is soil
 
 
@@ -175,8 +205,19 @@ def test_default_bands_are_gb_t_51358():
     assert check_bands(None) == [(0.0, 15.0), (15.0, 30.0), (30.0, 50.0), (50.0, 100.0)] == list(DEFAULT_BANDS)
 
 
-@pytest.mark.parametrize("bands", [[], [[0, 15, 30]], [[15, 0]], [[0, 15], [10, 30]], [[15, 30], [0, 15]],
-                                   [[-1, 5]], [[0, float("nan")]], [[0, 5000]]])
+@pytest.mark.parametrize(
+    "bands",
+    [
+        [],
+        [[0, 15, 30]],
+        [[15, 0]],
+        [[0, 15], [10, 30]],
+        [[15, 30], [0, 15]],
+        [[-1, 5]],
+        [[0, float("nan")]],
+        [[0, 5000]],
+    ],
+)
 def test_bad_bands(bands):
     with pytest.raises(InvalidParameter) as e:
         check_bands(bands)
@@ -186,12 +227,15 @@ def test_bad_bands(bands):
 # -- through the store (every backend) ------------------------------------------------------------------
 def test_underground_use_from_the_store(empty_store):
     d = 0.6
-    feats = [pipe("in", [(20, 50, GROUND - 2), (120, 50, GROUND - 2)], d),
-             pipe("half", [(-50, 60, GROUND - 3), (50, 60, GROUND - 3)], d, "sewer"),
-             pipe("slope", [(10, 70, GROUND - 14.0), (110, 70, GROUND - 15.3)], 1.0, "storm"),
-             pipe("far", [(400, 400, GROUND - 2), (450, 400, GROUND - 2)], d),
-             pipe("deep", [(20, 90, GROUND - 80), (120, 90, GROUND - 80)], d),
-             basement("b", 10, 110, 20, 30, GROUND, GROUND - 20.0), manhole("m", 150, 150, 4.0, 1.2)]
+    feats = [
+        pipe("in", [(20, 50, GROUND - 2), (120, 50, GROUND - 2)], d),
+        pipe("half", [(-50, 60, GROUND - 3), (50, 60, GROUND - 3)], d, "sewer"),
+        pipe("slope", [(10, 70, GROUND - 14.0), (110, 70, GROUND - 15.3)], 1.0, "storm"),
+        pipe("far", [(400, 400, GROUND - 2), (450, 400, GROUND - 2)], d),
+        pipe("deep", [(20, 90, GROUND - 80), (120, 90, GROUND - 80)], d),
+        basement("b", 10, 110, 20, 30, GROUND, GROUND - 20.0),
+        manhole("m", 150, 150, 4.0, 1.2),
+    ]
     empty_store.write(feats, terrain=flat_terrain())
     res = underground_use(empty_store, box(0, 0, 200, 200), bands=[[0, 15], [15, 30], [30, 50]])
     v = [{f.id: f.volume for f in b.features} for b in res.bands]

@@ -28,24 +28,39 @@ def pipe(pid: str, pts, d: float | None = 0.6, utility: str = "water", **kw) -> 
 
 def basement(sid: str, x: float, y: float, w: float, h: float, top: float, bottom: float, **kw) -> UndergroundStructure:
     ring = [(X0 + x, Y0 + y), (X0 + x + w, Y0 + y), (X0 + x + w, Y0 + y + h), (X0 + x, Y0 + y + h)]
-    return UndergroundStructure(id=sid, kind=kw.pop("kind", "basement"), footprint=[ring], top_elevation=top,
-                                bottom_elevation=bottom, **kw)
+    return UndergroundStructure(
+        id=sid, kind=kw.pop("kind", "basement"), footprint=[ring], top_elevation=top, bottom_elevation=bottom, **kw
+    )
 
 
 def manhole(nid: str, x: float, y: float, depth: float, d: float = 1.0, utility: str = "sewer") -> PipeNode:
     return PipeNode(id=nid, kind="manhole", utility=utility, position=(X0 + x, Y0 + y, GROUND), depth=depth, diameter=d)
 
 
-def tunnel(tid: str, pts, width: float, section: str = "circular", height: float | None = None,
-           kind: str = "tunnel", **kw) -> UndergroundStructure:
-    return UndergroundStructure(id=tid, kind=kind, centreline=[(X0 + x, Y0 + y, z) for x, y, z in pts],
-                                section=section, width=width, section_height=height, **kw)
+def tunnel(
+    tid: str, pts, width: float, section: str = "circular", height: float | None = None, kind: str = "tunnel", **kw
+) -> UndergroundStructure:
+    return UndergroundStructure(
+        id=tid,
+        kind=kind,
+        centreline=[(X0 + x, Y0 + y, z) for x, y, z in pts],
+        section=section,
+        width=width,
+        section_height=height,
+        **kw,
+    )
 
 
 def utility_tunnel() -> UndergroundStructure:
-    return tunnel("utl", [(0, 300, GROUND - 5), (200, 300, GROUND - 5)], 4.0, "box", 3.0, kind="utility_tunnel",
-                  compartments=[Compartment(name="a", contents=["gas", "water"]),
-                                Compartment(name="b", contents=["heat"])])
+    return tunnel(
+        "utl",
+        [(0, 300, GROUND - 5), (200, 300, GROUND - 5)],
+        4.0,
+        "box",
+        3.0,
+        kind="utility_tunnel",
+        compartments=[Compartment(name="a", contents=["gas", "water"]), Compartment(name="b", contents=["heat"])],
+    )
 
 
 def below_integral(ha: float, hb: float, r: float) -> float:
@@ -57,7 +72,7 @@ def below_integral(ha: float, hb: float, r: float) -> float:
         return t * math.acos(-t) + math.sqrt(1 - t * t) - (1 - t * t) ** 1.5 / 3
 
     ta, tb = (max(-1.0, min(1.0, h / r)) for h in (ha, hb))
-    return r ** 3 * (g(tb) - g(ta)) + math.pi * r * r * (max(hb, r) - max(ha, r))
+    return r**3 * (g(tb) - g(ta)) + math.pi * r * r * (max(hb, r) - max(ha, r))
 
 
 def sloping_split(d: float, length: float, z0: float, z1: float, plane: float) -> tuple[float, float]:

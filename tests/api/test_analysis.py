@@ -25,11 +25,15 @@ def ug_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("ug") / "ug.sqlite"
     s = open_store(path, create=True)
     s.init(CITY)
-    s.write([pipe("w", [(20, 50, GROUND - 2), (120, 50, GROUND - 2)], 0.6, "water", lane="footway"),
-             pipe("g", [(20, 60, GROUND - 2), (120, 60, GROUND - 2)], 0.2, "gas", lane="footway",
-                  pressure_class="low"),
-             basement("b", 10, 110, 20, 30, GROUND, GROUND - 20.0), manhole("m", 150, 150, 4.0, 1.2)],
-            terrain=flat_terrain())
+    s.write(
+        [
+            pipe("w", [(20, 50, GROUND - 2), (120, 50, GROUND - 2)], 0.6, "water", lane="footway"),
+            pipe("g", [(20, 60, GROUND - 2), (120, 60, GROUND - 2)], 0.2, "gas", lane="footway", pressure_class="low"),
+            basement("b", 10, 110, 20, 30, GROUND, GROUND - 20.0),
+            manhole("m", 150, 150, 4.0, 1.2),
+        ],
+        terrain=flat_terrain(),
+    )
     s.close()
     return path
 
@@ -65,8 +69,16 @@ def test_underground_use(client):
     body = r.json()
     assert [(b["top"], b["bottom"]) for b in body["bands"]] == [(0, 15), (15, 30), (30, 50), (50, 100)]
     first = body["bands"][0]
-    assert set(first) == {"reference", "top", "bottom", "soil_volume", "occupied_volume", "ratio", "by_category",
-                          "features"}
+    assert set(first) == {
+        "reference",
+        "top",
+        "bottom",
+        "soil_volume",
+        "occupied_volume",
+        "ratio",
+        "by_category",
+        "features",
+    }
     vols = {f["id"]: f for f in first["features"]}
     assert vols["w"]["volume"] == pytest.approx(math.pi * 0.09 * 100, rel=5e-3)
     assert vols["w"]["collection"] == "pipes" and vols["w"]["category"] == "water"
@@ -74,13 +86,16 @@ def test_underground_use(client):
     assert first["soil_volume"] == pytest.approx(body["area"] * 15) and body["area"] == pytest.approx(40000, rel=1e-3)
     assert body["bands"][1]["by_category"] == pytest.approx({"basement": 20 * 30 * 5})
     # the city CRS in its own axis order, custom bands, and absolute elevations
-    r = client.post("/analysis/underground-use", json={"region": region(0, 0, 200, 200, crs=CITY_CRS),
-                                                       "crs": CITY_CRS, "bands": [[0, 2], [2, 3]]})
+    r = client.post(
+        "/analysis/underground-use",
+        json={"region": region(0, 0, 200, 200, crs=CITY_CRS), "crs": CITY_CRS, "bands": [[0, 2], [2, 3]]},
+    )
     b = r.json()["bands"]
     assert {f["id"]: f["volume"] for f in b[1]["features"]}["w"] == pytest.approx(math.pi * 0.09 * 100 / 2, rel=1e-6)
     assert r.json()["area"] == pytest.approx(40000, abs=1e-6)
-    r = client.post("/analysis/underground-use", json={"region": region(0, 0, 200, 200), "z_min": GROUND - 2,
-                                                       "z_max": GROUND})
+    r = client.post(
+        "/analysis/underground-use", json={"region": region(0, 0, 200, 200), "z_min": GROUND - 2, "z_max": GROUND}
+    )
     assert r.json()["bands"][0]["reference"] == "elevation"
 
 
@@ -94,8 +109,10 @@ def test_excavation(client):
     assert hits["w"]["depth"] == pytest.approx(2.0) and hits["w"]["utility"] == "water"
     lon, lat = hits["w"]["location"]
     assert 123 < lon < 124 and 41 < lat < 42
-    r = client.post("/analysis/excavation", json={"region": region(60, 40, 80, 56, crs=CITY_CRS), "crs": CITY_CRS,
-                                                  "bottom_z": GROUND - 1.0, "buffer": 0.8})
+    r = client.post(
+        "/analysis/excavation",
+        json={"region": region(60, 40, 80, 56, crs=CITY_CRS), "crs": CITY_CRS, "bottom_z": GROUND - 1.0, "buffer": 0.8},
+    )
     hits = r.json()["hits"]
     assert r.headers["content-crs"] == f"<{CITY_CRS}>" and [h["id"] for h in hits] == ["w"]
     assert hits[0]["distance"] == pytest.approx(0.7, abs=1e-3)
@@ -105,9 +122,16 @@ def test_excavation(client):
 
 BAD = [
     ("/analysis/underground-use", {"region": {"type": "Polygon", "coordinates": []}}, "region.coordinates"),
-    ("/analysis/underground-use", {"region": {"type": "Polygon", "coordinates": [[[123.4, 41.8], [123.41, 41.81],
-                                                                                 [123.41, 41.8], [123.4, 41.81],
-                                                                                 [123.4, 41.8]]]}}, "region"),
+    (
+        "/analysis/underground-use",
+        {
+            "region": {
+                "type": "Polygon",
+                "coordinates": [[[123.4, 41.8], [123.41, 41.81], [123.41, 41.8], [123.4, 41.81], [123.4, 41.8]]],
+            }
+        },
+        "region",
+    ),
     ("/analysis/underground-use", {"region": {"type": "Polygon", "coordinates": [[[123.4, 41.8]] * 4]}}, "region"),
     ("/analysis/underground-use", {"region": {"type": "Point", "coordinates": [123.4, 41.8]}}, "region.type"),
     ("/analysis/underground-use", {"region": None}, "region"),
@@ -172,8 +196,15 @@ def test_pipe_compliance_on_the_sample_city(sample_client):
     assert min(n0, n1) - 1 < n < max(n0, n1) + 1 and min(e0, e1) - 1 < e < max(e0, e1) + 1
 
 
-@pytest.mark.parametrize(("query", "parameter"), [("bbox=1,2,3", "bbox"), ("bbox=123.3,41.7,123.5,41.9", "bbox"),
-                                                  ("bbox-crs=EPSG:9999", "bbox-crs"), ("crs=foo", "crs")])
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("bbox=1,2,3", "bbox"),
+        ("bbox=123.3,41.7,123.5,41.9", "bbox"),
+        ("bbox-crs=EPSG:9999", "bbox-crs"),
+        ("crs=foo", "crs"),
+    ],
+)
 def test_pipe_compliance_bad_input(sample_client, query, parameter):
     assert_problem(sample_client.get(f"/analysis/pipe-compliance?{query}"), 400, parameter)
 
@@ -183,8 +214,14 @@ def test_openapi_documents_the_analyses(client):
     for path in ("/analysis/underground-use", "/analysis/excavation", "/analysis/pipe-compliance"):
         assert path in doc["paths"]
     schemas = doc["components"]["schemas"]
-    assert {"UndergroundUseRequest", "ExcavationRequest", "UndergroundUse", "BandUse", "Excavation",
-            "ComplianceCollection"} <= set(schemas)
+    assert {
+        "UndergroundUseRequest",
+        "ExcavationRequest",
+        "UndergroundUse",
+        "BandUse",
+        "Excavation",
+        "ComplianceCollection",
+    } <= set(schemas)
     from openapi_spec_validator import validate
 
     validate(doc)

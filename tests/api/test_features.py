@@ -105,15 +105,17 @@ def test_bbox_in_crs84(client):
 def test_bbox_crs_city_axis_order(client):
     # bbox in EPSG:4550 axis order: northing, easting
     bbox = f"{Y0 + 30},{X0 + 30},{Y0 + 130},{X0 + 130}"
-    body = client.get("/collections/buildings/items",
-                      params={"bbox": bbox, "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4550"}).json()
+    body = client.get(
+        "/collections/buildings/items", params={"bbox": bbox, "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4550"}
+    ).json()
     assert sorted(f["id"] for f in body["features"]) == ["b-1-1", "b-1-2", "b-2-1", "b-2-2"]
 
 
 def test_bbox_with_z(client):
     lo, hi = lonlat(X0 - 10, Y0 - 10), lonlat(X0 + 600, Y0 + 600)
-    body = client.get("/collections/buildings/items",
-                      params={"bbox": f"{lo[0]},{lo[1]},340,{hi[0]},{hi[1]},400", "limit": 200}).json()
+    body = client.get(
+        "/collections/buildings/items", params={"bbox": f"{lo[0]},{lo[1]},340,{hi[0]},{hi[1]},400", "limit": 200}
+    ).json()
     assert {f["id"] for f in body["features"]} == {b.id for b in common.buildings() if b.roof_elevation >= 340}
 
 
@@ -153,21 +155,24 @@ def test_cors(client):
     assert "access-control-allow-origin" not in r.headers
 
 
-@pytest.mark.parametrize("params, parameter", [
-    ({"bbox": "1,2,3"}, "bbox"),
-    ({"bbox": "a,b,c,d"}, "bbox"),
-    ({"bbox": "123.5,41.8,123.4,41.9"}, "bbox"),
-    ({"bbox": "1,2,3,4,nan,5"}, "bbox"),
-    ({"bbox": "123,91,124,95"}, "bbox"),
-    ({"limit": "0"}, "limit"),
-    ({"limit": "10001"}, "limit"),
-    ({"limit": "ten"}, "limit"),
-    ({"offset": "-1"}, "offset"),
-    ({"crs": "EPSG:99999"}, "crs"),
-    ({"crs": "http://www.opengis.net/def/crs/EPSG/0/2056"}, "crs"),
-    ({"bbox": "1,2,3,4", "bbox-crs": "EPSG:1234"}, "bbox-crs"),
-    ({"f": "xml"}, "f"),
-])
+@pytest.mark.parametrize(
+    "params, parameter",
+    [
+        ({"bbox": "1,2,3"}, "bbox"),
+        ({"bbox": "a,b,c,d"}, "bbox"),
+        ({"bbox": "123.5,41.8,123.4,41.9"}, "bbox"),
+        ({"bbox": "1,2,3,4,nan,5"}, "bbox"),
+        ({"bbox": "123,91,124,95"}, "bbox"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "10001"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"crs": "EPSG:99999"}, "crs"),
+        ({"crs": "http://www.opengis.net/def/crs/EPSG/0/2056"}, "crs"),
+        ({"bbox": "1,2,3,4", "bbox-crs": "EPSG:1234"}, "bbox-crs"),
+        ({"f": "xml"}, "f"),
+    ],
+)
 def test_bad_requests_are_400_problems(client, params, parameter):
     body = assert_problem(client.get("/collections/buildings/items", params=params), 400, parameter)
     assert body["instance"] == "/collections/buildings/items"

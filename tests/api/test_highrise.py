@@ -56,8 +56,12 @@ def test_get_filters(client):
     body = client.get(PATH, params=[("verdict", "not-allowed"), ("verdict", "restricted"), ("limit", 100)]).json()
     assert body["numberMatched"] == 37
     assert {f["properties"]["verdict"] for f in body["features"]} == {"not-allowed", "restricted"}
-    assert body["summary"]["ultra-high-rise"] == {"ok": 0, "consult-fire-rescue": 0, "restricted": 10,
-                                                  "not-allowed": 27}
+    assert body["summary"]["ultra-high-rise"] == {
+        "ok": 0,
+        "consult-fire-rescue": 0,
+        "restricted": 10,
+        "not-allowed": 27,
+    }
     nxt = client.get(PATH, params=[("verdict", "restricted"), ("limit", 3)]).json()
     href = next(link["href"] for link in nxt["links"] if link["rel"] == "next")
     assert "verdict=restricted" in href  # filters survive in the paging links
@@ -92,15 +96,18 @@ def test_get_csv(client):
     assert len(limited.text.strip().splitlines()) == 6 and 'rel="next"' in limited.headers["link"]
 
 
-@pytest.mark.parametrize(("params", "parameter"), [
-    ({"verdict": "bad"}, "verdict.0"),
-    ({"min_height": -1}, "min_height"),
-    ({"bbox": "1,2,3"}, "bbox"),
-    ({"bbox-crs": "EPSG:9999"}, "bbox-crs"),
-    ({"crs": "EPSG:9999"}, "crs"),
-    ({"profile": "paris"}, "profile"),
-    ({"f": "xml"}, "f"),
-])
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"verdict": "bad"}, "verdict.0"),
+        ({"min_height": -1}, "min_height"),
+        ({"bbox": "1,2,3"}, "bbox"),
+        ({"bbox-crs": "EPSG:9999"}, "bbox-crs"),
+        ({"crs": "EPSG:9999"}, "crs"),
+        ({"profile": "paris"}, "profile"),
+        ({"f": "xml"}, "f"),
+    ],
+)
 def test_get_bad_parameters(client, params, parameter):
     assert_problem(client.get(PATH, params=params), 400, parameter)
 
@@ -110,12 +117,14 @@ def test_get_bad_parameters(client, params, parameter):
 
 def test_post_proposals(client):
     city_ring = [[Y0 + 100, X0 + 2000], [Y0 + 100, X0 + 2040], [Y0 + 140, X0 + 2040], [Y0 + 140, X0 + 2000]]
-    body = {"proposals": [
-        proposal("a", height=500.0, use="commercial"),
-        proposal("b", height=None, floors=27, use="residential", new=False),
-        proposal("c", height=101.0, use="mixed"),
-        proposal("d", height=99.99, use="public", kind="hospital"),
-    ]}
+    body = {
+        "proposals": [
+            proposal("a", height=500.0, use="commercial"),
+            proposal("b", height=None, floors=27, use="residential", new=False),
+            proposal("c", height=101.0, use="mixed"),
+            proposal("d", height=99.99, use="public", kind="hospital"),
+        ]
+    }
     r = client.post(PATH, json=body)
     assert r.status_code == 200 and r.headers["content-type"] == "application/json", r.text
     doc = HighRiseResponse.model_validate(r.json())
@@ -130,46 +139,82 @@ def test_post_proposals(client):
     assert (reason.threshold, reason.inclusive, reason.measured, reason.confidence) == (500.0, True, 500.0, "C")
     assert reason.wording.startswith("城区常住人口300万以上城市") and reason.clause and reason.document
     # the same footprint in the city CRS (EPSG:4550: northing, easting) and a < 3M profile
-    r = client.post(PATH, json={"crs": EPSG4550, "profile": "anshan", "proposals": [
-        {"id": "e", "footprint": {"type": "Polygon", "coordinates": [city_ring]}, "height": 150.0, "use": "public"}]})
+    r = client.post(
+        PATH,
+        json={
+            "crs": EPSG4550,
+            "profile": "anshan",
+            "proposals": [
+                {
+                    "id": "e",
+                    "footprint": {"type": "Polygon", "coordinates": [city_ring]},
+                    "height": 150.0,
+                    "use": "public",
+                }
+            ],
+        },
+    )
     e = r.json()["results"][0]
     assert r.json()["city"]["population_class"] == "lt_3m" and e["verdict"] == "restricted"
 
 
-@pytest.mark.parametrize(("change", "parameter"), [
-    ({"height": None}, "proposals.0.height"),  # neither height nor floors
-    ({"height": -5.0}, "proposals.0.height"),
-    ({"height": 0}, "proposals.0.height"),
-    ({"height": 1000.01}, "proposals.0.height"),
-    ({"height": "tall"}, "proposals.0.height"),
-    ({"height": None, "floors": 251}, "proposals.0.floors"),
-    ({"height": None, "floors": 200, "storey_height": 5.5}, "proposals.0.floors"),  # 1100 m
-    ({"storey_height": 0}, "proposals.0.storey_height"),
-    ({"use": "hotel"}, "proposals.0.use"),
-    ({"use": None}, "proposals.0.use"),
-    ({"id": ""}, "proposals.0.id"),
-    ({"footprint": {"type": "Point", "coordinates": [123.4, 41.8]}}, "proposals.0.footprint.type"),
-    ({"footprint": {"type": "Polygon", "coordinates": [[[123.4, 41.8], [123.41, 41.8], [123.4, 41.8]]]}},
-     "proposals.0.footprint"),  # two distinct positions
-    ({"footprint": {"type": "Polygon", "coordinates": [[[123.4, 41.8, 1.0, 2.0], [123.41, 41.8], [123.41, 41.81]]]}},
-     "proposals.0.footprint"),
-    ({"footprint": {"type": "Polygon", "coordinates": [[[123.40, 41.80], [123.41, 41.81], [123.41, 41.80],
-                                                        [123.40, 41.81], [123.40, 41.80]]]}},
-     "proposals.0.footprint"),  # a bow tie: self-intersecting
-    ({"extra": 1}, "proposals.0.extra"),
-])
+@pytest.mark.parametrize(
+    ("change", "parameter"),
+    [
+        ({"height": None}, "proposals.0.height"),  # neither height nor floors
+        ({"height": -5.0}, "proposals.0.height"),
+        ({"height": 0}, "proposals.0.height"),
+        ({"height": 1000.01}, "proposals.0.height"),
+        ({"height": "tall"}, "proposals.0.height"),
+        ({"height": None, "floors": 251}, "proposals.0.floors"),
+        ({"height": None, "floors": 200, "storey_height": 5.5}, "proposals.0.floors"),  # 1100 m
+        ({"storey_height": 0}, "proposals.0.storey_height"),
+        ({"use": "hotel"}, "proposals.0.use"),
+        ({"use": None}, "proposals.0.use"),
+        ({"id": ""}, "proposals.0.id"),
+        ({"footprint": {"type": "Point", "coordinates": [123.4, 41.8]}}, "proposals.0.footprint.type"),
+        (
+            {"footprint": {"type": "Polygon", "coordinates": [[[123.4, 41.8], [123.41, 41.8], [123.4, 41.8]]]}},
+            "proposals.0.footprint",
+        ),  # two distinct positions
+        (
+            {
+                "footprint": {
+                    "type": "Polygon",
+                    "coordinates": [[[123.4, 41.8, 1.0, 2.0], [123.41, 41.8], [123.41, 41.81]]],
+                }
+            },
+            "proposals.0.footprint",
+        ),
+        (
+            {
+                "footprint": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[123.40, 41.80], [123.41, 41.81], [123.41, 41.80], [123.40, 41.81], [123.40, 41.80]]
+                    ],
+                }
+            },
+            "proposals.0.footprint",
+        ),  # a bow tie: self-intersecting
+        ({"extra": 1}, "proposals.0.extra"),
+    ],
+)
 def test_post_bad_proposals(client, change, parameter):
     p = {k: v for k, v in {**proposal(), **change}.items() if not (k == "height" and v is None)}
     body = assert_problem(client.post(PATH, json={"proposals": [p]}), 400, parameter)
     assert parameter.split(".")[-1] in body["detail"] or parameter in body["detail"]
 
 
-@pytest.mark.parametrize(("body", "parameter"), [
-    ({"proposals": []}, "proposals"),
-    ({}, "proposals"),
-    ({"crs": "EPSG:9999", "proposals": [proposal()]}, "crs"),
-    ({"profile": "paris", "proposals": [proposal()]}, "profile"),
-])
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        ({"proposals": []}, "proposals"),
+        ({}, "proposals"),
+        ({"crs": "EPSG:9999", "proposals": [proposal()]}, "crs"),
+        ({"profile": "paris", "proposals": [proposal()]}, "profile"),
+    ],
+)
 def test_post_bad_requests(client, body, parameter):
     assert_problem(client.post(PATH, json=body), 400, parameter)
 
@@ -187,7 +232,8 @@ def test_openapi_documents_the_screening(client):
     schema = ops["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("/HighRiseRequest")
     assert {"verdict", "min_height", "bbox", "bbox-crs", "limit", "offset", "f"} <= {
-        p["name"] for p in ops["get"]["parameters"]}
+        p["name"] for p in ops["get"]["parameters"]
+    }
     assert "ScreeningResult" in doc["components"]["schemas"] and "Reason" in doc["components"]["schemas"]
     from openapi_spec_validator import validate
 

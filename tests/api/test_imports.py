@@ -40,8 +40,7 @@ def snapshot(client):
 
 
 def post(client, files, headers=AUTH, **form):
-    return client.post("/imports", files=[("files", f) for f in files], data={"wait": "true", **form},
-                       headers=headers)
+    return client.post("/imports", files=[("files", f) for f in files], data={"wait": "true", **form}, headers=headers)
 
 
 def test_needs_a_token(client):
@@ -62,8 +61,12 @@ def test_writes_disabled_without_tokens(city):
 
 def test_dev_mode_token(city):
     with TestClient(create_app(Settings(store=str(city), dev=True))) as c:
-        r = c.post("/imports", files=[("files", ("empty.geojson", b""))], data={"wait": "true"},
-                   headers={"Authorization": "Bearer dev-token"})
+        r = c.post(
+            "/imports",
+            files=[("files", ("empty.geojson", b""))],
+            data={"wait": "true"},
+            headers={"Authorization": "Bearer dev-token"},
+        )
         assert r.status_code == 202
 
 

@@ -25,8 +25,14 @@ def geojson_buildings(k: int) -> bytes:
     for i in range(PER_FILE):
         x, y = common.X0 + 15 * i, common.Y0 + 2000 + 30 * k
         ring = [fwd.transform(px, py) for px, py in [(x, y), (x + 10, y), (x + 10, y + 10), (x, y + 10), (x, y)]]
-        feats.append({"type": "Feature", "id": f"f{k}-{i}", "geometry": {"type": "Polygon", "coordinates": [ring]},
-                      "properties": {"height": 3.0 + i, "ground_z": 45.0}})
+        feats.append(
+            {
+                "type": "Feature",
+                "id": f"f{k}-{i}",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"height": 3.0 + i, "ground_z": 45.0},
+            }
+        )
     return json.dumps({"type": "FeatureCollection", "features": feats}).encode()
 
 
@@ -43,10 +49,15 @@ def pg_url(pg_cluster):
 def test_four_workers_concurrent_imports_and_reads(pg_url):
     server = Server(pg_url, workers=4, CIM_WRITE_TOKENS=TOKEN)
     try:
+
         def do_import(k: int) -> dict:
             with httpx.Client(base_url=server.url, timeout=120) as http:
-                r = http.post("/imports", files={"files": (f"rows{k}.geojson", geojson_buildings(k))},
-                              data={"wait": "true"}, headers={"Authorization": f"Bearer {TOKEN}"})
+                r = http.post(
+                    "/imports",
+                    files={"files": (f"rows{k}.geojson", geojson_buildings(k))},
+                    data={"wait": "true"},
+                    headers={"Authorization": f"Bearer {TOKEN}"},
+                )
                 assert r.status_code == 202, r.text
                 # the job may be read back through any worker
                 return http.get(r.headers["location"]).json()

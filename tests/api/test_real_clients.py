@@ -16,8 +16,9 @@ from pyproj import Transformer
 from cim.store import open_store
 
 OGR = shutil.which("ogrinfo")
-needs_gdal = pytest.mark.skipif(OGR is None, reason="GDAL's ogrinfo is not installed (apt-get install gdal-bin; "
-                                "`make test` does it where it can)")
+needs_gdal = pytest.mark.skipif(
+    OGR is None, reason="GDAL's ogrinfo is not installed (apt-get install gdal-bin; `make test` does it where it can)"
+)
 COLLECTIONS = ["buildings", "pipes", "pipe-nodes", "underground-structures"]
 
 
@@ -31,8 +32,9 @@ def sample(sample_city_path):
 @needs_gdal
 @pytest.mark.gdal
 def test_ogrinfo_lists_the_four_collections(sample_server):
-    out = subprocess.run(["ogrinfo", "-ro", "-q", f"OAPIF:{sample_server.url}"], capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-q", f"OAPIF:{sample_server.url}"], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     for cid in COLLECTIONS:
         assert cid in out, out
 
@@ -41,8 +43,13 @@ def test_ogrinfo_lists_the_four_collections(sample_server):
 @pytest.mark.gdal
 def test_ogr_reads_every_building(sample_server, sample, tmp_path):
     dest = tmp_path / "buildings.geojson"
-    subprocess.run(["ogr2ogr", "-f", "GeoJSON", str(dest), f"OAPIF:{sample_server.url}", "buildings",
-                    "-oo", "PAGE_SIZE=1000"], capture_output=True, text=True, timeout=300, check=True)
+    subprocess.run(
+        ["ogr2ogr", "-f", "GeoJSON", str(dest), f"OAPIF:{sample_server.url}", "buildings", "-oo", "PAGE_SIZE=1000"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     got = json.loads(dest.read_text())["features"]
     ids = [f["properties"].get("id") or f.get("id") for f in got]
     expected = [b.id for b in sample.iter_features("buildings")]
@@ -57,8 +64,13 @@ def test_ogr_reads_every_building(sample_server, sample, tmp_path):
 @needs_gdal
 @pytest.mark.gdal
 def test_ogr_reads_3d_pipes(sample_server, sample):
-    out = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{sample_server.url}", "pipes"], capture_output=True,
-                         text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        ["ogrinfo", "-ro", "-so", f"OAPIF:{sample_server.url}", "pipes"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     assert "Line String" in out or "LineString" in out, out
     assert f"Feature Count: {sample.counts()['pipes']}" in out, out
 

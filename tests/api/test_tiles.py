@@ -74,8 +74,10 @@ def test_json_and_tiles_are_sent_gzipped_when_accepted(client):
     assert gzip.decompress(gzip.compress(p.content)) == p.content
 
 
-@pytest.mark.parametrize("path", ["nope.glb", "v1/../../../etc/passwd", "..%2F..%2Fpyproject.toml", "v999/0.glb",
-                                  "tileset.json.gz", "v1/0.glb.gz"])
+@pytest.mark.parametrize(
+    "path",
+    ["nope.glb", "v1/../../../etc/passwd", "..%2F..%2Fpyproject.toml", "v999/0.glb", "tileset.json.gz", "v1/0.glb.gz"],
+)
 def test_tile_paths_are_only_those_of_the_tileset(client, path):
     assert_problem(client.get(f"/3dtiles/buildings/{path}"), 404)
 
@@ -85,8 +87,15 @@ def test_unknown_layer_is_a_404_problem(client):
     assert "buildings" in body["detail"]
 
 
-@pytest.mark.parametrize(("cid", "fid", "rows"), [("buildings", "b-3-4", 1), ("pipes", "p-diag", 1),
-                                                  ("pipe-nodes", "n-1", 1), ("underground-structures", "s-tunnel", 1)])
+@pytest.mark.parametrize(
+    ("cid", "fid", "rows"),
+    [
+        ("buildings", "b-3-4", 1),
+        ("pipes", "p-diag", 1),
+        ("pipe-nodes", "n-1", 1),
+        ("underground-structures", "s-tunnel", 1),
+    ],
+)
 def test_one_feature_as_glb(client, cid, fid, rows):
     r = client.get(f"/collections/{cid}/items/{fid}/mesh.glb")
     assert r.status_code == 200 and r.headers["content-type"] == "model/gltf-binary"
@@ -95,8 +104,10 @@ def test_one_feature_as_glb(client, cid, fid, rows):
     assert table["id"] == [fid] and table["collection"] == [cid]
     geo = doc["asset"]["extras"]["georeference"]
     assert len(geo["enu_to_ecef"]) == 16 and geo["origin_city"]["crs"] == "EPSG:4550"
-    assert client.get(f"/collections/{cid}/items/{fid}/mesh.glb",
-                      headers={"If-None-Match": r.headers["etag"]}).status_code == 304
+    assert (
+        client.get(f"/collections/{cid}/items/{fid}/mesh.glb", headers={"If-None-Match": r.headers["etag"]}).status_code
+        == 304
+    )
 
 
 def test_feature_glb_errors(client):
@@ -133,8 +144,10 @@ def test_a_cache_directory_is_shared(tmp_path, tiny_city_path, monkeypatch):
         state = c.app.state
         r = c.get("/3dtiles/pipes/" + _uris(doc)[0])
         assert r.status_code == 200
-        assert state.tile_cache._built["pipes"].sink.read("tileset.json") == \
-            (tmp_path / "cache").joinpath(state.tile_cache.store_key, "pipes", "tileset.json").read_bytes()
+        assert (
+            state.tile_cache._built["pipes"].sink.read("tileset.json")
+            == (tmp_path / "cache").joinpath(state.tile_cache.store_key, "pipes", "tileset.json").read_bytes()
+        )
 
 
 def test_viewer_page_and_cesium(client):

@@ -12,8 +12,16 @@ from cim.errors import InvalidParameter, UnsupportedCRS
 from cim.query import parse_bbox, region_from_bbox
 
 
-@pytest.mark.parametrize("text", ["EPSG:4550", "epsg:4550", "urn:ogc:def:crs:EPSG::4550",
-                                  "http://www.opengis.net/def/crs/EPSG/0/4550", "[EPSG:4550]"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "EPSG:4550",
+        "epsg:4550",
+        "urn:ogc:def:crs:EPSG::4550",
+        "http://www.opengis.net/def/crs/EPSG/0/4550",
+        "[EPSG:4550]",
+    ],
+)
 def test_normalise_epsg_forms(text):
     assert normalise(text) == "http://www.opengis.net/def/crs/EPSG/0/4550"
 
@@ -36,8 +44,9 @@ def test_output_axis_orders():
     cgcs = "http://www.opengis.net/def/crs/EPSG/0/4490"
     assert OutputCRS(4550, cgcs).xy(xy)[0] == pytest.approx([lat, lon], abs=1e-8)
     assert OutputCRS(4550, "http://www.opengis.net/def/crs/EPSG/0/4550").xy(xy)[0].tolist() == [4627000.0, 535000.0]
-    assert to_city_xy(np.array([[lat, lon]]), "http://www.opengis.net/def/crs/EPSG/0/4326", 4550)[0] == \
-        pytest.approx([535000.0, 4627000.0], abs=1e-4)
+    assert to_city_xy(np.array([[lat, lon]]), "http://www.opengis.net/def/crs/EPSG/0/4326", 4550)[0] == pytest.approx(
+        [535000.0, 4627000.0], abs=1e-4
+    )
 
 
 def test_bbox_parsing():

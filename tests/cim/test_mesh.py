@@ -42,8 +42,12 @@ def test_faces_agree_with_normals():
 
 
 def test_extrusion_with_a_hole_is_a_closed_prism_of_the_right_volume():
-    b = Building(id="ring", footprint=[[(0, 0), (30, 0), (30, 20), (0, 20)], [(10, 5), (10, 15), (20, 15), (20, 5)]],
-                 ground_elevation=40, height=12)
+    b = Building(
+        id="ring",
+        footprint=[[(0, 0), (30, 0), (30, 20), (0, 20)], [(10, 5), (10, 15), (20, 15), (20, 5)]],
+        ground_elevation=40,
+        height=12,
+    )
     m = building_meshes([b])
     t = closed(m)
     assert t.is_watertight and t.is_winding_consistent
@@ -57,11 +61,18 @@ def test_clockwise_footprints_face_outwards_too():
 
 
 def test_lod2_surfaces_keep_their_vertices_and_area():
-    rings = [[(0, 0, 0), (10, 0, 0), (10, 10, 0), (0, 10, 0)][::-1],
-             [(0, 0, 0), (10, 0, 0), (10, 0, 5), (0, 0, 5)],
-             [(0, 0, 5), (10, 0, 5), (10, 10, 5), (0, 10, 5)]]
-    b = Building(id="s", footprint=[[(0, 0), (10, 0), (10, 10), (0, 10)]], ground_elevation=0, height=5,
-                 surfaces=[Surface(type=t, rings=[r]) for t, r in zip(["ground", "wall", "roof"], rings, strict=True)])
+    rings = [
+        [(0, 0, 0), (10, 0, 0), (10, 10, 0), (0, 10, 0)][::-1],
+        [(0, 0, 0), (10, 0, 0), (10, 0, 5), (0, 0, 5)],
+        [(0, 0, 5), (10, 0, 5), (10, 10, 5), (0, 10, 5)],
+    ]
+    b = Building(
+        id="s",
+        footprint=[[(0, 0), (10, 0), (10, 10), (0, 10)]],
+        ground_elevation=0,
+        height=5,
+        surfaces=[Surface(type=t, rings=[r]) for t, r in zip(["ground", "wall", "roof"], rings, strict=True)],
+    )
     m = building_meshes([b])
     assert len(m.vertices) == 12 and len(m.faces) == 6
     assert closed(m).area == pytest.approx(100 + 50 + 100)
@@ -73,8 +84,15 @@ def test_lod2_surfaces_keep_their_vertices_and_area():
 @pytest.mark.parametrize("sides", [8, 12, 16])
 def test_a_straight_pipe_is_a_closed_ngon_tube(sides):
     r = 0.25
-    m = sweep([np.array([[0, 0, 40.0], [100, 0, 39.0]])], Profile.circle(sides), np.array([r]), np.array([r]),
-              np.array([0]), np.array([[0, 0, 255, 255]]), ["p"])
+    m = sweep(
+        [np.array([[0, 0, 40.0], [100, 0, 39.0]])],
+        Profile.circle(sides),
+        np.array([r]),
+        np.array([r]),
+        np.array([0]),
+        np.array([[0, 0, 255, 255]]),
+        ["p"],
+    )
     t = closed(m)
     assert t.is_watertight
     length = np.hypot(100, 1)
@@ -102,8 +120,7 @@ def test_pipes_box_sections_manholes_and_tunnels_have_their_sizes():
 
 def test_a_bent_pipe_is_mitred_without_gaps():
     line = np.array([[0, 0, 40.0], [50, 0, 40.0], [50, 50, 40.0]])
-    m = sweep([line], Profile.box(), np.array([1.0]), np.array([0.5]), np.array([0]),
-              np.array([[1, 2, 3, 255]]), ["b"])
+    m = sweep([line], Profile.box(), np.array([1.0]), np.array([0.5]), np.array([0]), np.array([[1, 2, 3, 255]]), ["b"])
     t = closed(m)
     assert t.is_watertight
     assert t.volume == pytest.approx(2 * 1 * (50 + 50), rel=1e-6)  # the mitre adds and removes equal wedges
@@ -145,8 +162,9 @@ def test_terrain_mesh_follows_the_dem_at_every_step():
 
 
 def test_underground_structure_types():
-    s = UndergroundStructure(id="metro", kind="tunnel", centreline=[(0, 0, 30), (100, 0, 30), (200, 50, 29)],
-                             section="circular", width=6.0)
+    s = UndergroundStructure(
+        id="metro", kind="tunnel", centreline=[(0, 0, 30), (100, 0, 30), (200, 50, 29)], section="circular", width=6.0
+    )
     m = structure_meshes([s])
     assert m.vertices[:, 2].max() == pytest.approx(33, abs=0.05)
     assert m.vertices[:, 2].min() == pytest.approx(26, abs=0.05)

@@ -82,8 +82,10 @@ def test_yokosuka_buildings_and_parts():
     feats = {b.id: b for b in result.features}
     raw = raw_yokosuka()
     assert len(feats) == 13 == len(raw)
-    assert feats[MUSEUM].parts == ["bldg_0e947699-9ee6-412f-98d2-6dafb177a681",
-                                   "bldg_a9dcefad-63a0-4fa0-b666-84125640e7a4"]
+    assert feats[MUSEUM].parts == [
+        "bldg_0e947699-9ee6-412f-98d2-6dafb177a681",
+        "bldg_a9dcefad-63a0-4fa0-b666-84125640e7a4",
+    ]
     assert sum(1 for b in feats.values() if b.parts) == 1
     # the 14 measured heights (12 buildings and 2 parts) are kept: 3.2 to 13.9 m
     measured = [b.attributes["measuredHeight"] for b in feats.values() if "measuredHeight" in b.attributes]
@@ -101,8 +103,11 @@ def test_yokosuka_buildings_and_parts():
         assert f.roof_elevation == pytest.approx(max(g + h for g, h in zip(grounds, heights, strict=True)), abs=1e-4)
         if len(objs) == 1:
             assert f.height == heights[0]
-        storeys = [int(o.find(BLDG2 + "storeysAboveGround").text) for o in objs
-                   if o.find(BLDG2 + "storeysAboveGround") is not None]
+        storeys = [
+            int(o.find(BLDG2 + "storeysAboveGround").text)
+            for o in objs
+            if o.find(BLDG2 + "storeysAboveGround") is not None
+        ]
         assert f.floors_above == (max(storeys) if storeys else None)
         # footprint: the LOD0 footprints, moved by pyproj independently of the reader
         ref = shapely.union_all([lod0_polygon_in_city(o) for o in objs])
@@ -146,8 +151,9 @@ def raw_berlin_polygons(name: str) -> dict[str, list[np.ndarray]]:
     text = data(name).read_text()
     out: dict[str, list[np.ndarray]] = {}
     for m in re.finditer(r"<(?:bldg|con):(Ground|Wall|Roof)Surface[ >].*?</(?:bldg|con):\1Surface>", text, re.S):
-        rings = [np.array(p.split(), float).reshape(-1, 3) for p in re.findall(r"<gml:posList[^>]*>([^<]*)<",
-                                                                                 m.group(0))]
+        rings = [
+            np.array(p.split(), float).reshape(-1, 3) for p in re.findall(r"<gml:posList[^>]*>([^<]*)<", m.group(0))
+        ]
         out.setdefault(m.group(1), []).extend(rings)
     return out
 
@@ -193,8 +199,13 @@ def test_berlin_reprojected_and_datum_reported():
     assert any("DHHN92 height" in w and "EPSG:7837" in w for w in other.warnings)
 
 
-SRS_FORMS = ["EPSG:25833", "urn:ogc:def:crs:EPSG::25833", "http://www.opengis.net/def/crs/EPSG/0/25833",
-             "urn:ogc:def:crs,crs:EPSG::25833,crs:EPSG::5783", "urn:adv:crs:ETRS89_UTM33*DE_DHHN92_NH"]
+SRS_FORMS = [
+    "EPSG:25833",
+    "urn:ogc:def:crs:EPSG::25833",
+    "http://www.opengis.net/def/crs/EPSG/0/25833",
+    "urn:ogc:def:crs,crs:EPSG::25833,crs:EPSG::5783",
+    "urn:adv:crs:ETRS89_UTM33*DE_DHHN92_NH",
+]
 
 
 @pytest.mark.shared_data
@@ -212,8 +223,9 @@ def test_srs_name_forms(srs, tmp_path):
 @pytest.mark.parametrize("srs", ["EPSG:6697", "urn:ogc:def:crs:EPSG::6697"])
 def test_latitude_first_in_every_form(srs, tmp_path):
     path = tmp_path / "y.gml"
-    path.write_text(data(YOKOSUKA).read_text(encoding="utf-8-sig").replace(
-        "http://www.opengis.net/def/crs/EPSG/0/6697", srs))
+    path.write_text(
+        data(YOKOSUKA).read_text(encoding="utf-8-sig").replace("http://www.opengis.net/def/crs/EPSG/0/6697", srs)
+    )
     got = load(path, JAPAN).features
     ref = load(data(YOKOSUKA), JAPAN).features
     assert [b.footprint for b in got] == [b.footprint for b in ref]
@@ -240,8 +252,9 @@ def _truncated(tmp_path):
 
 
 def _unknown_srs(tmp_path):
-    (tmp_path / "bad.gml").write_text(data(V2).read_text().replace(
-        "urn:ogc:def:crs,crs:EPSG:6.12:25833,crs:EPSG:6.12:5783", "EPSG:999999"))
+    (tmp_path / "bad.gml").write_text(
+        data(V2).read_text().replace("urn:ogc:def:crs,crs:EPSG:6.12:25833,crs:EPSG:6.12:5783", "EPSG:999999")
+    )
     return {}
 
 
@@ -249,14 +262,14 @@ def _odd_poslist(tmp_path):
     text = data(V2).read_text()
     m = re.search(r"(<gml:posList[^>]*>)([^<]*)(<)", text)
     coords = m.group(2).split()[:-1]  # one number short: 14 for a ring of 5 points
-    (tmp_path / "bad.gml").write_text(text[: m.start(2)] + " ".join(coords) + text[m.end(2):])
+    (tmp_path / "bad.gml").write_text(text[: m.start(2)] + " ".join(coords) + text[m.end(2) :])
     return {"feature": "BLDG_0003000b001e15b2"}
 
 
 def _not_a_number(tmp_path):
     text = data(V3).read_text()
     m = re.search(r"(<gml:posList[^>]*>)(\S+)", text)
-    (tmp_path / "bad.gml").write_text(text[: m.start(2)] + "x12" + text[m.end(2):])
+    (tmp_path / "bad.gml").write_text(text[: m.start(2)] + "x12" + text[m.end(2) :])
     return {"feature": "BLDG_0003000b001e15b2"}
 
 

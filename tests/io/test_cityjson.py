@@ -74,8 +74,10 @@ def test_delft_lod1_solids():
     buildings = result.features
     assert len(buildings) == 160 and all(isinstance(b, Building) for b in buildings)
     skipped = [w for w in result.warnings if w.startswith("skipped")]
-    assert skipped == ["skipped 410 city objects of types not imported: Road 143, PlantCover 126, LandUse 81, "
-                       "GenericCityObject 54, Bridge 3, WaterBody 3"]
+    assert skipped == [
+        "skipped 410 city objects of types not imported: Road 143, PlantCover 126, LandUse 81, "
+        "GenericCityObject 54, Bridge 3, WaterBody 3"
+    ]
     assert not any("heights are in" in w for w in result.warnings)  # NAP is the city's datum
     doc = raw_doc("delft.json")
     verts = raw_vertices(doc)
@@ -145,14 +147,16 @@ def test_zurich_parts_merged_into_buildings():
     doc = raw_doc("zurich_subset_lod2.json")
     objs = doc["CityObjects"]
     assert sum(len(b.parts or []) for b in buildings) == 161
-    assert sorted(p for b in buildings for p in b.parts) == sorted(k for k, o in objs.items()
-                                                                   if o["type"] == "BuildingPart")
+    assert sorted(p for b in buildings for p in b.parts) == sorted(
+        k for k, o in objs.items() if o["type"] == "BuildingPart"
+    )
     # surfaces: every polygon of every part, with its semantic type (1,340 wall and 644 roof polygons; the 54
     # GroundSurface objects cover 55 polygons, one of them being referenced twice)
     types = Counter(s.type for b in buildings for s in b.surfaces)
     assert types == {SurfaceType.wall: 1340, SurfaceType.roof: 644, SurfaceType.ground: 55}
-    entries = Counter(e["type"] for o in objs.values() for g in o.get("geometry", [])
-                      for e in g["semantics"]["surfaces"])
+    entries = Counter(
+        e["type"] for o in objs.values() for g in o.get("geometry", []) for e in g["semantics"]["surfaces"]
+    )
     assert entries == {"WallSurface": 1340, "RoofSurface": 644, "GroundSurface": 54}
     verts = raw_vertices(doc)
     for b in buildings:
@@ -167,9 +171,13 @@ def test_zurich_parts_merged_into_buildings():
         # the footprint is the ground surfaces (roofs overhang them: not the roofs' projection), within 1 cm;
         # parts without a ground surface add the projection of their roofs
         with_ground = {s.part for s in b.surfaces if s.type == SurfaceType.ground}
-        ref = shapely.union_all([shapely.Polygon(np.asarray(s.rings[0])[:, :2]).buffer(0) for s in b.surfaces
-                                 if s.type == SurfaceType.ground or (s.part not in with_ground
-                                                                     and s.type == SurfaceType.roof)])
+        ref = shapely.union_all(
+            [
+                shapely.Polygon(np.asarray(s.rings[0])[:, :2]).buffer(0)
+                for s in b.surfaces
+                if s.type == SurfaceType.ground or (s.part not in with_ground and s.type == SurfaceType.roof)
+            ]
+        )
         fp = footprint_shape(b)
         assert fp.buffer(0.01).covers(ref) and ref.buffer(0.01).covers(fp.buffer(-0.01))
         assert b.attributes.get("part_attributes") and set(b.attributes["part_attributes"]) <= set(b.parts)
@@ -208,8 +216,16 @@ def to_seq(doc: dict) -> list[str]:
             for g in m.get("geometry", []):
                 g["boundaries"] = _remap(g["boundaries"], remap)
             out[k] = m
-        lines.append(json.dumps({"type": "CityJSONFeature", "id": oid, "CityObjects": out,
-                                 "vertices": [doc["vertices"][i] for i in used]}))
+        lines.append(
+            json.dumps(
+                {
+                    "type": "CityJSONFeature",
+                    "id": oid,
+                    "CityObjects": out,
+                    "vertices": [doc["vertices"][i] for i in used],
+                }
+            )
+        )
     return lines
 
 
@@ -243,8 +259,7 @@ def test_multi_lod_keeps_every_lod():
         assert b.cim_level == 4
         # display surfaces are the LOD 2.2 solid's, with its semantics
         top = b.lods[2].surfaces
-        assert b.surfaces == top and {s.type for s in top} >= {SurfaceType.roof, SurfaceType.wall,
-                                                                SurfaceType.ground}
+        assert b.surfaces == top and {s.type for s in top} >= {SurfaceType.roof, SurfaceType.wall, SurfaceType.ground}
         raw22 = doc["CityObjects"][b.id]["geometry"][2]
         assert len(top) == sum(len(shell) for shell in raw22["boundaries"])
         # ground at the lowest vertex, which is the h_maaiveld attribute (kept as given) within 1 mm
@@ -253,8 +268,9 @@ def test_multi_lod_keeps_every_lod():
         assert b.attributes["h_maaiveld"] == doc["CityObjects"][b.id]["attributes"]["h_maaiveld"]
         assert b.year_built == doc["CityObjects"][b.id]["attributes"]["oorspronkelijk_bouwjaar"]
         # footprint = the LOD 2.2 ground surfaces
-        ground = shapely.union_all([shapely.Polygon(np.asarray(s.rings[0])[:, :2]) for s in top
-                                    if s.type == SurfaceType.ground])
+        ground = shapely.union_all(
+            [shapely.Polygon(np.asarray(s.rings[0])[:, :2]) for s in top if s.type == SurfaceType.ground]
+        )
         assert abs(ground.area - footprint_shape(b).area) < 1e-3 * ground.area
 
 
@@ -325,8 +341,9 @@ def test_tunnel_becomes_an_underground_structure(tmp_path):
     t = feats[tid]
     assert isinstance(t, UndergroundStructure) and t.kind == StructureKind.tunnel
     z = raw_vertices(doc)[flat_indices([g["boundaries"] for g in doc["CityObjects"][tid]["geometry"]])][:, 2]
-    assert t.bottom_elevation == pytest.approx(z.min(), abs=1e-4) and t.top_elevation == pytest.approx(z.max(),
-                                                                                                      abs=1e-4)
+    assert t.bottom_elevation == pytest.approx(z.min(), abs=1e-4) and t.top_elevation == pytest.approx(
+        z.max(), abs=1e-4
+    )
     assert len(feats) == 10 and sum(isinstance(f, Building) for f in feats.values()) == 9
 
 
@@ -414,8 +431,18 @@ def _empty(tmp_path):
     return {}
 
 
-BROKEN = [_truncated, _index_out_of_range, _infinite_coordinate, _vertices_not_an_array, _vertices_not_numbers,
-          _missing_cityobjects, _malformed_boundaries, _no_valid_surface, _flat_building, _empty]
+BROKEN = [
+    _truncated,
+    _index_out_of_range,
+    _infinite_coordinate,
+    _vertices_not_an_array,
+    _vertices_not_numbers,
+    _missing_cityobjects,
+    _malformed_boundaries,
+    _no_valid_surface,
+    _flat_building,
+    _empty,
+]
 
 
 @pytest.mark.shared_data

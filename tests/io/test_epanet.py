@@ -37,21 +37,30 @@ def load(name: str, city: City = LOCAL, crs: str = "EPSG:4550", **ctx) -> tuple[
 
 def split(features: list) -> tuple[dict[str, PipeNode], dict[str, PipeSegment]]:
     """Nodes and pipes by id (EPANET ids of nodes and links may coincide: they are separate collections)."""
-    return ({f.id: f for f in features if isinstance(f, PipeNode)},
-            {f.id: f for f in features if isinstance(f, PipeSegment)})
+    return (
+        {f.id: f for f in features if isinstance(f, PipeNode)},
+        {f.id: f for f in features if isinstance(f, PipeSegment)},
+    )
 
 
 def tally(features: list) -> Counter:
     return Counter("pipe" if isinstance(f, PipeSegment) else f.kind.value for f in features)
 
 
-@pytest.mark.parametrize(("name", "city", "crs", "expected"), [
-    ("Net1.inp", LOCAL, "EPSG:4550", {"junction": 9, "reservoir": 1, "tank": 1, "pipe": 12, "pump": 1}),
-    ("Net3.inp", LOCAL, "EPSG:4550", {"junction": 92, "reservoir": 2, "tank": 3, "pipe": 117, "pump": 2}),
-    ("Anytown.inp", LOCAL, "EPSG:4550", {"junction": 22, "reservoir": 1, "tank": 2, "pipe": 43, "pump": 3}),
-    ("ky10.inp", KY, "EPSG:3089",
-     {"junction": 920, "reservoir": 2, "tank": 13, "pipe": 1043, "pump": 13, "valve": 5}),
-])
+@pytest.mark.parametrize(
+    ("name", "city", "crs", "expected"),
+    [
+        ("Net1.inp", LOCAL, "EPSG:4550", {"junction": 9, "reservoir": 1, "tank": 1, "pipe": 12, "pump": 1}),
+        ("Net3.inp", LOCAL, "EPSG:4550", {"junction": 92, "reservoir": 2, "tank": 3, "pipe": 117, "pump": 2}),
+        ("Anytown.inp", LOCAL, "EPSG:4550", {"junction": 22, "reservoir": 1, "tank": 2, "pipe": 43, "pump": 3}),
+        (
+            "ky10.inp",
+            KY,
+            "EPSG:3089",
+            {"junction": 920, "reservoir": 2, "tank": 13, "pipe": 1043, "pump": 13, "valve": 5},
+        ),
+    ],
+)
 def test_counts_match_the_source(name, city, crs, expected):
     features, result = load(name, city, crs)
     assert result.format == "epanet"
@@ -179,13 +188,14 @@ def test_imports_into_a_store(tmp_path):
 
 # -- broken files, derived from Net1 ----------------------------------------------------------------
 
+
 def _net1() -> list[str]:
     return pipes("Net1.inp").read_bytes().decode().split("\r\n")
 
 
 def _line(lines: list[str], *fields: str) -> int:
     """0-based index of the first line whose leading fields are ``fields``."""
-    return next(i for i, s in enumerate(lines) if s.split()[:len(fields)] == list(fields))
+    return next(i for i, s in enumerate(lines) if s.split()[: len(fields)] == list(fields))
 
 
 def _edit(lines: list[str], at: tuple[str, ...], col: int, value: str) -> tuple[list[str], int]:
@@ -237,7 +247,7 @@ def _broken(case: str) -> tuple[str, int | None, str | None, str]:
         return "\r\n".join(text), n, "121", "Duplicate link id '121'"
     if case == "no coordinates":
         i = _line(lines, "13", "70.000")
-        out = lines[:i] + lines[i + 1:]
+        out = lines[:i] + lines[i + 1 :]
         return "\r\n".join(out), _line(lines, "12", "12", "13") + 1, "12", "node '13', which has no \\[COORDINATES\\]"
     if case == "same end nodes":
         text, n = _edit(lines, ("12", "12", "13"), 2, "12")
@@ -257,10 +267,26 @@ def _broken(case: str) -> tuple[str, int | None, str | None, str]:
     raise AssertionError(case)
 
 
-CASES = ["truncated mid-line", "truncated after a pipe", "unknown node", "diameter abc", "diameter 0",
-         "diameter -10", "elevation nan", "elevation 1e999", "elevation inf", "unknown units", "too few columns",
-         "duplicate node", "duplicate link", "no coordinates", "same end nodes", "bad x coordinate",
-         "data before any section", "unclosed header"]
+CASES = [
+    "truncated mid-line",
+    "truncated after a pipe",
+    "unknown node",
+    "diameter abc",
+    "diameter 0",
+    "diameter -10",
+    "elevation nan",
+    "elevation 1e999",
+    "elevation inf",
+    "unknown units",
+    "too few columns",
+    "duplicate node",
+    "duplicate link",
+    "no coordinates",
+    "same end nodes",
+    "bad x coordinate",
+    "data before any section",
+    "unclosed header",
+]
 
 
 @pytest.fixture

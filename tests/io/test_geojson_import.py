@@ -52,8 +52,10 @@ def test_bellinge_nodes_and_edges(tmp_path):
     raw_nodes = json.loads(bellinge("nodes").read_text())["features"]
     raw_edges = json.loads(bellinge("edges").read_text())["features"]
     invert = {f["properties"]["id"]: f["properties"]["chamber_floor_elevation"] for f in raw_nodes}
-    depth = {f["properties"]["id"]: f["properties"]["surface_elevation"] - f["properties"]["chamber_floor_elevation"]
-             for f in raw_nodes}
+    depth = {
+        f["properties"]["id"]: f["properties"]["surface_elevation"] - f["properties"]["chamber_floor_elevation"]
+        for f in raw_nodes
+    }
     assert min(depth.values()) == pytest.approx(1.27) and max(depth.values()) == pytest.approx(3.15)
 
     store = new_store(tmp_path)
@@ -140,8 +142,16 @@ def by_id(result) -> dict:
 
 def test_buildings(tmp_path):
     feats = [
-        feature("Polygon", square(X0 + 100, Y0 + 100, 20), "h", height=12.5, use="Commercial", year_built=1990,
-                ground_z=21.0, owner="city"),
+        feature(
+            "Polygon",
+            square(X0 + 100, Y0 + 100, 20),
+            "h",
+            height=12.5,
+            use="Commercial",
+            year_built=1990,
+            ground_z=21.0,
+            owner="city",
+        ),
         feature("Polygon", square(X0 + 200, Y0 + 100, 20), "f", floors=4),
         feature("Polygon", square(X0 + 300, Y0 + 100, 20), None, id="alias", HEIGHT=9, **{"building:levels": 3}),
         feature("MultiPolygon", [square(X0 + 400, Y0 + 100, 5), square(X0 + 420, Y0 + 100, 30)], "multi", height=6),
@@ -212,8 +222,15 @@ def test_manholes(tmp_path):
         feature("Point", [X0 + 100, Y0 + 100], "m1", utility="sewer", surface_elevation=21.0, invert=18.5),
         feature("Point", [X0 + 150, Y0 + 100, 22.0], "m2", utility="sewer", depth=3.0, diameter=1.0),
         feature("Point", [X0 + 200, Y0 + 100], "v1", utility="water", kind="valve", ELEV=20.5),
-        feature("LineString", [[X0 + 100, Y0 + 100], [X0 + 150, Y0 + 100]], "s", utility="sewer", diameter=0.4,
-                u="m1", v="m2"),
+        feature(
+            "LineString",
+            [[X0 + 100, Y0 + 100], [X0 + 150, Y0 + 100]],
+            "s",
+            utility="sewer",
+            diameter=0.4,
+            u="m1",
+            v="m2",
+        ),
     ]
     result = read(write(tmp_path, feats), ctx())
     f = by_id(result)
@@ -230,10 +247,11 @@ LINE = [[X0 + 100, Y0 + 100], [X0 + 200, Y0 + 100]]
 REFUSED = {
     "no-height": ([feature("Polygon", square(X0, Y0, 10), "tall?", use="residential")], "neither `height` nor"),
     "infinite": (None, "finite"),
-    "nan": ([feature("Polygon", [[[X0, Y0], [X0 + 1, math.nan], [X0, Y0 + 1], [X0, Y0]]], "nan", height=3)],
-             "finite"),
-    "utility": ([feature("LineString", LINE, "pipe-1", utility="oil", diameter=0.3, depth=1)],
-                "water, reclaimed, sewer, storm, gas, heat, power, telecom"),
+    "nan": ([feature("Polygon", [[[X0, Y0], [X0 + 1, math.nan], [X0, Y0 + 1], [X0, Y0]]], "nan", height=3)], "finite"),
+    "utility": (
+        [feature("LineString", LINE, "pipe-1", utility="oil", diameter=0.3, depth=1)],
+        "water, reclaimed, sewer, storm, gas, heat, power, telecom",
+    ),
     "no-terrain": ([feature("LineString", LINE, "pipe-2", utility="gas", diameter=0.3, depth=1)], "no terrain"),
     "no-z": ([feature("LineString", LINE, "pipe-3", utility="gas", diameter=0.3)], "no elevation"),
     "mm": ([feature("LineString", [[*p, 10] for p in LINE], "pipe-4", utility="gas", diameter=300)], "diameter_mm"),
@@ -250,8 +268,13 @@ REFUSED = {
 def _file(tmp_path, key):
     feats, _ = REFUSED[key]
     if key == "infinite":  # 1e999 is how JSON writes an infinite number: Python reads it as inf
-        text = json.dumps({"type": "FeatureCollection", "crs": LEGACY_CRS, "features": [GOOD, feature(
-            "Polygon", square(X0 + 50, Y0, 10), "inf", height=3)]}).replace(f"[{X0 + 60}, {Y0}]", "[1e999, 6132800.0]")
+        text = json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": LEGACY_CRS,
+                "features": [GOOD, feature("Polygon", square(X0 + 50, Y0, 10), "inf", height=3)],
+            }
+        ).replace(f"[{X0 + 60}, {Y0}]", "[1e999, 6132800.0]")
         assert "1e999" in text
         return write(tmp_path, [], raw=text), "inf"
     return write(tmp_path, [GOOD, *feats]), feats[0]["id"]
@@ -288,8 +311,11 @@ def test_unknown_legacy_crs(tmp_path):
 
 
 def test_not_geojson(tmp_path):
-    for text, words in [("", "empty"), ("{not json", "Not valid JSON"),
-                        ('{"type": "Point", "coordinates": [1, 2]}', "not a GeoJSON FeatureCollection")]:
+    for text, words in [
+        ("", "empty"),
+        ("{not json", "Not valid JSON"),
+        ('{"type": "Point", "coordinates": [1, 2]}', "not a GeoJSON FeatureCollection"),
+    ]:
         path = tmp_path / "x.geojson"
         path.write_text(text)
         with pytest.raises(ImportError_) as err:

@@ -58,7 +58,8 @@ def test_autzen_terrain_in_feet_and_metre_cities(epsg):
     # placement: the ground points moved independently to the city CRS; the DEM around each of 300 of them
     # agrees with the median of the ground points within 2 m
     x, y = Transformer.from_crs(crs, CRS.from_epsg(epsg), always_xy=True).transform(
-        np.asarray(src.x)[ground], np.asarray(src.y)[ground])
+        np.asarray(src.x)[ground], np.asarray(src.y)[ground]
+    )
     metre = CRS.from_epsg(epsg).axis_info[0].unit_conversion_factor
     radius = 2.0 / metre  # 2 m in the city CRS's unit
     pick = np.random.default_rng(7).choice(len(x), 300, replace=False)

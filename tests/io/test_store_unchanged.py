@@ -36,13 +36,22 @@ def _cut(data: bytes) -> bytes:
 # (file under ../shared/data, name to write, how to break it)
 BROKEN = [
     (("buildings", "delft.json"), "delft_cut.json", _cut),
-    (("buildings", "multi_lod.json"), "multi_badindex.json",
-     lambda d: d.replace(b'"boundaries":[[[[0', b'"boundaries":[[[[99999999', 1)),
+    (
+        ("buildings", "multi_lod.json"),
+        "multi_badindex.json",
+        lambda d: d.replace(b'"boundaries":[[[[0', b'"boundaries":[[[[99999999', 1),
+    ),
     (("buildings", "Berlin_Moabit_1Bldg_v2.gml"), "berlin_cut.gml", _cut),
-    (("buildings", "52397519_bldg_6697_op.gml"), "plateau_srs.gml",
-     lambda d: d.replace(b"EPSG/0/6697", b"EPSG/0/999999")),
-    (("pipes", "Net1.inp"), "net1_badnode.inp", lambda d: d.replace(b" 10              \t10              \t11",
-                                                                       b" 10              \t10              \t99", 1)),
+    (
+        ("buildings", "52397519_bldg_6697_op.gml"),
+        "plateau_srs.gml",
+        lambda d: d.replace(b"EPSG/0/6697", b"EPSG/0/999999"),
+    ),
+    (
+        ("pipes", "Net1.inp"),
+        "net1_badnode.inp",
+        lambda d: d.replace(b" 10              \t10              \t11", b" 10              \t10              \t99", 1),
+    ),
     (("pipes", "Net1.inp"), "net1_nan.inp", lambda d: d.replace(b"710", b"nan", 1)),
     (("pipes", "bellinge_small.inp"), "bellinge_units.inp", lambda d: d.replace(b"LPS", b"XYZ", 1)),
     (("pipes", "bellinge_small_edges.geojson"), "edges_cut.geojson", _cut),
@@ -57,8 +66,9 @@ def filled(tmp_path_factory):
     path = tmp_path_factory.mktemp("unchanged") / "c.sqlite"
     s = open_store(path, create=True)
     s.init(City(name="Delft", crs_epsg=28992, vertical_datum="EPSG:5709"))
-    import_files(s, [shared_data("buildings", "delft.json"), shared_data("terrain", "ahn3_cropped_2.laz")],
-                 crs="EPSG:7415")
+    import_files(
+        s, [shared_data("buildings", "delft.json"), shared_data("terrain", "ahn3_cropped_2.laz")], crs="EPSG:7415"
+    )
     yield s
     s.close()
 
@@ -73,11 +83,14 @@ def test_failed_import_leaves_store_unchanged(filled, tmp_path, source, name, br
     path.write_bytes(broken)
     before = checksum(filled)
     good = tmp_path / "good.geojson"  # a valid file listed first must not land either
-    good.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "id": "extra", '
-                    '"properties": {"height": 5, "ground_z": 0}, "geometry": {"type": "Polygon", "coordinates": '
-                    '[[[4.37, 52.0], [4.3701, 52.0], [4.3701, 52.0001], [4.37, 52.0]]]}}]}')
+    good.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "id": "extra", '
+        '"properties": {"height": 5, "ground_z": 0}, "geometry": {"type": "Polygon", "coordinates": '
+        "[[[4.37, 52.0], [4.3701, 52.0], [4.3701, 52.0001], [4.37, 52.0]]]}}]}"
+    )
     with pytest.raises(CIMError) as exc:
-        import_files(filled, [good, path], crs="EPSG:32632" if name.startswith(("net1", "bellinge", "edges"))
-                     else "EPSG:7415")
+        import_files(
+            filled, [good, path], crs="EPSG:32632" if name.startswith(("net1", "bellinge", "edges")) else "EPSG:7415"
+        )
     assert exc.value.where.get("file") == name, exc.value.where
     assert checksum(filled) == before

@@ -45,7 +45,7 @@ def variant(tmp_path, edit) -> object:
 
 
 def _line(lines: list[str], *fields: str) -> int:
-    return next(i for i, s in enumerate(lines) if s.split()[:len(fields)] == list(fields))
+    return next(i for i, s in enumerate(lines) if s.split()[: len(fields)] == list(fields))
 
 
 def test_counts():
@@ -102,8 +102,10 @@ def test_conduit_ends_sit_on_the_inverts():
         assert s.centreline[0][2] == pytest.approx(floor[s.from_node] + 0.0001 + r, abs=1e-9)
         assert s.centreline[-1][2] == pytest.approx(floor[s.to_node] + 0.0001 + r, abs=1e-9)
     s = segs["G72F820_G72F810_l1"]
-    assert s.centreline == [pytest.approx((583337.3699990724, 6132947.7901241835, 23.369 + 0.0001 + 0.175)),
-                            pytest.approx((583348.3699990722, 6132993.690124182, 22.879 + 0.0001 + 0.175))]
+    assert s.centreline == [
+        pytest.approx((583337.3699990724, 6132947.7901241835, 23.369 + 0.0001 + 0.175)),
+        pytest.approx((583348.3699990722, 6132993.690124182, 22.879 + 0.0001 + 0.175)),
+    ]
 
 
 def test_nodes_are_shared_with_later_files():
@@ -118,13 +120,16 @@ def test_sniffed_as_swmm():
     assert detect(inp()).name == "swmm"
 
 
-@pytest.mark.parametrize(("head", "fmt"), [
-    (b"[TITLE]\r\n[OPTIONS]\r\nFLOW_UNITS CMS\r\n[JUNCTIONS]\r\nJ1 10 2\r\n", "swmm"),
-    (b"[TITLE]\n\n[JUNCTIONS]\n J-1 715 0.6 1 ;\n", "epanet"),  # ky10's head: junctions only
-    (b"[JUNCTIONS]\nJ1 1\n[OUTFALLS]\nO1 0 FREE\n", "swmm"),
-    (b"[TITLE]\nhello\n", None),
-    (b"not an inp file", None),
-])
+@pytest.mark.parametrize(
+    ("head", "fmt"),
+    [
+        (b"[TITLE]\r\n[OPTIONS]\r\nFLOW_UNITS CMS\r\n[JUNCTIONS]\r\nJ1 10 2\r\n", "swmm"),
+        (b"[TITLE]\n\n[JUNCTIONS]\n J-1 715 0.6 1 ;\n", "epanet"),  # ky10's head: junctions only
+        (b"[JUNCTIONS]\nJ1 1\n[OUTFALLS]\nO1 0 FREE\n", "swmm"),
+        (b"[TITLE]\nhello\n", None),
+        (b"not an inp file", None),
+    ],
+)
 def test_classify(head, fmt):
     from cim.io import epanet, swmm
     from cim.io._inp import classify
@@ -140,6 +145,7 @@ def test_sewer_by_context():
 
 def test_elevation_offsets(tmp_path):
     """LINK_OFFSETS ELEVATION: offsets are absolute inverts ('*' = the node's invert)."""
+
     def edit(lines):
         lines[_line(lines, "LINK_OFFSETS")] = "LINK_OFFSETS ELEVATION"
         i = _line(lines, "G72F820_G72F810_l1")
@@ -147,6 +153,7 @@ def test_elevation_offsets(tmp_path):
         parts[5], parts[6] = "23.5", "*"
         lines[i] = " ".join(parts)
         return lines
+
     _, segs, _ = load(variant(tmp_path, edit))
     s = segs["G72F820_G72F810_l1"]
     assert [p[2] for p in s.centreline] == pytest.approx([23.5 + 0.175, 22.879 + 0.175])
@@ -157,6 +164,7 @@ def test_us_units_and_box_sections(tmp_path):
         lines[_line(lines, "FLOW_UNITS")] = "FLOW_UNITS CFS"
         lines[_line(lines, "G72F820_G72F810_l1", "CIRCULAR")] = "G72F820_G72F810_l1 RECT_CLOSED 2 3 0 0 1"
         return lines
+
     nodes, segs, _ = load(variant(tmp_path, edit))
     s = segs["G72F820_G72F810_l1"]
     assert s.diameter is None and s.section_height == pytest.approx(0.6096) and s.width == pytest.approx(0.9144)
@@ -166,10 +174,12 @@ def test_us_units_and_box_sections(tmp_path):
 
 def test_junctions(tmp_path):
     """[JUNCTIONS] rows (empty in Bellinge): a storage manhole moved there reads the same."""
+
     def edit(lines):
         row = lines.pop(_line(lines, "G72F820", "23.369"))
         lines.insert(_line(lines, "[JUNCTIONS]") + 1, " ".join(row.split()[:3] + ["0", "0", "0"]))
         return lines
+
     nodes, segs, _ = load(variant(tmp_path, edit))
     assert nodes["G72F820"].kind is NodeKind.manhole and nodes["G72F820"].attributes["swmm_type"] == "junction"
     assert nodes["G72F820"].depth == pytest.approx(2.76) and nodes["G72F820"].position[2] == pytest.approx(26.129)
@@ -181,6 +191,7 @@ def test_zero_max_depth_reaches_the_highest_crown(tmp_path):
         i = _line(lines, "G72F820", "23.369")
         lines[i] = lines[i].replace("2.759999999999998", "0")
         return lines
+
     nodes, _, _ = load(variant(tmp_path, edit))
     # G72F820 joins 0.2 and 0.35 m pipes, offsets 0.0001 m: the crown of the 0.35 m one
     assert nodes["G72F820"].depth == pytest.approx(0.0001 + 0.35)
@@ -201,6 +212,7 @@ def test_imports_into_a_store(tmp_path):
 
 
 # -- broken files ------------------------------------------------------------------------------------
+
 
 def _set(lines, at, col, value):
     i = _line(lines, *at)
@@ -269,9 +281,24 @@ def _broken(case: str) -> tuple[str, int, str | None, str]:
     return "\n".join(lines), line, feature, pattern
 
 
-CASES = ["truncated mid-line", "truncated after a conduit", "unknown node", "geom1 abc", "geom1 0", "geom1 -0.3",
-         "invert nan", "invert 1e999", "max depth -1", "unknown units", "unknown offsets", "too few columns",
-         "duplicate node", "duplicate node across sections", "no xsection", "no coordinates"]
+CASES = [
+    "truncated mid-line",
+    "truncated after a conduit",
+    "unknown node",
+    "geom1 abc",
+    "geom1 0",
+    "geom1 -0.3",
+    "invert nan",
+    "invert 1e999",
+    "max depth -1",
+    "unknown units",
+    "unknown offsets",
+    "too few columns",
+    "duplicate node",
+    "duplicate node across sections",
+    "no xsection",
+    "no coordinates",
+]
 
 
 @pytest.fixture

@@ -23,8 +23,11 @@ import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NOTEBOOKS = {"quickstart": ["quickstart.png"], "underground": ["excavation.png", "underground.png"],
-             "highrise": ["highrise.png"]}
+NOTEBOOKS = {
+    "quickstart": ["quickstart.png"],
+    "underground": ["excavation.png", "underground.png"],
+    "highrise": ["highrise.png"],
+}
 CELL_TIMEOUT = 300
 
 
@@ -44,14 +47,16 @@ def check_screenshot(path: Path) -> None:
 def test_notebook_runs(name, sample_city_path, tmp_path, monkeypatch):
     path = EXAMPLES / f"{name}.ipynb"
     nb = nbformat.read(path, as_version=4)
-    assert all(not c.get("outputs") and c.get("execution_count") is None
-               for c in nb.cells if c.cell_type == "code"), f"{path.name} is committed with outputs: strip them"
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"), (
+        f"{path.name} is committed with outputs: strip them"
+    )
     shots = tmp_path / "shots"
     monkeypatch.setenv("CIM_STORE", str(sample_city_path))
     monkeypatch.setenv("CIM_SCREENSHOT_DIR", str(shots))
     monkeypatch.delenv("DISPLAY", raising=False)
-    NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                   resources={"metadata": {"path": str(EXAMPLES)}}).execute()
+    NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(EXAMPLES)}}
+    ).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, json.dumps(errors)[:2000]
     for shot in NOTEBOOKS[name]:

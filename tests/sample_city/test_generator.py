@@ -23,8 +23,16 @@ from sample_city import THRESHOLD_TOWERS, build_sample_city, default_las_path
 from sample_city.layout import SIZE, STREETS, origin, river_channel
 
 COLLECTIONS = ("buildings", "pipes", "pipe-nodes", "underground-structures")
-ORDER = [Utility.telecom, Utility.power, Utility.gas, Utility.heat, Utility.water, Utility.reclaimed,
-         Utility.storm, Utility.sewer]  # GB 50289 §4.1.12, top to bottom
+ORDER = [
+    Utility.telecom,
+    Utility.power,
+    Utility.gas,
+    Utility.heat,
+    Utility.water,
+    Utility.reclaimed,
+    Utility.storm,
+    Utility.sewer,
+]  # GB 50289 §4.1.12, top to bottom
 README = Path(__file__).resolve().parents[2] / "sample_city" / "README.md"
 
 
@@ -40,10 +48,20 @@ def city(tmp_path_factory):
     stages: list[tuple[str, float]] = []
     summary = build_sample_city(path, progress=lambda stage, f: stages.append((stage, f)))
     store, feats = _load(path)
-    yield SimpleNamespace(path=path, summary=summary, stages=stages, store=store, terrain=store.terrain(),
-                          buildings=feats["buildings"], pipes=feats["pipes"], nodes=feats["pipe-nodes"],
-                          structures=feats["underground-structures"], feats=feats,
-                          pipe=({p.id: p for p in feats["pipes"]}), node=({n.id: n for n in feats["pipe-nodes"]}))
+    yield SimpleNamespace(
+        path=path,
+        summary=summary,
+        stages=stages,
+        store=store,
+        terrain=store.terrain(),
+        buildings=feats["buildings"],
+        pipes=feats["pipes"],
+        nodes=feats["pipe-nodes"],
+        structures=feats["underground-structures"],
+        feats=feats,
+        pipe=({p.id: p for p in feats["pipes"]}),
+        node=({n.id: n for n in feats["pipe-nodes"]}),
+    )
     store.close()
 
 
@@ -59,8 +77,9 @@ def _z_at(p: PipeSegment, xy) -> float:
 
 
 def _crossing_point(a: PipeSegment, b: PipeSegment) -> np.ndarray:
-    (pt,) = shapely.get_coordinates(shapely.LineString(a.coords()[:, :2]).intersection(
-        shapely.LineString(b.coords()[:, :2])))
+    (pt,) = shapely.get_coordinates(
+        shapely.LineString(a.coords()[:, :2]).intersection(shapely.LineString(b.coords()[:, :2]))
+    )
     return pt
 
 
@@ -94,8 +113,9 @@ def test_counts_and_summary(city):
     assert counts == city.summary.counts
     assert counts["buildings"] >= 3000
     assert {p.utility for p in city.pipes} == set(Utility)
-    assert city.summary.pipes_by_utility == {u.value: sum(p.utility == u for p in city.pipes)
-                                             for u in sorted(Utility, key=lambda u: u.value)}
+    assert city.summary.pipes_by_utility == {
+        u.value: sum(p.utility == u for p in city.pipes) for u in sorted(Utility, key=lambda u: u.value)
+    }
     assert {b.use for b in city.buildings} == set(BuildingUse) - {BuildingUse.mixed}
     assert sum(b.surfaces is not None for b in city.buildings) >= 20
     assert all(b.cim_level == (4 if b.surfaces else 3) for b in city.buildings)
@@ -119,8 +139,11 @@ def test_city_metadata(city):
     for s in c.fire_stations:
         assert x0 < s.position[0] < x1 and y0 < s.position[1] < y1
         assert 3000 <= s.response_radius <= 5000
-        assert any(b.attributes["kind"] == "fire_station" and shapely.Polygon(b.footprint[0]).contains(
-            shapely.Point(s.position)) for b in city.buildings)
+        assert any(
+            b.attributes["kind"] == "fire_station"
+            and shapely.Polygon(b.footprint[0]).contains(shapely.Point(s.position))
+            for b in city.buildings
+        )
 
 
 def test_progress_is_reported(city):
@@ -167,8 +190,10 @@ def test_another_seed_gives_another_city_with_the_same_towers(tmp_path):
 
 # -- buildings -------------------------------------------------------------------------------------
 EXPECTED_TOWERS = {  # id: (height, residential?)
-    **{f"B-TWR-P{h:03d}": (float(h), False) for h in (24, 25, 99, 100, 101, 149, 150, 151, 249, 250, 251, 499, 500,
-                                                      501)},
+    **{
+        f"B-TWR-P{h:03d}": (float(h), False)
+        for h in (24, 25, 99, 100, 101, 149, 150, 151, 249, 250, 251, 499, 500, 501)
+    },
     **{f"B-TWR-R{h:03d}": (float(h), True) for h in (27, 28, 54, 55, 79, 80, 81, 100, 101)},
 }
 
@@ -228,11 +253,15 @@ def test_lod2_surfaces_close_the_prism(city):
 # -- the river -------------------------------------------------------------------------------------
 def test_nothing_in_the_river(city):
     channel = river_channel()
-    shapes = ([shapely.Polygon(b.footprint[0]) for b in city.buildings]
-              + [shapely.LineString(p.coords()[:, :2]) for p in city.pipes]
-              + [shapely.Point(n.position[:2]) for n in city.nodes]
-              + [shapely.Polygon(s.footprint[0]) if s.footprint else shapely.LineString([c[:2] for c in s.centreline])
-                 for s in city.structures])
+    shapes = (
+        [shapely.Polygon(b.footprint[0]) for b in city.buildings]
+        + [shapely.LineString(p.coords()[:, :2]) for p in city.pipes]
+        + [shapely.Point(n.position[:2]) for n in city.nodes]
+        + [
+            shapely.Polygon(s.footprint[0]) if s.footprint else shapely.LineString([c[:2] for c in s.centreline])
+            for s in city.structures
+        ]
+    )
     assert not shapely.intersects(channel, shapes).any()
     # the valley is really there: the channel lies well below the plain north of it
     pts = shapely.get_coordinates(channel.centroid)
@@ -299,10 +328,28 @@ def _planted_ids(city) -> set[str]:
 
 def test_covers_comply_except_the_planted_pipes(city):
     # GB 50289 table 4.1.1 (RULES.md §4); wet utilities and direct-buried power also below frost depth
-    minimum = {"footway": {Utility.water: 0.6, Utility.sewer: 0.6, Utility.storm: 0.6, Utility.reclaimed: 0.6,
-                           Utility.power: 0.7, Utility.telecom: 0.6, Utility.heat: 0.7, Utility.gas: 0.6},
-               "motor_lane": {Utility.water: 0.7, Utility.sewer: 0.7, Utility.storm: 0.7, Utility.reclaimed: 0.7,
-                              Utility.power: 1.0, Utility.telecom: 0.9, Utility.heat: 1.0, Utility.gas: 0.9}}
+    minimum = {
+        "footway": {
+            Utility.water: 0.6,
+            Utility.sewer: 0.6,
+            Utility.storm: 0.6,
+            Utility.reclaimed: 0.6,
+            Utility.power: 0.7,
+            Utility.telecom: 0.6,
+            Utility.heat: 0.7,
+            Utility.gas: 0.6,
+        },
+        "motor_lane": {
+            Utility.water: 0.7,
+            Utility.sewer: 0.7,
+            Utility.storm: 0.7,
+            Utility.reclaimed: 0.7,
+            Utility.power: 1.0,
+            Utility.telecom: 0.9,
+            Utility.heat: 1.0,
+            Utility.gas: 0.9,
+        },
+    }
     frost = city.store.city().frost_depth
     bad = set()
     for p in city.pipes:
@@ -327,10 +374,15 @@ def _required_vertical(up: PipeSegment, lo: PipeSegment) -> float:
 
 def test_crossings_keep_the_order_and_clearance_except_the_planted_ones(city):
     # every crossing keeps the order with at least 0.25 m more than the table asks
-    bad = {(up.id, lo.id) for up, lo, _, clear in _crossings(city.pipes)
-           if clear < _required_vertical(up, lo) + 0.25 - 1e-6}
-    assert bad == {("P-GAS-V4", city.summary.violations[3].feature_ids[1]),
-                   (city.summary.violations[4].feature_ids[1], "P-SEW-V5")}
+    bad = {
+        (up.id, lo.id)
+        for up, lo, _, clear in _crossings(city.pipes)
+        if clear < _required_vertical(up, lo) + 0.25 - 1e-6
+    }
+    assert bad == {
+        ("P-GAS-V4", city.summary.violations[3].feature_ids[1]),
+        (city.summary.violations[4].feature_ids[1], "P-SEW-V5"),
+    }
 
 
 def test_horizontal_clearances_except_the_planted_ones(city):
@@ -444,7 +496,11 @@ def test_utility_tunnel(city):
     top_depth = city.terrain.sample(c[:, :2]) - (c[:, 2] + 3.5 / 2)
     assert np.allclose(top_depth, 3.0, atol=1e-3)
     assert [set(x.contents) for x in main.compartments] == [
-        {Utility.water, Utility.reclaimed, Utility.telecom}, {Utility.power}, {Utility.gas}, {Utility.heat}]
+        {Utility.water, Utility.reclaimed, Utility.telecom},
+        {Utility.power},
+        {Utility.gas},
+        {Utility.heat},
+    ]
     # no pipe runs inside either tunnel's box
     for t in (s for s in city.structures if s.kind == StructureKind.utility_tunnel):
         axis = shapely.LineString([p[:2] for p in t.centreline])

@@ -38,15 +38,19 @@ def test_protected_reads_need_a_token_that_exists(tiny_city_path):
 def test_server_refuses_to_start_with_the_dev_secret(tiny_city_path):
     env = {**os.environ, "CIM_STORE": str(tiny_city_path), "CIM_WRITE_TOKENS": "dev-token"}
     env.pop("CIM_DEV", None)
-    r = subprocess.run([sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--port",
-                        str(_free_port())], env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode != 0 and "refusing to start" in r.stderr
 
 
 def test_protected_reads(tiny_city_path):
     reader = "a-reader-token-for-the-tests-01"
-    app = create_app(Settings(store=str(tiny_city_path), protect_reads=True, read_tokens=[reader],
-                              write_tokens=[GOOD]))
+    app = create_app(Settings(store=str(tiny_city_path), protect_reads=True, read_tokens=[reader], write_tokens=[GOOD]))
     with TestClient(app) as c:
         assert_problem(c.get("/collections"), 401)
         assert_problem(c.get("/collections/buildings/items", headers={"Authorization": "Bearer nope"}), 401)
@@ -60,8 +64,9 @@ def test_protected_reads(tiny_city_path):
 
 def test_bbox_area_limit(tiny_city_path):
     with TestClient(create_app(Settings(store=str(tiny_city_path), max_bbox_km2=1.0))) as c:
-        body = assert_problem(c.get("/collections/buildings/items", params={"bbox": "123.0,41.5,123.9,42.0"}), 400,
-                              "bbox")
+        body = assert_problem(
+            c.get("/collections/buildings/items", params={"bbox": "123.0,41.5,123.9,42.0"}), 400, "bbox"
+        )
         assert "km²" in body["detail"]
         assert c.get("/collections/buildings/items", params={"bbox": "123.42,41.777,123.425,41.78"}).status_code == 200
 
@@ -70,8 +75,15 @@ def _buildings_geojson(n: int) -> bytes:
     def ring(x: float) -> list[list[float]]:
         return [[x, 41.78], [x + 5e-5, 41.78], [x + 5e-5, 41.78005], [x, 41.78]]
 
-    feats = [{"type": "Feature", "id": f"g{i}", "properties": {"height": 10, "ground_z": 45},
-              "geometry": {"type": "Polygon", "coordinates": [ring(123.42 + i * 1e-4)]}} for i in range(n)]
+    feats = [
+        {
+            "type": "Feature",
+            "id": f"g{i}",
+            "properties": {"height": 10, "ground_z": 45},
+            "geometry": {"type": "Polygon", "coordinates": [ring(123.42 + i * 1e-4)]},
+        }
+        for i in range(n)
+    ]
     return json.dumps({"type": "FeatureCollection", "features": feats}).encode()
 
 

@@ -24,9 +24,17 @@ def big_geojson() -> bytes:
     feats = []
     for i in range(N):
         x, y = 123.30 + (i % 200) * 1e-3, 41.70 + (i // 200) * 1e-3
-        feats.append({"type": "Feature", "id": f"k{i}", "properties": {"height": 3 + i % 90, "ground_z": 45.0},
-                      "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + 5e-4, y], [x + 5e-4, y + 5e-4],
-                                                                       [x, y + 5e-4], [x, y]]]}})
+        feats.append(
+            {
+                "type": "Feature",
+                "id": f"k{i}",
+                "properties": {"height": 3 + i % 90, "ground_z": 45.0},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[x, y], [x + 5e-4, y], [x + 5e-4, y + 5e-4], [x, y + 5e-4], [x, y]]],
+                },
+            }
+        )
     return json.dumps({"type": "FeatureCollection", "features": feats}).encode()
 
 
@@ -42,8 +50,12 @@ def test_sigkill_during_import(tmp_path, delay):
     body = big_geojson()
     server = Server(path, CIM_WRITE_TOKENS=TOKEN)
     try:
-        r = httpx.post(f"{server.url}/imports", files={"files": ("big.geojson", body)},
-                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
+        r = httpx.post(
+            f"{server.url}/imports",
+            files={"files": ("big.geojson", body)},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=120,
+        )
         assert r.status_code == 202
         job_url = r.headers["location"].replace(server.url, "")
         if delay == "writing":

@@ -37,5 +37,6 @@ schema = schemathesis.openapi.from_asgi("/api", _app())
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_schema_conformance(case):
-    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"},
-                           checks=[not_a_server_error, response_schema_conformance])
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {TOKEN}"}, checks=[not_a_server_error, response_schema_conformance]
+    )

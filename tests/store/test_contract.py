@@ -77,14 +77,17 @@ def plain_shape(f) -> shapely.Geometry:
     return shapely.Point(f.position[:2])
 
 
-@pytest.mark.parametrize("box", [
-    (X0 - 5, Y0 - 5, X0 + 5, Y0 + 5),           # touches b-0-0 only
-    (X0 + 21, Y0, X0 + 49, Y0 + 500),           # a gap column: nothing
-    (X0 + 30, Y0 + 30, X0 + 130, Y0 + 130),     # b-1-1, b-1-2, b-2-1, b-2-2 (corners at 50..70)
-    (X0 + 595, Y0 + 595, X0 + 650, Y0 + 650),   # inside b-L's bounding box but outside the L
-    (X0 + 750, Y0 + 0, X0 + 760, Y0 + 10),      # near the diagonal pipe but off it
-    (X0 + 795, Y0 + 90, X0 + 805, Y0 + 110),    # on the diagonal pipe
-])
+@pytest.mark.parametrize(
+    "box",
+    [
+        (X0 - 5, Y0 - 5, X0 + 5, Y0 + 5),  # touches b-0-0 only
+        (X0 + 21, Y0, X0 + 49, Y0 + 500),  # a gap column: nothing
+        (X0 + 30, Y0 + 30, X0 + 130, Y0 + 130),  # b-1-1, b-1-2, b-2-1, b-2-2 (corners at 50..70)
+        (X0 + 595, Y0 + 595, X0 + 650, Y0 + 650),  # inside b-L's bounding box but outside the L
+        (X0 + 750, Y0 + 0, X0 + 760, Y0 + 10),  # near the diagonal pipe but off it
+        (X0 + 795, Y0 + 90, X0 + 805, Y0 + 110),  # on the diagonal pipe
+    ],
+)
 def test_region_is_exact(store, box):
     region = Region.box(*box)
     for cid in COLLECTIONS:
@@ -137,6 +140,7 @@ def test_replace_updates_feature_and_index(store):
     assert store.version() > v
     assert store.counts()["buildings"] == 101
     assert store.get("buildings", b.id).footprint == moved.footprint
+
     def ids_in(*box):
         return {f.id for f in store.query("buildings", region=Region.box(*box)).features}
 

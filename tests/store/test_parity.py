@@ -56,9 +56,11 @@ def test_same_pages_over_http(pair, sample_city_path):
     for store in (str(sample_city_path), url):
         with TestClient(create_app(Settings(store=store))) as c:
             got = []
-            for path in ("/collections/buildings/items?limit=200&offset=1000",
-                         "/collections/pipes/items?bbox=123.40,41.78,123.42,41.79&limit=500",
-                         "/collections/underground-structures/items?limit=1000"):
+            for path in (
+                "/collections/buildings/items?limit=200&offset=1000",
+                "/collections/pipes/items?bbox=123.40,41.78,123.42,41.79&limit=500",
+                "/collections/underground-structures/items?limit=1000",
+            ):
                 body = c.get(path).json()
                 body.pop("timeStamp")
                 got.append(body)

@@ -34,8 +34,13 @@ def validate_glbs(paths: list[Path]) -> dict[str, dict]:
         _missing("gltf-validator is not installed: run `make install` (npm ci in viewer/)")
     out: dict[str, dict] = {}
     for k in range(0, len(paths), 200):
-        proc = subprocess.run(["node", str(VIEWER / "validate.js"), *map(str, paths[k:k + 200])],
-                              capture_output=True, text=True, timeout=600, check=False)
+        proc = subprocess.run(
+            ["node", str(VIEWER / "validate.js"), *map(str, paths[k : k + 200])],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         out.update(json.loads(proc.stdout))
     return out

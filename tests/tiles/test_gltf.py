@@ -22,8 +22,9 @@ def _table() -> FeatureTable:
     ids = np.array(["a", "街道-1"], dtype=object)
     height = np.array([12.5, None], dtype=object)
     year = np.array([None, 1999], dtype=object)
-    return FeatureTable("thing", [Column("id", "STRING", ids), Column("height", "FLOAT64", height),
-                                  Column("year", "INT32", year)])
+    return FeatureTable(
+        "thing", [Column("id", "STRING", ids), Column("height", "FLOAT64", height), Column("year", "INT32", year)]
+    )
 
 
 def _quad_glb(**kw) -> bytes:
@@ -31,8 +32,9 @@ def _quad_glb(**kw) -> bytes:
     faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6]])
     normals = np.tile([0.0, 1.0, 0.0], (7, 1))
     colors = np.full((7, 4), 200, np.uint8)
-    return encode_glb(pos, faces, normals=normals, colors=colors, feature=np.array([0, 0, 0, 0, 1, 1, 1]),
-                      table=_table(), **kw)
+    return encode_glb(
+        pos, faces, normals=normals, colors=colors, feature=np.array([0, 0, 0, 0, 1, 1, 1]), table=_table(), **kw
+    )
 
 
 def test_glb_layout_is_aligned_for_64_bit_properties():
@@ -46,7 +48,8 @@ def test_glb_layout_is_aligned_for_64_bit_properties():
     assert all(v["byteOffset"] % 8 == 0 for v in doc["bufferViews"])
     prim = doc["meshes"][0]["primitives"][0]
     assert prim["extensions"]["EXT_mesh_features"]["featureIds"] == [
-        {"featureCount": 2, "attribute": 0, "propertyTable": 0}]
+        {"featureCount": 2, "attribute": 0, "propertyTable": 0}
+    ]
     assert set(doc["extensionsUsed"]) == {"EXT_mesh_features", "EXT_structural_metadata"}
     assert "extensionsRequired" not in doc
     pos = read_accessor(doc, binary, prim["attributes"]["POSITION"])
@@ -75,8 +78,9 @@ def test_the_validator_accepts_the_writer(tmp_path):
     assert all(r["numErrors"] == 0 and r["numWarnings"] == 0 for r in report.values()), report
 
 
-@pytest.mark.parametrize("feature", common.all_features()[::7] + common.structures() + common.pipes()[-1:],
-                         ids=lambda f: f.id)
+@pytest.mark.parametrize(
+    "feature", common.all_features()[::7] + common.structures() + common.pipes()[-1:], ids=lambda f: f.id
+)
 def test_one_feature_glb_is_valid_and_georeferenced(feature, tmp_path):
     data = feature_glb(feature, 4550, common.terrain())
     assert data is not None

@@ -80,8 +80,11 @@ def test_tiles_respect_budget_and_hold_every_feature(sample_tiles, sample_city_p
     assert len(ids) == len(set(ids)) == result.features
     store = open_store(sample_city_path)
     expected = set()
-    for cid in {"buildings": ["buildings"], "pipes": ["pipes", "pipe-nodes"],
-                "underground-structures": ["underground-structures"]}[layer]:
+    for cid in {
+        "buildings": ["buildings"],
+        "pipes": ["pipes", "pipe-nodes"],
+        "underground-structures": ["underground-structures"],
+    }[layer]:
         expected |= {f.id for f in store.iter_features(cid) if getattr(f, "kind", None) != "junction"}
     assert set(ids) == expected
 
@@ -154,8 +157,9 @@ def test_buildings_are_placed_within_5_cm(sample_tiles, sample_city_path):
     assert _dist_to_points(got, src).max() < 0.05
     got, _ = _feature_vertices(sink, plain.id)
     ring = np.asarray(plain.footprint[0])
-    src = np.vstack([np.column_stack([ring, np.full(len(ring), z)])
-                     for z in (plain.ground_elevation, plain.roof_elevation)])
+    src = np.vstack(
+        [np.column_stack([ring, np.full(len(ring), z)]) for z in (plain.ground_elevation, plain.roof_elevation)]
+    )
     assert _dist_to_points(got, src).max() < 0.05
     assert got[:, 2].min() == pytest.approx(plain.ground_elevation, abs=0.05)
     assert got[:, 2].max() == pytest.approx(plain.roof_elevation, abs=0.05)

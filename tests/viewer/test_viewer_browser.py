@@ -41,8 +41,11 @@ def browser():
     if not cesium_available():
         _missing("CesiumJS is not installed (npm ci in viewer/)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--enable-unsafe-swiftshader", "--no-sandbox", "--ignore-gpu-blocklist"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--enable-unsafe-swiftshader", "--no-sandbox", "--ignore-gpu-blocklist"],
+        )
         yield b
         b.close()
 
@@ -90,20 +93,24 @@ def wait_for_tiles(page) -> None:
     except PlaywrightTimeout:
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "timeout.png"))
-        raise AssertionError(f"tiles did not load: {page.evaluate(STATE_JS)}; failed requests "
-                             f"{getattr(page, 'failed', [])}; console errors {getattr(page, 'errors', [])}") from None
+        raise AssertionError(
+            f"tiles did not load: {page.evaluate(STATE_JS)}; failed requests "
+            f"{getattr(page, 'failed', [])}; console errors {getattr(page, 'errors', [])}"
+        ) from None
 
 
 def tick(page, box: str, on: bool) -> None:
     """Set a checkbox by clicking it in the page (Playwright's check() waits for animation frames, which
     are slow on software WebGL)."""
-    page.evaluate("([id, on]) => { const e = document.getElementById(id); if (e.checked !== on) e.click(); }",
-                  [box, on])
+    page.evaluate(
+        "([id, on]) => { const e = document.getElementById(id); if (e.checked !== on) e.click(); }", [box, on]
+    )
 
 
 def pixel_stats(page, png: bytes) -> dict:
     """Mean and variance of the screenshot's luminance, decoded by the browser itself."""
-    return page.evaluate("""async (b64) => {
+    return page.evaluate(
+        """async (b64) => {
         const img = new Image(); img.src = 'data:image/png;base64,' + b64; await img.decode();
         const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
         const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
@@ -114,7 +121,9 @@ def pixel_stats(page, png: bytes) -> dict:
             n++; s += y; s2 += y * y; if (colours.size < 5000) colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
         }
         return {mean: s / n, variance: s2 / n - (s / n) ** 2, colours: colours.size};
-    }""", base64.b64encode(png).decode())
+    }""",
+        base64.b64encode(png).decode(),
+    )
 
 
 def shot(page, name: str) -> dict:
@@ -128,8 +137,9 @@ def test_city_loads_offline_without_errors(viewer):
     assert stats["variance"] > 100 and stats["colours"] > 50, stats
     assert viewer.outside == [], "the page tried to reach outside hosts"
     assert [e for e in viewer.errors if not any(n in e for n in NOISE)] == []
-    counts = viewer.evaluate("Object.fromEntries(Object.entries(window.cim.tilesets)"
-                             ".map(([k, t]) => [k, t.statistics.selected]))")
+    counts = viewer.evaluate(
+        "Object.fromEntries(Object.entries(window.cim.tilesets).map(([k, t]) => [k, t.statistics.selected]))"
+    )
     assert set(counts) == {"buildings", "pipes", "underground-structures", "terrain"}
     assert counts["buildings"] > 0 and counts["terrain"] > 0
 
