@@ -224,11 +224,8 @@ class PipelineRules:
         for rid, value in (overrides or {}).items():
             t = rules.thresholds.get(rid)
             if t is None or t.section in ("order", "compartments"):
-                raise InvalidParameter(
-                    "rules",
-                    f"No rule {rid!r} with a value to override; the rules are: "
-                    f"{', '.join(k for k, v in rules.thresholds.items() if v.section not in ('order', 'compartments'))}.",
-                )  # noqa: E501
+                known = ", ".join(k for k, v in rules.thresholds.items() if v.section not in ("order", "compartments"))
+                raise InvalidParameter("rules", f"No rule {rid!r} with a value to override; the rules are: {known}.")
             if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value) or value < 0:
                 raise InvalidParameter("rules", f"The override of {rid!r} must be a number >= 0, got {value!r}.")
             rules.thresholds[rid] = Threshold(**{**t.__dict__, "value": float(value)})
