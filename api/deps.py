@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 
+from cim.city import LocalCity
 from cim.crs import check_supported
 from cim.store import Store
 
@@ -21,8 +22,14 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_city(request: Request) -> LocalCity:
+    """The service's city (the library's service layer over the store), made once per app."""
+    return request.app.state.city
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+CityDep = Annotated[LocalCity, Depends(get_city)]
 
 
 def base_url(request: Request) -> str:

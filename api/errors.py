@@ -22,6 +22,7 @@ STATUS: dict[type[E.CIMError], int] = {
     E.UnsupportedCRS: 400,
     E.UnknownCollection: 404,
     E.FeatureNotFound: 404,
+    E.UnknownAnalysis: 404,
     E.DuplicateFeature: 409,
     E.InvalidFeature: 422,
     E.StoreError: 503,

@@ -9,12 +9,13 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from cim.city import Limits, LocalCity
 from cim.crs import warm_up
 from cim.store import open_store
 
 from . import errors
 from .deps import require_reader
-from .routers import analysis, collections, highrise, imports, landing, tiles
+from .routers import analysis, collections, highrise, imports, landing, registered, tiles
 from .settings import Settings
 from .timeouts import TimeLimit
 
@@ -29,6 +30,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warm_up(store.city().crs_epsg)  # fails at start-up when the store is not a city
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         app.state.store = store
+        app.state.city = LocalCity(
+            store,
+            pipeline_rules=settings.pipeline_rules,
+            limits=Limits(max_area_km2=settings.max_analysis_area_km2),
+        )
         try:
             yield
         finally:
@@ -60,5 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(highrise.router)
     app.include_router(analysis.router)
+    app.include_router(registered.router())
     app.include_router(tiles.router)
     return app

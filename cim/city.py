@@ -102,6 +102,13 @@ class Features(list):
         return f"Features({self.collection!r}, {len(self)} of {self.matched} matched)"
 
 
+class Limits(BaseModel):
+    """Limits on analysis input (the service sets them from its settings; a notebook may too)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_area_km2: float | None = Field(None, gt=0, description="Largest analysis region, km² (None: no limit).")
+
+
 # -- coordinates in, as users give them -------------------------------------------------------------------------
 def _uri(crs: str | None, epsg: int, parameter: str) -> str:
     return check_supported(crs, epsg, parameter)
@@ -290,6 +297,15 @@ class CityModel(ABC):
         ``min_height`` metres tall; ``profile`` a shipped city profile instead of the city's own."""
 
     @abstractmethod
+    def analyse(self, analysis_id: str, request: Mapping[str, Any] | BaseModel | None = None, /, **fields: Any) -> Any:
+        """Run a registered analysis (:mod:`cim.analysis.registry`) and return its result model.
+
+        ``request`` (or keyword fields) is the analysis's request as the HTTP body takes it: coordinates in
+        ``crs`` (default CRS84), in that CRS's official axis order.  ``cim.analysis.registry.analyses()``
+        lists them; ``POST /analysis/{id}`` and ``/processes/{id}/execution`` run the same.
+        """
+
+    @abstractmethod
     def screen_proposals(
         self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None, profile: str | None = None
     ) -> list[ScreeningResult]:
@@ -360,13 +376,14 @@ class LocalCity(CityModel):
     Store keeps working.
 
     ``pipeline_rules``: overrides of the pipeline rules (a TOML/JSON file or a mapping), as the service's
-    ``CIM_PIPELINE_RULES``.
+    ``CIM_PIPELINE_RULES``.  ``limits``: the service's limits on analysis input (:class:`Limits`).
     """
 
-    def __init__(self, store: Store | str | Path, *, pipeline_rules: Any = None) -> None:
+    def __init__(self, store: Store | str | Path, *, pipeline_rules: Any = None, limits: Limits | None = None) -> None:
         self.store: Store = store if isinstance(store, Store) else open_store(store)
         self.source = str(self.store.url)
         self.pipeline_rules = PipelineRules.load(pipeline_rules)
+        self.limits = limits or Limits()
         self._city: City | None = None
         self._screened: dict[str | None, tuple[int, list[Building], list[ScreeningResult], np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
@@ -541,6 +558,11 @@ class LocalCity(CityModel):
         if min_height is not None:
             mask &= np.array([r.height >= min_height for r in results], dtype=bool)
         return [results[i] for i in np.flatnonzero(mask)]
+
+    def analyse(self, analysis_id: str, request: Mapping[str, Any] | BaseModel | None = None, /, **fields: Any) -> Any:
+        from .analysis.registry import get
+
+        return get(analysis_id).execute(self, request, **fields)
 
     def screen_proposals(
         self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None, profile: str | None = None

@@ -58,6 +58,18 @@ class FeatureNotFound(CIMError):
         )
 
 
+class UnknownAnalysis(CIMError):
+    """No analysis is registered under the id."""
+
+    title = "Unknown analysis"
+
+    def __init__(self, analysis_id: str, known: list[str]) -> None:
+        super().__init__(
+            f"No analysis {analysis_id!r}; the analyses are {', '.join(known) or 'none'}.",
+            where={"analysis": analysis_id},
+        )
+
+
 class UnsupportedCRS(CIMError):
     title = "Unsupported coordinate reference system"
 

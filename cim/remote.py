@@ -25,6 +25,7 @@ from urllib.parse import quote
 import numpy as np
 import orjson
 import shapely
+from pydantic import BaseModel
 
 from .analysis.compliance import ComplianceReport, Violation
 from .analysis.excavation import Excavation
@@ -469,6 +470,18 @@ class RemoteCity(CityModel):
             params["profile"] = profile
         docs, _ = self._pages("/analysis/high-rise", params, None)
         return [ScreeningResult.model_validate({"id": d["id"], **d["properties"]}) for d in docs]
+
+    def analyse(self, analysis_id: str, request: Mapping[str, Any] | BaseModel | None = None, /, **fields: Any) -> Any:
+        from .analysis.registry import get
+
+        analysis = get(analysis_id)
+        body = analysis.parse(request, **fields)
+        if analysis.method == "GET":
+            params = {k: v for k, v in body.model_dump(mode="json", exclude_none=True).items()}
+            raw = self._json("GET", f"/analysis/{analysis_id}", params=params)
+        else:
+            raw = self._json("POST", f"/analysis/{analysis_id}", json=body.model_dump(mode="json", exclude_none=True))
+        return analysis.result.model_validate(raw)
 
     def screen_proposals(
         self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None, profile: str | None = None

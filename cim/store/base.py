@@ -6,7 +6,7 @@ comment on each method says which route or command relies on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -171,9 +171,11 @@ class Store(Protocol):
         terrain: Terrain | None = None,
         building_points: np.ndarray | None = None,
         replace: bool = False,
+        blobs: Mapping[str, bytes] | None = None,
     ) -> dict[str, int]:
-        """Add features, terrain (replacing any) and LiDAR building points ((n, 3) metres, appended) in one
-        transaction: all land or none (imports, ``cim sample``).
+        """Add features, terrain (replacing any), LiDAR building points ((n, 3) metres, appended) and named
+        blobs (replacing those of the same name: e.g. a hydraulic model's source) in one transaction: all
+        land or none (imports, ``cim sample``).
 
         A duplicate id raises DuplicateFeature unless ``replace``; returns counts per collection.
         """
@@ -210,6 +212,12 @@ class Store(Protocol):
 
     def building_points(self) -> np.ndarray | None:
         """LiDAR building-class points, (n, 3) float metres, or None (measured heights)."""
+
+    def get_blob(self, name: str) -> bytes | None:
+        """A named blob written with ``write(blobs=...)``, or None."""
+
+    def blob_names(self, prefix: str = "") -> list[str]:
+        """Names of the stored blobs that start with ``prefix``, sorted."""
 
     def version(self) -> int:
         """A number that grows with every write (cache keys for tiles and counts)."""

@@ -9,7 +9,7 @@ transaction, loaded with COPY.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -59,6 +59,7 @@ class PostGISStore:
         except Exception as exc:
             raise StoreError(f"Cannot connect to PostgreSQL: {exc}", where={"store": self._safe_url()}) from exc
         self._counts: tuple[int, dict[str, int]] | None = None
+        self._ensured = False
         if not create and self._meta("schema_version") is None:
             self.close()
             raise StoreError(
@@ -114,23 +115,47 @@ class PostGISStore:
             )
             conn.execute(sql.SQL("CREATE TABLE {} (id text PRIMARY KEY, doc jsonb NOT NULL)").format(self._q("jobs")))
             for cid in COLLECTIONS:
-                t = self._t(cid)
-                conn.execute(
-                    sql.SQL(
-                        "CREATE TABLE {t} (fid bigserial PRIMARY KEY, id text NOT NULL UNIQUE, doc jsonb NOT NULL, "
-                        "geom geometry(Geometry, {srid}) NOT NULL, minx float8 NOT NULL, miny float8 NOT NULL, "
-                        "minz float8 NOT NULL, maxx float8 NOT NULL, maxy float8 NOT NULL, maxz float8 NOT NULL, "
-                        "env geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakeLine(ST_MakePoint(minx, miny, minz), "
-                        "ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED)"
-                    ).format(t=t, srid=sql.Literal(srid))
-                )
-                conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(t))
-                conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (env gist_geometry_ops_nd)").format(t))
+                self._create_collection(conn, cid, srid)
             conn.cursor().executemany(
                 sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(self._q("meta")),
                 [("schema_version", str(SCHEMA_VERSION)), ("city", city.model_dump_json()), ("version", "1")],
             )
         self._counts = None
+
+    def _create_collection(self, conn, cid: str, srid: int) -> None:
+        """A collection's table and its 2-D and n-D GiST indexes (``IF NOT EXISTS``: older stores gain new
+        collections)."""
+        t = self._t(cid)
+        name = "f_" + cid.replace("-", "_")
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {t} (fid bigserial PRIMARY KEY, id text NOT NULL UNIQUE, "
+                "doc jsonb NOT NULL, geom geometry(Geometry, {srid}) NOT NULL, minx float8 NOT NULL, "
+                "miny float8 NOT NULL, minz float8 NOT NULL, maxx float8 NOT NULL, maxy float8 NOT NULL, "
+                "maxz float8 NOT NULL, env geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakeLine("
+                "ST_MakePoint(minx, miny, minz), ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED)"
+            ).format(t=t, srid=sql.Literal(srid))
+        )
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (geom)").format(sql.Identifier(name + "_geom"), t)
+        )
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist (env gist_geometry_ops_nd)").format(
+                sql.Identifier(name + "_env"), t
+            )
+        )
+
+    def _ensure_collections(self, srid: int) -> None:
+        """Create the tables of collections added since the store was made (once per store object)."""
+        with self._pool.connection() as conn, conn.transaction():
+            rows = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (self.schema,)
+            ).fetchall()
+            have = {r[0] for r in rows}
+            for cid in COLLECTIONS:
+                if "f_" + cid.replace("-", "_") not in have:
+                    self._create_collection(conn, cid, srid)
+        self._ensured = True
 
     def city(self) -> City:
         raw = self._meta("city")
@@ -139,7 +164,10 @@ class PostGISStore:
                 f"Schema {self.schema!r} holds no city: run `cim init` or `cim sample` first.",
                 where={"store": self._safe_url()},
             )
-        return City.model_validate_json(raw)
+        city = City.model_validate_json(raw)
+        if not self._ensured:
+            self._ensure_collections(city.crs_epsg)
+        return city
 
     def version(self) -> int:
         return int(self._meta("version") or 0)
@@ -152,6 +180,7 @@ class PostGISStore:
         terrain: Terrain | None = None,
         building_points: np.ndarray | None = None,
         replace: bool = False,
+        blobs: Mapping[str, bytes] | None = None,
     ) -> dict[str, int]:
         city = self.city()
         rows = prepare_rows(features, srid=city.crs_epsg)
@@ -178,6 +207,8 @@ class PostGISStore:
                 old = self._blob(conn, "building_points")
                 pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
                 self._put_blob(conn, "building_points", points_to_bytes(pts))
+            for name, data in (blobs or {}).items():
+                self._put_blob(conn, name, bytes(data))
             conn.execute(
                 sql.SQL("UPDATE {} SET value = (value::bigint + 1)::text WHERE key = 'version'").format(self._q("meta"))
             )
@@ -315,6 +346,18 @@ class PostGISStore:
         with self._pool.connection() as conn:
             data = self._blob(conn, "building_points")
         return None if data is None else points_from_bytes(data)
+
+    def get_blob(self, name: str) -> bytes | None:
+        with self._pool.connection() as conn:
+            return self._blob(conn, name)
+
+    def blob_names(self, prefix: str = "") -> list[str]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT name FROM {} WHERE left(name, %s) = %s ORDER BY name").format(self._q("blobs")),
+                (len(prefix), prefix),
+            ).fetchall()
+        return [r[0] for r in rows]
 
     def put_job(self, job_id: str, doc: dict) -> None:
         with self._pool.connection() as conn:

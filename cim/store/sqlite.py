@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,17 @@ def _rtree_where(region: Region, t: str = "") -> tuple[str, list[float]]:
     return sql, args
 
 
+def _create_collection(conn: sqlite3.Connection, cid: str) -> None:
+    """A collection's table and its 3-D R*Tree (``IF NOT EXISTS``: older stores gain new collections)."""
+    f, rt = _t(cid)
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
+        "doc BLOB NOT NULL, geom BLOB NOT NULL, minx REAL, miny REAL, minz REAL, "
+        "maxx REAL, maxy REAL, maxz REAL)"
+    )
+    conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
+
+
 class SQLiteStore:
     """The embedded store.  ``path`` is the database file (created by ``init`` when ``create``)."""
 
@@ -66,6 +77,7 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._counts: tuple[int, dict[str, int]] | None = None
         self._bounds: dict[str, tuple[int, Bounds3 | None]] = {}
+        self._ensured = False
 
     # -- connections -------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -124,12 +136,7 @@ class SQLiteStore:
                 f, rt = _t(cid)
                 conn.execute(f"DROP TABLE IF EXISTS {f}")
                 conn.execute(f"DROP TABLE IF EXISTS {rt}")
-                conn.execute(
-                    f"CREATE TABLE {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
-                    "doc BLOB NOT NULL, geom BLOB NOT NULL, minx REAL, miny REAL, minz REAL, "
-                    "maxx REAL, maxy REAL, maxz REAL)"
-                )
-                conn.execute(f"CREATE VIRTUAL TABLE {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
+                _create_collection(conn, cid)
             conn.execute("DROP TABLE IF EXISTS jobs")
             conn.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, doc BLOB NOT NULL)")
             conn.execute("DROP TABLE IF EXISTS blobs")
@@ -164,7 +171,25 @@ class SQLiteStore:
             raise StoreError(
                 f"{self.path} holds no city: run `cim init` or `cim sample` first.", where={"store": self.url}
             )
+        if not self._ensured:
+            self._ensure_collections()
         return City.model_validate_json(raw)
+
+    def _ensure_collections(self) -> None:
+        """Create the tables of collections added since the store was made (once per store object)."""
+        conn = self._conn()
+        have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = [cid for cid in COLLECTIONS if _t(cid)[0] not in have]
+        if missing:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for cid in missing:
+                    _create_collection(conn, cid)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self._ensured = True
 
     def version(self) -> int:
         return int(self._meta("version") or 0)
@@ -177,6 +202,7 @@ class SQLiteStore:
         terrain: Terrain | None = None,
         building_points: np.ndarray | None = None,
         replace: bool = False,
+        blobs: Mapping[str, bytes] | None = None,
     ) -> dict[str, int]:
         self.city()  # must be initialised
         rows = prepare_rows(features)
@@ -207,6 +233,8 @@ class SQLiteStore:
                 old = self._blob(conn, "building_points")
                 pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
                 conn.execute("INSERT OR REPLACE INTO blobs VALUES ('building_points', ?)", (points_to_bytes(pts),))
+            for name, data in (blobs or {}).items():
+                conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (name, bytes(data)))
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
             conn.execute("COMMIT")
         except BaseException:
@@ -432,6 +460,15 @@ class SQLiteStore:
     def building_points(self) -> np.ndarray | None:
         data = self._blob(self._conn(), "building_points")
         return None if data is None else points_from_bytes(data)
+
+    def get_blob(self, name: str) -> bytes | None:
+        return self._blob(self._conn(), name)
+
+    def blob_names(self, prefix: str = "") -> list[str]:
+        rows = self._conn().execute(
+            "SELECT name FROM blobs WHERE substr(name, 1, ?) = ? ORDER BY name", (len(prefix), prefix)
+        )
+        return [r[0] for r in rows]
 
     def put_job(self, job_id: str, doc: dict) -> None:
         self._conn().execute("INSERT OR REPLACE INTO jobs VALUES (?, ?)", (job_id, orjson.dumps(doc)))

@@ -192,3 +192,23 @@ def test_jobs_round_trip(store):
     store.put_job("j1", {"status": "running", "progress": 0.5})
     store.put_job("j1", {"status": "succeeded", "counts": {"buildings": 3}})
     assert store.get_job("j1") == {"status": "succeeded", "counts": {"buildings": 3}}
+
+
+def test_blobs_land_with_the_write_and_replace_by_name(store):
+    v = store.version()
+    store.write([], blobs={"model/epanet/a": b"one", "model/epanet/b": b"\x00two"})
+    assert store.version() == v + 1
+    assert store.get_blob("model/epanet/a") == b"one"
+    assert store.get_blob("model/epanet/b") == b"\x00two"
+    assert store.get_blob("nope") is None
+    store.write([], blobs={"model/epanet/a": b"three"})
+    assert store.get_blob("model/epanet/a") == b"three"
+    assert store.blob_names("model/epanet/") == ["model/epanet/a", "model/epanet/b"]
+    assert "terrain" in store.blob_names()
+
+
+def test_blobs_of_a_failed_write_do_not_land(store):
+    dup = next(iter(common.all_features()))
+    with pytest.raises(DuplicateFeature):
+        store.write([dup], blobs={"model/x": b"x"})
+    assert store.get_blob("model/x") is None

@@ -1,0 +1,63 @@
+"""Request parameters shared by analyses, parsed once here (the HTTP layer, the CLI and notebooks use them).
+
+Coordinates follow the HTTP convention of :mod:`cim.analysis.registry`: in the request's ``crs`` (default
+CRS84) and in that CRS's official axis order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import numpy as np
+import shapely
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..crs import OutputCRS, check_supported, to_city_xy
+from .regions import region_polygon
+
+if TYPE_CHECKING:
+    from ..city import LocalCity
+
+CRS_DOC = (
+    "CRS of the request's coordinates (URI as in OGC API - Features Part 2, or EPSG:n), written in the CRS's "
+    "official axis order; default CRS84 (lon, lat).  Also the CRS of coordinates in the result."
+)
+
+Position = Annotated[list[float], Field(min_length=2, max_length=3)]
+
+
+class Polygon(BaseModel):
+    """A GeoJSON Polygon: exterior ring, then holes; each ring closed, in the request's ``crs``."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["Polygon"]
+    coordinates: list[Annotated[list[Position], Field(min_length=4)]] = Field(min_length=1)
+
+
+class MultiPolygon(BaseModel):
+    """A GeoJSON MultiPolygon in the request's ``crs``."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["MultiPolygon"]
+    coordinates: list[list[Annotated[list[Position], Field(min_length=4)]]] = Field(min_length=1)
+
+
+Region = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
+
+
+def city_region(city: LocalCity, region: Any, crs: str | None, *, parameter: str = "region") -> shapely.Geometry:
+    """A request's region (GeoJSON model or mapping, official axis order of ``crs``) as a checked polygon in
+    the city CRS, metres, within the service's analysis-area limit."""
+    geo = region.model_dump() if isinstance(region, BaseModel) else region
+    return region_polygon(geo, crs, city.crs_epsg, parameter=parameter, max_area_km2=city.limits.max_area_km2)
+
+
+def city_points(city: LocalCity, xy: Any, crs: str | None, *, parameter: str = "crs") -> np.ndarray:
+    """(n, 2) positions in ``crs`` (official axis order) -> (n, 2) city easting, northing, metres."""
+    uri = check_supported(crs, city.crs_epsg, parameter)
+    return to_city_xy(np.asarray(xy, dtype=float).reshape(-1, 2), uri, city.crs_epsg)
+
+
+def output_crs(city: LocalCity, crs: str | None) -> OutputCRS:
+    """Writer of city-CRS positions in the request's CRS and axis order (``.xy((n, 2)) -> (n, 2)``)."""
+    return OutputCRS(city.crs_epsg, check_supported(crs, city.crs_epsg, "crs"))
