@@ -11,18 +11,22 @@ from .sqlite import SQLiteStore
 __all__ = ["Page", "Region", "Store", "SQLiteStore", "open_store"]
 
 
-def open_store(url: str | Path, *, create: bool = False) -> Store:
+def open_store(url: str | Path, *, create: bool = False, read_url: str | None = None) -> Store:
     """Open a store.
 
     ``url``: a file path or ``sqlite:///path`` (SQLite, the embedded default), or
     ``postgresql://user:pw@host:port/db?schema=name`` (PostGIS, one city per schema).  ``create`` allows
-    a new, empty file (then call ``init``); otherwise a missing store is a StoreError.
+    a new, empty file (then call ``init``); otherwise a missing store is a StoreError.  ``read_url``
+    (PostGIS only): a streaming replica of the same database; feature, blob and count reads go there,
+    writes, jobs and the store version to ``url``.
     """
     s = str(url)
     if s.startswith(("postgresql://", "postgres://")):
         from .postgis import PostGISStore
 
-        return PostGISStore(s, create=create)
+        return PostGISStore(s, create=create, read_url=read_url)
+    if read_url:
+        raise StoreError("A read replica (CIM_STORE_READ) needs a PostGIS store.", where={"store": s})
     if s.startswith("sqlite:///"):
         s = s[len("sqlite:///") :]
     elif "://" in s:

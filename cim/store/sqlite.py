@@ -194,6 +194,9 @@ class SQLiteStore:
     def version(self) -> int:
         return int(self._meta("version") or 0)
 
+    def read_version(self) -> int:
+        return self.version()
+
     # -- writes ------------------------------------------------------------------------------
     def write(
         self,
