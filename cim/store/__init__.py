@@ -11,14 +11,22 @@ from .sqlite import SQLiteStore
 __all__ = ["Page", "Region", "Store", "SQLiteStore", "open_store"]
 
 
-def open_store(url: str | Path, *, create: bool = False, read_url: str | None = None) -> Store:
+def open_store(
+    url: str | Path,
+    *,
+    create: bool = False,
+    read_url: str | None = None,
+    sqlite_mmap_mb: int = 64,
+    sqlite_cache_mb: int = 16,
+) -> Store:
     """Open a store.
 
     ``url``: a file path or ``sqlite:///path`` (SQLite, the embedded default), or
     ``postgresql://user:pw@host:port/db?schema=name`` (PostGIS, one city per schema).  ``create`` allows
     a new, empty file (then call ``init``); otherwise a missing store is a StoreError.  ``read_url``
     (PostGIS only): a streaming replica of the same database; feature, blob and count reads go there,
-    writes, jobs and the store version to ``url``.
+    writes, jobs and the store version to ``url``.  ``sqlite_mmap_mb``, ``sqlite_cache_mb``: memory per SQLite
+    connection (see :class:`SQLiteStore`).
     """
     s = str(url)
     if s.startswith(("postgresql://", "postgres://")):
@@ -31,4 +39,4 @@ def open_store(url: str | Path, *, create: bool = False, read_url: str | None = 
         s = s[len("sqlite:///") :]
     elif "://" in s:
         raise StoreError(f"Unknown store URL scheme in {s!r}: give a file path or sqlite:///path.", where={"store": s})
-    return SQLiteStore(s, create=create)
+    return SQLiteStore(s, create=create, mmap_mb=sqlite_mmap_mb, cache_mb=sqlite_cache_mb)
