@@ -30,7 +30,6 @@ Conventions of this interface:
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -42,8 +41,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .analysis.compliance import ComplianceReport, PipelineRules, Violation, pipe_compliance
 from .analysis.excavation import Excavation, excavation_conflicts
-from .analysis.highrise import Proposal, Screener, ScreeningResult
+from .analysis.highrise import Proposal, ScreeningResult
 from .analysis.regions import region_polygon
+from .analysis.screening import Screened, ScreeningCache
 from .analysis.underground import UndergroundUse, underground_use
 from .collections import COLLECTIONS, get_spec
 from .crs import CRS84, _northing_first, check_supported, city_to_lonlat, epsg_uri, to_city_xy
@@ -385,8 +385,7 @@ class LocalCity(CityModel):
         self.pipeline_rules = PipelineRules.load(pipeline_rules)
         self.limits = limits or Limits()
         self._city: City | None = None
-        self._screened: dict[str | None, tuple[int, list[Building], list[ScreeningResult], np.ndarray, np.ndarray]] = {}
-        self._lock = threading.Lock()
+        self.screening = ScreeningCache()
 
     # the Store's API, for callers of the former ``cim.open`` -> Store
     def __getattr__(self, name: str) -> Any:
@@ -506,28 +505,9 @@ class LocalCity(CityModel):
             _uri(bbox_crs, self.crs_epsg, "bbox-crs")
         return pipe_compliance(self.store, polygon, rules=self.pipeline_rules)
 
-    def _screen_all(
-        self, profile: str | None
-    ) -> tuple[int, list[Building], list[ScreeningResult], np.ndarray, np.ndarray]:
-        """Every building screened, cached per store version and profile (as the service does)."""
-        version = self.store.version()
-        hit = self._screened.get(profile)
-        if hit is not None and hit[0] == version:
-            return hit
-        with self._lock:
-            screener = Screener(self.store.city(), profile)
-            buildings: list[Building] = list(self.store.iter_features("buildings"))  # type: ignore[arg-type]
-            results = screener.screen_buildings(
-                buildings, terrain=self.store.terrain(), points=self.store.building_points()
-            )
-            shapes = np.array([shapely.Polygon(b.footprint[0], b.footprint[1:]) for b in buildings], dtype=object)
-            z = np.array([sorted((b.ground_elevation, b.roof_elevation)) for b in buildings], dtype=float).reshape(
-                -1, 2
-            )
-            entry = (version, buildings, results, shapes, z)
-            self._screened = {k: v for k, v in self._screened.items() if v[0] == version}
-            self._screened[profile] = entry
-            return entry
+    def screened(self, profile: str | None = None) -> Screened:
+        """Every building screened under ``profile``, cached per store version (the service shares it)."""
+        return self.screening.get(self.store, profile)
 
     def screen_high_rise(
         self,
@@ -546,18 +526,8 @@ class LocalCity(CityModel):
             _uri(bbox_crs, self.crs_epsg, "bbox-crs")
         if min_height is not None and min_height < 0:
             raise InvalidParameter("min_height", "min_height must be at least 0.")
-        _, _, results, shapes, z = self._screen_all(profile)
-        mask = np.ones(len(results), dtype=bool)
-        if region is not None and len(results):
-            mask &= shapely.intersects(region.polygon, shapes)
-            if region.zmin is not None:
-                mask &= (z[:, 1] >= region.zmin) & (z[:, 0] <= region.zmax)
-        wanted = _verdicts(verdict)
-        if wanted:
-            mask &= np.array([r.verdict.value in wanted for r in results], dtype=bool)
-        if min_height is not None:
-            mask &= np.array([r.height >= min_height for r in results], dtype=bool)
-        return [results[i] for i in np.flatnonzero(mask)]
+        s = self.screened(profile)
+        return [s.results[i] for i in s.select(region, _verdicts(verdict), min_height)]
 
     def analyse(self, analysis_id: str, request: Mapping[str, Any] | BaseModel | None = None, /, **fields: Any) -> Any:
         from .analysis.registry import get
@@ -567,47 +537,20 @@ class LocalCity(CityModel):
     def screen_proposals(
         self, proposals: Sequence[Mapping[str, Any] | Proposal], *, crs: str | None = None, profile: str | None = None
     ) -> list[ScreeningResult]:
-        epsg = self.crs_epsg
-        uri = _uri(crs, epsg, "crs")
-        checked = []
+        from .analysis import screening
+
+        uri = _uri(crs, self.crs_epsg, "crs")
+        items = []
         for i, p in enumerate(proposals):
             d = proposal_payload(p, i)
-            where = f"proposals.{i}"
-            if d.get("height") is None and d.get("floors") is None:
-                raise InvalidParameter(f"{where}.height", f"{where} needs height (metres) or floors.")
-            rings = []
-            for k, xy in enumerate(d["footprint"]):
-                if len(xy) > 1 and np.array_equal(xy[0], xy[-1]):
-                    xy = xy[:-1]
-                if len(xy) < 3:
-                    raise InvalidParameter(
-                        f"{where}.footprint", f"{where}.footprint ring {k} needs at least 3 distinct positions."
-                    )
-                if not np.isfinite(xy).all():
-                    raise InvalidParameter(
-                        f"{where}.footprint", f"{where}.footprint has coordinates that are not finite."
-                    )
-                rings.append([tuple(map(float, q)) for q in to_city_xy(official_order(xy, uri), uri, epsg)])
-            kind = d.get("kind")
-            try:
-                checked.append(
-                    Proposal(
-                        id=d.get("id"),
-                        name=d.get("name"),
-                        footprint=rings,
-                        height=d.get("height"),
-                        floors=d.get("floors"),
-                        storey_height=d.get("storey_height", 3.0),
-                        use=d.get("use"),
-                        new=d.get("new", True),
-                        attributes={"kind": kind} if kind else {},
-                    )
-                )
-            except ValueError as exc:  # pydantic's ValidationError
-                err = exc.errors()[0] if hasattr(exc, "errors") else {"loc": (), "msg": str(exc)}
-                loc = ".".join(str(x) for x in err["loc"]) or "height"
-                raise InvalidParameter(f"{where}.{loc}", f"{where}.{loc}: {err['msg']}") from None
-        return Screener(self.store.city(), profile).screen_proposals(checked)
+            item = {k: getattr(d[k], "value", d[k]) for k in screening.ProposalIn.model_fields if k in d}
+            item["footprint"] = {
+                "type": "Polygon",
+                "coordinates": [official_order(r, uri).tolist() for r in d["footprint"]],
+            }
+            items.append(item)
+        request = screening.ANALYSIS.parse({"crs": uri, "profile": profile, "proposals": items})
+        return screening.ANALYSIS.run(self, request).results
 
     def meshes(self, features: Features | Sequence[Any]) -> Mesh:
         from .mesh import feature_meshes
