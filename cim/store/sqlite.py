@@ -480,7 +480,8 @@ class SQLiteStore:
     def list_jobs(self, *, type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
         where, args = ("WHERE json_extract(CAST(doc AS TEXT), '$.type') = ?", [type]) if type is not None else ("", [])
         rows = self._conn().execute(
-            f"SELECT doc FROM jobs {where} ORDER BY json_extract(CAST(doc AS TEXT), '$.created') DESC, id LIMIT ? OFFSET ?",
+            f"SELECT doc FROM jobs {where} ORDER BY json_extract(CAST(doc AS TEXT), '$.created') DESC, id "
+            "LIMIT ? OFFSET ?",
             (*args, limit, offset),
         )
         return [orjson.loads(r[0]) for r in rows]
