@@ -231,6 +231,10 @@ class Store(Protocol):
     def get_job(self, job_id: str) -> dict | None:
         """An import job's status document, or None (``GET /imports/{id}``)."""
 
+    def list_jobs(self, *, type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Job documents whose ``type`` field equals ``type`` (any when None), newest ``created`` first, then by
+        id; at most ``limit`` after skipping ``offset`` (``GET /jobs``)."""
+
     def integrity_check(self) -> bool:
         """True when the backend's own consistency checks pass (crash-safety tests)."""
 

@@ -401,6 +401,18 @@ class PostGISStore:
             ).fetchone()
         return None if row is None else row[0]
 
+    def list_jobs(self, *, type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        where = sql.SQL("WHERE doc->>'type' = %s") if type is not None else sql.SQL("")
+        args = [type] if type is not None else []
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT doc FROM {} {} ORDER BY doc->>'created' DESC, id LIMIT %s OFFSET %s").format(
+                    self._q("jobs"), where
+                ),
+                (*args, limit, offset),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def integrity_check(self) -> bool:
         """Every feature has its index box and the box holds its geometry."""
         with self._pool.connection() as conn:

@@ -484,6 +484,15 @@ class SQLiteStore:
         row = self._conn().execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return None if row is None else orjson.loads(row[0])
 
+    def list_jobs(self, *, type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        where, args = ("WHERE json_extract(CAST(doc AS TEXT), '$.type') = ?", [type]) if type is not None else ("", [])
+        rows = self._conn().execute(
+            f"SELECT doc FROM jobs {where} ORDER BY json_extract(CAST(doc AS TEXT), '$.created') DESC, id "
+            "LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return [orjson.loads(r[0]) for r in rows]
+
     def integrity_check(self) -> bool:
         """SQLite's own integrity check and the R*Tree's (true when both pass)."""
         conn = self._conn()
