@@ -68,13 +68,17 @@ def sample(
 @app.command("import")
 def import_(
     files: Annotated[
-        list[str], typer.Argument(help="Files: CityJSON, CityJSONSeq, CityGML, GeoJSON, LAS/LAZ, EPANET or SWMM .inp.")
+        list[str],
+        typer.Argument(help="Files: CityJSON, CityJSONSeq, CityGML, GeoJSON, LAS/LAZ, EPANET or SWMM .inp, IFC."),
     ],
     store: StoreOpt,
     crs: Annotated[str | None, typer.Option(help="CRS for files that declare none, e.g. EPSG:7415.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Force a reader instead of detecting it.")] = None,
     utility: Annotated[str | None, typer.Option(help="Utility of pipe files that name none (e.g. sewer).")] = None,
     replace: Annotated[bool, typer.Option(help="Replace features whose ids exist already.")] = False,
+    origin: Annotated[
+        str | None, typer.Option(help="IFC without georeference: E,N[,H[,angle°]] of the model origin in --crs.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import files into the store in one transaction: all of them land, or none."""
@@ -94,6 +98,7 @@ def import_(
                 fmt=fmt,
                 replace=replace,
                 utility=utility,
+                origin=origin,
                 progress=lambda stage, f: progress.update(task, description=stage, completed=f),
             )
         s.close()

@@ -32,13 +32,15 @@ def import_files(
     utility: str | None = None,
     max_features: int | None = None,
     max_points: int | None = None,
+    origin: str | None = None,
 ) -> ImportReport:
     """Read ``paths`` into the store's city and write them in one transaction.
 
     ``crs`` is used for files that declare none; ``names`` (same length as ``paths``) are the names to
     report in errors (uploads are stored under generated names); ``utility`` is the default utility of pipe
-    files that name none (``--utility``); ``max_features`` and ``max_points`` bound what one import takes.
-    On any error nothing is written and
+    files that name none (``--utility``); ``origin`` places BIM models that carry no georeference
+    (``--origin E,N[,H[,angle]]`` in ``crs``, see :mod:`cim.io.ifc`); ``max_features`` and ``max_points``
+    bound what one import takes.  On any error nothing is written and
     an ImportError_ (or InvalidFeature / DuplicateFeature from the store) says where.
     """
     city = store.city()
@@ -64,6 +66,7 @@ def import_files(
             default_utility=utility,
             nodes=nodes,
             max_points=max_points,
+            origin=origin,
         )
         try:
             result = read(path, ctx, fmt)
