@@ -79,6 +79,10 @@ def import_(
     origin: Annotated[
         str | None, typer.Option(help="IFC without georeference: E,N[,H[,angle°]] of the model origin in --crs.")
     ] = None,
+    check: Annotated[
+        list[str] | None, typer.Option(help="Check before writing: clashes (new against existing features).")
+    ] = None,
+    reject_on_clash: Annotated[bool, typer.Option(help="Refuse the import when it clashes (implies --check).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import files into the store in one transaction: all of them land, or none."""
@@ -99,15 +103,21 @@ def import_(
                 replace=replace,
                 utility=utility,
                 origin=origin,
+                check=check or (),
+                reject_on_clash=reject_on_clash,
                 progress=lambda stage, f: progress.update(task, description=stage, completed=f),
             )
         s.close()
     except CIMError as exc:
+        clash_report = getattr(exc, "report", None)
+        if clash_report is not None:
+            sys.stdout.write(clash_report.model_dump_json(indent=2) + "\n")
         fail(exc)
+    clashes = None if report.clashes is None else report.clashes.model_dump(mode="json")
     if as_json:
         sys.stdout.write(
             json.dumps(
-                {"counts": report.counts, "files": report.files, "terrain": report.terrain},
+                {"counts": report.counts, "files": report.files, "terrain": report.terrain, "clashes": clashes},
                 ensure_ascii=False,
                 indent=2,
             )
@@ -126,6 +136,19 @@ def import_(
             "\n".join(f["warnings"]) or "-",
         )
     console.print(table)
+    if report.clashes is not None:
+        console.print(
+            f"clashes: {report.clashes.counts['hard']} hard, {report.clashes.counts['clearance']} clearance"
+            + "".join(
+                f"\n  {c.type}: {c.a.id} / {c.b.id}"
+                + (
+                    f" {c.penetration:.3f} m deep"
+                    if c.type == "hard"
+                    else f" {c.distance:.3f} m < {c.required} m ({c.rule})"
+                )
+                for c in report.clashes.clashes[:20]
+            )
+        )
     console.print("written: " + (", ".join(f"{k} {v}" for k, v in report.counts.items()) or "nothing"))
 
 

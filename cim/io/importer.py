@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,7 @@ class ImportReport:
     counts: dict[str, int] = field(default_factory=dict)  # features written per collection
     files: list[dict] = field(default_factory=list)  # per file: name, format, source_crs, counts, warnings
     terrain: bool = False
+    clashes: Any = None  # cim.analysis.clashes.ClashReport when the import was checked for clashes
 
 
 def import_files(
@@ -33,6 +35,8 @@ def import_files(
     max_features: int | None = None,
     max_points: int | None = None,
     origin: str | None = None,
+    check: Sequence[str] = (),
+    reject_on_clash: bool = False,
 ) -> ImportReport:
     """Read ``paths`` into the store's city and write them in one transaction.
 
@@ -40,7 +44,10 @@ def import_files(
     report in errors (uploads are stored under generated names); ``utility`` is the default utility of pipe
     files that name none (``--utility``); ``origin`` places BIM models that carry no georeference
     (``--origin E,N[,H[,angle]]`` in ``crs``, see :mod:`cim.io.ifc`); ``max_features`` and ``max_points``
-    bound what one import takes.  On any error nothing is written and
+    bound what one import takes.  ``check=["clashes"]`` tests the new pipes, structures and buildings against
+    the stored ones near them and among themselves before writing (:mod:`cim.analysis.clashes`; the report
+    is ``report.clashes``); ``reject_on_clash`` refuses the import (ClashesFound, with the report) when any
+    clash is found.  On any error nothing is written and
     an ImportError_ (or InvalidFeature / DuplicateFeature from the store) says where.
     """
     city = store.city()
@@ -99,6 +106,19 @@ def import_files(
                 **({"info": result.info} if result.info else {}),
             }
         )
+    checks = set(check) | ({"clashes"} if reject_on_clash else set())
+    if checks - {"clashes"}:
+        from ..errors import InvalidParameter
+
+        raise InvalidParameter("check", f"Unknown check {sorted(checks - {'clashes'})[0]!r}; the checks are: clashes.")
+    if "clashes" in checks:
+        from ..analysis.clashes import ClashesFound, clashes_of_new
+
+        if progress:
+            progress("checking clashes", 0.88)
+        report.clashes = clashes_of_new(store, features, replace=replace)
+        if reject_on_clash and report.clashes.clashes:
+            raise ClashesFound(report.clashes)
     if progress:
         progress("writing", 0.9)
     report.counts = store.write(
