@@ -61,6 +61,16 @@ def test_ifc_upload_and_clash_refusal(client):
     assert job["counts"] == {"buildings": 1, "underground-structures": 1} and job["files"][0]["format"] == "ifc"
     b = client.get("/collections/buildings/items", params={"crs": "EPSG:4550"}).json()["features"][0]
     assert len(b["properties"]["elements"]) == 25 and b["properties"]["cim_level"] == 6
+    # its mesh is the IFC triangles (not a 12-triangle prism)
+    import io
+
+    import trimesh
+
+    glb = client.get(f"/collections/buildings/items/{b['id']}/mesh.glb")
+    assert glb.status_code == 200
+    scene = trimesh.load(io.BytesIO(glb.content), file_type="glb", process=False)
+    faces = sum(len(g.faces) for g in scene.geometry.values())
+    assert faces == len(client.app.state.store.get("buildings", b["id"]).surfaces) > 200
     # a sewer 0.1 m into the water main: refused, with the report
     r = client.post(
         "/imports",
