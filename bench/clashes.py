@@ -48,7 +48,9 @@ def network(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[PipeClass]
     lines = np.arange(0, side + 1, 100.0)
     steps = np.arange(0, side, PIECE)
     a, b, d, cls = [], [], [], []
-    classes = {u: PipeClass(u, dia, "medium" if u == "gas" else None, u in ("power", "telecom")) for u, _, _, dia in UTILITIES}
+    classes = {
+        u: PipeClass(u, dia, "medium" if u == "gas" else None, u in ("power", "telecom")) for u, _, _, dia in UTILITIES
+    }
     for u, off, depth, dia in UTILITIES:
         z = GROUND - depth
         for horizontal in (True, False):
@@ -67,7 +69,9 @@ def network(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[PipeClass]
     return a_, b_, d_, cls[:n]
 
 
-def new_pipes(n: int, extent: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[PipeClass]]:
+def new_pipes(
+    n: int, extent: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[PipeClass]]:
     start = np.column_stack([rng.uniform(0, extent, n), rng.uniform(0, extent, n), GROUND - rng.uniform(0.8, 4.5, n)])
     ang = rng.uniform(0, 2 * np.pi, n)
     end = start + np.column_stack([np.cos(ang) * PIECE, np.sin(ang) * PIECE, rng.uniform(-0.3, 0.3, n)])
@@ -146,16 +150,21 @@ def bench_ifc(path: Path, repeat: int) -> dict:
     from cim.model import City
 
     city = City(crs_epsg=25832)
-    ours, iterator = [], []
+    ours, iterator, ours_cpu, it_cpu = [], [], [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = read(path, ImportContext(city=city))
         ours.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        ours_cpu.append(time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
         f = ifcopenshell.open(str(path))
         s = ifcopenshell.geom.settings()
         s.set("use-world-coords", True)
-        inc = [e for e in f.by_type("IfcElement") if not e.is_a("IfcFeatureElementSubtraction") and not e.is_a("IfcVirtualElement")]
+        inc = [
+            e
+            for e in f.by_type("IfcElement")
+            if not e.is_a("IfcFeatureElementSubtraction") and not e.is_a("IfcVirtualElement")
+        ]
         inc += f.by_type("IfcSpace")
         it = ifcopenshell.geom.iterator(s, f, max(1, min(4, multiprocessing.cpu_count())), include=inc)
         tris = 0
@@ -167,11 +176,14 @@ def bench_ifc(path: Path, repeat: int) -> dict:
                 if not it.next():
                     break
         iterator.append(time.perf_counter() - t0)
+        it_cpu.append(time.process_time() - c0)
     return {
         "file": path.name,
         "bytes": path.stat().st_size,
         "cim_read_s": [round(x, 2) for x in ours],
         "iterator_s": [round(x, 2) for x in iterator],
+        "cim_read_cpu_s": [round(x, 2) for x in ours_cpu],
+        "iterator_cpu_s": [round(x, 2) for x in it_cpu],
         "triangles": tris,
         "elements": len(next(x for x in res.features if hasattr(x, "elements")).elements),
         "threads": max(1, min(4, multiprocessing.cpu_count())),
@@ -182,13 +194,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--existing", type=int, default=1_000_000)
     ap.add_argument("--new", type=int, default=10_000)
-    ap.add_argument("--ifc", type=Path, default=Path(__file__).parent.parent.parent / "shared/data/buildings/AC20-FZK-Haus.ifc")
+    ap.add_argument(
+        "--ifc", type=Path, default=Path(__file__).parent.parent.parent / "shared/data/buildings/AC20-FZK-Haus.ifc"
+    )
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--skip-ifc", action="store_true")
+    ap.add_argument("--skip-clashes", action="store_true")
     args = ap.parse_args()
-    out = {"clashes": bench_clashes(args.existing, args.new)}
+    import os
+
+    out: dict = {"load_average_before": os.getloadavg()}
+    if not args.skip_clashes:
+        out["clashes"] = bench_clashes(args.existing, args.new)
     if not args.skip_ifc and args.ifc.exists():
         out["ifc"] = bench_ifc(args.ifc, args.repeat)
+    out["load_average_after"] = os.getloadavg()
     print(json.dumps(out, indent=2))
 
 

@@ -203,8 +203,8 @@ def _placement(f: Any, ctx: ImportContext, unit: float, warnings: list[str]) -> 
 
 
 def _via_crs(ctx: ImportContext, src: Any, a: np.ndarray, o: np.ndarray, t: np.ndarray, how: str) -> Placement:
-    """The affine map into ``src`` (map metres), then into the city CRS linearised at the origin: exact for a
-    city in ``src``, and within millimetres over a building otherwise (a 100 m local frame)."""
+    """The affine map into ``src`` (its units), then into the city CRS linearised at the origin: exact for a city
+    in ``src``, and within millimetres over a building otherwise (a local frame of 100 units)."""
     city: City = ctx.city
     if src.to_epsg() == city.crs_epsg:
         return Placement(a, o, t, how, src.srs)
@@ -241,17 +241,14 @@ def _map_conversion(f: Any, mc: Any, ctx: ImportContext, unit: float, warnings: 
             warnings.append(f"IfcMapConversion has no Scale; took {scale:g} (project unit to map unit)")
     xa, xo = (mc.XAxisAbscissa, mc.XAxisOrdinate)
     theta = math.atan2(xo or 0.0, xa if xa is not None else 1.0)
-    # model metres -> project units (/unit) -> map units (Scale, rotation) -> metres of the CRS's axis (map_unit)
-    k = scale / unit * map_unit
-    a = _rot(theta, k)
-    t = np.array([mc.Eastings * map_unit, mc.Northings * map_unit, mc.OrthogonalHeight * map_unit])
+    # model metres -> project units (/unit) -> map units (Scale, rotation); pyproj takes map units from there
+    a = _rot(theta, scale / unit)
+    t = np.array([mc.Eastings, mc.Northings, mc.OrthogonalHeight], dtype=float)
     o = np.zeros(3)
     wcs = _wcs(f, unit)
     if wcs is not None:  # IfcMapConversion maps the context's coordinate system, not the world's
         a = a @ wcs[:3, :3].T
         o = wcs[:3, 3]
-    if map_unit != 1.0:
-        warnings.append(f"map unit of the IfcProjectedCRS: {map_unit:g} m")
     return _via_crs(ctx, src, a, o, t, "IfcMapConversion")
 
 

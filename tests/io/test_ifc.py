@@ -217,3 +217,72 @@ def test_non_ifc_step_and_broken_ifc_are_refused(tmp_path):
     with pytest.raises(ImportError_) as err:
         read(step, ImportContext(city=SHENYANG))
     assert err.value.where["file"] == "part.ifc"
+
+
+def _ifc2x3(path: Path) -> Path:
+    """A small IFC2X3 file (millimetres) placed by IfcSite RefLatitude/RefLongitude/RefElevation only."""
+    import ifcopenshell.api
+    import ifcopenshell.api.owner.settings as owner
+
+    api = ifcopenshell.api.run
+    f = ifcopenshell.file(schema="IFC2X3")
+    user = f.createIfcPersonAndOrganization(f.createIfcPerson(FamilyName="test"), f.createIfcOrganization(Name="cim"))
+    app = f.createIfcApplication(user.TheOrganization, "1", "cim tests", "cim")
+    get_user, get_app = owner.get_user, owner.get_application
+    owner.get_user, owner.get_application = (lambda file: user), (lambda file: app)
+    try:
+        project = api("root.create_entity", f, ifc_class="IfcProject", name="p")
+        api("unit.assign_unit", f)  # millimetres
+        model = api("context.add_context", f, context_type="Model")
+        body = api(
+            "context.add_context",
+            f,
+            context_type="Model",
+            context_identifier="Body",
+            target_view="MODEL_VIEW",
+            parent=model,
+        )
+        site = api("root.create_entity", f, ifc_class="IfcSite", name="Site")
+        site.RefLatitude, site.RefLongitude, site.RefElevation = (41, 47, 30, 0), (123, 25, 0, 0), 45000.0
+        bldg = api("root.create_entity", f, ifc_class="IfcBuilding", name="Kindergarten school")
+        storey = api("root.create_entity", f, ifc_class="IfcBuildingStorey", name="F1")
+        api("aggregate.assign_object", f, relating_object=project, products=[site])
+        api("aggregate.assign_object", f, relating_object=site, products=[bldg])
+        api("aggregate.assign_object", f, relating_object=bldg, products=[storey])
+        for o in (site, bldg, storey):
+            api("geometry.edit_object_placement", f, product=o)
+        wall = api("root.create_entity", f, ifc_class="IfcWallStandardCase", name="w")
+        rep = api("geometry.add_wall_representation", f, context=body, length=10, height=3, thickness=0.3)
+        api("geometry.assign_representation", f, product=wall, representation=rep)
+        slab = api("root.create_entity", f, ifc_class="IfcSlab", name="s")
+        rep = api(
+            "geometry.add_slab_representation",
+            f,
+            context=body,
+            depth=0.2,
+            polyline=[(0, 0), (10, 0), (10, 8), (0, 8), (0, 0)],
+        )
+        api("geometry.assign_representation", f, product=slab, representation=rep)
+        for e in (wall, slab):
+            api("geometry.edit_object_placement", f, product=e)
+            api("spatial.assign_container", f, relating_structure=storey, products=[e])
+    finally:
+        owner.get_user, owner.get_application = get_user, get_app
+    f.write(str(path))
+    return path
+
+
+def test_ifc2x3_placed_by_its_site_reference(tmp_path):
+    from pyproj import Geod, Transformer
+
+    result = read(_ifc2x3(tmp_path / "k.ifc"), ImportContext(city=SHENYANG))
+    assert result.info["schema"] == "IFC2X3"
+    [b] = result.features
+    lat, lon = 41 + 47 / 60 + 30 / 3600, 123 + 25 / 60
+    lon10, lat10, _ = Geod(ellps="WGS84").fwd(lon, lat, 90.0, 10.0)  # model x = east (no TrueNorth)
+    to_city = Transformer.from_crs(4326, 4550, always_xy=True)
+    fp = np.asarray(b.footprint[0])
+    for p in (to_city.transform(lon, lat), to_city.transform(lon10, lat10)):
+        assert np.min(np.linalg.norm(fp - np.asarray(p), axis=1)) < 0.02
+    assert b.ground_elevation == pytest.approx(45.0) and b.height == pytest.approx(3.0)
+    assert b.use == "public" and sorted(e.ifc_class for e in b.elements) == ["IfcSlab", "IfcWallStandardCase"]
