@@ -272,21 +272,30 @@ class _Rules:
 
     def __init__(self, rules: PipelineRules) -> None:
         self.rules = rules
-        self._pair: dict[tuple[str, PipeClass, PipeClass], Threshold | None] = {}
+        self._pair: dict[tuple[str, int, int], Threshold | None] = {}
+        self._pair_v: dict[tuple[str, PipeClass, PipeClass], Threshold | None] = {}
         self._margin: dict[PipeClass | None, float] = {}
+        self._by_id: dict[int, float] = {}
 
     def pair(self, section: str, p: PipeClass | None, q: PipeClass | None) -> Threshold | None:
         if p is None or q is None or (p == BUILDING and q == BUILDING):
             return None
-        key = (section, p, q)
-        if key not in self._pair:
-            self._pair[key] = self.rules.pair(section, p, q)
+        key = (section, id(p), id(q))  # the classes outlive the search: identity first (cheap), then value
+        if key in self._pair:
+            return self._pair[key]
+        vkey = (section, p, q)
+        if vkey not in self._pair_v:
+            self._pair_v[vkey] = self.rules.pair(section, p, q)
+        self._pair[key] = self._pair_v[vkey]
         return self._pair[key]
 
     def margin(self, p: PipeClass | None) -> float:
         """The largest clearance any rule asks between ``p`` and anything."""
         if p is None:
             return 0.0
+        hit = self._by_id.get(id(p))
+        if hit is not None:
+            return hit
         if p not in self._margin:
             vals = [
                 t.value or 0.0
@@ -294,6 +303,7 @@ class _Rules:
                 if t.a is not None and t.b is not None and (t.a.matches(p) or t.b.matches(p))
             ]
             self._margin[p] = max(vals, default=0.0)
+        self._by_id[id(p)] = self._margin[p]
         return self._margin[p]
 
 
@@ -350,7 +360,6 @@ def detect_clashes(
     n_own = len(bodies.ids)
     ms, mp = len(bodies.sown), len(bodies.pown)
     own = np.concatenate([bodies.sown, bodies.pown]).astype(np.int64)
-    margin_own = np.array([r.margin(c) if clearance else 0.0 for c in bodies.classes]) if n_own else np.zeros(0)
     # boxes (x0, y0, z0, x1, y1, z1) of every solid: swept pieces first, then prisms
     box = np.zeros((ms + mp, 6))
     if ms:
@@ -363,11 +372,14 @@ def detect_clashes(
     report = ClashReport(clashes=[], counts={"hard": 0, "clearance": 0}, features=n_own, solids=ms + mp, candidates=0)
     if ms + mp == 0:
         return report
-    grow = margin_own[own] + CONTACT
     query = np.arange(ms + mp) if new is None else np.flatnonzero(new[own])
+    # the search margin of each querying solid: the largest clearance any rule asks of its feature
+    q_own, inv = np.unique(own[query], return_inverse=True)
+    classes = bodies.classes
+    margin_q = np.array([r.margin(classes[o]) if clearance else 0.0 for o in q_own.tolist()])
+    g = (margin_q[inv] if len(q_own) else np.zeros(0)) + CONTACT
     tree = shapely.STRtree(shapely.box(box[:, 0], box[:, 1], box[:, 3], box[:, 4]))
     q = box[query]
-    g = grow[query]
     qi, ti = tree.query(shapely.box(q[:, 0] - g, q[:, 1] - g, q[:, 3] + g, q[:, 4] + g))
     i, j = query[qi], ti
     # vertical extents, then pairs that may not clash by nature
