@@ -38,9 +38,7 @@ if TYPE_CHECKING:
     from ..city import LocalCity
 
 #: Built-in analyses, one line each: ``"module:attribute"`` of an :class:`Analysis`.
-BUILTIN: tuple[str, ...] = (
-    "cim.analysis.clashes:ANALYSIS",
-)
+BUILTIN: tuple[str, ...] = ("cim.analysis.clashes:ANALYSIS",)
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes
 

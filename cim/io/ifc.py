@@ -609,7 +609,7 @@ def _building(
             out.append(
                 UndergroundStructure(
                     id=f"{fid}-below-ground",
-                    name=f"{building.name or fid}: below ground ({len(under)} elements)",
+                    name=f"{building.name or fid}: below ground ({len(under)} element{'' if len(under) == 1 else 's'})",
                     kind=StructureKind.basement,
                     footprint=plan,
                     top_elevation=round(utop, 4),
