@@ -20,6 +20,7 @@ class ImportReport:
     files: list[dict] = field(default_factory=list)  # per file: name, format, source_crs, counts, warnings
     terrain: bool = False
     clashes: Any = None  # cim.analysis.clashes.ClashReport when the import was checked for clashes
+    version: int | None = None  # the version the import created (cim.versions)
 
 
 def import_files(
@@ -37,6 +38,8 @@ def import_files(
     origin: str | None = None,
     check: Sequence[str] = (),
     reject_on_clash: bool = False,
+    author: str | None = None,
+    note: str | None = None,
 ) -> ImportReport:
     """Read ``paths`` into the store's city and write them in one transaction.
 
@@ -47,7 +50,8 @@ def import_files(
     bound what one import takes.  ``check=["clashes"]`` tests the new pipes, structures and buildings against
     the stored ones near them and among themselves before writing (:mod:`cim.analysis.clashes`; the report
     is ``report.clashes``); ``reject_on_clash`` refuses the import (ClashesFound, with the report) when any
-    clash is found.  On any error nothing is written and
+    clash is found.  The write is one version of the city (:mod:`cim.versions`; ``author`` and ``note`` are
+    recorded with it).  On any error nothing is written and
     an ImportError_ (or InvalidFeature / DuplicateFeature from the store) says where.
     """
     city = store.city()
@@ -121,9 +125,18 @@ def import_files(
             raise ClashesFound(report.clashes)
     if progress:
         progress("writing", 0.9)
-    report.counts = store.write(
-        features, terrain=new_terrain, replace=replace, building_points=np.concatenate(points) if points else None
+    from ..versions import write as write_version
+
+    report.counts, version = write_version(
+        store,
+        features,
+        terrain=new_terrain,
+        replace=replace,
+        building_points=np.concatenate(points) if points else None,
+        author=author,
+        note=note or "import " + ", ".join(f["file"] for f in report.files),
     )
+    report.version = version.n
     report.terrain = new_terrain is not None
     if progress:
         progress("done", 1.0)
