@@ -14,6 +14,7 @@ from cim.errors import FeatureNotFound, InvalidParameter
 from cim.io import import_files
 from cim.model import Building
 
+from . import common
 from .common import X0, Y0
 
 
@@ -110,3 +111,80 @@ def test_bad_versions_and_deletes_are_refused(history):
     with pytest.raises(FeatureNotFound):
         versions.delete(store, "buildings", ["no-such-building"])
     assert versions.latest(store) == 3
+
+
+def test_cli_versions_diff_delete(tmp_path):
+    from typer.testing import CliRunner
+
+    from cim.cli import app
+    from cim.store import open_store
+
+    db = tmp_path / "c.sqlite"
+    s = open_store(db, create=True)
+    s.init(common.CITY)
+    s.write(common.buildings()[:5])
+    s.close()
+    run = CliRunner().invoke
+    src = _new_buildings_geojson(tmp_path / "a.geojson", [("n1", 12.0)])
+    r = run(app, ["import", str(src), "--store", str(db), "--author", "alice", "--note", "n1", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["version"] == 1
+    r = run(app, ["delete", "buildings", "b-0-2", "--store", str(db), "--note", "demolished"])
+    assert r.exit_code == 0 and "version 2" in r.stdout
+    r = run(app, ["diff", "0", "2", "--store", str(db)])
+    assert r.exit_code == 0 and r.stdout.split() == ["+", "buildings/n1", "-", "buildings/b-0-2"]
+    r = run(app, ["versions", "--store", str(db), "--json"])
+    vs = json.loads(r.stdout)
+    assert [(v["n"], v["author"], v["note"]) for v in vs] == [(1, "alice", "n1"), (2, None, "demolished")]
+    r = run(app, ["delete", "buildings", "nope", "--store", str(db)])
+    assert r.exit_code == 2
+
+
+def test_http_versions_and_items_as_they_were(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+    from cim.store import open_store
+
+    db = tmp_path / "c.sqlite"
+    s = open_store(db, create=True)
+    s.init(common.CITY)
+    s.write(common.buildings()[:5])
+    s.close()
+    token = "versions-test-token-0001"
+    auth = {"Authorization": f"Bearer {token}"}
+    app = create_app(Settings(store=str(db), write_tokens=[token], upload_dir=str(tmp_path / "up")))
+    with TestClient(app) as c:
+        src = _new_buildings_geojson(tmp_path / "a.geojson", [("n1", 12.0), ("n2", 20.0)])
+        job = c.post(
+            "/imports", files=[("files", ("a.geojson", src.read_bytes()))], data={"wait": "true"}, headers=auth
+        ).json()
+        assert job["status"] == "succeeded"
+        r = c.delete("/collections/buildings/items/b-0-0", params={"note": "gone"}, headers=auth)
+        assert r.status_code == 200 and r.json()["version"] == 2
+        assert c.delete("/collections/buildings/items/b-0-1").status_code == 401  # writes need a token
+        vs = c.get("/versions").json()
+        assert vs["latest"] == 2 and [v["n"] for v in vs["versions"]] == [1, 2]
+        assert vs["versions"][0]["author"].startswith("token:") and token not in json.dumps(vs)
+        assert c.get("/versions/2/changes").json()["changes"] == {
+            "buildings": {"added": [], "changed": [], "removed": ["b-0-0"]}
+        }
+
+        def ids(**params):
+            body = c.get("/collections/buildings/items", params={"limit": 100, **params}).json()
+            return sorted(f["id"] for f in body["features"])
+
+        five = sorted(b.id for b in common.buildings()[:5])
+        assert ids(version=0) == five
+        assert ids(version=1) == sorted(five + ["n1", "n2"])
+        assert ids(version=2) == ids() == sorted(set(five) - {"b-0-0"} | {"n1", "n2"})
+        t1 = vs["versions"][0]["time"]
+        assert ids(datetime=t1) == ids(version=1)
+        assert ids(datetime="2000-01-01T00:00:00Z") == five
+        assert c.get("/versions/diff", params={"from": 0, "to": 2}).json()["changes"] == {
+            "buildings": {"added": ["n1", "n2"], "changed": [], "removed": ["b-0-0"]}
+        }
+        bad = c.get("/collections/buildings/items", params={"version": 9})
+        assert bad.status_code == 400 and bad.json()["parameter"] == "version"
+        bad = c.get("/collections/buildings/items", params={"version": 1, "filter": "height > 3"})
+        assert bad.status_code == 400 and bad.json()["parameter"] == "filter"

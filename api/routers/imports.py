@@ -27,6 +27,7 @@ from cim.store import Store
 from ..deps import SettingsDep, StoreDep, WriterDep, base_url
 from ..errors import status_of
 from ..media import ORJSONResponse
+from .versions import author_of
 
 router = APIRouter(tags=["Imports"])
 _SUFFIX = re.compile(r"(\.[a-z0-9]{1,8}){1,2}$")
@@ -188,6 +189,7 @@ def create_import(
                 "origin": origin,
                 "check": check or (),
                 "reject_on_clash": reject_on_clash,
+                "author": author_of(request),
             },
         ),
         name=f"import-{job_id}",

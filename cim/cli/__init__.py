@@ -46,3 +46,4 @@ from . import export  # noqa: E402, F401
 from . import screen  # noqa: E402, F401
 from . import analysis  # noqa: E402, F401
 from . import tiles  # noqa: E402, F401
+from . import versions  # noqa: E402, F401

@@ -83,6 +83,8 @@ def import_(
         list[str] | None, typer.Option(help="Check before writing: clashes (new against existing features).")
     ] = None,
     reject_on_clash: Annotated[bool, typer.Option(help="Refuse the import when it clashes (implies --check).")] = False,
+    author: Annotated[str | None, typer.Option(help="Who imports (kept with the version).")] = None,
+    note: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import files into the store in one transaction: all of them land, or none."""
@@ -105,6 +107,8 @@ def import_(
                 origin=origin,
                 check=check or (),
                 reject_on_clash=reject_on_clash,
+                author=author,
+                note=note,
                 progress=lambda stage, f: progress.update(task, description=stage, completed=f),
             )
         s.close()
@@ -117,7 +121,13 @@ def import_(
     if as_json:
         sys.stdout.write(
             json.dumps(
-                {"counts": report.counts, "files": report.files, "terrain": report.terrain, "clashes": clashes},
+                {
+                    "counts": report.counts,
+                    "files": report.files,
+                    "terrain": report.terrain,
+                    "clashes": clashes,
+                    "version": report.version,
+                },
                 ensure_ascii=False,
                 indent=2,
             )
@@ -149,7 +159,11 @@ def import_(
                 for c in report.clashes.clashes[:20]
             )
         )
-    console.print("written: " + (", ".join(f"{k} {v}" for k, v in report.counts.items()) or "nothing"))
+    console.print(
+        "written: "
+        + (", ".join(f"{k} {v}" for k, v in report.counts.items()) or "nothing")
+        + f" (version {report.version})"
+    )
 
 
 @app.command()
