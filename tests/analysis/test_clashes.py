@@ -217,3 +217,23 @@ def test_registered_analysis_over_a_region(tmp_path):
     assert clr.location[:2] == pytest.approx((lon, lat), abs=1e-7)
     region = shapely.Polygon(ring)
     assert region.contains(shapely.Point(clr.location[:2]))
+
+
+def test_clashes_since_a_version(tmp_path):
+    """A version pair: only the clashes of what was added after version 1 (old clashes stay out)."""
+    from cim import versions
+    from cim.analysis.clashes import clashes_in
+
+    store = open_store(tmp_path / "c.sqlite", create=True)
+    store.init(CITY)
+    old = crossing(-0.1)  # an old hard clash, w and s
+    versions.write(store, old, note="as built")
+    versions.write(store, [pipe("g", [(20, 0, 46.8), (20, 100, 46.8)], d=0.3, utility="gas")], note="new gas main")
+    region = shapely.box(X0 - 10, Y0 - 10, X0 + 110, Y0 + 110)
+    everything = clashes_in(store, region, RULES)
+    assert {frozenset((c.a.id, c.b.id)) for c in everything.clashes} == {frozenset("ws"), frozenset("wg")}
+    since = clashes_in(store, region, RULES, since=1)
+    [c] = since.clashes
+    assert {c.a.id, c.b.id} == {"w", "g"} and c.type == "hard"  # 46.8 + 0.15 > 47 - 0.3: 0.25 m into w
+    assert c.penetration == pytest.approx(0.25, abs=1e-4)
+    assert clashes_in(store, region, RULES, since=2).clashes == []
