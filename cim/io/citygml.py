@@ -667,7 +667,7 @@ class CityGMLReader:
             if (w := datum_warning(crs, ctx.city)) is not None and w not in warnings:
                 warnings.append(w)
             raw = np.concatenate([p.rings[k] for k in ks])
-            xyz = to_city(raw, crs, ctx.city, authority_order=True)
+            xyz = to_city(raw, crs, ctx.city, authority_order=True, ctx=ctx)
             bad = ~np.isfinite(xyz).all(axis=1)
             lens = np.fromiter((len(p.rings[k]) for k in ks), dtype=np.int64, count=len(ks))
             if bad.any():

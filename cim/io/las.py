@@ -168,7 +168,7 @@ class LasReader:
         if done < total:
             raise ImportError_(f"The header says {total:,} points but the file holds fewer ({done:,}).", file=name)
 
-        terrain, how = build_dem(grid)
+        terrain, how = build_dem(grid, ctx.cell)
         if terrain is None:
             warnings.append(f"no terrain made: {how}")
         elif grid.n_ground == 0:
@@ -181,7 +181,9 @@ class LasReader:
             "building_points": 0 if pts is None else len(pts),
             "dem_cell": None if terrain is None else terrain.cell,
         }
-        return ImportResult(terrain=terrain, building_points=pts, source_crs=label, warnings=warnings, info=info)
+        return ImportResult(
+            terrain=terrain, building_points=pts, source_crs=label, warnings=warnings, info=info, grid=grid
+        )
 
 
 def _why(exc: BaseException) -> str:
