@@ -76,8 +76,28 @@ def import_(
     utility: Annotated[str | None, typer.Option(help="Utility of pipe files that name none (e.g. sewer).")] = None,
     replace: Annotated[bool, typer.Option(help="Replace features whose ids exist already.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    source_crs: Annotated[
+        str | None, typer.Option(help="CRS overriding the one files declare (wrong headers), e.g. EPSG:28992+5709.")
+    ] = None,
+    axis_order: Annotated[
+        str, typer.Option(help="Coordinate order in northing-first CRSs (GML): auto, en (easting first) or ne.")
+    ] = "auto",
+    force: Annotated[bool, typer.Option(help="Import data lying outside the city CRS's area of use.")] = False,
+    default_height: Annotated[
+        float | None, typer.Option(help="Height (m) of buildings with no height attribute, floors or 3-D geometry.")
+    ] = None,
+    storey_height: Annotated[float, typer.Option(help="Metres per floor for heights from a floor count.")] = 3.0,
+    skip_invalid: Annotated[bool, typer.Option(help="Skip invalid features (listed) instead of failing.")] = False,
+    cell: Annotated[float | None, typer.Option(help="Terrain DEM cell, metres (default: from point density).")] = None,
+    replace_terrain: Annotated[
+        bool, typer.Option(help="Replace the terrain instead of adding the point clouds to it.")
+    ] = False,
 ) -> None:
-    """Import files into the store in one transaction: all of them land, or none."""
+    """Import files into the store in one transaction: all of them land, or none.
+
+    Every file is checked to lie in the area of use of its CRS and of the city CRS; a misplaced file is
+    refused with where it would land and the likely cause (see the README, "When your data lands in the
+    wrong place")."""
     from rich.progress import Progress
 
     from ..io import import_files
@@ -95,6 +115,14 @@ def import_(
                 replace=replace,
                 utility=utility,
                 progress=lambda stage, f: progress.update(task, description=stage, completed=f),
+                source_crs=source_crs,
+                axis_order=axis_order,
+                force=force,
+                default_height=default_height,
+                storey_height=storey_height,
+                skip_invalid=skip_invalid,
+                cell=cell,
+                replace_terrain=replace_terrain,
             )
         s.close()
     except CIMError as exc:
@@ -102,7 +130,7 @@ def import_(
     if as_json:
         sys.stdout.write(
             json.dumps(
-                {"counts": report.counts, "files": report.files, "terrain": report.terrain},
+                {"counts": report.counts, "files": report.files, "terrain": report.terrain, "skipped": report.skipped},
                 ensure_ascii=False,
                 indent=2,
             )
@@ -121,6 +149,13 @@ def import_(
             "\n".join(f["warnings"]) or "-",
         )
     console.print(table)
+    if report.skipped:
+        skipped = Table(title=f"Skipped ({len(report.skipped)}, --skip-invalid)")
+        for col in ("file", "feature", "reason"):
+            skipped.add_column(col)
+        for sk in report.skipped:
+            skipped.add_row(sk["file"], str(sk.get("feature") or "-"), sk["reason"])
+        console.print(skipped)
     console.print("written: " + (", ".join(f"{k} {v}" for k, v in report.counts.items()) or "nothing"))
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import InvalidParameter
 from ..store import Store
 from ..terrain import Terrain
 from ._las_grid import CellGrid, build_dem
 from .base import ImportContext, ImportError_
-from .placement import check_result
+from .placement import AXIS_ORDERS, check_result
 from .registry import read
 
 _AXIS_NOTE = {"en": "easting first (x, y)", "ne": "northing first, the CRS's official order"}
@@ -64,6 +66,13 @@ def import_files(
     On any error nothing is written and
     an ImportError_ (or InvalidFeature / DuplicateFeature from the store) says where.
     """
+    if axis_order not in AXIS_ORDERS:
+        raise InvalidParameter(
+            "axis_order", f"--axis-order must be one of {', '.join(AXIS_ORDERS)}, not {axis_order!r}."
+        )
+    for pname, v in (("default_height", default_height), ("storey_height", storey_height), ("cell", cell)):
+        if v is not None and not (math.isfinite(v) and 0 < v <= 1000):
+            raise InvalidParameter(pname, f"--{pname.replace('_', '-')} must be a positive number of metres, not {v}.")
     city = store.city()
     terrain = store.terrain()
     features, report = [], ImportReport()
