@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cim.analysis.compliance import ComplianceReport, PipelineRules, ViolationProperties, pipe_compliance
 from cim.analysis.excavation import Excavation, excavation_conflicts
-from cim.analysis.regions import region_polygon
+from cim.analysis.regions import region_polygon, store_extent
 from cim.analysis.underground import DEFAULT_BANDS, UndergroundUse, underground_use
 from cim.crs import OutputCRS, check_supported
 from cim.query import parse_bbox, region_from_bbox
@@ -102,7 +102,13 @@ def underground(body: UndergroundUseRequest, store: StoreDep, settings: Settings
     Pipes and tunnels are integrated along their centrelines in pieces of at most 0.5 m; the part of a
     feature inside the region and the band counts."""
     epsg = store.city().crs_epsg
-    poly = region_polygon(body.region.model_dump(), body.crs, epsg, max_area_km2=settings.max_analysis_area_km2)
+    poly = region_polygon(
+        body.region.model_dump(),
+        body.crs,
+        epsg,
+        max_area_km2=settings.max_analysis_area_km2,
+        extent=store_extent(store),
+    )
     result = underground_use(store, poly, bands=body.bands, z_min=body.z_min, z_max=body.z_max)
     return ORJSONResponse(result.model_dump(mode="json"))
 
@@ -115,7 +121,13 @@ def excavation(body: ExcavationRequest, store: StoreDep, settings: SettingsDep) 
     utility and metro tunnels hit; see the library's documentation)."""
     epsg = store.city().crs_epsg
     uri = check_supported(body.crs, epsg, "crs")
-    poly = region_polygon(body.region.model_dump(), body.crs, epsg, max_area_km2=settings.max_analysis_area_km2)
+    poly = region_polygon(
+        body.region.model_dump(),
+        body.crs,
+        epsg,
+        max_area_km2=settings.max_analysis_area_km2,
+        extent=store_extent(store),
+    )
     result = excavation_conflicts(store, poly, depth=body.depth, bottom_z=body.bottom_z, buffer=body.buffer)
     out = OutputCRS(epsg, uri)
     if result.hits:
