@@ -50,10 +50,19 @@ def sample(
     store: StoreOpt,
     seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same city).")] = 20260101,
 ) -> None:
-    """Build the sample city (a Shenyang-like district) into the store, replacing its content."""
+    """Build the sample city (a Shenyang-like district) into the store, replacing its content.
+
+    A PostGIS store (postgresql://... or a libpq keyword string) gets the city built in a temporary SQLite file
+    and copied over in one transaction; the LiDAR survey is then written to ./sample.las."""
+    import tempfile
+    from pathlib import Path
+
     from rich.progress import Progress
 
     from sample_city import build_sample_city
+
+    from ..store import is_postgres, open_store
+    from ..store.copy import copy_store
 
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("building sample city", total=1.0)
@@ -61,7 +70,22 @@ def sample(
         def report(stage: str, fraction: float) -> None:
             progress.update(task, description=stage, completed=fraction)
 
-        summary = build_sample_city(store, seed=seed, progress=report)
+        try:
+            if not is_postgres(store):
+                summary = build_sample_city(store, seed=seed, progress=report)
+            else:
+                with tempfile.TemporaryDirectory(prefix="cim-sample-") as tmp:
+                    summary = build_sample_city(
+                        Path(tmp) / "sample.sqlite", seed=seed, progress=report, las_path=Path("sample.las")
+                    )
+                    src, dst = open_store(Path(tmp) / "sample.sqlite"), open_store(store, create=True)
+                    try:
+                        copy_store(src, dst, overwrite=True, progress=report)
+                    finally:
+                        src.close()
+                        dst.close()
+        except CIMError as exc:
+            fail(exc)
     console.print(f"Sample city written to {store}: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
 
 
