@@ -17,32 +17,51 @@ from . import StoreOpt, app, console, err_console, fail
 @app.command()
 def init(
     store: StoreOpt,
-    crs: Annotated[str, typer.Option(help="Projected CRS of the city, e.g. EPSG:4550.")] = "EPSG:4550",
+    crs: Annotated[
+        str,
+        typer.Option(
+            help="Projected CRS of the city, e.g. EPSG:4550; a compound code (EPSG:7415, EPSG:28992+5709) "
+            "sets the height datum too."
+        ),
+    ] = "EPSG:4550",
+    vertical_datum: Annotated[
+        str | None,
+        typer.Option(
+            help="Height datum (vertical CRS), e.g. EPSG:5709 (NAP), EPSG:5703 (NAVD88); default: the "
+            "compound CRS's, else EPSG:5737 (1985 national)."
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="City name.")] = "City",
     population: Annotated[int | None, typer.Option(help="Urban resident population (selects rules).")] = None,
     frost_depth: Annotated[float, typer.Option(help="Standard frost depth, metres.")] = 1.2,
     force: Annotated[bool, typer.Option(help="Replace an existing city in the store.")] = False,
 ) -> None:
     """Create an empty city."""
-    from pyproj import CRS
-
+    from ..crs_codes import split_city_crs
     from ..model import City
     from ..store import open_store
 
     try:
-        code = CRS.from_user_input(crs).to_epsg()
-    except Exception:
-        code = None
-    if code is None or not CRS.from_epsg(code).is_projected:
-        err_console.print(f"[bold red]error:[/] --crs must be a projected EPSG CRS (metres), got {crs!r}")
-        raise typer.Exit(2)
+        code, vdatum = split_city_crs(crs, vertical_datum)
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     try:
         s = open_store(store, create=True)
-        s.init(City(name=name, crs_epsg=code, urban_population=population, frost_depth=frost_depth), overwrite=force)
+        s.init(
+            City(
+                name=name,
+                crs_epsg=code,
+                vertical_datum=vdatum,
+                urban_population=population,
+                frost_depth=frost_depth,
+            ),
+            overwrite=force,
+        )
         s.close()
     except CIMError as exc:
         fail(exc)
-    console.print(f"Created city [bold]{name}[/] in {store} (EPSG:{code}).")
+    console.print(f"Created city [bold]{name}[/] in {store} (EPSG:{code}, heights {vdatum}).")
 
 
 @app.command()

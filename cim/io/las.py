@@ -33,6 +33,7 @@ from ._las_grid import CellGrid, GridTooLarge, base_cell, build_dem
 from .base import ImportContext, ImportError_, ImportResult
 from .registry import register
 from .reproject import datum_warning, horizontal, resolve_crs, vertical_factor
+from .vdatum import vertical_of_las
 
 CHUNK = 1_000_000  # points per chunk
 BUILDING_CLASS = 6
@@ -116,10 +117,11 @@ class LasReader:
             bounds = _city_bounds(header, tf)
         except (CRSError, ProjError) as exc:
             raise ImportError_(f"Cannot transform from {label} to EPSG:{city.crs_epsg}: {exc}.", file=name) from None
-        w = datum_warning(src, city)
+        vert = None if src.is_compound else vertical_of_las(header)
+        w = datum_warning(src, city, vert)
         if w:
             warnings.append(w)
-        elif not src.is_compound:
+        elif not src.is_compound and vert is None:
             warnings.append(f"the file declares no vertical datum: its heights were taken as {city.vertical_datum}")
 
         area = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1]) if bounds else 1.0

@@ -133,13 +133,15 @@ def to_city(
     return out
 
 
-def datum_warning(src: CRS, city: City) -> str | None:
-    """A warning when the source heights are in a vertical datum other than the city's."""
-    if not src.is_compound:
+def datum_warning(src: CRS, city: City, vertical: CRS | None = None) -> str | None:
+    """A warning when the source heights are in a vertical datum other than the city's (compared by datum:
+    NAVD88 in US feet is NAVD88).  ``vertical``: a vertical CRS declared outside a compound ``src``."""
+    from .vdatum import same_datum
+
+    if not src.is_compound and vertical is None:
         return None
-    vert = src.sub_crs_list[1]
-    code = vert.to_epsg()
-    if code is not None and f"EPSG:{code}" == city.vertical_datum:
+    vert = src.sub_crs_list[1] if src.is_compound else vertical
+    if same_datum(vert, city.vertical_datum):
         return None
     return (
         f"heights are in {vert.name} and were kept without a datum shift to {city.vertical_datum} "
