@@ -34,6 +34,7 @@ from ..model import Building, City, PipeNode, PipeSegment, UndergroundStructure
 from .base import ImportError_, ImportResult
 
 MARGIN_DEG = 1.0  # degrees added on every side of an area of use
+Z_RANGE = (-1000.0, 9000.0)  # metres: heights outside this are units or datum mistakes (Dead Sea to Everest, deep)
 FT, USFT = 0.3048, 1200 / 3937
 
 AXIS_ORDERS = ("auto", "en", "ne")
@@ -169,6 +170,27 @@ def result_xy(result: ImportResult) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 2))
 
 
+def result_z(result: ImportResult) -> np.ndarray:
+    """Heights of one file's content, metres: building grounds and roofs, pipe and node z, terrain and point range."""
+    zs: list[float] = []
+    for f in result.features:
+        if isinstance(f, Building):
+            zs += [f.ground_elevation, f.roof_elevation or f.ground_elevation]
+        elif isinstance(f, PipeSegment):
+            zs += [p[2] for p in (f.centreline[0], f.centreline[-1])]
+        elif isinstance(f, PipeNode):
+            zs.append(f.position[2])
+        elif isinstance(f, UndergroundStructure):
+            zs += [v for v in (f.top_elevation, f.bottom_elevation) if v is not None]
+    if result.terrain is not None:
+        _, _, z0, _, _, z1 = result.terrain.bounds
+        zs += [z0, z1]
+    bp = result.building_points
+    if bp is not None and len(bp):
+        zs += [float(bp[:, 2].min()), float(bp[:, 2].max())]
+    return np.asarray(zs, dtype=float)
+
+
 def _where(lon: np.ndarray, lat: np.ndarray) -> str:
     ok = np.isfinite(lon) & np.isfinite(lat)
     if not ok.any():
@@ -234,6 +256,17 @@ def check_result(
     pts = _sample(xy)
     lon, lat = lonlat(pts, city_crs)
     where = _where(lon, lat)
+    z = result_z(result)
+    z = z[np.isfinite(z)]
+    if len(z) and (z.min() < Z_RANGE[0] or z.max() > Z_RANGE[1]):
+        raise ImportError_(
+            f"Heights from {z.min():,.1f} m to {z.max():,.1f} m: outside {Z_RANGE[0]:g} to {Z_RANGE[1]:g} m, no place "
+            f"on Earth. Likely cause: the heights are in another unit (millimetres, centimetres, feet) or the vertical "
+            f"CRS is wrong; give the right CRS with --source-crs (e.g. a compound EPSG:28992+5709). The data would "
+            f"land {where}. Nothing was imported.",
+            file=file,
+            crs=_label(src) if src is not None else city.crs,
+        )
     if src is not None and (box := area_of_use(src)) is not None:
         if not _inside(lon, lat, box, MARGIN_DEG).all():
             try:

@@ -183,6 +183,19 @@ def test_skip_invalid_in_the_cli_table_and_json(tmp_path):
     assert "Skipped (1, --skip-invalid)" in r.stdout and bad in r.stdout
 
 
+def test_a_height_of_minus_81_km_is_refused(tmp_path):
+    doc = json.loads(FOOTPRINTS.read_text())
+    doc["features"][2]["properties"]["ground_z"] = -81000.0
+    path = tmp_path / "deep.geojson"
+    path.write_text(json.dumps(doc))
+    s = new_store(tmp_path, JAPAN)
+    before = state(s)
+    with pytest.raises(ImportError_, match="-81,000.0 m") as exc:
+        import_files(s, [path], default_height=6.0)
+    assert exc.value.where["file"] == "deep.geojson" and "unit" in exc.value.message
+    assert state(s) == before
+
+
 def test_duplicate_id_mentions_replace(tmp_path):
     s = new_store(tmp_path, JAPAN)
     import_files(s, [FOOTPRINTS], default_height=6.0)
@@ -444,3 +457,43 @@ def test_transformer_sanity():
     t = Transformer.from_crs(25833, 31468, always_xy=True)
     e, n = t.transform(388662.279883488, 5818806.80170332)
     assert f"{e:.4f} {n:.4f}" in GK_GML.read_text()
+
+
+def test_http_import_job_lists_the_skipped_and_takes_the_options(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    token = "s3cret-token-for-tests-0015"
+    path = tmp_path / "c.sqlite"
+    new_store(tmp_path, JAPAN).close()
+    doc = json.loads(FOOTPRINTS.read_text())
+    bad = doc["features"][5]["id"]
+    doc["features"][5]["properties"]["use"] = "castle"
+    data = json.dumps(doc).encode()
+    app = create_app(Settings(store=str(path), write_tokens=[token], upload_dir=str(tmp_path / "up")))
+    with TestClient(app) as client:
+
+        def post(**form):
+            return client.post(
+                "/imports",
+                files=[("files", ("fp.geojson", data))],
+                data={"wait": "true", **form},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+
+        failed = post(default_height="6")
+        assert failed["status"] == "failed" and "--skip-invalid" in failed["error"]["detail"]
+        job = post(default_height="6", storey_height="4", skip_invalid="true")
+        assert job["status"] == "succeeded" and job["counts"] == {"buildings": 11}
+        assert job["skipped"][0]["feature"] == bad and "castle" in job["skipped"][0]["reason"]
+        b = next(f for f in client.app.state.store.iter_features("buildings") if f.height_source == "floors")
+        assert b.height % 4 == 0
+        bad_axis = client.post(
+            "/imports",
+            files=[("files", ("fp.geojson", data))],
+            data={"wait": "true", "axis_order": "up"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert bad_axis.status_code in (400, 422)
