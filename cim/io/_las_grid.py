@@ -41,13 +41,17 @@ class GridTooLarge(ValueError):
     """The points spread over more cells than :data:`MAX_CELLS`."""
 
 
-def base_cell(area: float, n_points: int) -> float:
-    """The base-grid cell (metres): 1 m, or the whole number of metres that keeps the grid under MAX_CELLS.
+def base_cell(area: float, n_points: int, wanted: float | None = None) -> float:
+    """The base-grid cell (metres): 1 m, or the whole number of metres that keeps the grid under MAX_CELLS;
+    a finer ``wanted`` DEM cell (``--cell 0.5``) where the grid stays under MAX_CELLS.
 
     ``area``: square metres the header's bounding box covers in the city CRS.
     """
     del n_points  # the base grid only has to be fine enough; its size bounds the memory
-    return float(max(1, math.ceil(math.sqrt(max(area, 1.0) / MAX_CELLS))))
+    base = float(max(1, math.ceil(math.sqrt(max(area, 1.0) / MAX_CELLS))))
+    if wanted is not None and 0 < wanted < base and max(area, 1.0) / wanted**2 <= MAX_CELLS:
+        return float(wanted)
+    return base
 
 
 class CellGrid:

@@ -126,7 +126,7 @@ class LasReader:
 
         area = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1]) if bounds else 1.0
         try:
-            grid = CellGrid(base_cell(area, total), bounds)
+            grid = CellGrid(base_cell(area, total, ctx.cell), bounds)
         except GridTooLarge as exc:
             raise ImportError_(f"The header's bounding box is too large: {exc}.", file=name) from None
         sx, sy, sz = (float(v) for v in header.scales)

@@ -300,6 +300,10 @@ def test_dem_cell_follows_point_density_and_cell_option(ahn3, tmp_path):
     s2 = new_store(tmp_path, DELFT, "d.sqlite")
     import_files(s2, [sparse], crs="EPSG:7415", cell=2.0)
     assert s2.terrain().cell == 2.0
+    dense = _write_las(tmp_path / "dense.laz", ahn3, np.asarray(ahn3.x) < 85020)
+    s3 = new_store(tmp_path, DELFT, "e.sqlite")
+    import_files(s3, [dense], crs="EPSG:7415", cell=0.5)
+    assert s3.terrain().cell == 0.5
 
 
 # -- wrong header CRS, vertical datums --------------------------------------------------------------------------
@@ -497,3 +501,25 @@ def test_http_import_job_lists_the_skipped_and_takes_the_options(tmp_path):
             headers={"Authorization": f"Bearer {token}"},
         )
         assert bad_axis.status_code in (400, 422)
+
+
+def test_cim_sample_writes_into_postgis(pg_cluster, sample_city_path, tmp_path, monkeypatch):
+    """`cim sample --store` with a libpq keyword string: the same city as the SQLite sample, LiDAR in ./sample.las."""
+    import uuid
+
+    from typer.testing import CliRunner
+
+    from cim.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    url = f"dbname=postgres host={pg_cluster.dir} port={pg_cluster.port} user=cim schema=s_{uuid.uuid4().hex[:8]}"
+    r = CliRunner().invoke(app, ["sample", "--store", url])
+    assert r.exit_code == 0, r.output
+    pg, lite = open_store(url), open_store(sample_city_path)
+    try:
+        assert pg.counts() == lite.counts() and pg.counts()["buildings"] == 3347
+        assert pg.city() == lite.city() and pg.terrain().shape == lite.terrain().shape
+    finally:
+        pg.close()
+        lite.close()
+    assert (tmp_path / "sample.las").stat().st_size > 0
