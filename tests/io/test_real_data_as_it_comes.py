@@ -355,6 +355,17 @@ def test_navd88_is_recognised(wkt, city_datum, warned, tmp_path):
     assert (datum[0] if datum else None) is None if warned is None else warned in datum[0]
 
 
+@pytest.mark.shared_data
+def test_nap_is_recognised(ahn3, tmp_path):
+    """AHN3 with its CRS written as RD New + NAP (EPSG:7415): no warning into a NAP city, a NAP warning elsewhere."""
+    path = _write_las(tmp_path / "nap.las", ahn3, np.arange(len(ahn3.x)) % 20 == 0, wkt=CRS(7415).to_wkt())
+    w = import_files(new_store(tmp_path, DELFT), [path]).files[0]["warnings"]
+    assert not any("datum" in x for x in w)
+    other = City(name="Delft in 1985 heights", crs_epsg=28992, vertical_datum="EPSG:5737")
+    w = import_files(new_store(tmp_path, other, "o.sqlite"), [path]).files[0]["warnings"]
+    assert any("NAP height" in x and "datum shift" in x for x in w)
+
+
 def test_nap_and_navd88_names():
     from cim.io.vdatum import same_datum, vertical_by_name, vertical_in_wkt
 
