@@ -126,6 +126,12 @@ def test_footprints_without_heights_import_with_default_height_and_floors(tmp_pa
     before = state(s)
     with pytest.raises(ImportError_, match="--default-height"):
         import_files(s, [FOOTPRINTS])
+    # a null height (county files: `HEIGHT: null`) is no height: the floors are used
+    nulled = tmp_path / "nulled.geojson"
+    for f in doc["features"]:
+        f["properties"]["HEIGHT"] = None
+    nulled.write_text(json.dumps(doc))
+    import_files(new_store(tmp_path, JAPAN, "n.sqlite"), [nulled], default_height=6.0)
     assert state(s) == before
     import_files(s, [FOOTPRINTS], default_height=6.0, storey_height=3.5)
     got = {b.id: b for b in s.iter_features("buildings")}
@@ -220,6 +226,32 @@ def test_implausible_measured_height_falls_back_to_the_geometry(tmp_path):
     assert w and owner in w[0] and "9999" in w[0]
     b = next(b for b in s.iter_features("buildings") if b.id == owner)
     assert b.height_source == "geometry" and 0 < b.height < 100
+
+
+@pytest.mark.shared_data
+def test_citygml_footprint_only_building_needs_default_height_or_is_skipped(tmp_path):
+    """The first PLATEAU building stripped to its LOD0 footprint (no height, storeys or 3-D geometry)."""
+    import re
+
+    text = shared_data("buildings", "52397519_bldg_6697_op.gml").read_text(encoding="utf-8")
+    i = text.index("<bldg:Building gml:id=")
+    j = text.index("</bldg:Building>", i)
+    fid = text[i:].split('"', 2)[1]
+    body = text[i:j]
+    for tag in ("measuredHeight", "storeysAboveGround", "lod1Solid", "lod2Solid", "boundedBy"):
+        body = re.sub(rf"<bldg:{tag}\b.*?</bldg:{tag}>", "", body, flags=re.S)
+    path = tmp_path / "flat.gml"
+    path.write_text(text[:i] + body + text[j:], encoding="utf-8")
+    s = new_store(tmp_path, JAPAN)
+    with pytest.raises(ImportError_, match="--default-height") as exc:
+        import_files(s, [path])
+    assert exc.value.where["feature"] == fid and "--skip-invalid" in exc.value.message
+    report = import_files(s, [path], skip_invalid=True)
+    assert report.counts == {"buildings": 12} and [k["feature"] for k in report.skipped] == [fid]
+    s2 = new_store(tmp_path, JAPAN, "d.sqlite")
+    import_files(s2, [path], default_height=7.5)
+    b = next(b for b in s2.iter_features("buildings") if b.id == fid)
+    assert (b.height, b.height_source) == (7.5, "default")
 
 
 # -- terrain as a mosaic ----------------------------------------------------------------------------------------------
