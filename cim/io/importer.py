@@ -14,7 +14,7 @@ from ..store import Store
 from ..terrain import Terrain
 from ._las_grid import CellGrid, build_dem
 from .base import ImportContext, ImportError_
-from .placement import AXIS_ORDERS, check_result
+from .placement import AXIS_ORDERS, check_result, crs_code
 from .registry import read
 
 _AXIS_NOTE = {"en": "easting first (x, y)", "ne": "northing first, the CRS's official order"}
@@ -142,7 +142,9 @@ def import_files(
             {
                 "file": name,
                 "format": result.format,
-                "source_crs": result.source_crs,
+                "source_crs": result.source_crs
+                if source_crs is None or ctx.resolved_crs is None
+                else crs_code(ctx.resolved_crs),  # --source-crs: what was used, not what the file says
                 "features": per,
                 "terrain": result.terrain is not None,
                 "warnings": result.warnings,

@@ -203,6 +203,18 @@ def _box_text(box: tuple[float, float, float, float]) -> str:
     return f"lon {w:g} to {e:g}, lat {s:g} to {n:g}"
 
 
+def crs_code(crs: CRS) -> str:
+    """``EPSG:n`` of a CRS (``EPSG:a+b`` for a compound without a code of its own), else its name."""
+    code = crs.to_epsg()
+    if code is not None:
+        return f"EPSG:{code}"
+    if crs.is_compound:
+        parts = [c.to_epsg() for c in crs.sub_crs_list]
+        if all(parts):
+            return "EPSG:" + "+".join(str(p) for p in parts)
+    return crs.name
+
+
 def _label(crs: CRS) -> str:
     code = crs.to_epsg()
     if code is None and crs.is_compound:
