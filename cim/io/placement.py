@@ -227,7 +227,11 @@ def _label(crs: CRS) -> str:
 def likely_cause(src_xy: np.ndarray, src: CRS) -> str:
     """What mistake would put (n, 2) source-CRS points (x/east, y/north) into ``src``'s area of use."""
     tries = [
-        (src_xy[:, ::-1], "the axes are swapped (northing written first, or the reverse): try --axis-order"),
+        (
+            src_xy[:, ::-1],
+            "the axes are swapped (northing written first, or the reverse): for GML use --axis-order en or ne, "
+            "other formats write easting first",
+        ),
         (src_xy * FT, "the coordinates are in international feet but were read as metres: give the right CRS"),
         (src_xy * USFT, "the coordinates are in US survey feet but were read as metres: give the right CRS"),
         (src_xy / FT, "the coordinates are in metres but the CRS is in feet: give the right CRS"),
