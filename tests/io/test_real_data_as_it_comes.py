@@ -338,6 +338,30 @@ def test_dem_cell_follows_point_density_and_cell_option(ahn3, tmp_path):
     assert s3.terrain().cell == 0.5
 
 
+@pytest.mark.shared_data
+def test_sparse_unclassified_points_get_a_coarse_grid(tmp_path):
+    """Every 20th autzen point (5,500), none classified as ground: the lowest-point filter's grid follows their
+    density (mean spacing about 3.3 m over the 359 m x 172 m survey), not a fixed 2 m grid."""
+    import laspy
+
+    autzen = laspy.read(str(shared_data("terrain", "autzen_trim.las")))
+    keep = np.arange(len(autzen.x)) % 20 == 0
+    path = _write_las(tmp_path / "sparse.las", autzen, keep)
+    f = laspy.read(str(path))
+    f.classification = np.ones(len(f.x), np.uint8)
+    for v in autzen.header.vlrs:
+        f.header.vlrs.append(v)
+    f.write(str(path))
+    s = new_store(tmp_path, City(crs_epsg=32610, vertical_datum="EPSG:5703"))
+    report = import_files(s, [path])
+    t = s.terrain()
+    area = (637179.22 - 636001.76) * (849497.90 - 848935.20) * 0.3048**2  # the header's box, ft -> m²
+    spacing = np.sqrt(area / keep.sum())
+    assert 3.2 < spacing < 3.5 and 1.2 * spacing < t.cell < 2.5 * spacing
+    assert t.shape[0] * t.shape[1] * t.cell**2 < 1.5 * area
+    assert "lowest-point filter" in " ".join(report.files[0]["warnings"])
+
+
 # -- wrong header CRS, vertical datums --------------------------------------------------------------------------
 
 
