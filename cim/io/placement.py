@@ -136,26 +136,28 @@ def _sample(xy: np.ndarray, k: int = 64) -> np.ndarray:
 
 
 def feature_xy(features: Iterable[Any]) -> tuple[np.ndarray, list[str]]:
-    """Every planar point of the features, (n, 2) metres city CRS, and the id of the feature of each
-    point's block (for messages): returns (xy, owners) where owners[i] names the feature of block i."""
-    blocks: list[np.ndarray] = []
+    """Every planar point of the features, (n, 2) metres city CRS, and the ids of the features that have any
+    (in order; for messages)."""
+    pts: list = []
     owners: list[str] = []
     for f in features:
-        pts: list = []
+        n = len(pts)
         if isinstance(f, Building):
-            pts = [p for ring in f.footprint for p in ring]
+            for ring in f.footprint:
+                pts.extend(ring)
         elif isinstance(f, PipeSegment):
-            pts = [p[:2] for p in f.centreline]
+            pts.extend(p[:2] for p in f.centreline)
         elif isinstance(f, PipeNode):
-            pts = [f.position[:2]]
+            pts.append(f.position[:2])
         elif isinstance(f, UndergroundStructure):
-            pts = [p for ring in (f.footprint or []) for p in ring] + [p[:2] for p in (f.centreline or [])]
-        if pts:
-            blocks.append(np.asarray(pts, dtype=float).reshape(-1, 2))
+            for ring in f.footprint or []:
+                pts.extend(ring)
+            pts.extend(p[:2] for p in f.centreline or [])
+        if len(pts) > n:
             owners.append(getattr(f, "id", "?"))
-    if not blocks:
+    if not pts:
         return np.zeros((0, 2)), owners
-    return np.concatenate(blocks), owners
+    return np.asarray(pts, dtype=float).reshape(-1, 2), owners
 
 
 def result_xy(result: ImportResult) -> np.ndarray:
