@@ -282,10 +282,11 @@ CASES = [
 
 @pytest.fixture
 def seeded(tmp_path):
-    """A SQLite store holding Anytown (so that 'unchanged' means something)."""
+    """A SQLite store holding ky10 (so that 'unchanged' means something).  Not the schematic Anytown: an
+    import checks that the data lies where its CRS is used, and schematic numbers lie nowhere (issue 15)."""
     store = open_store(tmp_path / "c.sqlite", create=True)
-    store.init(LOCAL)
-    import_files(store, [pipes("Anytown.inp")], crs="EPSG:4550")
+    store.init(KY)
+    import_files(store, [pipes("ky10.inp")], crs="EPSG:3089")
     return store
 
 
