@@ -49,6 +49,7 @@ def init(
 def sample(
     store: StoreOpt,
     seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same city).")] = 20260101,
+    sensor_step: Annotated[int, typer.Option(help="Seconds between sensor readings (60: one-minute data).")] = 300,
 ) -> None:
     """Build the sample city (a Shenyang-like district) into the store, replacing its content."""
     from rich.progress import Progress
@@ -61,7 +62,7 @@ def sample(
         def report(stage: str, fraction: float) -> None:
             progress.update(task, description=stage, completed=fraction)
 
-        summary = build_sample_city(store, seed=seed, progress=report)
+        summary = build_sample_city(store, seed=seed, progress=report, sensor_step_s=sensor_step)
     console.print(f"Sample city written to {store}: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
 
 

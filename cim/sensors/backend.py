@@ -10,7 +10,9 @@ NULL for a non-numeric result), ``rj`` (the result as JSON only when it is not a
 ``rt`` (resultTime, ms or NULL), ``foi`` (FeatureOfInterest id or NULL).
 
 * SQLite: a ``WITHOUT ROWID`` table clustered on ``(ds, t, id)`` (a datastream's time window is one range
-  scan of adjacent pages), plus an index on ``id``.
+  scan of adjacent pages).  There is no index on ``id``: ids are handed out in blocks, one per datastream
+  per write, and ``sta_obs_blocks(id = first id, last_id, ds, min_t, max_t)`` turns ``Observations(id)`` into
+  a range scan of the block's time span (an index on id would double the table and halve the ingest rate).
 * PostGIS: a heap table with a B-tree on ``(ds, t)``, a BRIN index on ``t`` and a B-tree on ``id``; a
   TimescaleDB hypertable on ``t`` where that extension is installed.
 """
@@ -39,6 +41,8 @@ ENTITY_TABLES: dict[str, str] = {
     "obsprop_id BIGINT NOT NULL",
     "sta_fois": "name TEXT NOT NULL, description TEXT NOT NULL, encoding_type TEXT NOT NULL, feature J, properties J",
     "sta_hlocations": "thing_id BIGINT NOT NULL, time BIGINT NOT NULL, location_id BIGINT NOT NULL",
+    # one row per block of observation ids written together: where Observations(id) lives (no index on id)
+    "sta_obs_blocks": "last_id BIGINT NOT NULL, ds BIGINT NOT NULL, min_t BIGINT NOT NULL, max_t BIGINT NOT NULL",
     "sta_alarms": "ds BIGINT NOT NULL, rule INTEGER NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, "
     "threshold DOUBLE PRECISION NOT NULL, first_t BIGINT NOT NULL, last_t BIGINT NOT NULL, closed_t BIGINT, "
     "peak DOUBLE PRECISION NOT NULL, peak_t BIGINT NOT NULL",
@@ -75,6 +79,10 @@ class Conn:
         return int(
             self.q(f"INSERT INTO {self.T(table)} ({', '.join(cols)}) VALUES ({marks}) RETURNING id", values)[0][0]
         )
+
+    def insert_row(self, table: str, cols: Sequence[str], values: Sequence[Any]) -> None:
+        """Insert one row with its own id."""
+        self.x(f"INSERT INTO {self.T(table)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
 
     def load_obs(self, cols: dict[str, np.ndarray]) -> None:
         """Append observations: parallel arrays ``id, ds, t, result, rj, rt, foi`` (rj an object array)."""
@@ -134,17 +142,25 @@ class SQLiteConn(Conn):
         n = len(cols["id"])
         if n == 0:
             return
-        rows = zip(
-            cols["id"].tolist(),
-            cols["ds"].tolist(),
-            cols["t"].tolist(),
-            _none_for_nan(cols["result"]),
-            cols["rj"].tolist() if cols.get("rj") is not None else [None] * n,
-            _none_for_min(cols.get("rt"), n),
-            _none_for_min(cols.get("foi"), n),
-            strict=True,
-        )
-        self.c.executemany("INSERT INTO sta_obs (id, ds, t, result, rj, rt, foi) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        names, lists = _obs_lists(cols)
+        marks = ", ".join("?" * len(names))
+        self.c.executemany(f"INSERT INTO sta_obs ({', '.join(names)}) VALUES ({marks})", zip(*lists, strict=True))
+
+
+def _obs_lists(cols: dict[str, np.ndarray]) -> tuple[list[str], list[list]]:
+    """Column names and value lists of an observation block, leaving out the optional columns nobody set."""
+    n = len(cols["id"])
+    names = ["id", "ds", "t", "result"]
+    lists = [cols["id"].tolist(), cols["ds"].tolist(), cols["t"].tolist(), _none_for_nan(cols["result"])]
+    if cols.get("rj") is not None:
+        names.append("rj")
+        lists.append(cols["rj"].tolist())
+    for k in ("rt", "foi"):
+        a = cols.get(k)
+        if a is not None and (a != NO_INT).any():
+            names.append(k)
+            lists.append(_none_for_min(a, n))
+    return names, lists
 
 
 def _none_for_nan(a: np.ndarray) -> list:
@@ -179,7 +195,6 @@ def _sqlite_schema(c: sqlite3.Connection) -> None:
         "CREATE TABLE IF NOT EXISTS sta_obs (ds INTEGER NOT NULL, t INTEGER NOT NULL, id INTEGER NOT NULL, "
         "result REAL, rj TEXT, rt INTEGER, foi INTEGER, PRIMARY KEY (ds, t, id)) WITHOUT ROWID"
     )
-    c.execute("CREATE UNIQUE INDEX IF NOT EXISTS sta_obs_id ON sta_obs (id)")
     c.execute("CREATE INDEX IF NOT EXISTS sta_obs_foi ON sta_obs (foi) WHERE foi IS NOT NULL")
     for iname, table, cols in INDEXES:
         c.execute(f"CREATE INDEX IF NOT EXISTS {iname} ON {table} ({cols})")
@@ -265,25 +280,25 @@ class PGConn(Conn):
         return f"({col} #>> '{path}')"
 
     def lock_obs(self) -> None:
-        self.c.execute(f"LOCK TABLE {self.T('sta_obs')} IN SHARE ROW EXCLUSIVE MODE")
+        self.c.execute(f"LOCK TABLE {self.T('sta_obs_blocks')} IN SHARE ROW EXCLUSIVE MODE")
 
     def load_obs(self, cols: dict[str, np.ndarray]) -> None:
         n = len(cols["id"])
         if n == 0:
             return
-        rows = zip(
-            cols["id"].tolist(),
-            cols["ds"].tolist(),
-            cols["t"].tolist(),
-            _none_for_nan(cols["result"]),
-            cols["rj"].tolist() if cols.get("rj") is not None else [None] * n,
-            _none_for_min(cols.get("rt"), n),
-            _none_for_min(cols.get("foi"), n),
-            strict=True,
-        )
-        with self.c.cursor().copy(f"COPY {self.T('sta_obs')} (id, ds, t, result, rj, rt, foi) FROM STDIN") as copy:
-            copy.set_types(["int8", "int8", "int8", "float8", "jsonb", "int8", "int8"])
-            for r in rows:
+        names, lists = _obs_lists(cols)
+        types = {
+            "id": "int8",
+            "ds": "int8",
+            "t": "int8",
+            "result": "float8",
+            "rj": "jsonb",
+            "rt": "int8",
+            "foi": "int8",
+        }
+        with self.c.cursor().copy(f"COPY {self.T('sta_obs')} ({', '.join(names)}) FROM STDIN") as copy:
+            copy.set_types([types[k] for k in names])
+            for r in zip(*lists, strict=True):
                 copy.write_row(r)
 
 

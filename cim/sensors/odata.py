@@ -256,7 +256,9 @@ class Compiler:
                         raise bad(self.p, "null compares with eq or ne only.")
                     sql = self._plain(term)
                     if term.kind == "result":
-                        sql = f"coalesce({sql}, {sql.replace('.result', '.rj')})"
+                        rj = sql.replace(".result", ".rj")
+                        both = f"({sql} IS NULL AND {rj} IS NULL)"
+                        return f"(NOT {both})" if cmp == "ne" else both
                     return f"({sql} IS {'NOT ' if cmp == 'ne' else ''}NULL)"
                 lhs, rhs = self._value(right, term)
                 return f"({lhs} {_CMP[cmp]} {rhs})"
@@ -267,7 +269,8 @@ class Compiler:
         if op == "path":
             term = self.path(node[1])
             if term.kind == "json":
-                return f"({term.sql('bool')} = ?)" if not self.params.append(True) else ""
+                self.params.append(True)
+                return f"({term.sql('bool')} = ?)"
             raise bad(self.p, f"{'/'.join(node[1])!r} is not a condition.")
         raise bad(self.p, "A literal alone is not a condition.")
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from . import alarms as A
-from .backend import NO_INT, Conn, backend_of
+from .backend import Conn, backend_of
 from .errors import EntityNotFound, bad
 from .model import MEASUREMENT, NUMERIC_TYPES, OBSERVATION_TYPES, SETS, EntitySet, entity_set
 from .odata import Options, compile_filter, compile_orderby, parse_options
@@ -75,7 +75,7 @@ class Sensors:
                 cur = _Target(es, "1=1", [], False)
                 if eid is not None:
                     self._must_exist(c, es, eid)
-                    cur = _Target(es, "a.id = ?", [eid], True)
+                    cur = _Target(es, *self._idc(c, es, eid), True)
                     cur.id = eid
                 continue
             if name in ("$value", "$ref"):
@@ -96,7 +96,8 @@ class Sensors:
             target = entity_set(nav.target)
             pid = cur.id
             if nav.kind == "fwd":
-                row = c.q(f"SELECT {nav.col} FROM {c.T(cur.es.table)} WHERE id = ?", [pid])
+                cond, cparams = self._idc(c, cur.es, pid, "")
+                row = c.q(f"SELECT {nav.col} FROM {c.T(cur.es.table)} WHERE {cond}", cparams)
                 tid = row[0][0] if row else None
                 if tid is None:
                     raise EntityNotFound(f"{cur.es.name}({pid})/{name}", "")
@@ -109,17 +110,36 @@ class Sensors:
                 nxt = _Target(target, f"a.id IN (SELECT {theirs} FROM {c.T(table)} WHERE {mine} = ?)", [pid], False)
             nxt.parent = (cur.es, pid, nav)
             if eid is not None:
-                if not c.q(f"SELECT 1 FROM {c.T(target.table)} a WHERE {nxt.where} AND a.id = ?", [*nxt.params, eid]):
+                cond, cparams = self._idc(c, target, eid)
+                if not c.q(
+                    f"SELECT 1 FROM {c.T(target.table)} a WHERE {nxt.where} AND {cond}", [*nxt.params, *cparams]
+                ):
                     raise EntityNotFound(target.name, eid)
-                nxt = _Target(target, "a.id = ?", [eid], True)
+                nxt = _Target(target, cond, cparams, True)
                 nxt.id = eid
             cur = nxt
         assert cur is not None
         return cur
 
     @staticmethod
-    def _must_exist(c: Conn, es: EntitySet, eid: int) -> None:
-        if not c.q(f"SELECT 1 FROM {c.T(es.table)} WHERE id = ?", [eid]):
+    def _idc(c: Conn, es: EntitySet, eid: int, alias: str = "a") -> tuple[str, list[Any]]:
+        """SQL condition selecting entity ``eid`` (Observations: through its id block, a range scan)."""
+        p = f"{alias}." if alias else ""
+        if es.name != "Observations":
+            return f"{p}id = ?", [eid]
+        row = c.q(
+            f"SELECT last_id, ds, min_t, max_t FROM {c.T('sta_obs_blocks')} WHERE id <= ? ORDER BY id DESC LIMIT 1",
+            [eid],
+        )
+        if not row or row[0][0] < eid:
+            return "1 = 0", []
+        _, ds, lo, hi = row[0]
+        return f"{p}ds = ? AND {p}t >= ? AND {p}t <= ? AND {p}id = ?", [ds, lo, hi, eid]
+
+    @classmethod
+    def _must_exist(cls, c: Conn, es: EntitySet, eid: int) -> None:
+        cond, params = cls._idc(c, es, eid, "")
+        if not c.q(f"SELECT 1 FROM {c.T(es.table)} WHERE {cond}", params):
             raise EntityNotFound(es.name, eid)
 
     # -- reading ------------------------------------------------------------------------------------------------
@@ -227,7 +247,13 @@ class Sensors:
                 nav = es.nav(name)
                 if nav is None:
                     raise bad("$expand", f"{es.name} have no navigation property {name!r}.")
-                ent.update(self._expand(c, es, eid, nav, sub, base))
+                fk = None
+                if es.name == "Observations":  # the row holds ds and foi: no lookup by observation id
+                    fk = r[-2] if nav.name == "Datastream" else r[-1]
+                    if fk is None:
+                        ent[nav.name] = None
+                        continue
+                ent.update(self._expand(c, es, eid, nav, sub, base, fk))
             if sel is not None:
                 keep = {"@iot.id" if s == "id" else s for s in sel}
                 keep |= {f"{s}@iot.navigationLink" for s in sel}
@@ -236,9 +262,13 @@ class Sensors:
             out.append(ent)
         return out
 
-    def _expand(self, c: Conn, es: EntitySet, eid: int, nav: Any, sub: Options, base: str) -> dict[str, Any]:
+    def _expand(
+        self, c: Conn, es: EntitySet, eid: int, nav: Any, sub: Options, base: str, fk: Any = None
+    ) -> dict[str, Any]:
         target = entity_set(nav.target)
-        if nav.kind == "fwd":
+        if nav.kind == "fwd" and fk is not None:
+            where, eid = "a.id = ?", fk
+        elif nav.kind == "fwd":
             where = f"a.id = (SELECT {nav.col} FROM {c.T(es.table)} WHERE id = ?)"
         elif nav.kind == "rev":
             where = f"a.{nav.col} = ?"
@@ -330,6 +360,19 @@ class Sensors:
             ids = w.obs_ids
         return [f"{base}/Observations({i})" for i in ids]
 
+    def ingest(self, batches: list[tuple[int, np.ndarray, np.ndarray]]) -> list[int]:
+        """Bulk ingest from numpy, one transaction: ``(datastream id, times, results)`` per batch, times
+        int64 ms since the epoch or datetime64 (n,), results float64 (n,).  Alarms are computed as for
+        DataArray.  Returns the new Observation ids in order."""
+        with self.b.write() as c:
+            w = _Writer(self, c)
+            for ds, t, v in batches:
+                t = np.asarray(t)
+                t = t.astype("datetime64[ms]").astype(np.int64) if t.dtype.kind == "M" else t.astype(np.int64)
+                w.add_obs(int(ds), t, np.asarray(v, dtype=np.float64), None, None, f"Datastreams({ds})")
+            w.flush()
+            return w.obs_ids
+
     # -- updating and deleting -----------------------------------------------------------------------------------
     def update(self, path: str, body: Any) -> None:
         """PATCH: replace the given properties (and re-link given single navigation properties)."""
@@ -356,13 +399,22 @@ class Sensors:
                 else:
                     raise bad(k, f"{es.name} have no property {k!r} to change.")
             if es.name == "Observations":
-                ds = c.q("SELECT ds FROM " + c.T("sta_obs") + " WHERE id = ?", [eid])[0][0]
+                ds = tgt.params[0]
                 if "result" in sets:
                     num, rj = sets.pop("result")
                     sets["result"], sets["rj"] = num, rj
                     self._check_result(c, ds, num, rj, "result")
+                if "ds" in sets:
+                    raise bad("Datastream", "An Observation stays in its Datastream; delete it and post a new one.")
                 if sets:
                     self._set(c, es, eid, sets)
+                if "t" in sets:  # widen the id block's time span so that Observations(id) still finds it
+                    c.x(
+                        f"UPDATE {c.T('sta_obs_blocks')} SET min_t = CASE WHEN ? < min_t THEN ? ELSE min_t END, "
+                        "max_t = CASE WHEN ? > max_t THEN ? ELSE max_t END "
+                        f"WHERE id = (SELECT max(id) FROM {c.T('sta_obs_blocks')} WHERE id <= ?)",
+                        [sets["t"], sets["t"], sets["t"], sets["t"], eid],
+                    )
                 _Writer(self, c).recompute(ds)
                 return
             if es.name == "Datastreams":
@@ -376,11 +428,12 @@ class Sensors:
                 return
             self._set(c, es, eid, sets)
 
-    @staticmethod
-    def _set(c: Conn, es: EntitySet, eid: int, sets: dict[str, Any]) -> None:
+    @classmethod
+    def _set(cls, c: Conn, es: EntitySet, eid: int, sets: dict[str, Any]) -> None:
         if sets:
             assign = ", ".join(f"{k} = ?" for k in sets)
-            c.x(f"UPDATE {c.T(es.table)} SET {assign} WHERE id = ?", [*sets.values(), eid])
+            cond, params = cls._idc(c, es, eid, "")
+            c.x(f"UPDATE {c.T(es.table)} SET {assign} WHERE {cond}", [*sets.values(), *params])
 
     def _check_result(self, c: Conn, ds: int, num: Any, rj: Any, where: str) -> None:
         otype = c.q(f"SELECT observation_type FROM {c.T('sta_datastreams')} WHERE id = ?", [ds])[0][0]
@@ -421,9 +474,13 @@ class Sensors:
             for d in ds:
                 _Writer(self, c).recompute(d)
         elif name == "Observations":
-            ds = [r[0] for r in c.q(f"SELECT DISTINCT ds FROM {T('sta_obs')} WHERE id IN ({marks})", ids)]
-            c.x(f"DELETE FROM {T('sta_obs')} WHERE id IN ({marks})", ids)
-            for d in ds:
+            touched = set()
+            for i in ids:
+                cond, params = self._idc(c, SETS["Observations"], i, "")
+                if params:
+                    c.x(f"DELETE FROM {T('sta_obs')} WHERE {cond}", params)
+                    touched.add(params[0])
+            for d in sorted(touched):
                 _Writer(self, c).recompute(d)
             return
         c.x(f"DELETE FROM {T(SETS[name].table)} WHERE id IN ({marks})", ids)
@@ -496,7 +553,6 @@ class _Writer:
         self.s, self.c = sensors, c
         self.pending: list[tuple[int, np.ndarray, list[Any], np.ndarray | None, np.ndarray | None, str]] = []
         self.obs_ids: list[int] = []
-        self._auto_foi: dict[int, int | None] = {}
 
     def link(self, table: str, mine: str, theirs: str, a: int, b: int) -> None:
         c = self.c
@@ -619,34 +675,6 @@ class _Writer:
         self.s._must_exist(self.c, SETS["Datastreams"], ds)
         self.pending.append((ds, t, results, rt, foi, where))
 
-    def _foi_for(self, ds: int) -> int | None:
-        """The FeatureOfInterest an Observation without one gets: its Thing's first Location's (made once)."""
-        if ds in self._auto_foi:
-            return self._auto_foi[ds]
-        c = self.c
-        T = c.T  # noqa: N806
-        row = c.q(
-            f"SELECT l.id, l.name, l.description, l.encoding_type, l.location FROM {T('sta_datastreams')} d "
-            f"JOIN {T('sta_thing_locations')} tl ON tl.thing_id = d.thing_id JOIN {T('sta_locations')} l "
-            "ON l.id = tl.location_id WHERE d.id = ? ORDER BY l.id LIMIT 1",
-            [ds],
-        )
-        foi = None
-        if row:
-            lid, name, desc, enc, loc = row[0]
-            key = c.json_get("properties", ["sta:location"], "num")
-            hit = c.q(f"SELECT id FROM {T('sta_fois')} WHERE {key} = ? LIMIT 1", [lid])
-            if hit:
-                foi = hit[0][0]
-            else:
-                foi = c.insert(
-                    "sta_fois",
-                    ["name", "description", "encoding_type", "feature", "properties"],
-                    [name, desc, enc, c.json(c.dec(loc)), c.json({"sta:location": lid})],
-                )
-        self._auto_foi[ds] = foi
-        return foi
-
     def flush(self) -> None:
         """Load the collected observations: ids in request order, results checked against each Datastream's
         observationType, alarms updated.  One id block for the whole request."""
@@ -654,15 +682,15 @@ class _Writer:
             return
         c = self.c
         c.lock_obs()
-        (start,) = c.q(f"SELECT coalesce(max(id), 0) + 1 FROM {c.T('sta_obs')}")[0]
-        nxt = int(start)
+        last_block = c.q(f"SELECT last_id FROM {c.T('sta_obs_blocks')} ORDER BY id DESC LIMIT 1")
+        nxt = int(last_block[0][0]) + 1 if last_block else 1
         ids_all: list[np.ndarray] = []
         for ds, t, results, rt, foi, where in self.pending:
             n = len(t)
             otype, props = c.q(f"SELECT observation_type, properties FROM {c.T('sta_datastreams')} WHERE id = ?", [ds])[
                 0
             ]
-            arr = np.asarray(results) if results else np.zeros(0)
+            arr = np.asarray(results) if len(results) else np.zeros(0)
             rj = None
             if arr.dtype.kind in "iuf":
                 num = arr.astype(np.float64)
@@ -681,12 +709,15 @@ class _Writer:
                 rj = np.array(
                     [None if not np.isnan(x) else c.json(v) for x, v in zip(num, results, strict=True)], dtype=object
                 )
-            if foi is None:
-                auto = self._foi_for(ds)
-                foi = np.full(n, NO_INT if auto is None else auto, dtype=np.int64)
             ids = np.arange(nxt, nxt + n, dtype=np.int64)
             nxt += n
             ids_all.append(ids)
+            if n:
+                c.insert_row(
+                    "sta_obs_blocks",
+                    ["id", "last_id", "ds", "min_t", "max_t"],
+                    [nxt - n, nxt - 1, ds, int(t.min()), int(t.max())],
+                )
             last = c.q(f"SELECT t, result FROM {c.T('sta_obs')} WHERE ds = ? ORDER BY t DESC, id DESC LIMIT 1", [ds])
             c.load_obs(
                 {"id": ids, "ds": np.full(n, ds, dtype=np.int64), "t": t, "result": num, "rj": rj, "rt": rt, "foi": foi}
@@ -694,13 +725,13 @@ class _Writer:
             dets = A.detectors(c.dec(props) if props is not None else None)
             if not dets or n == 0:
                 continue
-            if last and int(t.min()) > last[0][0]:
+            if not last or int(t.min()) > last[0][0]:  # appended after the newest: continue from there
                 order = np.argsort(t, kind="stable")
-                prev = (last[0][0], last[0][1]) if last[0][1] is not None else None
+                prev = (last[0][0], last[0][1]) if last and last[0][1] is not None else None
                 self._alarms(ds, dets, t[order], num[order], prev)
             else:
                 self.recompute(ds, dets)
-        self.obs_ids = np.concatenate(ids_all).tolist()
+        self.obs_ids = np.concatenate(ids_all).tolist() if ids_all else []
         self.pending = []
 
     def recompute(self, ds: int, dets: list[A.Detector] | None = None) -> None:
@@ -767,6 +798,5 @@ def _series(c: Conn, ds: int, start: int | None, end: int | None) -> tuple[np.nd
     rows = c.q(f"SELECT t, result FROM {c.T('sta_obs')} WHERE {cond} ORDER BY t, id", params)
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
-    t = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    v = np.fromiter((np.nan if r[1] is None else r[1] for r in rows), dtype=np.float64, count=len(rows))
-    return t, v
+    a = np.array(rows, dtype=np.float64)  # ms since 1970 are exact in float64 (< 2**53); None -> NaN
+    return a[:, 0].astype(np.int64), a[:, 1]
