@@ -28,6 +28,7 @@ __all__ = [
     "find_datastreams",
     "latest",
     "observations_frame",
+    "observations_frame_http",
     "series",
     "things_for_feature",
 ]
@@ -137,8 +138,6 @@ def observations_frame(store: Any, feature_or_datastream: int | str, start: Any 
     ``feature_or_datastream``: a datastream id (int, or its digits), or a city feature ``"collection/fid"``
     (every datastream of the Things watching it).  Sorted by datastream, then time.
     """
-    import pandas as pd
-
     if isinstance(feature_or_datastream, int) or (
         isinstance(feature_or_datastream, str) and feature_or_datastream.isdigit()
     ):
@@ -149,29 +148,71 @@ def observations_frame(store: Any, feature_or_datastream: int | str, start: Any 
             raise EntityNotFound("Datastreams", feature_or_datastream)
     else:
         meta = [d for th in things_for_feature(store, str(feature_or_datastream)) for d in th["datastreams"]]
+    return _frame([(d, *series(store, d["id"], start, end)) for d in meta])
+
+
+def _frame(parts: list[tuple[dict[str, Any], np.ndarray, np.ndarray]]):
+    """(datastream dict, times datetime64[ms], results) per datastream -> the long DataFrame."""
+    import pandas as pd
+
+    cols: dict[str, list] = {"time": [], "datastream": [], "name": [], "unit": [], "result": []}
+    for d, t, v in parts:
+        n = len(t)
+        cols["time"].append(t.astype("datetime64[ms]"))
+        cols["datastream"].append(np.full(n, d["id"], dtype=np.int64))
+        cols["name"].append(np.full(n, d["name"], dtype=object))
+        cols["unit"].append(np.full(n, (d.get("unitOfMeasurement") or {}).get("symbol"), dtype=object))
+        cols["result"].append(np.asarray(v, dtype=np.float64))
+    empty = {"time": "datetime64[ms]", "datastream": np.int64, "name": object, "unit": object, "result": np.float64}
+    df = pd.DataFrame({k: np.concatenate(v) if v else np.zeros(0, dtype=empty[k]) for k, v in cols.items()})
+    df["time"] = df["time"].dt.tz_localize("UTC")
+    return df
+
+
+def observations_frame_http(get_json: Any, feature_or_datastream: int | str, start: Any = None, end: Any = None):
+    """:func:`observations_frame` through a service's SensorThings API: ``get_json(path, params)`` returns the
+    decoded JSON of ``GET /sta/v1.1/<path>`` (paths and ``@iot.nextLink`` URLs both).  Same columns and order."""
+    from .times import iso
+
+    if isinstance(feature_or_datastream, int) or str(feature_or_datastream).isdigit():
+        ds = get_json(f"Datastreams({int(feature_or_datastream)})", {"$select": "id,name,unitOfMeasurement"})
+        meta = [ds]
+    else:
+        lit = str(feature_or_datastream).replace("'", "''")
+        doc = get_json(
+            "Things",
+            {
+                "$filter": f"properties/cim:feature eq '{lit}'",
+                "$expand": "Datastreams($select=id,name,unitOfMeasurement;$top=10000)",
+                "$top": "10000",
+            },
+        )
+        meta = [d for th in doc["value"] for d in th.get("Datastreams", [])]
+        meta.sort(key=lambda d: d["@iot.id"])
+    conds = []
+    if start is not None:
+        conds.append(f"phenomenonTime ge {iso(parse_ms(start, 'start'))}")
+    if end is not None:
+        conds.append(f"phenomenonTime lt {iso(parse_ms(end, 'end'))}")
     parts = []
     for d in meta:
-        t, v = series(store, d["id"], start, end)
-        unit = (d.get("unitOfMeasurement") or {}).get("symbol")
-        parts.append(
-            pd.DataFrame(
-                {
-                    "time": pd.to_datetime(t.astype(np.int64), unit="ms", utc=True),
-                    "datastream": np.full(len(t), d["id"], dtype=np.int64),
-                    "name": d["name"],
-                    "unit": unit,
-                    "result": v,
-                }
-            )
+        params = {"$select": "phenomenonTime,result", "$orderby": "phenomenonTime asc", "$top": "10000"}
+        if conds:
+            params["$filter"] = " and ".join(conds)
+        times: list[str] = []
+        values: list[Any] = []
+        doc = get_json(f"Datastreams({d['@iot.id']})/Observations", params)
+        while True:
+            for o in doc["value"]:
+                times.append(o["phenomenonTime"])
+                values.append(o["result"])
+            nxt = doc.get("@iot.nextLink")
+            if not nxt:
+                break
+            doc = get_json(nxt, None)
+        t = np.array([x[:-1] for x in times], dtype="datetime64[ms]")
+        v = np.array(
+            [x if isinstance(x, int | float) and not isinstance(x, bool) else np.nan for x in values], dtype=float
         )
-    if not parts:
-        return pd.DataFrame(
-            {
-                "time": pd.Series([], dtype="datetime64[ms, UTC]"),
-                "datastream": pd.Series([], dtype=np.int64),
-                "name": pd.Series([], dtype=object),
-                "unit": pd.Series([], dtype=object),
-                "result": pd.Series([], dtype=np.float64),
-            }
-        )
-    return pd.concat(parts, ignore_index=True)
+        parts.append(({"id": d["@iot.id"], "name": d["name"], "unitOfMeasurement": d.get("unitOfMeasurement")}, t, v))
+    return _frame(parts)

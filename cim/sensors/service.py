@@ -85,7 +85,8 @@ class Sensors:
                 raise bad("path", f"{name} is not supported here.")
             nav = cur.es.nav(name)
             if nav is None:
-                if cur.single and cur.es.field(name) and n == len(segs) - 1 or (cur.single and name == "id"):
+                last = n == len(segs) - 1 or (n == len(segs) - 2 and segs[-1] == "$value")
+                if cur.single and last and (cur.es.field(name) or name == "id"):
                     cur.prop = name
                     continue
                 if cur.prop and cur.es.field(cur.prop) and cur.es.field(cur.prop).kind == "json":  # type: ignore[union-attr]
