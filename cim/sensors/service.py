@@ -208,59 +208,70 @@ class Sensors:
         )
 
     def _render(self, c: Conn, es: EntitySet, rows: list[tuple], base: str, opts: Options) -> list[dict[str, Any]]:
-        sel = set(opts.select) if opts.select else None
-        if sel is not None:
+        """Rows -> entity dicts, column by column (times formatted by numpy), keeping only ``$select``ed keys."""
+        keep: set[str] | None = None
+        if opts.select:
             known = {"id", "@iot.id", "@iot.selfLink", *(f.name for f in es.fields), *(n.name for n in es.navs)}
             if es.name == "Datastreams":
                 known.add("phenomenonTime")
-            unknown = sel - known
+            unknown = set(opts.select) - known
             if unknown:
                 raise bad("$select", f"{es.name} have no property {sorted(unknown)[0]!r}.")
-        times = {}
+            keep = {"@iot.id" if k == "id" else k for k in opts.select}
+            keep |= {f"{k}@iot.navigationLink" for k in opts.select}
+        for name, _ in opts.expand:
+            if es.nav(name) is None:
+                raise bad("$expand", f"{es.name} have no navigation property {name!r}.")
+        want = (lambda k: True) if keep is None else keep.__contains__  # noqa: E731
+        ids = [r[0] for r in rows]
+        links = [f"{base}/{es.name}({i})" for i in ids]
+        cols: dict[str, list[Any]] = {}
+        if want("@iot.id"):
+            cols["@iot.id"] = ids
+        if want("@iot.selfLink"):
+            cols["@iot.selfLink"] = links
         for k, f in enumerate(es.fields, start=1):
+            if not want(f.name):
+                continue
+            vals = [r[k] for r in rows]
             if f.kind == "time":
-                col = np.array([r[k] if r[k] is not None else 0 for r in rows], dtype=np.int64)
-                strs = iso_array(col)
-                times[f.name] = [s if r[k] is not None else None for s, r in zip(strs, rows, strict=True)]
-        out = []
+                present = [v is not None for v in vals]
+                strs = iso_array(np.array([v if v is not None else 0 for v in vals], dtype=np.int64))
+                vals = strs if all(present) else [s if p else None for s, p in zip(strs, present, strict=True)]
+            elif f.kind == "json":
+                vals = [c.dec(v) if v is not None else None for v in vals]
+            elif f.kind == "result":
+                vals = [
+                    v if v is not None else (c.dec(r[k + 1]) if r[k + 1] is not None else None)
+                    for v, r in zip(vals, rows, strict=True)
+                ]
+            cols[f.name] = vals
+        if es.name == "Datastreams" and want("phenomenonTime"):
+            cols["phenomenonTime"] = [f"{iso(r[-2])}/{iso(r[-1])}" if r[-2] is not None else None for r in rows]
+        for nav in es.navs:
+            key = f"{nav.name}@iot.navigationLink"
+            if want(key):
+                cols[key] = [f"{link}/{nav.name}" for link in links]
+        keys = list(cols)
+        out = (
+            [dict(zip(keys, vals, strict=True)) for vals in zip(*(cols[k] for k in keys), strict=True)]
+            if keys
+            else [{} for _ in rows]
+        )
+        for ent in out:  # absent optional JSON members and the derived phenomenonTime are left out
+            for k in ("properties", "phenomenonTime"):
+                if k in ent and ent[k] is None and (k == "properties" or es.name == "Datastreams"):
+                    del ent[k]
         for i, r in enumerate(rows):
-            eid = r[0]
-            self_link = f"{base}/{es.name}({eid})"
-            ent: dict[str, Any] = {"@iot.id": eid, "@iot.selfLink": self_link}
-            for k, f in enumerate(es.fields, start=1):
-                v = r[k]
-                if f.kind == "time":
-                    v = times[f.name][i]
-                elif f.kind == "json":
-                    v = c.dec(v) if v is not None else None
-                elif f.kind == "result":
-                    v = v if v is not None else (c.dec(r[k + 1]) if r[k + 1] is not None else None)
-                    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
-                        v = int(v) if v != 0 or not np.signbit(v) else v
-                if v is None and f.kind == "json" and f.name == "properties":
-                    continue
-                ent[f.name] = v
-            if es.name == "Datastreams" and r[-2] is not None:
-                ent["phenomenonTime"] = f"{iso(r[-2])}/{iso(r[-1])}"
-            for nav in es.navs:
-                ent[f"{nav.name}@iot.navigationLink"] = f"{self_link}/{nav.name}"
             for name, sub in opts.expand:
                 nav = es.nav(name)
-                if nav is None:
-                    raise bad("$expand", f"{es.name} have no navigation property {name!r}.")
                 fk = None
                 if es.name == "Observations":  # the row holds ds and foi: no lookup by observation id
                     fk = r[-2] if nav.name == "Datastream" else r[-1]
                     if fk is None:
-                        ent[nav.name] = None
+                        out[i][nav.name] = None
                         continue
-                ent.update(self._expand(c, es, eid, nav, sub, base, fk))
-            if sel is not None:
-                keep = {"@iot.id" if s == "id" else s for s in sel}
-                keep |= {f"{s}@iot.navigationLink" for s in sel}
-                keep |= {name for name, _ in opts.expand}
-                ent = {k: v for k, v in ent.items() if k in keep}
-            out.append(ent)
+                out[i].update(self._expand(c, es, r[0], nav, sub, base, fk))
         return out
 
     def _expand(
