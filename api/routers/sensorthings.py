@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from cim.errors import InvalidParameter
-from cim.sensors import Sensors
+from cim.sensors import Sensors, feature_sensors
 
 from ..deps import StoreDep, WriterDep, base_url
 from ..media import GeoJSONResponse, ORJSONResponse
@@ -81,6 +81,24 @@ async def sta_patch(path: str, request: Request, store: StoreDep) -> ORJSONRespo
 async def sta_delete(path: str, request: Request, store: StoreDep) -> Response:
     await run_in_threadpool(_sensors(request, store).delete, path)
     return Response(status_code=200)
+
+
+def sensor_things(doc: dict[str, Any], store: Any, feature: str, base: str) -> None:
+    """Tie a feature's GeoJSON to its sensors: a ``related`` link per Thing watching it and, as the foreign
+    member ``sensors``, each Datastream's latest reading and active alarm severity (nothing when none)."""
+    things = feature_sensors(store, feature)
+    if not things:
+        return
+    for th in things:
+        doc["links"].append(
+            {
+                "href": f"{base}{ROOT}/Things({th['id']})",
+                "rel": "related",
+                "type": "application/json",
+                "title": f"Sensor: {th['name']}",
+            }
+        )
+    doc["sensors"] = things
 
 
 def _bbox(text: str) -> tuple[float, float, float, float]:

@@ -24,6 +24,7 @@ from .times import iso, parse_ms
 
 __all__ = [
     "EntityNotFound",
+    "feature_sensors",
     "Sensors",
     "find_datastreams",
     "latest",
@@ -129,6 +130,48 @@ def latest(store: Any, datastream_ids: list[int]) -> dict[int, tuple[str, float 
             if row:
                 out[ds] = (iso(row[0][0]) or "", row[0][1])
     return out
+
+
+def feature_sensors(store: Any, feature: str) -> list[dict[str, Any]]:
+    """What watches a city feature ("collection/fid"), for its ``/items/{fid}`` page: per Thing ``{"id",
+    "name", "datastreams": [{"id", "name", "unit", "latest": {"time", "result"} | None, "alarm": severity of
+    its most severe active alarm | None}]}``.  Empty (and nothing created) when the store has no sensor
+    tables yet."""
+    from .alarms import SEVERITIES
+
+    b = backend_of(store)
+    if not b.exists():
+        return []
+    things = things_for_feature(store, feature)
+    if not things:
+        return []
+    ds_ids = [d["id"] for th in things for d in th["datastreams"]]
+    last = latest(store, ds_ids)
+    active: dict[int, str] = {}
+    with b.read() as c:
+        marks = ",".join("?" * len(ds_ids))
+        for ds, sev in c.q(
+            f"SELECT ds, severity FROM {c.T('sta_alarms')} WHERE closed_t IS NULL AND ds IN ({marks})", ds_ids
+        ):
+            if ds not in active or SEVERITIES.index(sev) > SEVERITIES.index(active[ds]):
+                active[ds] = sev
+    return [
+        {
+            "id": th["id"],
+            "name": th["name"],
+            "datastreams": [
+                {
+                    "id": d["id"],
+                    "name": d["name"],
+                    "unit": (d.get("unitOfMeasurement") or {}).get("symbol"),
+                    "latest": {"time": last[d["id"]][0], "result": last[d["id"]][1]} if d["id"] in last else None,
+                    "alarm": active.get(d["id"]),
+                }
+                for d in th["datastreams"]
+            ],
+        }
+        for th in things
+    ]
 
 
 def observations_frame(store: Any, feature_or_datastream: int | str, start: Any = None, end: Any = None):

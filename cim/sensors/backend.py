@@ -222,6 +222,13 @@ class SQLiteBackend:
             self._ready = True
         return c
 
+    def exists(self) -> bool:
+        """Whether the store has the sensor tables (reads that must not create them ask first)."""
+        if self._ready:
+            return True
+        c = self.store._conn()
+        return c.execute("SELECT 1 FROM sqlite_master WHERE name = 'sta_obs'").fetchone() is not None
+
     @contextmanager
     def read(self) -> Iterator[Conn]:
         yield SQLiteConn(self._c())
@@ -352,6 +359,19 @@ class PGBackend:
                 for iname, table, cols in INDEXES:
                     conn.execute(f"CREATE INDEX IF NOT EXISTS {iname} ON {s}.{table} ({cols})")
         self._ready = True
+
+    def exists(self) -> bool:
+        """Whether the store has the sensor tables (reads that must not create them ask first)."""
+        if self._ready:
+            return True
+        with self.store._pool.connection() as conn:
+            return (
+                conn.execute(
+                    "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'sta_obs'",
+                    (self.schema,),
+                ).fetchone()
+                is not None
+            )
 
     @contextmanager
     def read(self) -> Iterator[Conn]:

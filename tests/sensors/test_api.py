@@ -92,3 +92,21 @@ def test_bad_requests_are_problems_and_write_nothing(client):
     # writes need the token
     assert client.post("/sta/v1.1/Things", json=thing()).status_code == 401
     assert client.delete("/sta/v1.1/Things(1)").status_code == 401
+
+
+def test_feature_page_links_its_sensors(client):
+    before = client.get("/collections/buildings/items/b-L").json()
+    assert "sensors" not in before and all(ln["rel"] != "related" for ln in before["links"])
+    client.post("/sta/v1.1/Things", json=thing(feature="buildings/b-L", thresholds={"high": 5.0}), headers=AUTH)
+    rows = [[t, v] for t, v in zip(minutes(3), [4.0, 6.5, 7.0], strict=True)]
+    client.post(
+        "/sta/v1.1/CreateObservations",
+        json=[{"Datastream": {"@iot.id": 1}, "components": ["phenomenonTime", "result"], "dataArray": rows}],
+        headers=AUTH,
+    )
+    doc = client.get("/collections/buildings/items/b-L").json()
+    [rel] = [ln for ln in doc["links"] if ln["rel"] == "related"]
+    assert rel["href"].endswith("/sta/v1.1/Things(1)")
+    [s] = doc["sensors"]
+    assert s["datastreams"][0]["latest"] == {"time": "2026-03-01T00:02:00.000Z", "result": 7.0}
+    assert s["datastreams"][0]["alarm"] == "warning" and s["datastreams"][0]["unit"] == "bar"
