@@ -349,7 +349,9 @@ class Sensors:
                 extra = set(comps) - allowed
                 if extra or len(set(comps)) != len(comps):
                     raise bad(f"{where}.components", f"Unsupported components {sorted(extra)}; use {sorted(allowed)}.")
-                if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == len(comps) for r in rows):
+                if not isinstance(rows, list) or (
+                    rows and (set(map(type, rows)) != {list} or set(map(len, rows)) != {len(comps)})
+                ):
                     raise bad(f"{where}.dataArray", f"dataArray is a list of rows of {len(comps)} values.")
                 cols = dict(zip(comps, zip(*rows, strict=True), strict=True)) if rows else {k: () for k in comps}
                 n = len(rows)
@@ -367,7 +369,7 @@ class Sensors:
                         raise bad(f"{where}.dataArray", "FeatureOfInterest/id values are ids.") from None
                     for f in np.unique(foi).tolist():
                         self._must_exist(c, SETS["FeaturesOfInterest"], f)
-                w.add_obs(ds["@iot.id"], t, list(cols["result"]), rt, foi, f"{where}.dataArray")
+                w.add_obs(ds["@iot.id"], t, cols["result"], rt, foi, f"{where}.dataArray")
             w.flush()
             ids = w.obs_ids
         return [f"{base}/Observations({i})" for i in ids]
