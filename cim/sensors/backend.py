@@ -346,7 +346,7 @@ class PGBackend:
                         with conn.transaction():
                             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
                             conn.execute(
-                                "SELECT create_hypertable(%s, 't', chunk_time_interval => 604800000, "
+                                "SELECT create_hypertable(%s::regclass, 't', chunk_time_interval => 604800000, "
                                 "if_not_exists => true)",
                                 (f"{s}.sta_obs",),
                             )

@@ -511,6 +511,8 @@ class Sensors:
         """Alarms, newest first: id, datastream (id, name, unit), thing (id, name), feature ("collection/fid" or
         None), kind, severity, threshold, first/last/closed times (ISO), peak value and time, active, and the
         Thing's location (GeoJSON geometry, CRS84) under ``geometry``."""
+        if not self.b.exists():  # no sensor tables yet: nothing to report, and nothing created by a read
+            return []
         conds, params = ["1=1"], []
         if active is not None:
             conds.append("al.closed_t IS NULL" if active else "al.closed_t IS NOT NULL")
