@@ -266,3 +266,33 @@ def test_datastream_needs_its_links_and_numeric_results(sta):
     sta.create("Datastreams(2)/Observations", {"result": {"state": "open"}}, B)
     got = sta.get("Datastreams(2)/Observations", {"$filter": "result ne null"}, B)["value"]
     assert got[0]["result"] == {"state": "open"}
+
+
+def test_incremental_alarms_equal_one_batch_on_random_data(tmp_path):
+    """Random readings with every kind of rule, ingested in random chunks (the incremental path, alarms carried
+    across requests) and in one batch: the same alarms, field for field."""
+    from cim.store import open_store
+    from tests import common
+
+    rules = [
+        {"low": -1.0, "severity": "alarm"},
+        {"high": 1.2},
+        {"rate_per_hour": 40.0, "severity": "info"},
+        {"high": 0.5, "hours_utc": [22, 2]},
+    ]
+    rng = np.random.default_rng(5)
+    n = 5000
+    t = T0_MS + np.cumsum(rng.integers(30_000, 90_000, n)).astype(np.int64)
+    v = np.round(np.cumsum(rng.normal(0, 0.08, n)) * 0.5 + rng.normal(0, 0.3, n), 3)
+    got = []
+    for name, cuts in (("one", [0, n]), ("chunks", [0, *sorted(rng.choice(np.arange(1, n), 40, replace=False)), n])):
+        store = open_store(tmp_path / f"{name}.sqlite", create=True)
+        store.init(common.CITY)
+        sta = Sensors(store)
+        sta.create("Things", thing(thresholds=rules), B)
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            sta.ingest([(1, t[a:b], v[a:b])])
+        got.append(sorted(_alarms(sta)))
+        store.close()
+    assert len(got[0]) > 20 and {a[0] for a in got[0]} == {"low", "high", "rate_per_hour"}
+    assert got[0] == got[1]
