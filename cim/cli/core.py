@@ -68,6 +68,7 @@ def init(
 def sample(
     store: StoreOpt,
     seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same city).")] = 20260101,
+    sensor_step: Annotated[int, typer.Option(help="Seconds between sensor readings (60: one-minute data).")] = 300,
 ) -> None:
     """Build the sample city (a Shenyang-like district) into the store, replacing its content.
 
@@ -91,11 +92,15 @@ def sample(
 
         try:
             if not is_postgres(store):
-                summary = build_sample_city(store, seed=seed, progress=report)
+                summary = build_sample_city(store, seed=seed, progress=report, sensor_step_s=sensor_step)
             else:
                 with tempfile.TemporaryDirectory(prefix="cim-sample-") as tmp:
                     summary = build_sample_city(
-                        Path(tmp) / "sample.sqlite", seed=seed, progress=report, las_path=Path("sample.las")
+                        Path(tmp) / "sample.sqlite",
+                        seed=seed,
+                        progress=report,
+                        las_path=Path("sample.las"),
+                        sensor_step_s=sensor_step,
                     )
                     src, dst = open_store(Path(tmp) / "sample.sqlite"), open_store(store, create=True)
                     try:
