@@ -131,7 +131,6 @@ def ponding(city: LocalCity, req: PondingRequest, point_sources: np.ndarray | No
             raise InvalidParameter("region", "The region is too small: it must span at least 3 x 3 DEM cells.")
     else:
         poly = shapely.box(x0, y0, x0 + (nx - 1) * cell, y0 + (ny - 1) * cell)
-    ground = z.copy()
 
     buildings = list(city.iter_features("buildings", region=StoreRegion(poly.envelope)))
     footprints = [shapely.Polygon(b.footprint[0], b.footprint[1:]) for b in buildings]
@@ -216,9 +215,7 @@ def ponding(city: LocalCity, req: PondingRequest, point_sources: np.ndarray | No
         total_runoff_m3=round(total, 3),
         stored_m3=round(res.stored_m3, 3),
         outflow_m3=round(res.outflow_m3, 3),
-        grid=GridRef(
-            url=f"/grids/{key}.tif", path=str(path), cell_m=cell, shape=(ny, nx), crs=f"EPSG:{city.crs_epsg}"
-        ),
+        grid=GridRef(url=f"/grids/{key}.tif", path=str(path), cell_m=cell, shape=(ny, nx), crs=f"EPSG:{city.crs_epsg}"),
     )
 
 

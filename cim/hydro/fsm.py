@@ -281,7 +281,7 @@ def fill_spill_merge(h: Hierarchy, leaf_water: np.ndarray, ocean_water: float = 
         cap[b] = h.volume(b, p)
         total = w[a] + w[b]
         if total >= cap[a] + cap[b]:
-            for x, y, leaf in ((a, b, leaf_a), (b, a, leaf_b)):
+            for x, leaf in ((a, leaf_a), (b, leaf_b)):
                 if w[x] > cap[x]:
                     w[x] = cap[x]
                 elif w[x] < cap[x]:

@@ -53,7 +53,9 @@ class Storm(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     return_period_a: float | None = Field(None, gt=0, le=1000, description="Return period, years.")
-    rainfall_mm: float | None = Field(None, ge=0, le=2000, description="Uniform storm: total depth, mm (instead of a period).")
+    rainfall_mm: float | None = Field(
+        None, ge=0, le=2000, description="Uniform storm: total depth, mm (instead of a period)."
+    )
     duration_min: float = Field(120.0, gt=0, le=24 * 60, description="Storm duration, minutes.")
     peak_ratio: float = Field(0.4, gt=0, lt=1, description="Chicago hyetograph: time of the peak / duration.")
     step_min: float = Field(5.0, gt=0, le=60, description="Time step of the hyetograph, minutes.")
