@@ -21,6 +21,7 @@ from cim.model import City
 from cim.store import open_store
 
 from .buildings import plan_buildings
+from .flood import MODEL, swmm_model
 from .layout import SIZE, origin
 from .lidar import write_las
 from .plans import to_buildings
@@ -87,7 +88,9 @@ def _sidecars(path: Path) -> list[Path]:
     return [path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")]
 
 
-def _write_store(path: Path, city: City, features: list, terrain) -> dict[str, int]:
+def _write_store(
+    path: Path, city: City, features: list, terrain, blobs: dict[str, bytes] | None = None
+) -> dict[str, int]:
     """One transaction into ``path``.tmp, then an atomic rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -97,7 +100,7 @@ def _write_store(path: Path, city: City, features: list, terrain) -> dict[str, i
         store = open_store(tmp, create=True)
         try:
             store.init(city, overwrite=True)
-            counts = store.write(features, terrain=terrain)
+            counts = store.write(features, terrain=terrain, blobs=blobs)
         finally:
             store.close()
         conn = sqlite3.connect(tmp)  # fold the WAL into the file so that one file holds it all
@@ -156,7 +159,8 @@ def build_sample_city(
         fire_stations=bp.fire_stations,
     )
     say("store", 0.5)
-    counts = _write_store(store_path, city, [*buildings, *pipes, *nodes, *structures], terrain)
+    blobs = {f"swmm/{MODEL}": swmm_model(pipes, nodes)}  # the storm network as a SWMM model (flood.py)
+    counts = _write_store(store_path, city, [*buildings, *pipes, *nodes, *structures], terrain, blobs)
     say("lidar", 0.8)
     las_points = write_las(las, buildings, terrain, seed)
     say("done", 1.0)

@@ -105,3 +105,22 @@ def test_no_model_and_unknown_model(tiny_city_path):
     with TestClient(create_app(Settings(store=str(tiny_city_path)))) as client:
         assert_problem(client.post("/analysis/drainage", json={"storm": STORM}), 400, "model")
         assert_problem(client.post("/analysis/drainage", json={"storm": {"rainfall_mm": -1}}), 400, "storm.rainfall_mm")
+
+
+def test_sample_city_cbd_branch_surcharges(sample_city_path):
+    """The sample city's SWMM model (sample_city/flood.py): under the pipes' 3-year design storm only the CBD
+    branch (the collector under 重工街, local u = 900 m, and the laterals joining it from the east) floods;
+    coupled, that flooding ponds on the terrain."""
+    from sample_city.flood import CBD_COLLECTOR_U, MODEL
+    from sample_city.layout import origin
+
+    x0 = origin()[0]
+    with LocalCity(sample_city_path) as city:
+        res = city.analyse("drainage", storm={"return_period_a": 3}, couple=True, ponding={"drainage_mm_per_h": 20})
+        assert res.model == MODEL and res.return_period_a == 3
+        assert len(res.flooded_nodes) >= 5
+        for nid in res.flooded_nodes:
+            u = city.get("pipe-nodes", nid).position[0] - x0
+            assert CBD_COLLECTOR_U - 10 <= u <= CBD_COLLECTOR_U + 200, (nid, u)
+        assert res.ponding is not None
+        assert res.ponding.total_runoff_m3 > res.flooding_m3 > 0
