@@ -54,7 +54,7 @@ class NodeResult(BaseModel):
 class ConduitResult(BaseModel):
     id: str
     peak_flow: float = Field(description="Peak flow in the model's flow units.")
-    max_depth_ratio: float = Field(description="Largest depth / full depth.")
+    max_depth_ratio: float | None = Field(description="Largest depth / full depth (null: section unknown).")
     hours_surcharged: float
 
 
@@ -227,12 +227,12 @@ def run(city: LocalCity, req: DrainageRequest) -> DrainageResult:
     ]
     conduits = []
     for lid, (st, _) in stats["links"].items():
-        fd = full.get(lid) or np.nan
+        fd = full.get(lid)
         conduits.append(
             ConduitResult(
                 id=lid,
                 peak_flow=float(st["peak_flow"]),
-                max_depth_ratio=float(st["peak_depth"] / fd) if fd == fd and fd > 0 else float("nan"),
+                max_depth_ratio=float(st["peak_depth"] / fd) if fd else None,
                 hours_surcharged=float(st["time_surcharged"]),
             )
         )

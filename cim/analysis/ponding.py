@@ -14,7 +14,7 @@ roads whose centreline meets water deeper than 15 cm are listed.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import shapely
@@ -48,7 +48,9 @@ class PondingRequest(BaseModel):
     region: Region | None = Field(None, description="Area to analyse (default: the whole terrain).")
     crs: str | None = Field(None, description=CRS_DOC)
     storm: Storm = Field(default_factory=Storm, description="Design storm (default: the city's design period).")
-    runoff_coefficient: float | RunoffCoefficients = Field(0.8, description="One value, or per land cover.")
+    runoff_coefficient: Annotated[float, Field(ge=0, le=1)] | RunoffCoefficients = Field(
+        0.8, description="One value, or per land cover."
+    )
     drainage_mm_per_h: float = Field(0.0, ge=0, le=500, description="Uniform sink (pipes, infiltration), mm/h.")
     buildings_as_obstacles: bool = True
     ground_floor_threshold_m: float = Field(0.0, ge=0, le=5, description="Water deeper than this at a wall floods.")
@@ -163,40 +165,7 @@ def ponding(city: LocalCity, req: PondingRequest, point_sources: np.ndarray | No
     res = fsm.fill_spill_merge(h, leaf_water)
     depth = fsm.depth_grid(z, h.labels, res.water_level)
 
-    # ponds: one per lake, named in order of volume
-    out = output_crs(city, req.crs)
-    lakes = sorted(res.lakes, key=lambda t: -t[2])
-    leaf_lake: dict[int, int] = {}
-    for k, (node, *_rest) in enumerate(lakes):
-        for leaf in h.leaves[node].tolist():
-            leaf_lake[leaf] = k
-    ponds: list[Pond] = []
-    for k, (node, level, vol, spill_leaf) in enumerate(lakes):
-        cells = np.isin(h.labels, h.leaves[node]) & (depth > 0)
-        if not cells.any():
-            continue
-        dmax = float(depth[cells].max())
-        if dmax < req.min_pond_depth_m:
-            continue
-        if spill_leaf == -2:
-            spills = None
-        elif spill_leaf == 0 or spill_leaf not in leaf_lake:
-            spills = "outside"
-        else:
-            spills = f"P{leaf_lake[spill_leaf] + 1}"
-        geom = grids.polygons(cells, x0, y0, cell)
-        geom = shapely.transform(geom, out.xy)
-        ponds.append(
-            Pond(
-                id=f"P{k + 1}",
-                geometry=shapely.geometry.mapping(geom),
-                level_m=round(level, 4),
-                max_depth_m=round(dmax, 4),
-                volume_m3=round(vol, 3),
-                area_m2=float(cells.sum() * area),
-                spills_to=spills,
-            )
-        )
+    ponds = _ponds(h, res, depth, x0, y0, cell, req.min_pond_depth_m, output_crs(city, req.crs))
     flooded = _buildings_flooded(buildings, footprints, depth, bidx, x0, y0, cell, req.ground_floor_threshold_m)
     roads = _roads(city, req, depth, x0, y0, cell, poly)
 
@@ -217,6 +186,61 @@ def ponding(city: LocalCity, req: PondingRequest, point_sources: np.ndarray | No
         outflow_m3=round(res.outflow_m3, 3),
         grid=GridRef(url=f"/grids/{key}.tif", path=str(path), cell_m=cell, shape=(ny, nx), crs=f"EPSG:{city.crs_epsg}"),
     )
+
+
+def _ponds(h, res, depth, x0, y0, cell, min_depth, out) -> list[Pond]:
+    """One pond per lake holding water, named P1, P2 ... by volume; those shallower than ``min_depth`` are
+    left out unless a listed pond spills into them."""
+    from scipy.ndimage import find_objects
+
+    from ..hydro import grids
+
+    lakes = sorted(res.lakes, key=lambda t: -t[2])
+    lake_of_leaf = np.full(h.n_leaves + 1, -1, dtype=np.int64)
+    for k, (node, *_rest) in enumerate(lakes):
+        lake_of_leaf[h.leaves[node]] = k
+    cell_lake = np.where(depth > 0, lake_of_leaf[h.labels], -1)
+    n = len(lakes)
+    counts = np.bincount(cell_lake.ravel() + 1, minlength=n + 1)[1:]
+    dmax = np.zeros(n + 1)
+    np.maximum.at(dmax, cell_lake.ravel() + 1, depth.ravel())
+    dmax = dmax[1:]
+
+    def target(k: int) -> int | str | None:
+        spill_leaf = lakes[k][3]
+        if spill_leaf == -2:
+            return None
+        t = int(lake_of_leaf[spill_leaf]) if spill_leaf > 0 else -1
+        return t if t >= 0 and counts[t] > 0 else "outside"
+
+    listed = {k for k in range(n) if counts[k] > 0 and dmax[k] >= min_depth}
+    todo = list(listed)
+    while todo:
+        t = target(todo.pop())
+        if isinstance(t, int) and t not in listed:
+            listed.add(t)
+            todo.append(t)
+    slices = find_objects(cell_lake + 1, max_label=n)
+    area = cell * cell
+    ponds = []
+    for k in sorted(listed):
+        node, level, vol, _ = lakes[k]
+        sl = slices[k]
+        mask = cell_lake[sl] == k
+        geom = grids.polygons(mask, x0 + sl[1].start * cell, y0 + sl[0].start * cell, cell)
+        t = target(k)
+        ponds.append(
+            Pond(
+                id=f"P{k + 1}",
+                geometry=shapely.geometry.mapping(shapely.transform(geom, out.xy)),
+                level_m=round(level, 4),
+                max_depth_m=round(float(dmax[k]), 4),
+                volume_m3=round(vol, 3),
+                area_m2=float(counts[k] * area),
+                spills_to=t if t is None or isinstance(t, str) else f"P{t + 1}",
+            )
+        )
+    return ponds
 
 
 def _buildings_flooded(buildings, footprints, depth, bidx, x0, y0, cell, threshold) -> list[FloodedBuilding]:
@@ -252,7 +276,13 @@ def _roads(city, req, depth, x0, y0, cell, poly) -> list[FloodedRoad]:
             coords = r.geometry.get("coordinates")
             if r.geometry.get("type") != "LineString" or not coords or len(coords) < 2:
                 raise InvalidParameter("roads", f"Road {r.id!r} needs a GeoJSON LineString geometry.")
-            lines.append((r.id, shapely.LineString(city_points(city, coords, req.crs, parameter="crs"))))
+            try:
+                xy = city_points(city, coords, req.crs, parameter="crs")
+            except (TypeError, ValueError):
+                raise InvalidParameter("roads", f"Road {r.id!r}: coordinates must be [x, y] numbers.") from None
+            if not np.isfinite(xy).all():
+                raise InvalidParameter("roads", f"Road {r.id!r}: coordinates must be finite numbers.")
+            lines.append((r.id, shapely.LineString(xy)))
     elif "streets" in city.counts():
         from ..store import Region as StoreRegion
 

@@ -26,9 +26,9 @@ class Formula(BaseModel):
     """Parameters of ``i = A1 (1 + C lg P) / (t + b)^n`` (mm/min, t in minutes)."""
 
     model_config = ConfigDict(extra="ignore")
-    A1: float = Field(gt=0)
-    C: float = Field(ge=0)
-    b: float = Field(ge=0)
+    A1: float = Field(gt=0, le=1000)
+    C: float = Field(ge=0, le=10)
+    b: float = Field(ge=0, le=1000)
     n: float = Field(gt=0, lt=1)
     name: str = ""
     confidence: str = "I"
@@ -52,13 +52,13 @@ class Storm(BaseModel):
     ``duration_min``)."""
 
     model_config = ConfigDict(extra="forbid")
-    return_period_a: float | None = Field(None, gt=0, le=1000, description="Return period, years.")
+    return_period_a: float | None = Field(None, ge=1, le=1000, description="Return period, years.")
     rainfall_mm: float | None = Field(
         None, ge=0, le=2000, description="Uniform storm: total depth, mm (instead of a period)."
     )
     duration_min: float = Field(120.0, gt=0, le=24 * 60, description="Storm duration, minutes.")
     peak_ratio: float = Field(0.4, gt=0, lt=1, description="Chicago hyetograph: time of the peak / duration.")
-    step_min: float = Field(5.0, gt=0, le=60, description="Time step of the hyetograph, minutes.")
+    step_min: float = Field(5.0, ge=1, le=60, description="Time step of the hyetograph, minutes.")
     formula: str | Formula = Field(
         "shenyang", description="Storm-intensity formula: a name in cim/rules/storms.toml or its parameters."
     )
