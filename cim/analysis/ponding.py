@@ -135,7 +135,7 @@ def ponding(city: LocalCity, req: PondingRequest, point_sources: np.ndarray | No
         poly = shapely.box(x0, y0, x0 + (nx - 1) * cell, y0 + (ny - 1) * cell)
 
     buildings = list(city.iter_features("buildings", region=StoreRegion(poly.envelope)))
-    footprints = [shapely.Polygon(b.footprint[0], b.footprint[1:]) for b in buildings]
+    footprints = [{"type": "Polygon", "coordinates": b.footprint} for b in buildings]
     bidx = grids.rasterize(footprints, x0, y0, cell, (ny, nx))
     if req.buildings_as_obstacles and buildings:
         wall = np.nanmax(z) + WALL_M
@@ -166,7 +166,7 @@ def ponding(city: LocalCity, req: PondingRequest, point_sources: np.ndarray | No
     depth = fsm.depth_grid(z, h.labels, res.water_level)
 
     ponds = _ponds(h, res, depth, x0, y0, cell, req.min_pond_depth_m, output_crs(city, req.crs))
-    flooded = _buildings_flooded(buildings, footprints, depth, bidx, x0, y0, cell, req.ground_floor_threshold_m)
+    flooded = _buildings_flooded(buildings, depth, bidx, x0, y0, cell, req.ground_floor_threshold_m)
     roads = _roads(city, req, depth, x0, y0, cell, poly)
 
     # the depth grid, cached by the store version and the request
@@ -243,24 +243,34 @@ def _ponds(h, res, depth, x0, y0, cell, min_depth, out) -> list[Pond]:
     return ponds
 
 
-def _buildings_flooded(buildings, footprints, depth, bidx, x0, y0, cell, threshold) -> list[FloodedBuilding]:
-    """Buildings whose walls meet water: the deepest water in the cells within one cell of the footprint."""
+def _buildings_flooded(buildings, depth, bidx, x0, y0, cell, threshold) -> list[FloodedBuilding]:
+    """Buildings whose walls meet water: the deepest water in the cells next to the building's cells (8
+    neighbours), or around its centroid when it covers no cell centre."""
     ny, nx = depth.shape
-    out = []
-    for b, fp in zip(buildings, footprints, strict=True):
-        minx, miny, maxx, maxy = fp.bounds
-        i0 = max(int(np.floor((minx - x0) / cell)) - 1, 0)
-        i1 = min(int(np.ceil((maxx - x0) / cell)) + 2, nx)
-        j0 = max(int(np.floor((miny - y0) / cell)) - 1, 0)
-        j1 = min(int(np.ceil((maxy - y0) / cell)) + 2, ny)
-        if i0 >= i1 or j0 >= j1:
+    best = np.zeros(len(buildings) + 1)
+    pad_b = np.pad(bidx, 1)
+    pad_d = np.pad(depth.astype(np.float64), 1)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == dx == 0:
+                continue
+            src = pad_b[1 + dy : 1 + dy + ny, 1 + dx : 1 + dx + nx]
+            m = src > 0
+            np.maximum.at(best, src[m], pad_d[1:-1, 1:-1][m])
+    covered = np.zeros(len(buildings) + 1, dtype=bool)
+    covered[np.unique(bidx)] = True
+    for k, b in enumerate(buildings, start=1):
+        if covered[k]:
             continue
-        gx, gy = np.meshgrid(x0 + cell * np.arange(i0, i1), y0 + cell * np.arange(j0, j1))
-        near = shapely.contains_xy(fp.buffer(cell * 1.5), gx, gy)
-        d = depth[j0:j1, i0:i1][near]
-        dmax = float(d.max()) if d.size else 0.0
-        if dmax > max(threshold, 1e-3):
-            out.append(FloodedBuilding(id=b.id, depth_m=round(dmax, 3), use=str(b.use.value)))
+        cx, cy = np.asarray(b.footprint[0], dtype=float)[:-1].mean(axis=0)
+        i, j = int(round((cx - x0) / cell)), int(round((cy - y0) / cell))
+        win = depth[max(j - 1, 0) : j + 2, max(i - 1, 0) : i + 2]
+        best[k] = float(win.max()) if win.size else 0.0
+    out = [
+        FloodedBuilding(id=b.id, depth_m=round(float(best[k]), 3), use=str(b.use.value))
+        for k, b in enumerate(buildings, start=1)
+        if best[k] > max(threshold, 1e-3)
+    ]
     out.sort(key=lambda f: -f.depth_m)
     return out
 

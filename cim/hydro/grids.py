@@ -23,8 +23,9 @@ def _transform(x0: float, y0: float, cell: float, ny: int):
     return Affine(cell, 0.0, x0 - cell / 2, 0.0, -cell, y0 + (ny - 1) * cell + cell / 2)
 
 
-def rasterize(geoms: list[shapely.Geometry], x0: float, y0: float, cell: float, shape: tuple[int, int]) -> np.ndarray:
-    """Index (1-based, 0 = none) of the polygon covering each cell centre, (ny, nx) int32."""
+def rasterize(geoms: list, x0: float, y0: float, cell: float, shape: tuple[int, int]) -> np.ndarray:
+    """Index (1-based, 0 = none) of the polygon (shapely or GeoJSON-like) covering each cell centre, (ny, nx)
+    int32."""
     if not geoms:
         return np.zeros(shape, dtype=np.int32)
     from rasterio.features import rasterize as _rasterize
