@@ -198,7 +198,7 @@ def _ponds(h, res, depth, x0, y0, cell, min_depth, out) -> list[Pond]:
     lakes = sorted(res.lakes, key=lambda t: -t[2])
     lake_of_leaf = np.full(h.n_leaves + 1, -1, dtype=np.int64)
     for k, (node, *_rest) in enumerate(lakes):
-        lake_of_leaf[h.leaves[node]] = k
+        lake_of_leaf[h.leaves(node)] = k
     cell_lake = np.where(depth > 0, lake_of_leaf[h.labels], -1)
     n = len(lakes)
     counts = np.bincount(cell_lake.ravel() + 1, minlength=n + 1)[1:]

@@ -29,9 +29,13 @@ class Hierarchy:
     """Basins, passes and the merge tree of one grid.
 
     ``labels`` (ny, nx) int: basin of each cell (0 = ocean).  Nodes ``1..n_leaves`` are the basins; later
-    nodes are meta-depressions.  Per node: ``parent`` (-1: spills to the ocean), ``children`` (a, b) or
-    (-1, -1), ``level`` (the pass where its children meet; a leaf: its lowest cell), ``spill`` (the pass
-    where it meets its sibling or the ocean), ``outlet`` (the basin across that pass; 0 = ocean).
+    nodes are meta-depressions.  Per node: ``parent`` (-1: a root, spilling into the ocean or into a
+    depression that drains there), ``children`` (a, b) or (-1, -1), ``level`` (the pass where its children
+    meet; a leaf: its lowest cell), ``spill`` (the pass where it meets its sibling or drains), ``outlet``
+    (the basin across that pass; 0 = ocean), ``cap`` (m^3 it holds up to its spill level), ``drain_root``
+    (a root: the root of the tree its outlet basin belongs to, 0 = the ocean).  ``merges`` lists, in the
+    order of their passes, ``(new, a, b, p, leaf_a, leaf_b)`` (``new`` = -1: ``a`` drains at ``p`` through
+    basin ``leaf_b``).
     """
 
     labels: np.ndarray
@@ -42,29 +46,28 @@ class Hierarchy:
     level: list[float] = field(default_factory=list)
     spill: list[float] = field(default_factory=list)
     outlet: list[int] = field(default_factory=list)
-    leaves: list[np.ndarray] = field(default_factory=list)
-    merges: list[tuple[int, int, int, float, int, int]] = field(default_factory=list)  # (new, a, b, p, leaf_a, leaf_b)
-    # cells of every basin sorted by elevation: zs[off[l]:off[l + 1]], cumulative sums cs
+    cap: list[float] = field(default_factory=list)
+    drain_root: dict[int, int] = field(default_factory=dict)
+    merges: list[tuple[int, int, int, float, int, int]] = field(default_factory=list)
+    # cells of every basin sorted by elevation: zs[off[l]:off[l + 1]]
     zs: np.ndarray = field(default_factory=lambda: np.empty(0))
-    cs: np.ndarray = field(default_factory=lambda: np.empty(0))
     off: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    _key: np.ndarray = field(default_factory=lambda: np.empty(0))
-    _zmin: float = 0.0
-    _zspan: float = 1.0
 
-    def volume(self, node: int, h: float) -> float:
-        """Water held by ``node`` standing at level ``h``, m^3."""
-        ls = self.leaves[node]
-        q = ls + np.clip((h - self._zmin) / self._zspan, 0.0, 1.0 - 1e-12)
-        idx = np.searchsorted(self._key, q, side="left")
-        start = self.off[ls]
-        cnt = idx - start
-        s = self.cs[idx] - self.cs[start]
-        return float(self.cell_area * np.sum(cnt * h - s))
+    def leaves(self, node: int) -> np.ndarray:
+        """The basins under ``node``."""
+        out, stack = [], [node]
+        while stack:
+            n = stack.pop()
+            a, b = self.children[n]
+            if a < 0:
+                out.append(n)
+            else:
+                stack += [a, b]
+        return np.asarray(out, dtype=np.int64)
 
     def level_for(self, node: int, water: float, cap_level: float) -> float:
         """The level at which ``node`` holds ``water`` m^3 (at most ``cap_level``)."""
-        parts = [self.zs[self.off[leaf] : self.off[leaf + 1]] for leaf in self.leaves[node]]
+        parts = [self.zs[self.off[leaf] : self.off[leaf + 1]] for leaf in self.leaves(node).tolist()]
         z = np.sort(np.concatenate(parts)) if len(parts) > 1 else parts[0]
         z = z[z < cap_level]
         if water <= 0 or len(z) == 0:
@@ -137,12 +140,15 @@ def passes(z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 
 def hierarchy(z: np.ndarray, cell_area: float, labels: np.ndarray | None = None) -> Hierarchy:
-    """The depression hierarchy of a grid (see the module docstring)."""
+    """The depression hierarchy of a grid (see the module docstring), with each depression's capacity.
+
+    Capacities come from one sweep over the cells in order of elevation interleaved with the merges: before
+    the merge at pass ``p`` every cell below ``p`` has been counted (number, sum of z) in the component its
+    basin then belongs to, so a component holds ``A (n p - sum z)`` at ``p``."""
     z = np.asarray(z, dtype=np.float64)
     lab = basins(z) if labels is None else labels
     n_leaves = int(lab.max())
     h = Hierarchy(labels=lab, cell_area=cell_area, n_leaves=n_leaves)
-    # sorted cells per basin
     flat_l = lab.ravel()
     flat_z = z.ravel()
     inside = flat_l > 0
@@ -150,61 +156,81 @@ def hierarchy(z: np.ndarray, cell_area: float, labels: np.ndarray | None = None)
     order = np.lexsort((lz, ll))
     h.zs = lz[order]
     counts = np.bincount(ll, minlength=n_leaves + 1)
-    h.off = np.concatenate([[0], np.cumsum(counts[1:])]).astype(np.int64)
-    h.off = np.concatenate([[0], h.off])  # off[l] for l = 0..L+1 (index 0 unused: basin 0 empty)
-    h.cs = np.concatenate([[0.0], np.cumsum(h.zs)])
-    h._zmin = float(h.zs.min()) if len(h.zs) else 0.0
-    h._zspan = float(h.zs.max() - h._zmin + 1.0) if len(h.zs) else 1.0
-    h._key = ll[order] + (h.zs - h._zmin) / h._zspan
-    # nodes 0 (ocean placeholder) and 1..L
+    h.off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)  # off[l]..off[l + 1]: basin l (0 empty)
+    # the sweep: every cell by elevation
+    by_z = np.argsort(lz, kind="stable")
+    sweep_z, sweep_l = lz[by_z], ll[by_z]
+    done = 0
+    cnt = np.zeros(n_leaves + 1)
+    tot = np.zeros(n_leaves + 1)
+    rep = np.arange(n_leaves + 1)  # basin -> representative basin of its component (kept flat)
+    members: dict[int, list[int]] = {i: [i] for i in range(n_leaves + 1)}
+    tree = list(range(n_leaves + 1))  # union-find of the trees (joined by node merges only)
+
+    def tree_find(x: int) -> int:
+        while tree[x] != x:
+            tree[x] = tree[tree[x]]
+            x = tree[x]
+        return x
+
     h.parent = [-1] * (n_leaves + 1)
     h.children = [(-1, -1)] * (n_leaves + 1)
-    h.level = [0.0] + [float(h.zs[h.off[i]]) if h.off[i + 1] > h.off[i] else 0.0 for i in range(1, n_leaves + 1)]
+    h.level = [0.0] + [float(h.zs[h.off[i]]) if counts[i] else 0.0 for i in range(1, n_leaves + 1)]
     h.spill = [np.inf] * (n_leaves + 1)
     h.outlet = [0] * (n_leaves + 1)
-    h.leaves = [np.array([i], dtype=np.int64) for i in range(n_leaves + 1)]
-    # Kruskal over the passes
-    comp = list(range(n_leaves + 1))  # union-find over leaves -> representative leaf
-    top = list(range(n_leaves + 1))  # representative -> top node of its component
-    drained = [False] * (n_leaves + 1)
+    h.cap = [np.inf] * (n_leaves + 1)
+    top = list(range(n_leaves + 1))  # tree representative -> its top node
+    drained = np.zeros(n_leaves + 1, dtype=bool)
     drained[OCEAN] = True
-
-    def find(x: int) -> int:
-        while comp[x] != x:
-            comp[x] = comp[comp[x]]
-            x = comp[x]
-        return x
 
     pa, pb, pl = passes(z, lab)
     for a, b, p in zip(pa.tolist(), pb.tolist(), pl.tolist(), strict=True):
-        ra, rb = find(a), find(b)
-        if ra == rb:
+        ra, rb = int(rep[a]), int(rep[b])
+        if ra == rb or (drained[ra] and drained[rb]):
             continue
-        da, db = drained[ra], drained[rb]
-        if da and db:
-            continue
-        if da or db:  # one side reaches the ocean: the other spills into it here
-            r_wet, r_dry, leaf_dry, leaf_wet = (rb, ra, a, b) if da else (ra, rb, b, a)
-            node = top[r_wet]
-            h.spill[node] = p
-            h.outlet[node] = leaf_dry
-            h.merges.append((-1, node, -1, p, leaf_wet, leaf_dry))  # leaf_dry: 0 or a drained basin
-            comp[r_wet] = r_dry
-            continue
-        na, nb = top[ra], top[rb]
-        new = len(h.parent)
-        h.parent.append(-1)
-        h.children.append((na, nb))
-        h.level.append(p)
-        h.spill.append(np.inf)
-        h.outlet.append(0)
-        h.leaves.append(np.concatenate([h.leaves[na], h.leaves[nb]]))
-        h.parent[na] = h.parent[nb] = new
-        h.spill[na] = h.spill[nb] = p
-        h.outlet[na], h.outlet[nb] = b, a
-        h.merges.append((new, na, nb, p, a, b))
-        comp[rb] = ra
-        top[ra] = new
+        upto = int(np.searchsorted(sweep_z, p, side="left"))
+        if upto > done:
+            r = rep[sweep_l[done:upto]]
+            if len(r) == 1:
+                cnt[r[0]] += 1.0
+                tot[r[0]] += sweep_z[done]
+            else:
+                np.add.at(cnt, r, 1.0)
+                np.add.at(tot, r, sweep_z[done:upto])
+            done = upto
+        vol = {x: cell_area * (cnt[x] * p - tot[x]) for x in (ra, rb)}
+        if drained[ra] or drained[rb]:  # one side drains: the other spills into it here
+            wet, dry, leaf_wet, leaf_dry = (rb, ra, b, a) if drained[ra] else (ra, rb, a, b)
+            node = top[tree_find(leaf_wet)]
+            h.spill[node], h.outlet[node], h.cap[node] = p, leaf_dry, max(vol[wet], 0.0)
+            h.drain_root[node] = top[tree_find(leaf_dry)] if leaf_dry != OCEAN else OCEAN
+            h.merges.append((-1, node, -1, p, leaf_wet, leaf_dry))
+            keep, gone = dry, wet
+        else:
+            na, nb = top[tree_find(a)], top[tree_find(b)]
+            new = len(h.parent)
+            h.parent.append(-1)
+            h.children.append((na, nb))
+            h.level.append(p)
+            h.spill.append(np.inf)
+            h.outlet.append(0)
+            h.cap.append(np.inf)
+            h.parent[na] = h.parent[nb] = new
+            h.spill[na] = h.spill[nb] = p
+            h.outlet[na], h.outlet[nb] = b, a
+            h.cap[na], h.cap[nb] = max(vol[ra], 0.0), max(vol[rb], 0.0)
+            h.merges.append((new, na, nb, p, a, b))
+            ta, tb = tree_find(a), tree_find(b)
+            tree[tb] = ta
+            top[ta] = new
+            keep, gone = (ra, rb) if len(members[ra]) >= len(members[rb]) else (rb, ra)
+        # the smaller component joins the larger: relabel its basins, move its counts
+        rep[members[gone]] = keep
+        members[keep] += members.pop(gone)
+        cnt[keep] += cnt[gone]
+        tot[keep] += tot[gone]
+        cnt[gone] = tot[gone] = 0.0
+        drained[keep] = drained[keep] or drained[gone]
     return h
 
 
@@ -225,67 +251,74 @@ def fill_spill_merge(h: Hierarchy, leaf_water: np.ndarray, ocean_water: float = 
     w = [0.0] * n
     for i in range(1, h.n_leaves + 1):
         w[i] = float(leaf_water[i])
-    cap = [np.inf] * n  # volume at the spill level
+    cap = h.cap
     outflow = float(ocean_water) + float(leaf_water[0])
 
-    def child_towards(node: int, leaf: int) -> int:
-        x = leaf
-        while h.parent[x] != node:
-            x = h.parent[x]
-        return x
+    # Euler-tour numbers: basin l lies under node x iff tin[x] <= tin[l] < tout[x]
+    tin = [0] * n
+    tout = [0] * n
+    clock = 0
+    for r in range(1, n):
+        if h.parent[r] != -1:
+            continue
+        stack = [(r, False)]
+        while stack:
+            x, closing = stack.pop()
+            if closing:
+                tout[x] = clock
+                continue
+            tin[x] = clock
+            clock += 1
+            stack.append((x, True))
+            a, b = h.children[x]
+            if a >= 0:
+                stack += [(b, False), (a, False)]
 
     def add(node: int, leaf: int, e: float) -> None:
-        """Pour ``e`` m^3 into ``node`` (all of it fits) entering at basin ``leaf``."""
-        before = w[node]
-        w[node] += e
-        a, b = h.children[node]
-        if a < 0 or e <= 0:
-            return
-        if before >= cap[a] + cap[b] - 1e-12 * max(1.0, before):
-            return  # already one lake above the children's pass
-        c = child_towards(node, leaf)
-        s = b if c == a else a
-        room = cap[c] - w[c]
-        if e <= room:
-            add(c, leaf, e)
-            return
-        add(c, leaf, max(room, 0.0))
-        e -= max(room, 0.0)
-        room_s = cap[s] - w[s]
-        add(s, h.outlet[c], min(e, max(room_s, 0.0)))
+        """Pour ``e`` m^3 (all of it fits) into ``node``, entering at basin ``leaf`` below it: down towards the
+        basin, each depression keeps what it has room for up to its pass and the rest goes over the pass into
+        its sibling (from the basin across it)."""
+        work = [(node, leaf, e)]
+        while work:
+            x, leaf, e = work.pop()
+            t = tin[leaf]
+            while e > 0:
+                before = w[x]
+                w[x] += e
+                a, b = h.children[x]
+                if a < 0 or before >= cap[a] + cap[b] - 1e-12 * (before if before > 1.0 else 1.0):
+                    break  # a basin, or already one lake above its children's pass
+                c, sib = (a, b) if tin[a] <= t < tout[a] else (b, a)
+                room = cap[c] - w[c]
+                room = room if room > 0.0 else 0.0
+                if e > room:
+                    space = cap[sib] - w[sib]
+                    if space > 0.0:
+                        work.append((sib, h.outlet[c], min(e - room, space)))
+                    e = room
+                x = c
 
-    def root_of(leaf: int) -> int:
-        while h.parent[leaf] != -1:
-            leaf = h.parent[leaf]
-        return leaf
-
-    def downstream(leaf: int, e: float) -> float:
-        """Pour ``e`` into drained depressions from basin ``leaf`` on, down their chain of outlets to the
-        ocean; returns what reaches the ocean."""
-        while e > 0 and leaf != OCEAN:
-            root = root_of(leaf)
+    def downstream(root: int, leaf: int, e: float) -> float:
+        """Pour ``e`` into drained depressions from ``root`` (entering at basin ``leaf``) down their chain of
+        outlets; returns what reaches the ocean."""
+        while e > 0 and root != OCEAN:
             put = min(e, max(cap[root] - w[root], 0.0))
             add(root, leaf, put)
             e -= put
-            leaf = h.outlet[root]
+            root, leaf = h.drain_root[root], h.outlet[root]
         return e
 
-    for new, a, b, p, leaf_a, leaf_b in h.merges:
-        if new < 0:  # a spills at p into the ocean or into a depression that already drains there
-            cap[a] = h.volume(a, p)
+    for new, a, b, _p, leaf_a, leaf_b in h.merges:
+        if new < 0:  # a drains: into the ocean or into a depression that already drains there
             if w[a] > cap[a]:
-                outflow += downstream(leaf_b, w[a] - cap[a])
+                outflow += downstream(h.drain_root[a], leaf_b, w[a] - cap[a])
                 w[a] = cap[a]
             continue
-        cap[a] = h.volume(a, p)
-        cap[b] = h.volume(b, p)
         total = w[a] + w[b]
         if total >= cap[a] + cap[b]:
-            for x, leaf in ((a, leaf_a), (b, leaf_b)):
-                if w[x] > cap[x]:
-                    w[x] = cap[x]
-                elif w[x] < cap[x]:
-                    add(x, leaf, cap[x] - w[x])
+            # both full to the pass: one lake above it; below it nothing is read again (the final pass
+            # stops at a lake), so the water need not be carried down
+            w[a], w[b] = cap[a], cap[b]
         elif w[a] > cap[a]:
             e = w[a] - cap[a]
             w[a] = cap[a]
@@ -295,7 +328,7 @@ def fill_spill_merge(h: Hierarchy, leaf_water: np.ndarray, ocean_water: float = 
             w[b] = cap[b]
             add(a, leaf_a, e)
         w[new] = total
-    # levels, top-down from the roots (nodes that spill into the ocean)
+    # levels, top-down from the roots
     level = np.full(h.n_leaves + 1, np.nan)
     lakes: list[tuple[int, float, float, int]] = []
     stack = [i for i in range(1, n) if h.parent[i] == -1]
@@ -309,7 +342,7 @@ def fill_spill_merge(h: Hierarchy, leaf_water: np.ndarray, ocean_water: float = 
         if w[node] <= 0:
             continue
         lv = h.level_for(node, w[node], h.spill[node])
-        level[h.leaves[node]] = lv
+        level[h.leaves(node)] = lv
         full = w[node] >= cap[node] - 1e-9 * max(1.0, cap[node])
         lakes.append((node, lv, w[node], h.outlet[node] if full else -2))
         stored += w[node]
