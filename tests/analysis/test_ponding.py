@@ -206,6 +206,13 @@ def test_sample_city_ponds_under_the_30_year_storm(sample_city_path):
         assert sum(p["volume_m3"] for p in res["ponds"]) <= res["stored_m3"] + 1e-3
         tif = client.get(res["grid"]["url"])
         assert tif.status_code == 200 and tif.content[:4] in (b"II*\x00", b"MM\x00*")
+        part = client.get(res["grid"]["url"], headers={"Range": "bytes=0-99"})  # what GDAL's /vsicurl/ asks
+        assert part.status_code == 206 and part.content == tif.content[:100]
+        import rasterio
+
+        with rasterio.open(res["grid"]["path"]) as src:
+            assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and src.profile["tiled"]
+            assert np.nanmax(src.read(1)) == pytest.approx(max(p["max_depth_m"] for p in res["ponds"]), abs=1e-4)
         gj = client.post("/analysis/ponding?f=geojson", json=body)
         assert gj.json()["type"] == "FeatureCollection" and len(gj.json()["features"]) == len(res["ponds"])
 
