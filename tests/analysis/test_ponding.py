@@ -147,6 +147,19 @@ def test_building_inside_depression_is_not_storage(tmp_path):
         assert p.area_m2 == pytest.approx((2500 - 100) * 4.0)
         assert [b.id for b in res.buildings_flooded] == ["B1"]
         assert res.buildings_flooded[0].depth_m == pytest.approx(1.0)
+        # a region around the box (EPSG:4550 is northing, easting): cells outside it are outlets; same pond
+        lo, hi = 5.0, 113.0
+        ring = [[y0 + lo, x0 + lo], [y0 + lo, x0 + hi], [y0 + hi, x0 + hi], [y0 + hi, x0 + lo], [y0 + lo, x0 + lo]]
+        sub = city.analyse(
+            "ponding",
+            region={"type": "Polygon", "coordinates": [ring]},
+            crs=CRS,
+            storm={"rainfall_mm": 2000},
+            runoff_coefficient=1.0,
+        )
+        assert sub.grid.shape == (54, 54) and len(sub.ponds) == 1  # cell centres 6 .. 112 m
+        assert sub.ponds[0].volume_m3 == pytest.approx(p.volume_m3, rel=1e-9)
+        assert sub.total_runoff_m3 == pytest.approx(54 * 54 * 4.0 * 2.0)
         # without the building as an obstacle its cells store water too
         res2 = city.analyse(
             "ponding", storm={"rainfall_mm": 2000}, runoff_coefficient=1.0, buildings_as_obstacles=False
