@@ -24,6 +24,15 @@ import numpy as np
 OCEAN = 0
 
 
+def _kernels():
+    """The compiled (merge, pour) loops, or None without numba."""
+    try:
+        from . import _fsm_kernels as k
+    except ImportError:  # pragma: no cover - numba is in the flood extra
+        return None
+    return k.merge, k.pour
+
+
 @dataclass
 class Hierarchy:
     """Basins, passes and the merge tree of one grid.
@@ -52,6 +61,7 @@ class Hierarchy:
     # cells of every basin sorted by elevation: zs[off[l]:off[l + 1]]
     zs: np.ndarray = field(default_factory=lambda: np.empty(0))
     off: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    _arrays: tuple | None = None  # the compiled merge's arrays (parent, ca, cb, outlet, cap, drain, merges)
 
     def leaves(self, node: int) -> np.ndarray:
         """The basins under ``node``."""
@@ -139,7 +149,9 @@ def passes(z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return a[order], b[order], p[order]
 
 
-def hierarchy(z: np.ndarray, cell_area: float, labels: np.ndarray | None = None) -> Hierarchy:
+def hierarchy(
+    z: np.ndarray, cell_area: float, labels: np.ndarray | None = None, *, compiled: bool | None = None
+) -> Hierarchy:
     """The depression hierarchy of a grid (see the module docstring), with each depression's capacity.
 
     Capacities come from one sweep over the cells in order of elevation interleaved with the merges: before
@@ -184,6 +196,19 @@ def hierarchy(z: np.ndarray, cell_area: float, labels: np.ndarray | None = None)
     drained[OCEAN] = True
 
     pa, pb, pl = passes(z, lab)
+    kern = _kernels() if compiled is not False else None
+    if kern is not None:
+        parent, ca, cb, level, spill, outlet, cap, drain, mg, mp = kern[0](
+            pa, pb, pl, sweep_z, sweep_l.astype(np.int64), n_leaves, float(cell_area)
+        )
+        level[1 : n_leaves + 1] = h.level[1:]
+        h.parent, h.level, h.spill, h.outlet = parent.tolist(), level.tolist(), spill.tolist(), outlet.tolist()
+        h.children = list(zip(ca.tolist(), cb.tolist(), strict=True))
+        h.cap = cap.tolist()
+        h.drain_root = {i: d for i, d in enumerate(drain.tolist()) if d >= 0}
+        h.merges = [(r[0], r[1], r[2], p, r[3], r[4]) for r, p in zip(mg.tolist(), mp.tolist(), strict=True)]
+        h._arrays = (parent, ca, cb, outlet, cap, drain, mg)
+        return h
     for a, b, p in zip(pa.tolist(), pb.tolist(), pl.tolist(), strict=True):
         ra, rb = int(rep[a]), int(rep[b])
         if ra == rb or (drained[ra] and drained[rb]):
@@ -245,7 +270,9 @@ class Filled:
     node_water: list[float]
 
 
-def fill_spill_merge(h: Hierarchy, leaf_water: np.ndarray, ocean_water: float = 0.0) -> Filled:
+def fill_spill_merge(
+    h: Hierarchy, leaf_water: np.ndarray, ocean_water: float = 0.0, *, compiled: bool | None = None
+) -> Filled:
     """Distribute water volumes (m^3 per basin, ``leaf_water[l]``; index 0 = ocean) over the hierarchy."""
     n = len(h.parent)
     w = [0.0] * n
@@ -273,6 +300,14 @@ def fill_spill_merge(h: Hierarchy, leaf_water: np.ndarray, ocean_water: float = 
             a, b = h.children[x]
             if a >= 0:
                 stack += [(b, False), (a, False)]
+
+    kern = _kernels() if compiled is not False and h._arrays is not None else None
+    if kern is not None:
+        parent, ca, cb, outlet, cap_a, drain, mg = h._arrays
+        wa = np.zeros(n)
+        wa[1 : h.n_leaves + 1] = np.asarray(leaf_water, dtype=np.float64)[1 : h.n_leaves + 1]
+        outflow = kern[1](wa, cap_a, parent, ca, cb, outlet, drain, np.asarray(tin), np.asarray(tout), mg, outflow)
+        return _levels(h, wa.tolist(), outflow)
 
     def add(node: int, leaf: int, e: float) -> None:
         """Pour ``e`` m^3 (all of it fits) into ``node``, entering at basin ``leaf`` below it: down towards the
@@ -328,7 +363,13 @@ def fill_spill_merge(h: Hierarchy, leaf_water: np.ndarray, ocean_water: float = 
             w[b] = cap[b]
             add(a, leaf_a, e)
         w[new] = total
-    # levels, top-down from the roots
+    return _levels(h, w, outflow)
+
+
+def _levels(h: Hierarchy, w: list[float], outflow: float) -> Filled:
+    """Water levels top-down from the roots: a node whose water reaches its children's pass is one lake."""
+    n = len(h.parent)
+    cap = h.cap
     level = np.full(h.n_leaves + 1, np.nan)
     lakes: list[tuple[int, float, float, int]] = []
     stack = [i for i in range(1, n) if h.parent[i] == -1]
