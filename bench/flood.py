@@ -6,7 +6,8 @@ pysheds, and the whole ponding analysis of the sample city.
    synthetic terrain (waves, a trend and N(0, 0.5 m) noise: about a third of the cells in depressions).
    Both compiled once before timing; the best of ``repeat`` runs; the filled surfaces are compared cell by
    cell.  scikit-image's grey reconstruction (the fallback without numba) is timed too.
-2. ``POST /analysis/ponding``'s work (``city.analyse("ponding", ...)``) on the sample city under the 30-year
+2. Watersheds, the depression hierarchy and Fill-Spill-Merge on rough 300 x 300 and 1,000 x 1,000 grids.
+3. ``POST /analysis/ponding``'s work (``city.analyse("ponding", ...)``) on the sample city under the 30-year
    Chicago storm, cold (first call in the process) and warm.
 """
 
@@ -76,6 +77,35 @@ def filling(n: int, repeat: int) -> dict:
     }
 
 
+def hierarchy(n: int, noise: float) -> dict:
+    """Watersheds, the depression hierarchy and Fill-Spill-Merge (0.05 m of water on every cell) on a rough
+    n x n grid (the filling benchmark's terrain with ``noise`` m of noise); kernels compiled beforehand."""
+    from cim.hydro import fsm
+
+    small = dem(40)
+    fsm.fill_spill_merge(fsm.hierarchy(small, 1.0), np.ones(int(fsm.basins(small).max()) + 1))
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:n, 0:n].astype(np.float64)
+    z = (np.sin(x / 50) + np.cos(y / 70)) * 5 + rng.normal(0, noise, (n, n)) + x * 0.01
+    t0 = time.perf_counter()
+    lab = fsm.basins(z)
+    t1 = time.perf_counter()
+    h = fsm.hierarchy(z, 1.0, lab)
+    t2 = time.perf_counter()
+    water = np.bincount(lab.ravel(), weights=np.full(z.size, 0.05), minlength=h.n_leaves + 1)
+    res = fsm.fill_spill_merge(h, water)
+    t3 = time.perf_counter()
+    return {
+        "n": n,
+        "noise_m": noise,
+        "basins": h.n_leaves,
+        "lakes": len(res.lakes),
+        "watersheds_s": round(t1 - t0, 2),
+        "hierarchy_s": round(t2 - t1, 2),
+        "fsm_s": round(t3 - t2, 2),
+    }
+
+
 def ponding(store: Path) -> dict:
     import cim
 
@@ -106,6 +136,8 @@ def main() -> None:
     args = ap.parse_args()
     out = {"filling": filling(args.n, args.repeat)}
     print(json.dumps(out, indent=1), flush=True)
+    out["hierarchy"] = [hierarchy(300, 0.05), hierarchy(1000, 0.5)]
+    print(json.dumps(out["hierarchy"], indent=1), flush=True)
     if not args.store.exists():
         from sample_city import build_sample_city
 
