@@ -19,6 +19,7 @@ from .html import HTMLPages
 from .routers import (
     analysis,
     collections,
+    grids,
     highrise,
     imports,
     landing,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analysis.router)
     app.include_router(registered.router())
     app.include_router(processes.router)
+    app.include_router(grids.router)
     app.include_router(tiles.router)
     app.include_router(versions.router)
     app.include_router(sensorthings.router)

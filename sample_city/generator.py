@@ -21,6 +21,7 @@ from cim.model import City
 from cim.store import open_store
 
 from .buildings import plan_buildings
+from .flood import MODEL, swmm_model
 from .layout import SIZE, origin
 from .lidar import write_las
 from .plans import to_buildings
@@ -89,7 +90,14 @@ def _sidecars(path: Path) -> list[Path]:
     return [path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")]
 
 
-def _write_store(path: Path, city: City, features: list, terrain, then: Callable | None = None) -> dict[str, int]:
+def _write_store(
+    path: Path,
+    city: City,
+    features: list,
+    terrain,
+    then: Callable | None = None,
+    blobs: dict[str, bytes] | None = None,
+) -> dict[str, int]:
     """One transaction into ``path``.tmp (then ``then(store)``, e.g. the sensors), then an atomic rename over
     ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +108,7 @@ def _write_store(path: Path, city: City, features: list, terrain, then: Callable
         store = open_store(tmp, create=True)
         try:
             store.init(city, overwrite=True)
-            counts = store.write(features, terrain=terrain)
+            counts = store.write(features, terrain=terrain, blobs=blobs)
             if then is not None:
                 then(store)
         finally:
@@ -166,6 +174,7 @@ def build_sample_city(
     )
     say("store", 0.5)
     events: list = []
+    blobs = {f"swmm/{MODEL}": swmm_model(pipes, nodes)}  # the storm network as a SWMM model (flood.py)
     counts = _write_store(
         store_path,
         city,
@@ -174,6 +183,7 @@ def build_sample_city(
         lambda store: events.extend(
             build_sensors(store, nodes, buildings, structures, seed, days=sensor_days, step_s=sensor_step_s)
         ),
+        blobs,
     )
     say("lidar", 0.8)
     las_points = write_las(las, buildings, terrain, seed)

@@ -47,6 +47,8 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.compliance:ANALYSIS",
     "cim.analysis.screening:ANALYSIS",
     "cim.analysis.clashes:ANALYSIS",
+    "cim.analysis.ponding:ANALYSIS",
+    "cim.analysis.drainage:ANALYSIS",
 )
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes

@@ -93,6 +93,7 @@ def import_files(
     new_terrain = None
     grids: list = []  # point clouds' per-cell ground sums, in file order
     points: list[np.ndarray] = []  # LiDAR building points of every file
+    blobs: dict[str, bytes] = {}  # named blobs of every file (e.g. a SWMM model's source)
     nodes: dict[str, tuple[float, float, float, float]] = {}  # manholes seen so far, for later pipe files
     n = max(len(paths), 1)
     for k, path in enumerate(paths):
@@ -142,6 +143,7 @@ def import_files(
         for sk in ctx.skipped:
             report.skipped.append({"file": name, **sk})
         features += result.features
+        blobs.update(getattr(result, "blobs", None) or {})
         if max_features is not None and len(features) > max_features:
             raise ImportError_(
                 f"The import holds more than {max_features:,} features, the most this service takes "
@@ -178,7 +180,6 @@ def import_files(
         report.clashes = clashes_of_new(store, features, replace=replace)
         if reject_on_clash and report.clashes.clashes:
             raise ClashesFound(report.clashes)
-    blobs: dict[str, bytes] = {}
     if grids or (new_terrain is not None and replace_terrain):
         new_terrain, cells = _mosaic(store, terrain, grids, new_terrain, cell=cell, replace=replace_terrain)
         if cells is not None:
