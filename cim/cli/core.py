@@ -75,6 +75,9 @@ def import_(
     fmt: Annotated[str | None, typer.Option("--format", help="Force a reader instead of detecting it.")] = None,
     utility: Annotated[str | None, typer.Option(help="Utility of pipe files that name none (e.g. sewer).")] = None,
     replace: Annotated[bool, typer.Option(help="Replace features whose ids exist already.")] = False,
+    collection: Annotated[
+        str | None, typer.Option(help="Read the files as a layer: streets, facilities or communities (GeoJSON, OSM).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import files into the store in one transaction: all of them land, or none."""
@@ -94,6 +97,7 @@ def import_(
                 fmt=fmt,
                 replace=replace,
                 utility=utility,
+                collection=collection,
                 progress=lambda stage, f: progress.update(task, description=stage, completed=f),
             )
         s.close()

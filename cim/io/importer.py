@@ -32,12 +32,15 @@ def import_files(
     utility: str | None = None,
     max_features: int | None = None,
     max_points: int | None = None,
+    collection: str | None = None,
 ) -> ImportReport:
     """Read ``paths`` into the store's city and write them in one transaction.
 
     ``crs`` is used for files that declare none; ``names`` (same length as ``paths``) are the names to
     report in errors (uploads are stored under generated names); ``utility`` is the default utility of pipe
-    files that name none (``--utility``); ``max_features`` and ``max_points`` bound what one import takes.
+    files that name none (``--utility``); ``collection`` reads the files as a city-service layer
+    (streets, facilities, communities: :mod:`cim.io.city_layers`); ``max_features`` and ``max_points``
+    bound what one import takes.
     On any error nothing is written and
     an ImportError_ (or InvalidFeature / DuplicateFeature from the store) says where.
     """
@@ -66,7 +69,12 @@ def import_files(
             max_points=max_points,
         )
         try:
-            result = read(path, ctx, fmt)
+            if collection is not None:
+                from .city_layers import read_layer
+
+                result = read_layer(path, ctx, collection, fmt)
+            else:
+                result = read(path, ctx, fmt)
         except ImportError_ as exc:
             exc.where.setdefault("file", name)
             exc.where["file"] = name
