@@ -15,7 +15,7 @@ from cim.store import open_store
 
 from . import errors
 from .deps import require_reader
-from .routers import analysis, collections, highrise, imports, landing, registered, tiles
+from .routers import analysis, collections, highrise, imports, indicators, landing, registered, tiles
 from .settings import Settings
 from .timeouts import TimeLimit
 
@@ -67,5 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(highrise.router)
     app.include_router(analysis.router)
     app.include_router(registered.router())
+    app.include_router(indicators.router)
     app.include_router(tiles.router)
     return app

@@ -24,6 +24,7 @@ from .buildings import plan_buildings
 from .layout import SIZE, origin
 from .lidar import write_las
 from .plans import to_buildings
+from .streets import city_services
 from .terrain import build_terrain
 from .towers import THRESHOLD_TOWERS, Tower
 from .underground import StationBox, basements, metro, utility_tunnels
@@ -156,7 +157,8 @@ def build_sample_city(
         fire_stations=bp.fire_stations,
     )
     say("store", 0.5)
-    counts = _write_store(store_path, city, [*buildings, *pipes, *nodes, *structures], terrain)
+    layers = city_services(buildings, bp.fire_stations)
+    counts = _write_store(store_path, city, [*buildings, *pipes, *nodes, *structures, *layers], terrain)
     say("lidar", 0.8)
     las_points = write_las(las, buildings, terrain, seed)
     say("done", 1.0)

@@ -342,3 +342,50 @@ def test_http_routes_csv_and_bad_input(grid_city, tmp_path):
     empty = make_city(tmp_path / "e", [house(0, 0, 0)]) if (tmp_path / "e").mkdir() is None else None
     with TestClient(create_app(Settings(store=str(empty)))) as client:
         assert_problem(client.post("/analysis/living-circles", json={}), 400, "streets")
+
+
+# -- the indicator board ----------------------------------------------------------------------------------------
+def test_indicator_board(grid_city):
+    from cim import indicators
+
+    def toy(board):  # another analysis adds its indicator in one line
+        return [indicators.row(id="toy", group="toy", title="Toy", value=0.2, unit="share", target=0.1,
+                               target_kind="at-most")]  # fmt: skip
+
+    indicators.register(toy)
+    try:
+        with LocalCity(grid_city) as city:
+            rows = {r.id: r for r in indicators.board(city)}
+            lc = city.analyse("living-circles", {})
+            sh = city.analyse("shelters", {})
+    finally:
+        indicators.unregister(toy)
+    assert rows["toy"].meets is False
+    for c in lc.coverage:
+        r = rows[f"coverage.{c.circle}.{c.kind}"]
+        assert r.value == c.buildings_share and r.meets == (c.buildings_share == 1.0)
+    assert rows["complete-community.share"].value == 0.5  # west complete, east not
+    assert rows["complete-community.share"].breakdown["lacking kindergarten"] == 1
+    assert rows["shelters.area-per-person"].value == pytest.approx(4500 / 4000) == sh.area_per_person_m2
+    assert rows["shelters.area-per-person"].meets is False and rows["shelters.area-per-person"].target == 1.5
+    assert rows["green-buildings.share"].value is None and "year_built" in rows["green-buildings.share"].note
+    uhr = rows["ultra-high-rise.flagged"]
+    assert uhr.value == 0 and uhr.meets and uhr.breakdown == {"low-multi-storey / ok": 26.0}
+    bands = [r for r in rows.values() if r.group == "underground-use"]
+    assert len(bands) == 1 and bands[0].value is None and "terrain" in bands[0].note  # no terrain: no depths
+
+
+def test_indicators_http(grid_city):
+    with TestClient(create_app(Settings(store=str(grid_city)))) as client:
+        js = client.get("/indicators")
+        assert js.status_code == 200, js.text
+        ids = [r["id"] for r in js.json()]
+        assert "shelters.area-per-person" in ids and "coverage.15-minute.middle-school" in ids
+        csv = client.get("/indicators?f=csv")
+        assert csv.headers["content-type"].startswith("text/csv")
+        assert csv.text.splitlines()[0].startswith("id,group,title,value,unit,target")
+        assert len(csv.text.splitlines()) == len(ids) + 1
+        html = client.get("/indicators?f=html")
+        assert html.headers["content-type"].startswith("text/html")
+        assert html.text.count("<svg") >= 3 and "http" not in html.text.split("<body>")[1].replace("http://www.w3", "")
+        assert_problem(client.get("/indicators?f=xml"), 400)
