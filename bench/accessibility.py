@@ -41,13 +41,19 @@ def residential_centroids(n: int) -> np.ndarray:
     return np.array([b.exterior().mean(axis=0) for b in blds if b.use == "residential"], dtype=float)
 
 
-def grid(n: int, spacing: float) -> list[np.ndarray]:
+def grid(n: int, spacing: float, jitter: float = 5.0, seed: int = 3) -> list[np.ndarray]:
+    """Street polylines of a grid over the synthetic city, each crossing moved by up to ``jitter`` metres (a real
+    grid is not perfect, and equal edge lengths everywhere are the worst case of a contraction hierarchy)."""
     x0, y0, x1, y1 = synth.extent(n)
     xs = np.arange(x0, x1 + spacing / 2, spacing)
     ys = np.arange(y0, y1 + spacing / 2, spacing)
-    return [np.column_stack([xs, np.full(len(xs), y)]) for y in ys] + [
-        np.column_stack([np.full(len(ys), x), ys]) for x in xs
-    ]
+    gx, gy = np.meshgrid(xs, ys, indexing="xy")  # (len(ys), len(xs))
+    rng = np.random.default_rng(seed)
+    gx = gx + rng.uniform(-jitter, jitter, gx.shape)
+    gy = gy + rng.uniform(-jitter, jitter, gy.shape)
+    rows = [np.column_stack([gx[j], gy[j]]) for j in range(len(ys))]
+    cols = [np.column_stack([gx[:, i], gy[:, i]]) for i in range(len(xs))]
+    return rows + cols
 
 
 def main() -> None:
@@ -66,6 +72,7 @@ def main() -> None:
         groups[name] = np.arange(k, k + c)
         k += c
     graph = StreetGraph.from_lines(lines)
+    print(time.strftime("%H:%M:%S"), "graph built")
     print(f"{len(homes)} residential buildings, {len(graph.xy)} nodes, {len(graph.u)} street pieces, {k} facilities")
 
     # -- node-snapped problem, as pandana poses it --------------------------------------------------------------

@@ -221,7 +221,8 @@ class OSMReader:
         name = ctx.filename or path.name
         lonlat: list[tuple[float, float]] = []
         items: list[tuple[str, str, dict[str, str], int, int]] = []  # (what, id, tags, start, stop)
-        skipped = 0
+        skipped = 0  # facility relations (multipolygons), not read
+        broken = 0  # ways with nodes missing from the file
         try:
             proc = osmium.FileProcessor(str(path)).with_locations()
             for obj in proc:
@@ -246,7 +247,7 @@ class OSMReader:
                         lonlat += [(n.location.lon, n.location.lat) for n in obj.nodes]
                     except osmium.InvalidLocationError:
                         del lonlat[start:]
-                        skipped += 1
+                        broken += 1
                         continue
                     items.append(("way", f"osm-way-{obj.id}", tags, start, len(lonlat)))
         except RuntimeError as exc:
@@ -291,7 +292,9 @@ class OSMReader:
         except ValidationError as exc:
             err = exc.errors()[0]
             raise ImportError_(f"Invalid feature: {err['msg']}.", file=name) from None
-        warnings = [f"{skipped} relations or ways with missing nodes were skipped"] if skipped else []
+        warnings = [f"{skipped} facility relations (multipolygons) were skipped: not read"] if skipped else []
+        if broken:
+            warnings.append(f"{broken} ways with nodes missing from the file were skipped")
         return ImportResult(
             features=out,
             source_crs="OGC:CRS84",

@@ -147,6 +147,7 @@ def test_unknown_collection(new_store, tmp_path):
 def test_osm_extract(new_store):
     report = import_files(new_store, [DATA / "tiexi_small.osm"])
     assert report.counts == {"streets": 5, "facilities": 7}
+    assert report.files[0]["format"] == "osm" and "1 facility relations" in report.files[0]["warnings"][0]
     s = {f.id: f for f in new_store.iter_features("streets")}
     assert s["osm-way-100"].name == "北一西路" and s["osm-way-100"].street_class == "primary"
     assert s["osm-way-102"].street_class == "footway" and s["osm-way-102"].walkable and not s["osm-way-102"].drivable
