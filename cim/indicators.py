@@ -193,7 +193,7 @@ def living_circle_coverage(b: Board) -> list[Indicator]:
         row(
             id=f"coverage.{c.circle}.{c.kind}",
             group="living-circle-coverage",
-            title=f"{c.circle} circle: homes within {c.distance_m:g} m of a {c.kind}",
+            title=f"{c.circle}: homes within {c.distance_m:g} m of {c.kind}",
             value=c.buildings_share,
             unit="share",
             target=1.0,
