@@ -389,3 +389,13 @@ def test_indicators_http(grid_city):
         assert html.headers["content-type"].startswith("text/html")
         assert html.text.count("<svg") >= 3 and "http" not in html.text.split("<body>")[1].replace("http://www.w3", "")
         assert_problem(client.get("/indicators?f=xml"), 400)
+
+
+def test_board_without_layers_says_why(tmp_path):
+    from cim import indicators
+
+    path = make_city(tmp_path, [house(0, 50, 10, year_built=2022, green_star=2)])
+    with LocalCity(path) as city:
+        rows = {r.group: r for r in indicators.board(city)}
+    assert rows["living-circle-coverage"].value is None and "streets" in rows["living-circle-coverage"].note
+    assert rows["green-buildings"].value == 1.0 and rows["green-buildings"].meets
