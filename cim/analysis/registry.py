@@ -46,6 +46,7 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.excavation:ANALYSIS",
     "cim.analysis.compliance:ANALYSIS",
     "cim.analysis.screening:ANALYSIS",
+    "cim.analysis.clashes:ANALYSIS",
     "cim.analysis.living_circles:ANALYSIS",
     "cim.analysis.shelters:ANALYSIS",
     "cim.analysis.green_buildings:ANALYSIS",
