@@ -22,6 +22,7 @@ from .routers import (
     grids,
     highrise,
     imports,
+    indicators,
     landing,
     processes,
     registered,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registered.router())
     app.include_router(processes.router)
     app.include_router(grids.router)
+    app.include_router(indicators.router)
     app.include_router(tiles.router)
     app.include_router(versions.router)
     app.include_router(sensorthings.router)

@@ -26,6 +26,7 @@ from .layout import SIZE, origin
 from .lidar import write_las
 from .plans import to_buildings
 from .sensors import DAYS, STEP_S, SeededEvent, build_sensors
+from .streets import city_services
 from .terrain import build_terrain
 from .towers import THRESHOLD_TOWERS, Tower
 from .underground import StationBox, basements, metro, utility_tunnels
@@ -173,12 +174,13 @@ def build_sample_city(
         fire_stations=bp.fire_stations,
     )
     say("store", 0.5)
+    layers = city_services(buildings, bp.fire_stations)
     events: list = []
     blobs = {f"swmm/{MODEL}": swmm_model(pipes, nodes)}  # the storm network as a SWMM model (flood.py)
     counts = _write_store(
         store_path,
         city,
-        [*buildings, *pipes, *nodes, *structures],
+        [*buildings, *pipes, *nodes, *structures, *layers],
         terrain,
         lambda store: events.extend(
             build_sensors(store, nodes, buildings, structures, seed, days=sensor_days, step_s=sensor_step_s)
