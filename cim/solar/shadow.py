@@ -1,0 +1,214 @@
+"""Shadow tests: which façade points see the sun at which steps.
+
+**LOD1 prisms, exact and vectorised** (:func:`shadow_tops`).  A prism (footprint, vertical walls, flat roof at
+elevation R, standing on the ground) blocks the ray from a point at height z towards the sun (horizontal
+direction u, altitude h) iff the ray's plan line enters the footprint at a distance d with z + d tan h < R.  For
+one column (plan position) and one step the whole vertical line of points is therefore answered by one number,
+the **shadow top** S = max over the footprint edges that the plan ray crosses of (R_edge - d_edge tan h): the
+point at z is in shadow iff z < S.  (The first crossing of a footprint gives its largest R - d tan h, so taking
+every crossed edge gives the same maximum without tracking polygons.)  The plan ray-edge crossings of all
+columns of a building against all candidate edges, for all steps, are one numpy expression reduced by
+``np.maximum.reduceat`` over the steps.
+
+Candidates are culled by the sun's sweep: for each step, a building is a candidate only when its bounding box,
+seen along the sun's direction, overlaps the columns' bounding box across it, lies in front of them, and is
+tall enough to reach them from its nearest corner ((R - z_low) >= gap x tan h).
+
+**LOD2 surfaces and the terrain** (:func:`rays_blocked`): ray casting with trimesh (Embree through ``embreex``
+when it is installed, else trimesh's own triangle engine) from each point towards the sun, only for the
+(point, step) pairs the prisms left sunlit and that a LOD2 building could reach (the same cull) or that lie
+below the terrain's highest point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PAIR_BUDGET = 2_000_000  # column x (step, edge) elements per numpy block
+MIN_TAN = np.tan(np.radians(0.5))  # altitude floor for reach computations
+
+
+@dataclass
+class Prisms:
+    """LOD1 prisms as footprint edges.
+
+    a, b : (E, 2) edge end points (city CRS metres); top : (E,) roof elevation of the edge's prism;
+    owner : (E,) prism index, edges sorted by it; bbox : (O, 4) minx, miny, maxx, maxy per prism;
+    height : (O,) roof elevation per prism; ids : prism ids.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    top: np.ndarray
+    owner: np.ndarray
+    bbox: np.ndarray
+    height: np.ndarray
+    ids: list[str]
+
+    @classmethod
+    def build(
+        cls, footprints: Sequence[Sequence[Sequence[Sequence[float]]]], roofs: Sequence[float], ids: Sequence[str]
+    ):
+        a_l, b_l, own, boxes = [], [], [], []
+        for k, fp in enumerate(footprints):
+            rings = [np.asarray(r, dtype=float)[:, :2] for r in fp]
+            for r in rings:
+                if len(r) > 1 and np.array_equal(r[0], r[-1]):  # exact: allclose is relative
+                    r = r[:-1]
+                a_l.append(r)
+                b_l.append(np.roll(r, -1, axis=0))
+                own.append(np.full(len(r), k))
+            ext = rings[0]
+            boxes.append([ext[:, 0].min(), ext[:, 1].min(), ext[:, 0].max(), ext[:, 1].max()])
+        if not a_l:
+            return cls.empty()
+        owner = np.concatenate(own).astype(np.int64)
+        roofs_a = np.asarray(roofs, dtype=float)
+        return cls(
+            np.concatenate(a_l), np.concatenate(b_l), roofs_a[owner], owner, np.asarray(boxes), roofs_a, list(ids)
+        )
+
+    @classmethod
+    def empty(cls) -> Prisms:
+        z2 = np.zeros((0, 2))
+        return cls(z2, z2, np.zeros(0), np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0), [])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def edge_ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """(start, count) of each prism's edges."""
+        count = np.bincount(self.owner, minlength=len(self.ids))
+        return np.cumsum(count) - count, count
+
+
+def candidates(
+    xy: np.ndarray,
+    z_low: float,
+    horizontal: np.ndarray,
+    tan_alt: np.ndarray,
+    bbox: np.ndarray,
+    top: np.ndarray,
+    max_reach: float,
+) -> np.ndarray:
+    """(T, O) bool: obstacle o (bounding box ``bbox``, top elevation ``top``) may shade some point of ``xy``
+    at or above ``z_low`` at step t (sun's horizontal direction ``horizontal[t]``, altitude tangent ``tan_alt[t]``)."""
+    out = np.zeros((len(horizontal), len(bbox)), bool)
+    if len(bbox) == 0 or len(xy) == 0:
+        return out
+    up = tan_alt > 0
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    tall = top > z_low
+    gap_x = np.maximum(0.0, np.maximum(bbox[:, 0] - x1, x0 - bbox[:, 2]))
+    gap_y = np.maximum(0.0, np.maximum(bbox[:, 1] - y1, y0 - bbox[:, 3]))
+    tmin = max(float(tan_alt[up].min()) if up.any() else MIN_TAN, MIN_TAN)
+    reach = np.minimum((top - z_low) / tmin, max_reach)
+    near = np.flatnonzero(tall & (np.hypot(gap_x, gap_y) <= reach))
+    ts = np.flatnonzero(up)
+    if len(near) == 0 or len(ts) == 0:
+        return out
+    bb = bbox[near]
+    oc = np.stack(
+        [bb[:, [0, 1]], bb[:, [2, 1]], bb[:, [2, 3]], bb[:, [0, 3]]], axis=1
+    )  # (O', 4, 2) obstacle box corners
+    gc = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    u = horizontal[ts]  # (T', 2) along the sun
+    p = np.column_stack([-u[:, 1], u[:, 0]])  # across
+    o_al = np.einsum("okc,tc->tok", oc, u)
+    o_ac = np.einsum("okc,tc->tok", oc, p)
+    g_al = gc @ u.T  # (4, T')
+    g_ac = gc @ p.T
+    across = (o_ac.max(axis=2) >= g_ac.min(axis=0)[:, None]) & (o_ac.min(axis=2) <= g_ac.max(axis=0)[:, None])
+    ahead = o_al.max(axis=2) > g_al.min(axis=0)[:, None]
+    gap = np.maximum(o_al.min(axis=2) - g_al.max(axis=0)[:, None], 0.0)
+    high = gap * tan_alt[ts][:, None] < (top[near] - z_low)[None, :]
+    sel = across & ahead & high
+    out[np.ix_(ts, near)] = sel
+    return out
+
+
+def shadow_tops(
+    origin: np.ndarray,
+    z_low: float,
+    horizontal: np.ndarray,
+    tan_alt: np.ndarray,
+    prisms: Prisms,
+    *,
+    max_reach: float = 3000.0,
+    active: np.ndarray | None = None,
+) -> np.ndarray:
+    """(C, T) shadow tops (elevation, metres; -inf where no prism lies on the plan ray) of columns ``origin``.
+
+    origin : (C, 2) plan positions; z_low : lowest point elevation of these columns (culling);
+    horizontal : (T, 2) sun directions; tan_alt : (T,); active : (T,) steps to compute (default all).
+    Exact for prisms: the point at elevation z is shaded at step t iff z < S[c, t].
+    """
+    C, T = len(origin), len(horizontal)
+    S = np.full((C, T), -np.inf)
+    if C == 0 or len(prisms) == 0:
+        return S
+    tan_eff = np.where(active, tan_alt, -1.0) if active is not None else tan_alt
+    cand = candidates(origin, z_low, horizontal, tan_eff, prisms.bbox, prisms.height, max_reach)
+    pt, po = np.nonzero(cand)  # sorted by step
+    if len(pt) == 0:
+        return S
+    start, count = prisms.edge_ranges()
+    n = count[po]
+    et = np.repeat(pt, n)
+    ee = np.repeat(start[po] - np.cumsum(n) + n, n) + np.arange(n.sum())
+    # blocks of whole steps with at most PAIR_BUDGET column x pair elements
+    steps, first = np.unique(et, return_index=True)
+    bounds = np.r_[first, len(et)]
+    per = max(1, PAIR_BUDGET // C)
+    i = 0
+    while i < len(steps):
+        j = i + 1
+        while j < len(steps) and bounds[j + 1] - bounds[i] <= per:
+            j += 1
+        sl = slice(bounds[i], bounds[j])
+        t, e = et[sl], ee[sl]
+        d = horizontal[t]  # (P, 2)
+        a = prisms.a[e]
+        ab = prisms.b[e] - a
+        den = d[:, 0] * ab[:, 1] - d[:, 1] * ab[:, 0]  # (P,)
+        ok = np.abs(den) > 1e-12
+        inv = np.where(ok, 1.0 / np.where(ok, den, 1.0), 0.0)
+        wx = a[None, :, 0] - origin[:, 0, None]  # (C, P)
+        wy = a[None, :, 1] - origin[:, 1, None]
+        dist = (wx * ab[:, 1] - wy * ab[:, 0]) * inv
+        s = (wx * d[:, 1] - wy * d[:, 0]) * inv
+        hit = (s >= 0.0) & (s <= 1.0) & (dist > 1e-9) & ok
+        val = np.where(hit, prisms.top[e] - dist * tan_alt[t], -np.inf)
+        local = bounds[i:j] - bounds[i]
+        S[:, steps[i:j]] = np.maximum(S[:, steps[i:j]], np.maximum.reduceat(val, local, axis=1))
+        i = j
+    return S
+
+
+def intersector(mesh: Any) -> Any:
+    """A trimesh ray intersector for ``mesh`` (a trimesh.Trimesh): Embree when available, else trimesh's own."""
+    try:
+        from trimesh.ray.ray_pyembree import RayMeshIntersector
+
+        return RayMeshIntersector(mesh)
+    except Exception:  # embreex missing or failing: the pure numpy engine
+        from trimesh.ray.ray_triangle import RayMeshIntersector
+
+        return RayMeshIntersector(mesh)
+
+
+def engine_name(ray: Any) -> str:
+    return "embree" if "pyembree" in type(ray).__module__ else "trimesh"
+
+
+def rays_blocked(ray: Any, origins: np.ndarray, directions: np.ndarray, chunk: int = 1_000_000) -> np.ndarray:
+    """(R,) bool: the ray from origins[i] (R, 3) along directions[i] (R, 3) hits the intersector's mesh."""
+    out = np.zeros(len(origins), bool)
+    for k in range(0, len(origins), chunk):
+        out[k : k + chunk] = ray.intersects_any(origins[k : k + chunk], directions[k : k + chunk])
+    return out
