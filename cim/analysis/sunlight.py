@@ -430,7 +430,10 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         facing = cols.facing[ci]
         active = facing.any(axis=0)
         zlow = float(z.min())
-        S = shadow.shadow_tops(origin, zlow, hz, tan, prisms, max_reach=reach, active=active)
+        zcol = np.full(len(ci), np.inf)
+        np.minimum.at(zcol, pc, z)
+        wall = cols.wall[ci]
+        S = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, prisms, max_reach=reach)
         sun_wo = facing[pc] & (z[:, None] >= S[pc])
         if ray is not None:
             lod2_t = shadow.candidates(origin, zlow, hz, np.where(active, tan, -1.0), lod2_bbox, lod2_top, reach).any(1)
@@ -443,7 +446,7 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         sun_w = sun_wo.copy()
         blocked = []
         for pp in prop_prisms:
-            Sk = shadow.shadow_tops(origin, zlow, hz, tan, pp, max_reach=reach, active=active)
+            Sk = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, pp, max_reach=reach)
             shaded = sun_wo & (z[:, None] < Sk[pc])
             blocked.append(shaded.any(axis=1))
             sun_w &= ~shaded

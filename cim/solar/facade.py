@@ -27,6 +27,7 @@ class Columns:
     xy : (C, 2) position on the wall, city CRS metres; origin : (C, 2) the same, ``offset`` out from the wall.
     normal : (C, 2) outward unit normal of the wall.  building : (C,) index of the building in the input list.
     facing : (C, T) bool, the sun is in front of the wall (beyond the sweep angle) at step t.
+    wall : (C,) index of the wall (footprint edge) the column stands on; columns of a wall share ``facing``.
     """
 
     xy: np.ndarray
@@ -34,6 +35,7 @@ class Columns:
     normal: np.ndarray
     building: np.ndarray
     facing: np.ndarray
+    wall: np.ndarray
 
     def __len__(self) -> int:
         return len(self.xy)
@@ -110,6 +112,7 @@ def facade_columns(
         normal=normal[w],
         building=own_e[w].astype(np.int64),
         facing=facing_w[w],
+        wall=w.astype(np.int64),
     )
 
 

@@ -86,7 +86,7 @@ class Prisms:
         return np.cumsum(count) - count, count
 
 
-def candidates(
+def candidate_pairs(
     xy: np.ndarray,
     z_low: float,
     horizontal: np.ndarray,
@@ -94,12 +94,13 @@ def candidates(
     bbox: np.ndarray,
     top: np.ndarray,
     max_reach: float,
-) -> np.ndarray:
-    """(T, O) bool: obstacle o (bounding box ``bbox``, top elevation ``top``) may shade some point of ``xy``
-    at or above ``z_low`` at step t (sun's horizontal direction ``horizontal[t]``, altitude tangent ``tan_alt[t]``)."""
-    out = np.zeros((len(horizontal), len(bbox)), bool)
+) -> tuple[np.ndarray, np.ndarray]:
+    """(step, obstacle) index pairs, sorted by step: obstacle o (bounding box ``bbox``, top elevation ``top``)
+    may shade some point of ``xy`` at or above ``z_low`` at step t (sun's horizontal direction ``horizontal[t]``,
+    altitude tangent ``tan_alt[t]``; steps with ``tan_alt <= 0`` are skipped)."""
+    none = np.zeros(0, np.int64), np.zeros(0, np.int64)
     if len(bbox) == 0 or len(xy) == 0:
-        return out
+        return none
     up = tan_alt > 0
     x0, y0 = xy.min(axis=0)
     x1, y1 = xy.max(axis=0)
@@ -111,24 +112,35 @@ def candidates(
     near = np.flatnonzero(tall & (np.hypot(gap_x, gap_y) <= reach))
     ts = np.flatnonzero(up)
     if len(near) == 0 or len(ts) == 0:
-        return out
+        return none
     bb = bbox[near]
-    oc = np.stack(
-        [bb[:, [0, 1]], bb[:, [2, 1]], bb[:, [2, 3]], bb[:, [0, 3]]], axis=1
-    )  # (O', 4, 2) obstacle box corners
-    gc = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    cx, cy = 0.5 * (bb[:, 0] + bb[:, 2]), 0.5 * (bb[:, 1] + bb[:, 3])
+    hx, hy = 0.5 * (bb[:, 2] - bb[:, 0]), 0.5 * (bb[:, 3] - bb[:, 1])
+    gx, gy, gw, gh = 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * (x1 - x0), 0.5 * (y1 - y0)
     u = horizontal[ts]  # (T', 2) along the sun
-    p = np.column_stack([-u[:, 1], u[:, 0]])  # across
-    o_al = np.einsum("okc,tc->tok", oc, u)
-    o_ac = np.einsum("okc,tc->tok", oc, p)
-    g_al = gc @ u.T  # (4, T')
-    g_ac = gc @ p.T
-    across = (o_ac.max(axis=2) >= g_ac.min(axis=0)[:, None]) & (o_ac.min(axis=2) <= g_ac.max(axis=0)[:, None])
-    ahead = o_al.max(axis=2) > g_al.min(axis=0)[:, None]
-    gap = np.maximum(o_al.min(axis=2) - g_al.max(axis=0)[:, None], 0.0)
+    ux, uy = np.abs(u[:, 0])[:, None], np.abs(u[:, 1])[:, None]
+    # box projections: centre +- half extent, along u and across (p = (-uy, ux))
+    o_al = cx[None, :] * u[:, 0, None] + cy[None, :] * u[:, 1, None]
+    o_ac = -cx[None, :] * u[:, 1, None] + cy[None, :] * u[:, 0, None]
+    o_r = hx[None, :] * ux + hy[None, :] * uy  # half extent along and across are the same for a box
+    o_rc = hx[None, :] * uy + hy[None, :] * ux
+    g_al = gx * u[:, 0] + gy * u[:, 1]
+    g_ac = -gx * u[:, 1] + gy * u[:, 0]
+    g_r = (gw * ux + gh * uy)[:, 0]
+    g_rc = (gw * uy + gh * ux)[:, 0]
+    across = np.abs(o_ac - g_ac[:, None]) <= o_rc + g_rc[:, None]
+    ahead = o_al + o_r > (g_al - g_r)[:, None]
+    gap = np.maximum(o_al - o_r - (g_al + g_r)[:, None], 0.0)
     high = gap * tan_alt[ts][:, None] < (top[near] - z_low)[None, :]
-    sel = across & ahead & high
-    out[np.ix_(ts, near)] = sel
+    ti, oi = np.nonzero(across & ahead & high)
+    return ts[ti], near[oi]
+
+
+def candidates(xy, z_low, horizontal, tan_alt, bbox, top, max_reach) -> np.ndarray:
+    """(T, O) bool form of :func:`candidate_pairs`."""
+    out = np.zeros((len(horizontal), len(bbox)), bool)
+    t, o = candidate_pairs(xy, z_low, horizontal, tan_alt, bbox, top, max_reach)
+    out[t, o] = True
     return out
 
 
@@ -153,8 +165,7 @@ def shadow_tops(
     if C == 0 or len(prisms) == 0:
         return S
     tan_eff = np.where(active, tan_alt, -1.0) if active is not None else tan_alt
-    cand = candidates(origin, z_low, horizontal, tan_eff, prisms.bbox, prisms.height, max_reach)
-    pt, po = np.nonzero(cand)  # sorted by step
+    pt, po = candidate_pairs(origin, z_low, horizontal, tan_eff, prisms.bbox, prisms.height, max_reach)
     if len(pt) == 0:
         return S
     start, count = prisms.edge_ranges()
@@ -165,6 +176,8 @@ def shadow_tops(
     steps, first = np.unique(et, return_index=True)
     bounds = np.r_[first, len(et)]
     per = max(1, PAIR_BUDGET // C)
+    centre = origin.mean(axis=0)
+    oc = (origin - centre).astype(np.float32)
     i = 0
     while i < len(steps):
         j = i + 1
@@ -172,20 +185,22 @@ def shadow_tops(
             j += 1
         sl = slice(bounds[i], bounds[j])
         t, e = et[sl], ee[sl]
-        d = horizontal[t]  # (P, 2)
-        a = prisms.a[e]
-        ab = prisms.b[e] - a
+        # float32 in coordinates local to the columns (errors ~1e-4 m over kilometres)
+        d = horizontal[t].astype(np.float32)  # (P, 2)
+        a = (prisms.a[e] - centre).astype(np.float32)
+        ab = (prisms.b[e] - prisms.a[e]).astype(np.float32)
         den = d[:, 0] * ab[:, 1] - d[:, 1] * ab[:, 0]  # (P,)
-        ok = np.abs(den) > 1e-12
-        inv = np.where(ok, 1.0 / np.where(ok, den, 1.0), 0.0)
-        wx = a[None, :, 0] - origin[:, 0, None]  # (C, P)
-        wy = a[None, :, 1] - origin[:, 1, None]
+        ok = np.abs(den) > 1e-9
+        inv = np.where(ok, 1.0 / np.where(ok, den, 1.0), 0.0).astype(np.float32)
+        wx = a[None, :, 0] - oc[:, 0, None]  # (C, P)
+        wy = a[None, :, 1] - oc[:, 1, None]
         dist = (wx * ab[:, 1] - wy * ab[:, 0]) * inv
         s = (wx * d[:, 1] - wy * d[:, 0]) * inv
-        hit = (s >= 0.0) & (s <= 1.0) & (dist > 1e-9) & ok
-        val = np.where(hit, prisms.top[e] - dist * tan_alt[t], -np.inf)
+        hit = (s >= 0.0) & (s <= 1.0) & (dist > 1e-6)
+        val = np.where(hit, (prisms.top[e] - z_low).astype(np.float32) - dist * tan_alt[t].astype(np.float32), -np.inf)
         local = bounds[i:j] - bounds[i]
-        S[:, steps[i:j]] = np.maximum(S[:, steps[i:j]], np.maximum.reduceat(val, local, axis=1))
+        red = np.maximum.reduceat(val, local, axis=1).astype(np.float64) + z_low
+        S[:, steps[i:j]] = np.maximum(S[:, steps[i:j]], red)
         i = j
     return S
 
@@ -212,3 +227,35 @@ def rays_blocked(ray: Any, origins: np.ndarray, directions: np.ndarray, chunk: i
     for k in range(0, len(origins), chunk):
         out[k : k + chunk] = ray.intersects_any(origins[k : k + chunk], directions[k : k + chunk])
     return out
+
+
+def shadow_tops_by_wall(
+    origin: np.ndarray,
+    wall: np.ndarray,
+    facing: np.ndarray,
+    z_low: np.ndarray,
+    horizontal: np.ndarray,
+    tan_alt: np.ndarray,
+    prisms: Prisms,
+    *,
+    max_reach: float = 3000.0,
+) -> np.ndarray:
+    """:func:`shadow_tops` wall by wall: each wall's columns only at the steps the sun faces it, culled with the
+    wall's own (thin) bounding box.  wall : (C,) wall index; facing : (C, T); z_low : (C,) lowest point per column."""
+    S = np.full(facing.shape, -np.inf)
+    if len(prisms) == 0 or len(origin) == 0:
+        return S
+    order = np.argsort(wall, kind="stable")
+    walls, first = np.unique(wall[order], return_index=True)
+    for k, start in enumerate(first):
+        idx = order[start : first[k + 1] if k + 1 < len(first) else len(order)]
+        S[idx] = shadow_tops(
+            origin[idx],
+            float(z_low[idx].min()),
+            horizontal,
+            tan_alt,
+            prisms,
+            max_reach=max_reach,
+            active=facing[idx[0]],
+        )
+    return S
