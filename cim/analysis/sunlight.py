@@ -213,9 +213,9 @@ def runs(sunlit: np.ndarray, min_len: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lonlat(epsg: int, xy: np.ndarray) -> tuple[float, float]:
-    from pyproj import Transformer
+    from ..solar.sun import transformer
 
-    tr = Transformer.from_crs(f"EPSG:{epsg}", "EPSG:4326", always_xy=True)
+    tr = transformer(f"EPSG:{epsg}", "EPSG:4326")
     lon, lat = tr.transform(float(xy[0]), float(xy[1]))
     return float(lon), float(lat)
 
@@ -286,6 +286,50 @@ def _targets(city, req: SunlightRequest, polys: list[shapely.Polygon]) -> list[B
     return found
 
 
+def _terrain_max_near(terrain, xy: np.ndarray, z_low: float, top: float, tan_alt: np.ndarray, reach: float) -> float:
+    """Highest DEM node that a ray from these columns (lowest point ``z_low``) could meet: the terrain can only rise
+    above a ray within (top - z_low) / tan(lowest altitude) of its start; refined once with the local maximum."""
+    if terrain is None or not np.isfinite(top) or len(tan_alt) == 0 or top <= z_low:
+        return top if top > z_low else -np.inf
+    tmin = max(float(tan_alt.min()), float(np.tan(np.radians(0.5))))
+    ny, nx = terrain.shape
+    local = top
+    for _ in range(2):
+        r = min((local - z_low) / tmin, reach) + terrain.cell
+        i0, j0 = np.floor((xy.min(axis=0) - r - [terrain.x0, terrain.y0]) / terrain.cell).astype(int)
+        i1, j1 = np.ceil((xy.max(axis=0) + r - [terrain.x0, terrain.y0]) / terrain.cell).astype(int)
+        win = terrain.z[max(j0, 0) : max(min(j1 + 1, ny), 0), max(i0, 0) : max(min(i1 + 1, nx), 0)]
+        if win.size == 0 or np.isnan(win).all():
+            return -np.inf
+        local = min(local, float(np.nanmax(win)))
+        if local <= z_low:
+            return -np.inf
+    return local
+
+
+NEAR_M = 200.0  # metres: every building this close to the targets is loaded as an obstacle
+
+
+def _obstacles(city, xy: np.ndarray, z_low: float, tan_min: float, reach: float) -> list[Building]:
+    """Buildings that may shade points at or above ``z_low`` near ``xy``: all within NEAR_M of the targets' box,
+    and farther out (up to ``reach``) only those whose solid rises above z_low + NEAR_M x tan(lowest altitude)
+    (the store's 3-D index answers that)."""
+    from ..store.base import Region
+
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    found = {
+        b.id: b
+        for b in city.store.iter_features(
+            "buildings", region=Region.box(lo[0] - NEAR_M, lo[1] - NEAR_M, hi[0] + NEAR_M, hi[1] + NEAR_M)
+        )
+    }
+    zmin = z_low + NEAR_M * max(tan_min, float(np.tan(np.radians(0.5))))
+    far = Region.box(lo[0] - reach, lo[1] - reach, hi[0] + reach, hi[1] + reach, zmin, 1e5)
+    for b in city.store.iter_features("buildings", region=far):
+        found.setdefault(b.id, b)
+    return list(found.values())
+
+
 def _floors(b: Building) -> tuple[int, float]:
     n = b.floors_above if b.floors_above else max(1, int(round(b.height / 3.0)))
     return n, b.height / n
@@ -296,7 +340,6 @@ def run(city, req: SunlightRequest) -> SunlightResult:
     from ..mesh import building_meshes
     from ..solar import facade, shadow
     from ..solar.sun import solar_term_date, sun_track
-    from ..store.base import Region
 
     rules: SunlightRules = load_sunlight_rules()
     samp = rules.sampling
@@ -370,8 +413,8 @@ def run(city, req: SunlightRequest) -> SunlightResult:
 
     # existing obstacles within reach
     reach = float(samp["max_reach_m"])
-    lo, hi = allxy.min(axis=0) - reach, allxy.max(axis=0) + reach
-    near = list(city.store.iter_features("buildings", region=Region.box(lo[0], lo[1], hi[0], hi[1])))
+    near = _obstacles(city, allxy, float(ground.min() + sill), float(track.tan_altitude[up].min()) if up.any() else 0.0,
+                      reach)  # fmt: skip
     lod1 = [b for b in near if not b.surfaces]
     lod2 = [b for b in near if b.surfaces]
     prisms = shadow.Prisms.build([b.footprint for b in lod1], [b.roof_elevation for b in lod1], [b.id for b in lod1])
@@ -384,7 +427,11 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         lod2_top = np.array([max(p[2] for s in b.surfaces for r in s.rings for p in r) for b in lod2])
     terrain_top = -np.inf
     if terrain is not None:
-        tm = city.terrain_mesh((lo[0], lo[1], hi[0], hi[1]))
+        # the terrain can rise above a ray only within (highest ground - lowest point) / tan(lowest altitude)
+        tan_min = max(float(tan[up].min()) if up.any() else 1.0, float(np.tan(np.radians(0.5))))
+        t_r = min(reach, max(float(np.nanmax(terrain.z)) - float(ground.min() + sill), 0.0) / tan_min) + terrain.cell
+        t_lo, t_hi = allxy.min(axis=0) - t_r, allxy.max(axis=0) + t_r
+        tm = city.terrain_mesh((t_lo[0], t_lo[1], t_hi[0], t_hi[1]), max_cells=400_000)
         if tm is not None and len(tm.faces):
             ray_parts.append((tm.vertices - [local[0], local[1], 0.0], tm.faces))
             terrain_top = float(tm.vertices[:, 2].max())
@@ -437,7 +484,8 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         sun_wo = facing[pc] & (z[:, None] >= S[pc])
         if ray is not None:
             lod2_t = shadow.candidates(origin, zlow, hz, np.where(active, tan, -1.0), lod2_bbox, lod2_top, reach).any(1)
-            cand = sun_wo & (lod2_t[None, :] | (z < terrain_top)[:, None])
+            t_top = _terrain_max_near(terrain, origin, zlow, terrain_top, tan[active & up], reach)
+            cand = sun_wo & (lod2_t[None, :] | (z < t_top)[:, None])
             r, t = np.nonzero(cand)
             if len(r):
                 o = np.column_stack([origin[pc[r]] - local, z[r]])

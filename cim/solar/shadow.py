@@ -57,10 +57,10 @@ class Prisms:
         for k, fp in enumerate(footprints):
             rings = [np.asarray(r, dtype=float)[:, :2] for r in fp]
             for r in rings:
-                if len(r) > 1 and np.array_equal(r[0], r[-1]):  # exact: allclose is relative
+                if len(r) > 1 and r[0, 0] == r[-1, 0] and r[0, 1] == r[-1, 1]:  # exact: allclose is relative
                     r = r[:-1]
                 a_l.append(r)
-                b_l.append(np.roll(r, -1, axis=0))
+                b_l.append(np.concatenate([r[1:], r[:1]]))
                 own.append(np.full(len(r), k))
             ext = rings[0]
             boxes.append([ext[:, 0].min(), ext[:, 1].min(), ext[:, 0].max(), ext[:, 1].max()])

@@ -80,11 +80,17 @@ def solar_term_date(year: int, longitude_deg: float) -> dt.date:
     return when.date()
 
 
-def grid_north_bearing(lon: float, lat: float, epsg: int) -> float:
-    """Bearing of true north in the grid of ``epsg`` at (lon, lat), degrees clockwise from grid north."""
+@lru_cache(maxsize=16)
+def transformer(src: str, dst: str):
+    """A cached pyproj Transformer (x, y order); building one costs tens of milliseconds or more."""
     from pyproj import Transformer
 
-    tr = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def grid_north_bearing(lon: float, lat: float, epsg: int) -> float:
+    """Bearing of true north in the grid of ``epsg`` at (lon, lat), degrees clockwise from grid north."""
+    tr = transformer("EPSG:4326", f"EPSG:{epsg}")
     crs_is_projected = tr.target_crs is not None and tr.target_crs.is_projected
     if not crs_is_projected:
         return 0.0
