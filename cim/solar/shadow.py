@@ -229,6 +229,73 @@ def rays_blocked(ray: Any, origins: np.ndarray, directions: np.ndarray, chunk: i
     return out
 
 
+def wall_shadow_tops(
+    p0: np.ndarray,
+    delta: np.ndarray,
+    n: int,
+    z_low: float,
+    horizontal: np.ndarray,
+    tan_alt: np.ndarray,
+    prisms: Prisms,
+    *,
+    max_reach: float = 3000.0,
+    active: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, T) shadow tops of n equally spaced columns p0 + k delta (k = 0..n-1) on one straight wall.
+
+    The same answer as :func:`shadow_tops`, computed per (step, edge) pair instead of per (column, step, edge):
+    seen along the sun, the columns a given edge covers form one index range [k0, k1] (their across-sun
+    coordinate is linear in k) and the distance to the edge along the ray is linear in k too, so only the
+    (column, step) entries that really cross an edge are generated and reduced with ``np.maximum.at``.
+    """
+    T = len(horizontal)
+    S = np.full((n, T), -np.inf)
+    if n == 0 or len(prisms) == 0:
+        return S
+    tan_eff = np.where(active, tan_alt, -1.0) if active is not None else tan_alt
+    ends = np.stack([p0, p0 + (n - 1) * delta])
+    pt, po = candidate_pairs(ends, z_low, horizontal, tan_eff, prisms.bbox, prisms.height, max_reach)
+    if len(pt) == 0:
+        return S
+    start, count = prisms.edge_ranges()
+    m = count[po]
+    t = np.repeat(pt, m)
+    e = np.repeat(start[po] - np.cumsum(m) + m, m) + np.arange(m.sum())
+    u = horizontal[t]
+    vx, vy = -u[:, 1], u[:, 0]
+    a = prisms.a[e] - p0
+    b = prisms.b[e] - p0
+    ca, cb = a[:, 0] * vx + a[:, 1] * vy, b[:, 0] * vx + b[:, 1] * vy  # across the sun, from column 0
+    la, lb = a[:, 0] * u[:, 0] + a[:, 1] * u[:, 1], b[:, 0] * u[:, 0] + b[:, 1] * u[:, 1]  # along the sun
+    cd = delta[0] * vx + delta[1] * vy
+    ld = delta[0] * u[:, 0] + delta[1] * u[:, 1]
+    dc = cb - ca
+    ok = np.abs(dc) > 1e-12  # an edge parallel to the ray is met through its neighbours
+    g = np.where(ok, (lb - la) / np.where(ok, dc, 1.0), 0.0)
+    lo_c, hi_c = np.minimum(ca, cb), np.maximum(ca, cb)
+    moving = np.abs(cd) > 1e-12
+    safe = np.where(moving, cd, 1.0)
+    ka, kb = ca / safe, cb / safe  # the k where column k meets each end of the edge, across the sun
+    k0 = np.where(moving, np.ceil(np.minimum(ka, kb) - 1e-9), np.where((lo_c <= 1e-9) & (hi_c >= -1e-9), 0, n))
+    k1 = np.where(moving, np.floor(np.maximum(ka, kb) + 1e-9), np.where((lo_c <= 1e-9) & (hi_c >= -1e-9), n - 1, -1))
+    k0 = np.clip(k0, 0, n).astype(np.int64)
+    k1 = np.clip(k1, -1, n - 1).astype(np.int64)
+    cnt = np.where(ok, np.maximum(k1 - k0 + 1, 0), 0)
+    total = int(cnt.sum())
+    if total == 0:
+        return S
+    alpha = la - ca * g  # distance along the ray from column 0 to the edge, at k = 0 ...
+    beta = cd * g - ld  # ... and its change per column
+    rep = np.repeat(np.arange(len(t)), cnt)
+    k = k0[rep] + (np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    dist = alpha[rep] + beta[rep] * k
+    front = dist > 1e-6
+    rep, k, dist = rep[front], k[front], dist[front]
+    val = prisms.top[e[rep]] - dist * tan_alt[t[rep]]
+    np.maximum.at(S, (k, t[rep]), val)
+    return S
+
+
 def shadow_tops_by_wall(
     origin: np.ndarray,
     wall: np.ndarray,
@@ -240,8 +307,10 @@ def shadow_tops_by_wall(
     *,
     max_reach: float = 3000.0,
 ) -> np.ndarray:
-    """:func:`shadow_tops` wall by wall: each wall's columns only at the steps the sun faces it, culled with the
-    wall's own (thin) bounding box.  wall : (C,) wall index; facing : (C, T); z_low : (C,) lowest point per column."""
+    """Shadow tops wall by wall: each wall's columns only at the steps the sun faces it, culled with the wall's
+    own (thin) bounding box.  wall : (C,) wall index, a wall's columns consecutive, equally spaced and in order
+    (as :func:`cim.solar.facade.facade_columns` makes them; :func:`wall_shadow_tops`), others fall back on
+    :func:`shadow_tops`; facing : (C, T); z_low : (C,) lowest point per column."""
     S = np.full(facing.shape, -np.inf)
     if len(prisms) == 0 or len(origin) == 0:
         return S
@@ -249,13 +318,12 @@ def shadow_tops_by_wall(
     walls, first = np.unique(wall[order], return_index=True)
     for k, start in enumerate(first):
         idx = order[start : first[k + 1] if k + 1 < len(first) else len(order)]
-        S[idx] = shadow_tops(
-            origin[idx],
-            float(z_low[idx].min()),
-            horizontal,
-            tan_alt,
-            prisms,
-            max_reach=max_reach,
-            active=facing[idx[0]],
-        )
+        xy, zl, act = origin[idx], float(z_low[idx].min()), facing[idx[0]]
+        n = len(idx)
+        delta = (xy[-1] - xy[0]) / (n - 1) if n > 1 else np.zeros(2)
+        line = xy[0] + np.arange(n)[:, None] * delta
+        if np.all(np.diff(idx) == 1) and np.abs(line - xy).max() < 1e-6:
+            S[idx] = wall_shadow_tops(xy[0], delta, n, zl, horizontal, tan_alt, prisms, max_reach=max_reach, active=act)
+        else:
+            S[idx] = shadow_tops(xy, zl, horizontal, tan_alt, prisms, max_reach=max_reach, active=act)
     return S

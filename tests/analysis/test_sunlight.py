@@ -277,3 +277,51 @@ def test_http_json_csv_geojson(tmp_path):
         r84 = client.post("/analysis/sunlight", json={**body, "crs": None}).json()
         p = r84["buildings"][0]["points"][0]
         assert 122.9 < p["x"] < 123.1 and 41.7 < p["y"] < 41.9
+
+
+# -- the sample city's proposals (sample_city/sunlight.py, documented in sample_city/README.md) -----------------
+def test_sample_city_proposal_that_fails_and_one_that_passes(sample_city_path):
+    from sample_city.sunlight import TARGET, request
+
+    with LocalCity(sample_city_path) as city:
+        fail = city.analyse("sunlight", request("SL-FAIL"))
+        ok = city.analyse("sunlight", request("SL-PASS"))
+    assert fail.climate_zone == "I" and fail.day == "2026-01-20" and fail.engine.startswith("prisms+")
+    (bf,) = fail.buildings
+    (bp,) = ok.buildings
+    assert bf.id == bp.id == TARGET
+    # without a proposal the slab's lowest sills all get >= 2 h on 大寒日
+    assert bf.worst_minutes_without_proposals == bp.worst_minutes_without_proposals >= 120.0
+    assert bf.verdict == "fail" and bf.worst_minutes < 120.0 and bf.blocked_by == ["SL-FAIL"]
+    assert bp.verdict == "pass" and bp.worst_minutes >= 120.0
+    # the proposals shade the same points, the low one for less time
+    mf = np.array([p.minutes for p in bf.points])
+    mp = np.array([p.minutes for p in bp.points])
+    assert (mf <= mp).all() and (mf < mp).any()
+
+
+def test_wall_line_kernel_equals_the_dense_kernel():
+    """The per-(step, edge) wall kernel gives the dense per-(column, step, edge) answer on random prisms."""
+    from cim.solar.facade import facade_columns
+    from cim.solar.shadow import Prisms, shadow_tops, shadow_tops_by_wall
+
+    rng = np.random.default_rng(7)
+    lon, lat = lonlat()
+    tr = sun_track(lon, lat, dt.date(2026, 1, 20), (480.0, 960.0), 4.0, epsg=4550)
+    boxes, roofs = [], []
+    for _ in range(60):
+        x, y = rng.uniform(-150, 150, 2)
+        w, h = rng.uniform(5, 40, 2)
+        if abs(x) < 40 + w and abs(y) < 30 + h:
+            continue  # keep clear of the target
+        boxes.append(box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h))
+        roofs.append(rng.uniform(3, 80))
+    fp = [[(X0, Y0), (X0 + 30, Y0), (X0 + 30, Y0 + 12), (X0 + 12, Y0 + 12), (X0 + 12, Y0 + 25), (X0, Y0 + 25)]]
+    prisms = Prisms.build([*boxes, fp], [*roofs, 20.0], [str(k) for k in range(len(boxes) + 1)])
+    cols = facade_columns([fp], tr.horizontal, tr.altitude > 0, spacing=0.7)
+    zlow = np.full(len(cols), 0.9)
+    fast = shadow_tops_by_wall(cols.origin, cols.wall, cols.facing, zlow, tr.horizontal, tr.tan_altitude, prisms)
+    dense = shadow_tops(cols.origin, 0.9, tr.horizontal, tr.tan_altitude, prisms)
+    m = cols.facing & np.isfinite(dense)
+    assert m.sum() > 1000 and (np.isfinite(fast) == np.isfinite(dense))[cols.facing].all()
+    assert np.abs(fast[m] - dense[m]).max() < 1e-3  # the dense kernel runs in float32
