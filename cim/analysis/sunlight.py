@@ -502,16 +502,19 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         m_w, longest = runs(sun_w, min_steps)
         xy = out_crs.xy(cols.xy[ci][pc])
         ids = [p.id for p in req.proposals]
+        xs, ys = xy[:, 0].tolist(), xy[:, 1].tolist()
+        zs, fl = np.round(z, 3).tolist(), pts.floor[pi].tolist()
+        mw, mwo, lg = (m_w * step).tolist(), (m_wo * step).tolist(), (longest * step).tolist()
         points = [
-            SunPoint(
-                x=float(xy[i, 0]),
-                y=float(xy[i, 1]),
-                z=round(float(z[i]), 3),
-                floor=int(pts.floor[pi][i]),
-                minutes=float(m_w[i] * step),
-                minutes_without_proposals=float(m_wo[i] * step),
-                longest_minutes=float(longest[i] * step),
-                blocked_by=[ids[k] for k in range(len(ids)) if blocked[k][i]],
+            SunPoint.model_construct(
+                x=xs[i],
+                y=ys[i],
+                z=zs[i],
+                floor=fl[i],
+                minutes=mw[i],
+                minutes_without_proposals=mwo[i],
+                longest_minutes=lg[i],
+                blocked_by=[ids[k] for k in range(len(ids)) if blocked[k][i]] if len(ids) else [],
             )
             for i in range(len(pi))
         ]

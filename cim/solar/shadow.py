@@ -81,9 +81,11 @@ class Prisms:
         return len(self.ids)
 
     def edge_ranges(self) -> tuple[np.ndarray, np.ndarray]:
-        """(start, count) of each prism's edges."""
-        count = np.bincount(self.owner, minlength=len(self.ids))
-        return np.cumsum(count) - count, count
+        """(start, count) of each prism's edges (computed once)."""
+        if getattr(self, "_ranges", None) is None:
+            count = np.bincount(self.owner, minlength=len(self.ids))
+            self._ranges = (np.cumsum(count) - count, count)
+        return self._ranges
 
 
 def candidate_pairs(
