@@ -36,7 +36,8 @@ MIN_TAN = np.tan(np.radians(0.5))  # altitude floor for reach computations
 class Prisms:
     """LOD1 prisms as footprint edges.
 
-    a, b : (E, 2) edge end points (city CRS metres); top : (E,) roof elevation of the edge's prism;
+    a, b : (E, 2) edge end points (city CRS metres), exterior rings counter-clockwise and holes clockwise, so the
+    outward normal of edge a->b is (b - a) turned clockwise; top : (E,) roof elevation of the edge's prism;
     owner : (E,) prism index, edges sorted by it; bbox : (O, 4) minx, miny, maxx, maxy per prism;
     height : (O,) roof elevation per prism; ids : prism ids.
     """
@@ -56,9 +57,13 @@ class Prisms:
         a_l, b_l, own, boxes = [], [], [], []
         for k, fp in enumerate(footprints):
             rings = [np.asarray(r, dtype=float)[:, :2] for r in fp]
-            for r in rings:
+            for h, r in enumerate(rings):
                 if len(r) > 1 and r[0, 0] == r[-1, 0] and r[0, 1] == r[-1, 1]:  # exact: allclose is relative
                     r = r[:-1]
+                x, y = r[:, 0] - r[0, 0], r[:, 1] - r[0, 1]
+                ccw = float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) > 0
+                if ccw != (h == 0):  # exterior counter-clockwise, holes clockwise: material on the left
+                    r = r[::-1]
                 a_l.append(r)
                 b_l.append(np.concatenate([r[1:], r[:1]]))
                 own.append(np.full(len(r), k))
@@ -242,6 +247,7 @@ def wall_shadow_tops(
     *,
     max_reach: float = 3000.0,
     active: np.ndarray | None = None,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """(n, T) shadow tops of n equally spaced columns p0 + k delta (k = 0..n-1) on one straight wall.
 
@@ -254,15 +260,22 @@ def wall_shadow_tops(
     S = np.full((n, T), -np.inf)
     if n == 0 or len(prisms) == 0:
         return S
-    tan_eff = np.where(active, tan_alt, -1.0) if active is not None else tan_alt
-    ends = np.stack([p0, p0 + (n - 1) * delta])
-    pt, po = candidate_pairs(ends, z_low, horizontal, tan_eff, prisms.bbox, prisms.height, max_reach)
+    if pairs is None:
+        tan_eff = np.where(active, tan_alt, -1.0) if active is not None else tan_alt
+        ends = np.stack([p0, p0 + (n - 1) * delta])
+        pairs = candidate_pairs(ends, z_low, horizontal, tan_eff, prisms.bbox, prisms.height, max_reach)
+    pt, po = pairs
     if len(pt) == 0:
         return S
     start, count = prisms.edge_ranges()
     m = count[po]
     t = np.repeat(pt, m)
     e = np.repeat(start[po] - np.cumsum(m) + m, m) + np.arange(m.sum())
+    # a ray enters a prism through an edge facing it (outward normal against the ray): the entry gives the
+    # prism's largest R - d tan h, so edges facing away never decide the maximum
+    ab = prisms.b[e] - prisms.a[e]
+    front = ab[:, 1] * horizontal[t, 0] - ab[:, 0] * horizontal[t, 1] < 0  # normal (aby, -abx) . u < 0
+    t, e = t[front], e[front]
     u = horizontal[t]
     vx, vy = -u[:, 1], u[:, 0]
     a = prisms.a[e] - p0
@@ -318,6 +331,10 @@ def shadow_tops_by_wall(
         return S
     order = np.argsort(wall, kind="stable")
     walls, first = np.unique(wall[order], return_index=True)
+    # candidate (step, prism) pairs once for all the walls, then each wall keeps those of its own steps
+    any_facing = facing.any(axis=0)
+    tan_eff = np.where(any_facing, tan_alt, -1.0)
+    bt, bo = candidate_pairs(origin, float(z_low.min()), horizontal, tan_eff, prisms.bbox, prisms.height, max_reach)
     for k, start in enumerate(first):
         idx = order[start : first[k + 1] if k + 1 < len(first) else len(order)]
         xy, zl, act = origin[idx], float(z_low[idx].min()), facing[idx[0]]
@@ -325,7 +342,10 @@ def shadow_tops_by_wall(
         delta = (xy[-1] - xy[0]) / (n - 1) if n > 1 else np.zeros(2)
         line = xy[0] + np.arange(n)[:, None] * delta
         if np.all(np.diff(idx) == 1) and np.abs(line - xy).max() < 1e-6:
-            S[idx] = wall_shadow_tops(xy[0], delta, n, zl, horizontal, tan_alt, prisms, max_reach=max_reach, active=act)
+            keep = act[bt]
+            S[idx] = wall_shadow_tops(
+                xy[0], delta, n, zl, horizontal, tan_alt, prisms, max_reach=max_reach, pairs=(bt[keep], bo[keep])
+            )
         else:
             S[idx] = shadow_tops(xy, zl, horizontal, tan_alt, prisms, max_reach=max_reach, active=act)
     return S
