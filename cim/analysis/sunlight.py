@@ -330,6 +330,20 @@ def _obstacles(city, xy: np.ndarray, z_low: float, tan_min: float, reach: float)
     return list(found.values())
 
 
+_POINT_FIELDS = frozenset(SunPoint.model_fields)
+
+
+def _point(values: dict) -> SunPoint:
+    """A SunPoint from values already of the right types, without validation (what ``model_construct`` does,
+    minus its per-field work: tens of thousands of points per request)."""
+    p = SunPoint.__new__(SunPoint)
+    object.__setattr__(p, "__dict__", values)
+    object.__setattr__(p, "__pydantic_fields_set__", set(_POINT_FIELDS))
+    object.__setattr__(p, "__pydantic_extra__", None)
+    object.__setattr__(p, "__pydantic_private__", None)
+    return p
+
+
 def _floors(b: Building) -> tuple[int, float]:
     n = b.floors_above if b.floors_above else max(1, int(round(b.height / 3.0)))
     return n, b.height / n
@@ -506,15 +520,17 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         zs, fl = np.round(z, 3).tolist(), pts.floor[pi].tolist()
         mw, mwo, lg = (m_w * step).tolist(), (m_wo * step).tolist(), (longest * step).tolist()
         points = [
-            SunPoint.model_construct(
-                x=xs[i],
-                y=ys[i],
-                z=zs[i],
-                floor=fl[i],
-                minutes=mw[i],
-                minutes_without_proposals=mwo[i],
-                longest_minutes=lg[i],
-                blocked_by=[ids[k] for k in range(len(ids)) if blocked[k][i]] if len(ids) else [],
+            _point(
+                {
+                    "x": xs[i],
+                    "y": ys[i],
+                    "z": zs[i],
+                    "floor": fl[i],
+                    "minutes": mw[i],
+                    "minutes_without_proposals": mwo[i],
+                    "longest_minutes": lg[i],
+                    "blocked_by": [ids[k] for k in range(len(ids)) if blocked[k][i]] if len(ids) else [],
+                }
             )
             for i in range(len(pi))
         ]
