@@ -497,9 +497,12 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         S = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, prisms, max_reach=reach)
         sun_wo = facing[pc] & (z[:, None] >= S[pc])
         if ray is not None:
-            lod2_t = shadow.candidates(origin, zlow, hz, np.where(active, tan, -1.0), lod2_bbox, lod2_top, reach).any(1)
+            # per step, the top of the highest LOD2 building that may shade these columns: points above it are lit
+            lt, lo2 = shadow.candidate_pairs(origin, zlow, hz, np.where(active, tan, -1.0), lod2_bbox, lod2_top, reach)
+            lod2_z = np.full(len(hz), -np.inf)
+            np.maximum.at(lod2_z, lt, lod2_top[lo2])
             t_top = _terrain_max_near(terrain, origin, zlow, terrain_top, tan[active & up], reach)
-            cand = sun_wo & (lod2_t[None, :] | (z < t_top)[:, None])
+            cand = sun_wo & ((z[:, None] < lod2_z[None, :]) | (z < t_top)[:, None])
             r, t = np.nonzero(cand)
             if len(r):
                 o = np.column_stack([origin[pc[r]] - local, z[r]])
@@ -519,6 +522,10 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         xs, ys = xy[:, 0].tolist(), xy[:, 1].tolist()
         zs, fl = np.round(z, 3).tolist(), pts.floor[pi].tolist()
         mw, mwo, lg = (m_w * step).tolist(), (m_wo * step).tolist(), (longest * step).tolist()
+        by: list[list[str]] = [[] for _ in range(len(pi))]
+        for k, hit in enumerate(blocked):
+            for i in np.flatnonzero(hit).tolist():
+                by[i].append(ids[k])
         points = [
             _point(
                 {
@@ -529,7 +536,7 @@ def run(city, req: SunlightRequest) -> SunlightResult:
                     "minutes": mw[i],
                     "minutes_without_proposals": mwo[i],
                     "longest_minutes": lg[i],
-                    "blocked_by": [ids[k] for k in range(len(ids)) if blocked[k][i]] if len(ids) else [],
+                    "blocked_by": by[i],
                 }
             )
             for i in range(len(pi))
