@@ -6,9 +6,13 @@ direction u, altitude h) iff the ray's plan line enters the footprint at a dista
 one column (plan position) and one step the whole vertical line of points is therefore answered by one number,
 the **shadow top** S = max over the footprint edges that the plan ray crosses of (R_edge - d_edge tan h): the
 point at z is in shadow iff z < S.  (The first crossing of a footprint gives its largest R - d tan h, so taking
-every crossed edge gives the same maximum without tracking polygons.)  The plan ray-edge crossings of all
-columns of a building against all candidate edges, for all steps, are one numpy expression reduced by
-``np.maximum.reduceat`` over the steps.
+every crossed edge gives the same maximum without tracking polygons; and since a ray enters a footprint through
+an edge facing it, edges facing away are dropped.)  Two kernels compute it: :func:`shadow_tops`, the plain one
+(every column x (step, edge) pair, one numpy expression reduced by ``np.maximum.reduceat``), and
+:func:`wall_shadow_tops`, used by the analysis: the columns of one straight wall are equally spaced, so seen
+along the sun the columns an edge covers are one index range and their distances to it are linear in the
+index; only the (column, step) entries that really cross an edge are generated (``np.maximum.at``).  Tests
+check the two against each other.
 
 Candidates are culled by the sun's sweep: for each step, a building is a candidate only when its bounding box,
 seen along the sun's direction, overlaps the columns' bounding box across it, lies in front of them, and is
