@@ -44,7 +44,8 @@ from .registry import Analysis
 
 MAX_PROPOSALS = 50
 MAX_TARGETS = 2000
-MAX_PAIRS = 2_000_000_000  # point x step pairs one request may ask for
+MAX_PAIRS = 300_000_000  # point x step pairs one request may ask for (memory: a few bytes each per building)
+MAX_STEPS = 1440  # steps in one window
 ELDERLY_KINDS = {"elderly", "elderly_housing", "老年人居住建筑", "养老"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HHMM = re.compile(r"^(\d{1,2}):(\d{2})$")
@@ -68,6 +69,8 @@ class ProposalIn(BaseModel):
     def _height(self) -> ProposalIn:
         if self.height is None and self.floors is None:
             raise ValueError("give height (metres) or floors")
+        if self.design_height() > 1000:
+            raise ValueError(f"floors x storey_height = {self.design_height():.0f} m is over 1000 m")
         return self
 
     def design_height(self) -> float:
@@ -122,9 +125,11 @@ class SunlightRequest(BaseModel):
         if not _DATE.match(v):
             raise ValueError("day must be dahan, dongzhi or a date YYYY-MM-DD")
         try:
-            dt.date.fromisoformat(v)
+            d = dt.date.fromisoformat(v)
         except ValueError:
             raise ValueError(f"day {v!r} is not a calendar date") from None
+        if not 1900 <= d.year <= 2100:
+            raise ValueError("day must fall in 1900-2100")
         return v
 
     @field_validator("window")
@@ -381,6 +386,8 @@ def run(city, req: SunlightRequest) -> SunlightResult:
     n_steps = (end - start) / step
     if abs(n_steps - round(n_steps)) > 1e-6:
         raise InvalidParameter("step_min", f"the window ({end - start:g} min) is not a whole number of steps.")
+    if n_steps > MAX_STEPS:
+        raise InvalidParameter("step_min", f"{n_steps:.0f} steps in the window; at most {MAX_STEPS}.")
     min_cont = req.min_continuous_min if req.min_continuous_min is not None else rules.min_continuous(day_name or "")
     sweep = req.sweep_deg if req.sweep_deg is not None else float(samp["sweep_deg"])
     sill = req.points.sill_m if req.points.sill_m is not None else float(samp["sill_m"])
