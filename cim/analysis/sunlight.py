@@ -96,6 +96,9 @@ class PointSpec(BaseModel):
     spacing_m: float = Field(1.0, ge=0.1, le=100, description="Spacing of points along a wall, metres.")
     floors: Literal["lowest", "all"] = Field("lowest", description="The lowest floor only, or every floor.")
     sill_m: float | None = Field(None, ge=0, le=5, description="Sill above the floor, metres (default 0.9).")
+    report: Literal["all", "worst"] = Field(
+        "all", description="Report every point, or only each building's worst point (large requests)."
+    )
 
 
 class SunlightRequest(BaseModel):
@@ -488,7 +491,7 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         ci = order[col_start[g] : col_start[g + 1]]
         pi = pt_order[pt_start[g] : pt_start[g + 1]]
         if len(pi) == 0:
-            buildings.append(_verdict(b, rules, zone, population, day_name, [], None, None, None, [], bool(polys)))
+            buildings.append(_verdict(b, rules, zone, population, day_name, [], None, None, None, [], bool(polys), []))
             continue
         remap = np.full(len(cols), -1)
         remap[ci] = np.arange(len(ci))
@@ -533,6 +536,7 @@ def run(city, req: SunlightRequest) -> SunlightResult:
         for k, hit in enumerate(blocked):
             for i in np.flatnonzero(hit).tolist():
                 by[i].append(ids[k])
+        sel = range(len(pi)) if req.points.report == "all" else [int(np.argmin(m_w))]
         points = [
             _point(
                 {
@@ -546,18 +550,21 @@ def run(city, req: SunlightRequest) -> SunlightResult:
                     "blocked_by": by[i],
                 }
             )
-            for i in range(len(pi))
+            for i in sel
         ]
+        b_blocked = [ids[k] for k in range(len(ids)) if blocked[k].any()]
+        worst_at = None if req.points.report == "all" else 0
         buildings.append(
-            _verdict(b, rules, zone, population, day_name, points, m_w * step, m_wo * step, req.day, ids, bool(polys))
-        )
+            _verdict(b, rules, zone, population, day_name, points, m_w * step, m_wo * step, worst_at, ids, bool(polys),
+                     b_blocked)
+        )  # fmt: skip
     return _result(
         city, req, date, day_name, win, step, min_cont, sweep, sill, (lon, lat), zone, population, buildings,
         pairs * (1 + len(prop_prisms)), engine, [p.id for p in req.proposals],
     )  # fmt: skip
 
 
-def _verdict(b, rules, zone, population, day_name, points, m_w, m_wo, _day, ids, has_props) -> SunBuilding:
+def _verdict(b, rules, zone, population, day_name, points, m_w, m_wo, worst_at, ids, has_props, blocked) -> SunBuilding:
     kind = str(b.attributes.get("kind", "")) if b.attributes else ""
     use = "elderly" if kind in ELDERLY_KINDS else "residential"
     std = None
@@ -578,10 +585,10 @@ def _verdict(b, rules, zone, population, day_name, points, m_w, m_wo, _day, ids,
         id=b.id,
         use=b.use,
         points=points,
-        worst_point=worst,
+        worst_point=(worst if worst_at is None else worst_at) if worst is not None else None,
         worst_minutes=float(m_w[worst]) if worst is not None else None,
         worst_minutes_without_proposals=float(m_wo.min()) if worst is not None else None,
-        blocked_by=sorted({x for p in points for x in p.blocked_by}, key=ids.index),
+        blocked_by=blocked,
     )
     if std is None or worst is None:
         return SunBuilding(verdict="not-assessed", note=note or "no wall faces the sun", **base)

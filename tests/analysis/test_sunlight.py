@@ -298,6 +298,12 @@ def test_sample_city_proposal_that_fails_and_one_that_passes(sample_city_path):
     mf = np.array([p.minutes for p in bf.points])
     mp = np.array([p.minutes for p in bp.points])
     assert (mf <= mp).all() and (mf < mp).any()
+    # only the worst point, for large requests: the same point, verdict and building-level answers
+    with LocalCity(sample_city_path) as city:
+        small = city.analyse("sunlight", request("SL-FAIL", points={"report": "worst"}))
+    (bw,) = small.buildings
+    assert len(bw.points) == 1 and bw.worst_point == 0 and bw.points[0] == bf.points[bf.worst_point]
+    assert (bw.verdict, bw.worst_minutes, bw.blocked_by) == (bf.verdict, bf.worst_minutes, bf.blocked_by)
 
 
 def test_wall_line_kernel_equals_the_dense_kernel():
