@@ -46,6 +46,7 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.excavation:ANALYSIS",
     "cim.analysis.compliance:ANALYSIS",
     "cim.analysis.screening:ANALYSIS",
+    "cim.analysis.clashes:ANALYSIS",
     "cim.analysis.sunlight:ANALYSIS",
 )
 
