@@ -52,6 +52,7 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.living_circles:ANALYSIS",
     "cim.analysis.shelters:ANALYSIS",
     "cim.analysis.green_buildings:ANALYSIS",
+    "cim.analysis.sunlight:ANALYSIS",
 )
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes
