@@ -35,7 +35,7 @@ def _building_geometry(b: Building) -> Geometry:
 
 def _building_bounds(b: Building) -> Bounds3:
     xy = b.exterior()
-    lo, hi = sorted((b.ground_elevation, b.roof_elevation))
+    lo, hi = sorted((b.ground_elevation, b.roof_elevation))  # type: ignore[type-var]  # set by the validator
     return (*xy.min(axis=0), lo, *xy.max(axis=0), hi)  # type: ignore[return-value]
 
 
@@ -101,9 +101,9 @@ class CollectionSpec:
 
     def properties(self, feature: BaseModel) -> dict[str, Any]:
         """GeoJSON properties: every model field but the id and geometry, JSON-ready."""
-        props = feature.model_dump(mode="json", exclude=self.geometry_fields | self.hidden_fields | {"id"})
+        props = feature.model_dump(mode="json", exclude=set(self.geometry_fields | self.hidden_fields | {"id"}))
         if self.id == "buildings":
-            props["lod"] = _best_lod(feature)
+            props["lod"] = _best_lod(feature)  # type: ignore[arg-type]  # buildings hold Building models
         return props
 
     def shape(self, feature: BaseModel) -> shapely.Geometry:

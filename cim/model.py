@@ -198,7 +198,12 @@ class PipeSegment(_Base):
     @property
     def outer_height(self) -> float:
         """Vertical outer size of the section, metres."""
-        return float(self.diameter if self.diameter is not None else self.section_height)
+        return float(self.diameter if self.diameter is not None else self.section_height)  # type: ignore[arg-type]
+
+    @property
+    def outer_width(self) -> float:
+        """Horizontal outer size of the section, metres."""
+        return float(self.diameter if self.diameter is not None else self.width)  # type: ignore[arg-type]
 
     def coords(self) -> ArrayNx3:
         """Centreline as an (n, 3) float array, metres."""

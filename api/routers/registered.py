@@ -35,15 +35,14 @@ def answer(analysis: Analysis, city: Any, request: Any, fmt: str | None) -> Resp
 
 def _route(analysis: Analysis) -> APIRoute:
     model = analysis.request
-    if analysis.method == "GET":
 
-        def endpoint(city: CityDep, params: Annotated[model, Query()], f: FormatQuery = None) -> Response:  # type: ignore[valid-type]
-            return answer(analysis, city, params, f)
-    else:
+    def get_endpoint(city: CityDep, params: Annotated[model, Query()], f: FormatQuery = None) -> Response:  # type: ignore[valid-type]
+        return answer(analysis, city, params, f)
 
-        def endpoint(body: model, city: CityDep, f: FormatQuery = None) -> Response:  # type: ignore[no-redef, valid-type]
-            return answer(analysis, city, body, f)
+    def post_endpoint(body: model, city: CityDep, f: FormatQuery = None) -> Response:  # type: ignore[valid-type]
+        return answer(analysis, city, body, f)
 
+    endpoint = get_endpoint if analysis.method == "GET" else post_endpoint
     endpoint.__name__ = "analysis_" + analysis.id.replace("-", "_")
     return APIRoute(
         f"/analysis/{analysis.id}",

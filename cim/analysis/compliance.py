@@ -88,7 +88,7 @@ class Selector:
             frozenset(data[side]),
             data.get(f"{side}_d_max"),
             data.get(f"{side}_d_min"),
-            None if pressure is None else frozenset(_norm_pressure(p) for p in pressure),
+            None if pressure is None else frozenset(str(_norm_pressure(p)) for p in pressure),
             data.get(f"{side}_conduit"),
         )
 
@@ -360,7 +360,7 @@ class _Pipes:
         coords = [p.coords() for p in feats]
         lines3 = np.array([shapely.LineString(c) for c in coords], dtype=object)
         lines = np.array([shapely.LineString(c[:, :2]) for c in coords], dtype=object)
-        hw = np.array([(p.diameter if p.diameter is not None else p.width) / 2 for p in feats], dtype=float)
+        hw = np.array([p.outer_width / 2 for p in feats], dtype=float)
         hh = np.array([p.outer_height / 2 for p in feats], dtype=float)
         util = np.array([p.utility.value for p in feats], dtype=object)
         codes: dict[str, int] = {}
@@ -376,7 +376,7 @@ class _Pipes:
             classes.append(
                 PipeClass(
                     p.utility.value,
-                    float(p.diameter if p.diameter is not None else p.width),
+                    p.outer_width,
                     pressure,
                     bool(p.in_conduit),
                 )

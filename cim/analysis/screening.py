@@ -27,7 +27,10 @@ from .registry import Analysis
 if TYPE_CHECKING:
     from ..city import LocalCity
 
-ProfileName = Literal[tuple(shipped_profiles())]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    ProfileName = str
+else:  # the shipped profiles' names, listed in the OpenAPI description
+    ProfileName = Literal[tuple(shipped_profiles())]
 
 
 class GeoJSONPolygon(BaseModel):
@@ -223,7 +226,7 @@ class ScreeningCache:
             buildings: list[Building] = list(store.iter_features("buildings"))  # type: ignore[arg-type]
             results = screener.screen_buildings(buildings, terrain=store.terrain(), points=store.building_points())
             shapes = np.array([shapely.Polygon(b.footprint[0], b.footprint[1:]) for b in buildings], dtype=object)
-            z = np.array([sorted((b.ground_elevation, b.roof_elevation)) for b in buildings], dtype=float)
+            z = np.array([sorted((b.ground_elevation, b.roof_elevation)) for b in buildings], dtype=float)  # type: ignore[type-var]
             entry = Screened(version, profile, screener, buildings, results, shapes, z.reshape(-1, 2))
             self._entries = {k: v for k, v in self._entries.items() if v.version == version}
             self._entries[profile] = entry

@@ -150,7 +150,7 @@ def check_z_range(z_min: float | None, z_max: float | None) -> tuple[float, floa
 def _planes(g: np.ndarray | None, top: float, bottom: float, depth: bool) -> tuple[np.ndarray, np.ndarray]:
     """Absolute (lower, upper) elevations of a band where the ground is ``g``."""
     if depth:
-        return g - bottom, g - top  # type: ignore[operator]
+        return np.asarray(g - bottom, dtype=float), np.asarray(g - top, dtype=float)  # type: ignore[operator]
     return np.asarray(bottom, dtype=float), np.asarray(top, dtype=float)
 
 
