@@ -170,6 +170,7 @@ MODEL_COLLECTION: dict[type[BaseModel], str] = {spec.model: cid for cid, spec in
 
 
 def get_spec(collection: str) -> CollectionSpec:
+    """The collection's spec, or UnknownCollection naming the known ones."""
     try:
         return COLLECTIONS[collection]
     except KeyError:
@@ -177,4 +178,5 @@ def get_spec(collection: str) -> CollectionSpec:
 
 
 def collection_of(feature: BaseModel) -> str:
+    """The id of the collection a feature model belongs to (KeyError for other models)."""
     return MODEL_COLLECTION[type(feature)]

@@ -27,6 +27,8 @@ Ring = list[XY]
 
 
 class BuildingUse(StrEnum):
+    """What a building is used for (GB 50352 categories; mixed counts as residential)."""
+
     residential = "residential"
     public = "public"
     commercial = "commercial"
@@ -35,6 +37,8 @@ class BuildingUse(StrEnum):
 
 
 class StructureType(StrEnum):
+    """The type of a building's part or structure."""
+
     masonry = "masonry"  # 砖混
     rc_frame = "rc_frame"  # 钢筋混凝土框架
     shear_wall = "shear_wall"  # 剪力墙
@@ -66,6 +70,8 @@ class LaneType(StrEnum):
 
 
 class NodeKind(StrEnum):
+    """What a pipe network node is (manhole, valve chamber, junction ...)."""
+
     manhole = "manhole"
     valve = "valve"
     junction = "junction"
@@ -78,6 +84,8 @@ class NodeKind(StrEnum):
 
 
 class StructureKind(StrEnum):
+    """What an underground structure is (basement, tunnel, utility tunnel, station ...)."""
+
     basement = "basement"
     tunnel = "tunnel"  # e.g. a metro running tunnel
     utility_tunnel = "utility_tunnel"  # 综合管廊
@@ -86,6 +94,8 @@ class StructureKind(StrEnum):
 
 
 class SurfaceType(StrEnum):
+    """The semantic type of a building surface (CityGML / CityJSON)."""
+
     roof = "roof"
     wall = "wall"
     ground = "ground"

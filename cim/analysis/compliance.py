@@ -251,6 +251,8 @@ class PipelineRules:
 
 # -- the report --------------------------------------------------------------------------------------------
 class FeatureRef(BaseModel):
+    """A feature a violation involves: its collection and id."""
+
     id: str
     collection: str
 
@@ -283,6 +285,8 @@ class ViolationProperties(BaseModel):
 
 
 class Violation(ViolationProperties):
+    """One violation: what it says, its id and its location (GeoJSON, city CRS)."""
+
     id: str = Field(description="<kind>:<feature ids>, unique in a report.")
     location: dict[str, Any] = Field(
         description="GeoJSON geometry in the city CRS (the API writes it in the response CRS)."
@@ -290,6 +294,8 @@ class Violation(ViolationProperties):
 
 
 class ComplianceReport(BaseModel):
+    """Every violation found, with tallies by kind and rule, and what was checked or skipped."""
+
     violations: list[Violation]
     counts: dict[str, int] = Field(description="Violations by kind.")
     by_rule: dict[str, int] = Field(description="Violations by governing rule id.")

@@ -37,6 +37,7 @@ def fail(exc: CIMError) -> None:
 
 
 def main() -> None:
+    """The ``cim`` entry point."""
     app()
 
 

@@ -15,6 +15,8 @@ from .registry import read
 
 @dataclass
 class ImportReport:
+    """What an import stored: counts per collection, files and formats, warnings."""
+
     counts: dict[str, int] = field(default_factory=dict)  # features written per collection
     files: list[dict] = field(default_factory=list)  # per file: name, format, source_crs, counts, warnings
     terrain: bool = False

@@ -75,6 +75,7 @@ def _transformer(src: CRS, dst_epsg: int) -> Transformer:
 
 
 def northing_first(crs: CRS) -> bool:
+    """True when the CRS's first axis points north or south (latitude or northing first)."""
     axes = horizontal(crs).axis_info
     return bool(axes) and axes[0].direction.lower() in ("north", "south")
 
