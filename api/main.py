@@ -27,7 +27,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings.store)
+        store = open_store(
+            settings.store,
+            read_url=settings.store_read,
+            sqlite_mmap_mb=settings.sqlite_mmap_mb,
+            sqlite_cache_mb=settings.sqlite_cache_mb,
+        )
         warm_up(store.city().crs_epsg)  # fails at start-up when the store is not a city
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         app.state.store = store

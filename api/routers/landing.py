@@ -87,9 +87,11 @@ def api_html(request: Request) -> HTMLResponse:
 @router.get("/health", summary="Liveness and store status", response_class=ORJSONResponse)
 def health(store: StoreDep) -> ORJSONResponse:
     city = store.city()
-    return ORJSONResponse(
-        {"status": "ok", "city": city.name, "crs": city.crs, "version": store.version(), "counts": store.counts()}
-    )
+    body = {"status": "ok", "city": city.name, "crs": city.crs, "version": store.version(), "counts": store.counts()}
+    read_version = getattr(store, "read_version", None)
+    if read_version is not None and getattr(store, "read_url", None):
+        body["read_version"] = read_version()  # behind "version" while the replica catches up
+    return ORJSONResponse(body)
 
 
 __all__ = ["router", "GEOJSON"]

@@ -223,6 +223,9 @@ class Store(Protocol):
     def version(self) -> int:
         """A number that grows with every write (cache keys for tiles and counts)."""
 
+    def read_version(self) -> int:
+        """The version that reads see (cache keys): ``version()``, or behind it while a read replica catches up."""
+
     def put_job(self, job_id: str, doc: dict) -> None:
         """Create or update an import job's status document (shared by every API worker)."""
 
