@@ -13,8 +13,8 @@ from cim.analysis.params import city_bbox
 from cim.collections import COLLECTIONS, get_spec
 from cim.crs import CRS84, OutputCRS, check_supported, city_to_lonlat, epsg_uri, supported_crs
 from cim.errors import InvalidParameter
-from cim.export import csv_chunks
 from cim.geojson import encode_features
+from cim.io.writers import OutputContext, get_writer
 from cim.query.cql2 import parse_filter, parse_sortby
 from cim.query.queryables import json_schema
 from cim.store import Store
@@ -289,18 +289,15 @@ def _stream(fmt, store, spec, city, region, flt, order, names, skip_geometry, oc
         else:
             yield from store.iter_features(spec.id, region=region, filter=flt)
 
-    headers = _content_crs(ocrs.uri)
+    writer = get_writer(fmt)
+    chunks = writer.write(OutputContext(city, spec, ocrs, names, skip_geometry), features)
     if fmt == "csv":
         return StreamingResponse(
-            csv_chunks(spec, features(), ocrs, properties=names, skip_geometry=skip_geometry),
+            chunks,
             media_type=CSV + "; charset=utf-8",
-            headers={**headers, "Content-Disposition": f'inline; filename="{spec.id}.csv"'},
+            headers={**_content_crs(ocrs.uri), "Content-Disposition": f'inline; filename="{spec.id}.csv"'},
         )
-    from cim.io.cityjson_out import cityjson_chunks, cityjsonseq_chunks
-
-    if fmt == "cityjsonseq":
-        return StreamingResponse(cityjsonseq_chunks(city, spec, features()), media_type=CITYJSON_SEQ)
-    return StreamingResponse(cityjson_chunks(city, spec, features), media_type=CITYJSON)
+    return StreamingResponse(chunks, media_type=writer.media_type)
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="One feature", response_class=GeoJSONResponse)
