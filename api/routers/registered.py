@@ -19,6 +19,7 @@ from ..media import ORJSONResponse
 
 #: Analyses with hand-written routes elsewhere (kept for their bodies and query parameters).
 SERVED_ELSEWHERE = frozenset({"underground-use", "excavation", "pipe-compliance", "high-rise"})
+# (high-rise-buildings gets its generated GET route: the whole screening, unpaged; GET /analysis/high-rise pages it)
 
 FormatQuery = Annotated[str | None, Query(description="Output format: json (default) or one the analysis writes.")]
 

@@ -46,6 +46,7 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.excavation:ANALYSIS",
     "cim.analysis.compliance:ANALYSIS",
     "cim.analysis.screening:ANALYSIS",
+    "cim.analysis.screening:BUILDINGS",
 )
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes
