@@ -47,6 +47,7 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.compliance:ANALYSIS",
     "cim.analysis.screening:ANALYSIS",
     "cim.analysis.screening:BUILDINGS",
+    "cim.analysis.clashes:ANALYSIS",
 )
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes
