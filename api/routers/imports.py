@@ -60,17 +60,7 @@ def _run(
         store.put_job(job["id"], job)
 
     try:
-        report = import_files(
-            store,
-            paths,
-            crs=crs,
-            fmt=fmt,
-            names=names,
-            progress=progress,
-            utility=utility,
-            max_features=limits.get("max_features"),
-            max_points=limits.get("max_points"),
-        )
+        report = import_files(store, paths, crs=crs, fmt=fmt, names=names, progress=progress, utility=utility, **limits)
         job.update(
             status="succeeded",
             progress=1.0,
