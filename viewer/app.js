@@ -34,6 +34,7 @@
   const VERDICT_COLORS = {
     'ok': Cesium.Color.fromCssColorString('#3cb371'),
     'consult-fire-rescue': Cesium.Color.fromCssColorString('#f0d020'),
+    'exceeds-new-build-limit': Cesium.Color.fromCssColorString('#b070d0'), // existing buildings over a new-build limit
     'restricted': Cesium.Color.fromCssColorString('#f08020'),
     'not-allowed': Cesium.Color.fromCssColorString('#e0383b'),
   };
