@@ -32,7 +32,7 @@ REQUESTS: dict[str, dict] = {
     "underground-use": {"region": square(0, 0, 200, 200), "crs": CITY_CRS, "bands": [[0, 5], [5, 20]]},
     "excavation": {"region": square(40, 40, 120, 120), "crs": CITY_CRS, "depth": 6, "buffer": 2},
     "pipe-compliance": {"crs": CITY_CRS},
-    "high-rise-buildings": {"min_height": 200, "verdict": ["not-allowed", "restricted"], "crs": CITY_CRS},
+    "high-rise-buildings": {"min_height": 200, "verdict": ["exceeds-new-build-limit", "ok"], "crs": CITY_CRS},
     "high-rise": {
         "crs": CITY_CRS,
         "proposals": [
@@ -152,8 +152,8 @@ def test_city_screening_process_equals_the_paged_route(client):
         "/analysis/high-rise",
         params=[
             ("min_height", 200),
-            ("verdict", "not-allowed"),
-            ("verdict", "restricted"),
+            ("verdict", "exceeds-new-build-limit"),
+            ("verdict", "ok"),
             ("crs", CITY_CRS),
             ("limit", 1000),
         ],
