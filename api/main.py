@@ -17,7 +17,20 @@ from cim.store import open_store
 from . import errors
 from .deps import require_reader
 from .html import HTMLPages
-from .routers import analysis, collections, highrise, imports, landing, processes, registered, tiles, versions
+from .routers import (
+    analysis,
+    collections,
+    grids,
+    highrise,
+    imports,
+    indicators,
+    landing,
+    processes,
+    registered,
+    sensorthings,
+    tiles,
+    versions,
+)
 from .settings import Settings
 from .timeouts import TimeLimit
 
@@ -76,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analysis.router)
     app.include_router(registered.router())
     app.include_router(processes.router)
+    app.include_router(grids.router)
+    app.include_router(indicators.router)
     app.include_router(tiles.router)
     app.include_router(versions.router)
+    app.include_router(sensorthings.router)
     return app

@@ -21,9 +21,12 @@ from cim.model import City
 from cim.store import open_store
 
 from .buildings import plan_buildings
+from .flood import MODEL, swmm_model
 from .layout import SIZE, origin
 from .lidar import write_las
 from .plans import to_buildings
+from .sensors import DAYS, STEP_S, SeededEvent, build_sensors
+from .streets import city_services
 from .terrain import build_terrain
 from .towers import THRESHOLD_TOWERS, Tower
 from .underground import StationBox, basements, metro, utility_tunnels
@@ -50,6 +53,7 @@ class SampleCitySummary:
     threshold_towers: tuple[Tower, ...]
     violations: tuple[PlantedViolation, ...]
     stations: tuple[StationBox, ...]
+    sensor_events: tuple[SeededEvent, ...] = ()
 
     def report(self) -> str:
         """A few lines for the command line."""
@@ -87,8 +91,16 @@ def _sidecars(path: Path) -> list[Path]:
     return [path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")]
 
 
-def _write_store(path: Path, city: City, features: list, terrain) -> dict[str, int]:
-    """One transaction into ``path``.tmp, then an atomic rename over ``path``."""
+def _write_store(
+    path: Path,
+    city: City,
+    features: list,
+    terrain,
+    then: Callable | None = None,
+    blobs: dict[str, bytes] | None = None,
+) -> dict[str, int]:
+    """One transaction into ``path``.tmp (then ``then(store)``, e.g. the sensors), then an atomic rename over
+    ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     for p in [tmp, *_sidecars(tmp)]:
@@ -97,7 +109,9 @@ def _write_store(path: Path, city: City, features: list, terrain) -> dict[str, i
         store = open_store(tmp, create=True)
         try:
             store.init(city, overwrite=True)
-            counts = store.write(features, terrain=terrain)
+            counts = store.write(features, terrain=terrain, blobs=blobs)
+            if then is not None:
+                then(store)
         finally:
             store.close()
         conn = sqlite3.connect(tmp)  # fold the WAL into the file so that one file holds it all
@@ -120,11 +134,15 @@ def build_sample_city(
     seed: int = 20260101,
     las_path: str | Path | None = None,
     progress: Callable[[str, float], None] | None = None,
+    sensor_days: int = DAYS,
+    sensor_step_s: int = STEP_S,
 ) -> SampleCitySummary:
     """Build the sample district into a new SQLite store at ``store_path`` (replacing any file
     there) and its LiDAR survey into ``las_path`` (default: the store's name with ``.las``).
 
     ``progress(stage, fraction)`` is called at the start of each stage and with ("done", 1.0).
+    ``sensor_days``, ``sensor_step_s``: days of sensor readings and seconds between them (sample_city/sensors.py;
+    0 days: no sensors).
     """
     store_path = _sqlite_path(store_path)
     las = Path(las_path) if las_path is not None else default_las_path(store_path)
@@ -156,7 +174,19 @@ def build_sample_city(
         fire_stations=bp.fire_stations,
     )
     say("store", 0.5)
-    counts = _write_store(store_path, city, [*buildings, *pipes, *nodes, *structures], terrain)
+    layers = city_services(buildings, bp.fire_stations)
+    events: list = []
+    blobs = {f"swmm/{MODEL}": swmm_model(pipes, nodes)}  # the storm network as a SWMM model (flood.py)
+    counts = _write_store(
+        store_path,
+        city,
+        [*buildings, *pipes, *nodes, *structures, *layers],
+        terrain,
+        lambda store: events.extend(
+            build_sensors(store, nodes, buildings, structures, seed, days=sensor_days, step_s=sensor_step_s)
+        ),
+        blobs,
+    )
     say("lidar", 0.8)
     las_points = write_las(las, buildings, terrain, seed)
     say("done", 1.0)
@@ -176,4 +206,5 @@ def build_sample_city(
         threshold_towers=THRESHOLD_TOWERS,
         violations=tuple(violations),
         stations=tuple(stations),
+        sensor_events=tuple(events),
     )

@@ -1,5 +1,7 @@
 // CIM 3D viewer: the service's 3D Tiles layers in CesiumJS, offline (no ion token, no base imagery).
-// Exposes window.cim for scripting and tests: {viewer, tilesets, allLoaded(), flyTo(...), pickCentre()}.
+// Exposes window.cim for scripting and tests: {viewer, tilesets, allLoaded(), flyTo(...), pickCentre(), selectById()}.
+// Features with an active sensor alarm (GET /alarms) take its severity's colour; a selected feature lists its
+// sensors' latest readings with a 24-hour sparkline.
 /* global Cesium */
 'use strict';
 
@@ -28,7 +30,10 @@
   viewer.clock.currentTime = Cesium.JulianDate.fromIso8601('2024-09-23T04:00:00Z');
 
   // -- state and feature colouring -----------------------------------------------------------
-  const state = { underground: false, screening: false, verdicts: new Map(), highlight: new Set() };
+  const state = {
+    underground: false, screening: false, verdicts: new Map(), highlight: new Set(), alarms: new Map(),
+    accessKind: '', access: new Map(),
+  };
   const loaded = {}; // layer -> Set of tile contents currently loaded
   // verdicts of GET /analysis/high-rise (cim.rules.Verdict), least to most severe
   const VERDICT_COLORS = {
@@ -38,6 +43,28 @@
     'restricted': Cesium.Color.fromCssColorString('#f08020'),
     'not-allowed': Cesium.Color.fromCssColorString('#e0383b'),
   };
+  // severities of active sensor alarms (GET /alarms), least to most severe
+  const ALARM_COLORS = {
+    'info': Cesium.Color.fromCssColorString('#4fa3e0'),
+    'warning': Cesium.Color.fromCssColorString('#f0c020'),
+    'alarm': Cesium.Color.fromCssColorString('#f07020'),
+    'critical': Cesium.Color.fromCssColorString('#e0202b'),
+  };
+  const SEVERITY = Object.keys(ALARM_COLORS);
+  // walking distance of a home to the nearest facility of the chosen kind (POST /analysis/living-circles)
+  const ACCESS_BANDS = [
+    [300, '<= 300 m', Cesium.Color.fromCssColorString('#1a9850')],
+    [500, '300-500 m', Cesium.Color.fromCssColorString('#91cf60')],
+    [1000, '500-1,000 m', Cesium.Color.fromCssColorString('#fee08b')],
+    [Infinity, '> 1,000 m', Cesium.Color.fromCssColorString('#d73027')],
+  ];
+  const UNREACHABLE = Cesium.Color.fromCssColorString('#6a1b9a');
+  const NOT_A_HOME = Cesium.Color.fromCssColorString('#9aa0a8');
+  function accessColour(d) {
+    if (d === undefined) return NOT_A_HOME;
+    if (d === null) return UNREACHABLE;
+    return ACCESS_BANDS.find(([top]) => d <= top)[2];
+  }
   let selected = null;
 
   function colourOf(layer, feature) {
@@ -45,6 +72,12 @@
     if (layer === 'buildings' && state.screening) {
       const v = state.verdicts.get(feature.getProperty('id'));
       c = v ? VERDICT_COLORS[v].clone() : Cesium.Color.fromCssColorString('#9aa0a8');
+    }
+    const sev = state.alarms.get(feature.getProperty('collection') + '/' + feature.getProperty('id'));
+    if (sev) c = ALARM_COLORS[sev].clone();
+    if (layer === 'buildings' && state.accessKind) {
+      const dist = state.access.get(state.accessKind);
+      c = accessColour(dist ? dist.get(feature.getProperty('id')) : undefined).clone();
     }
     if (state.underground && layer === 'terrain') c.alpha = 0.3;
     if (state.underground && layer === 'buildings') c.alpha = 0.35;
@@ -134,6 +167,99 @@
     });
   });
 
+  // -- sensors: features with an active alarm take its severity's colour ------------------------
+  async function loadAlarms() {
+    try {
+      const resp = await fetch(ROOT + 'alarms?active=true');
+      if (!resp.ok) return;
+      for (const f of (await resp.json()).features || []) {
+        const key = f.properties.feature;
+        const sev = f.properties.severity;
+        if (!key || !ALARM_COLORS[sev]) continue;
+        const old = state.alarms.get(key);
+        if (!old || SEVERITY.indexOf(sev) > SEVERITY.indexOf(old)) state.alarms.set(key, sev);
+      }
+      for (const layer of Object.keys(tilesets)) repaint(layer);
+    } catch (err) { /* a service without sensors */ }
+  }
+  state.alarmsLoaded = loadAlarms();
+
+  // a 24-hour sparkline (SVG) of a datastream, ending at its latest reading
+  async function sparkline(dsId, latest) {
+    const end = Date.parse(latest);
+    const start = new Date(end - 24 * 3600 * 1000).toISOString();
+    const q = new URLSearchParams({
+      '$filter': `phenomenonTime gt ${start}`, '$orderby': 'phenomenonTime asc',
+      '$select': 'phenomenonTime,result', '$top': '5000',
+    });
+    const resp = await fetch(`${ROOT}sta/v1.1/Datastreams(${dsId})/Observations?${q}`);
+    if (!resp.ok) return '';
+    const obs = (await resp.json()).value.filter((o) => typeof o.result === 'number');
+    if (obs.length < 2) return '';
+    const t = obs.map((o) => Date.parse(o.phenomenonTime));
+    const v = obs.map((o) => o.result);
+    const lo = Math.min(...v);
+    const span = (Math.max(...v) - lo) || 1;
+    const pts = obs.map((o, i) => `${(((t[i] - t[0]) / (t[t.length - 1] - t[0])) * 200).toFixed(1)},`
+      + `${(38 - ((v[i] - lo) / span) * 36).toFixed(1)}`).join(' ');
+    return `<svg class="spark" data-points="${obs.length}" viewBox="0 0 200 40" width="200" height="40">`
+      + `<polyline fill="none" stroke="#8cf" stroke-width="1.2" points="${pts}"/></svg>`;
+  }
+
+  async function showSensors(sensors) {
+    const parts = [];
+    for (const th of sensors) {
+      for (const d of th.datastreams) {
+        const value = d.latest ? `${d.latest.result} ${escapeHtml(d.unit || '')}` : '-';
+        const badge = d.alarm ? ` <b class="alarm" style="color:${ALARM_COLORS[d.alarm].toCssColorString()}">`
+          + `${escapeHtml(d.alarm)}</b>` : '';
+        const spark = d.latest ? await sparkline(d.id, d.latest.time) : '';
+        parts.push(`<div class="sensor" data-datastream="${d.id}"><div>${escapeHtml(d.name)}: ${value}${badge}</div>`
+          + `<div class="hint">${d.latest ? escapeHtml(d.latest.time) : ''}</div>${spark}</div>`);
+      }
+    }
+    infoEl.insertAdjacentHTML('beforeend', `<h2>Sensors</h2>${parts.join('')}`);
+  }
+  // -- colouring homes by walking distance to a facility kind, when the city has facilities -----
+  async function loadAccessKinds() {
+    try {
+      const api = await (await fetch(ROOT + 'api')).json();
+      if (!api.paths || !api.paths['/analysis/living-circles']) return [];
+      const resp = await fetch(ROOT + 'collections/facilities/items?limit=10000');
+      if (!resp.ok) return [];
+      const body = await resp.json();
+      return [...new Set((body.features || []).map((f) => (f.properties || {}).kind).filter(Boolean))].sort();
+    } catch (err) {
+      return [];
+    }
+  }
+  async function loadAccess(kind) {
+    if (state.access.has(kind)) return;
+    const resp = await fetch(ROOT + 'analysis/living-circles', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ circles: [{ id: 'viewer', distance_m: 1000, kinds: [kind] }] }),
+    });
+    const body = await resp.json();
+    state.access.set(kind, new Map((body.buildings || []).map((b) => [String(b.id), b.distances_m[kind]])));
+  }
+  const accessReady = loadAccessKinds().then((kinds) => {
+    if (!kinds.length) return;
+    const sel = document.getElementById('access-kind');
+    for (const k of kinds) sel.append(new Option(k, k));
+    document.getElementById('access-option').hidden = false;
+    const legend = document.getElementById('access-legend');
+    legend.innerHTML = ACCESS_BANDS.map(([, label, c]) => [label, c])
+      .concat([['none reachable', UNREACHABLE], ['not a home', NOT_A_HOME]])
+      .map(([label, c]) => `<span style="background:${c.toCssColorString()}"></span>${label}`).join('<br>');
+    sel.addEventListener('change', async () => {
+      if (sel.value) await loadAccess(sel.value);
+      state.accessKind = sel.value;
+      legend.hidden = !state.accessKind;
+      repaint('buildings');
+    });
+  });
+
   // -- picking ------------------------------------------------------------------------------
   const infoEl = document.getElementById('info');
   function layerOf(feature) {
@@ -168,7 +294,8 @@
     if (resp.ok) {
       const doc = await resp.json();
       showProperties(`${id} (${cid})`, doc.properties || {});
-      return { id, collection: cid, properties: doc.properties };
+      if (doc.sensors) await showSensors(doc.sensors);
+      return { id, collection: cid, properties: doc.properties, sensors: doc.sensors };
     }
     return { id, collection: cid };
   }
@@ -201,8 +328,21 @@
       viewer.camera.lookAt(target, new Cesium.HeadingPitchRange(heading, pitch, range));
       viewer.camera.lookAtTransform(Cesium.Matrix4.IDENTITY);
     },
+    accessReady,
+    // the CSS colour a home at walking distance d (metres; null: unreachable) is drawn with
+    accessColour: (d) => accessColour(d).toCssColorString(),
     verdictColours: Object.fromEntries(Object.entries(VERDICT_COLORS).map(([v, c]) => [v, c.toCssColorString()])),
     clearSelection() { select(undefined); },
+    // select a loaded feature by layer and id, as a click would (null when it is not loaded)
+    async selectById(layer, id) {
+      for (const content of loaded[layer] || []) {
+        for (let i = 0; i < content.featuresLength; i++) {
+          const f = content.getFeature(i);
+          if (f.getProperty('id') === id) return select(f);
+        }
+      }
+      return null;
+    },
     // the colour a loaded feature is drawn with (CSS), or null when it is not loaded
     featureColour(layer, id) {
       for (const content of loaded[layer] || []) {

@@ -48,6 +48,11 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.screening:ANALYSIS",
     "cim.analysis.screening:BUILDINGS",
     "cim.analysis.clashes:ANALYSIS",
+    "cim.analysis.ponding:ANALYSIS",
+    "cim.analysis.drainage:ANALYSIS",
+    "cim.analysis.living_circles:ANALYSIS",
+    "cim.analysis.shelters:ANALYSIS",
+    "cim.analysis.green_buildings:ANALYSIS",
 )
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes

@@ -68,6 +68,7 @@ def init(
 def sample(
     store: StoreOpt,
     seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same city).")] = 20260101,
+    sensor_step: Annotated[int, typer.Option(help="Seconds between sensor readings (60: one-minute data).")] = 300,
 ) -> None:
     """Build the sample city (a Shenyang-like district) into the store, replacing its content.
 
@@ -91,11 +92,15 @@ def sample(
 
         try:
             if not is_postgres(store):
-                summary = build_sample_city(store, seed=seed, progress=report)
+                summary = build_sample_city(store, seed=seed, progress=report, sensor_step_s=sensor_step)
             else:
                 with tempfile.TemporaryDirectory(prefix="cim-sample-") as tmp:
                     summary = build_sample_city(
-                        Path(tmp) / "sample.sqlite", seed=seed, progress=report, las_path=Path("sample.las")
+                        Path(tmp) / "sample.sqlite",
+                        seed=seed,
+                        progress=report,
+                        las_path=Path("sample.las"),
+                        sensor_step_s=sensor_step,
                     )
                     src, dst = open_store(Path(tmp) / "sample.sqlite"), open_store(store, create=True)
                     try:
@@ -128,6 +133,9 @@ def import_(
     reject_on_clash: Annotated[bool, typer.Option(help="Refuse the import when it clashes (implies --check).")] = False,
     author: Annotated[str | None, typer.Option(help="Who imports (kept with the version).")] = None,
     note: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
+    collection: Annotated[
+        str | None, typer.Option(help="Read the files as a layer: streets, facilities or communities (GeoJSON, OSM).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     source_crs: Annotated[
         str | None, typer.Option(help="CRS overriding the one files declare (wrong headers), e.g. EPSG:28992+5709.")
@@ -172,6 +180,7 @@ def import_(
                 reject_on_clash=reject_on_clash,
                 author=author,
                 note=note,
+                collection=collection,
                 progress=lambda stage, f: progress.update(task, description=stage, completed=f),
                 source_crs=source_crs,
                 axis_order=axis_order,

@@ -455,7 +455,7 @@ def test_lone_carriage_return_inside_swmm_and_epanet_lines(tmp_path):
     ("name", "content", "words"),
     [
         ("model.zip", None, "ZIP archive; unzip it"),
-        ("house.ifc", b"ISO-10303-21;\nHEADER;\nFILE_SCHEMA(('IFC4'));\n", "IFC is not supported yet"),
+        ("house.ifc", b"ISO-10303-21;\nHEADER;\nFILE_SCHEMA(('IFC4'));\n", "Not a readable IFC file"),
         ("roads.shp", b"\x00\x00\x27\x0a" + bytes(96), "shapefile"),
     ],
 )
