@@ -127,17 +127,20 @@ def board(city: LocalCity) -> list[Indicator]:
 # -- built-in indicators ------------------------------------------------------------------------------------------
 def ultra_high_rise(b: Board) -> list[Indicator]:
     """Buildings by GB 50352 height class and 建科〔2021〕76号 verdict; value: ultra-high-rise buildings whose verdict
-    is restricted or not allowed (target 0)."""
+    is restricted, not allowed, or exceeds-new-build-limit for an existing building (target 0)."""
     from .analysis.highrise import screen_buildings, summary
 
     table = summary(screen_buildings(b.city.store))
     breakdown = {f"{c} / {v}": float(n) for c, vs in table.items() for v, n in vs.items() if n}
-    flagged = sum(n for v, n in table["ultra-high-rise"].items() if v in ("restricted", "not-allowed"))
+    # existing buildings over a new-build limit are registered as exceeds-new-build-limit (issue 15's verdict)
+    over = ("exceeds-new-build-limit", "restricted", "not-allowed")
+    flagged = sum(n for v, n in table["ultra-high-rise"].items() if v in over)
     return [
         row(
             id="ultra-high-rise.flagged",
             group="ultra-high-rise",
-            title="Ultra-high-rise buildings restricted or not allowed (by class and verdict)",
+            title="Ultra-high-rise buildings over a limit: restricted, not allowed, or existing and over the "
+            "new-build limit (by class and verdict)",
             value=float(flagged),
             unit="count",
             target=0.0,
