@@ -8,7 +8,7 @@ STORE  ?= data/sample.cim.sqlite
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install serve sample test lint bench bench-quick clean system-deps viewer-deps
+.PHONY: install serve sample test lint check bench bench-quick clean system-deps viewer-deps
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,12 +39,14 @@ serve: $(BIN)/.installed viewer-deps $(STORE)
 system-deps:
 	bash scripts/system-deps.sh
 
-test: $(BIN)/.installed system-deps viewer-deps
-	$(BIN)/ruff check cim tiles api sample_city tests bench
+test: $(BIN)/.installed system-deps viewer-deps check
 	$(BIN)/python -m pytest
 
-lint: $(BIN)/.installed
+# the quality gate: formatting, lint (with complexity C90 <= 15 and the public docstrings of cim), types
+check lint: $(BIN)/.installed
+	$(BIN)/ruff format --check cim tiles api sample_city tests bench
 	$(BIN)/ruff check cim tiles api sample_city tests bench
+	$(BIN)/python -m mypy cim tiles api
 
 # benchmarks; the peers (pygeoapi, cjio, py3dtiles) and matplotlib go into their own venv, bench/out/peers-venv.
 # `make bench` (full) also rewrites the generated peers block of BENCHMARKS.md and docs/bench-latency.png.

@@ -158,7 +158,8 @@ def wants_html(query: dict[str, str], headers: dict[str, str]) -> bool:
 def _rings(geometry: dict[str, Any] | None) -> Iterable[tuple[str, list[list[float]]]]:
     if not geometry:
         return
-    gtype, coords = geometry.get("type"), geometry.get("coordinates")
+    gtype = geometry.get("type")
+    coords: Any = geometry.get("coordinates")
     if gtype == "Point":
         yield "point", [coords]
     elif gtype in ("LineString", "MultiPoint"):

@@ -9,6 +9,7 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+import cim
 from cim.city import Limits, LocalCity
 from cim.crs import warm_up
 from cim.store import open_store
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title=settings.title,
         description=settings.description,
-        version="0.1.0",
+        version=cim.__version__,
         lifespan=lifespan,
         openapi_url=None,
         docs_url=None,

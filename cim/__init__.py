@@ -58,16 +58,33 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    """The city interface loads on first use, with the analyses it needs (``import cim`` stays light)."""
-    if name in _LAZY:
-        import importlib
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml holds the one number)."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("cim-service")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
+
+
+def __getattr__(name: str):
+    """The city interface loads on first use, with the analyses it needs (``import cim`` stays light);
+    ``cim.viz`` (pyvista) too."""
+    import importlib
+
+    if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name == "viz":
+        return importlib.import_module(".viz", __name__)
     raise AttributeError(f"module 'cim' has no attribute {name!r}")
 
 
 __all__ = [
+    "__version__",
     "COLLECTIONS",
     "CollectionSpec",
     "get_spec",

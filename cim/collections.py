@@ -36,7 +36,7 @@ def _building_geometry(b: Building) -> Geometry:
 
 def _building_bounds(b: Building) -> Bounds3:
     xy = b.exterior()
-    lo, hi = sorted((b.ground_elevation, b.roof_elevation))
+    lo, hi = sorted((b.ground_elevation, b.roof_elevation))  # type: ignore[type-var]  # set by the validator
     return (*xy.min(axis=0), lo, *xy.max(axis=0), hi)  # type: ignore[return-value]
 
 
@@ -122,9 +122,9 @@ class CollectionSpec:
 
     def properties(self, feature: BaseModel) -> dict[str, Any]:
         """GeoJSON properties: every model field but the id and geometry, JSON-ready."""
-        props = feature.model_dump(mode="json", exclude=self.geometry_fields | self.hidden_fields | {"id"})
+        props = feature.model_dump(mode="json", exclude=set(self.geometry_fields | self.hidden_fields | {"id"}))
         if self.id == "buildings":
-            props["lod"] = _best_lod(feature)
+            props["lod"] = _best_lod(feature)  # type: ignore[arg-type]  # buildings hold Building models
         return props
 
     def shape(self, feature: BaseModel) -> shapely.Geometry:
@@ -223,6 +223,7 @@ MODEL_COLLECTION: dict[type[BaseModel], str] = {spec.model: cid for cid, spec in
 
 
 def get_spec(collection: str) -> CollectionSpec:
+    """The collection's spec, or UnknownCollection naming the known ones."""
     try:
         return COLLECTIONS[collection]
     except KeyError:
@@ -230,4 +231,5 @@ def get_spec(collection: str) -> CollectionSpec:
 
 
 def collection_of(feature: BaseModel) -> str:
+    """The id of the collection a feature model belongs to (KeyError for other models)."""
     return MODEL_COLLECTION[type(feature)]

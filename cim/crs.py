@@ -33,6 +33,7 @@ _PATTERNS = [
 
 
 def epsg_uri(code: int) -> str:
+    """The OGC URI of an EPSG code (``http://www.opengis.net/def/crs/EPSG/0/<code>``)."""
     return _EPSG_URI.format(code)
 
 

@@ -39,6 +39,8 @@ class InvalidParameter(CIMError):
 
 
 class UnknownCollection(CIMError):
+    """A collection id that is not one of the city's collections."""
+
     title = "Unknown collection"
 
     def __init__(self, collection: str, known: list[str]) -> None:
@@ -49,6 +51,8 @@ class UnknownCollection(CIMError):
 
 
 class FeatureNotFound(CIMError):
+    """No feature with this id in the collection."""
+
     title = "Feature not found"
 
     def __init__(self, collection: str, fid: str) -> None:
@@ -71,6 +75,8 @@ class UnknownAnalysis(CIMError):
 
 
 class UnsupportedCRS(CIMError):
+    """A CRS the service does not offer for this parameter."""
+
     title = "Unsupported coordinate reference system"
 
     def __init__(self, crs: str, supported: list[str], parameter: str = "crs") -> None:
@@ -94,6 +100,8 @@ class StoreError(CIMError):
 
 
 class DuplicateFeature(InvalidFeature):
+    """A feature id that is already stored (or given twice) in the collection."""
+
     title = "Duplicate feature id"
 
     def __init__(self, collection: str, fid: str) -> None:

@@ -25,6 +25,7 @@ BATCH = 500
 
 
 def batched(it: Iterable[BaseModel], n: int = BATCH) -> Iterator[list[BaseModel]]:
+    """The items in lists of at most ``n``."""
     it = iter(it)
     while chunk := list(islice(it, n)):
         yield chunk

@@ -28,7 +28,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -251,7 +251,7 @@ def _colors(per_feature: np.ndarray, feature: IntArray) -> np.ndarray:
     return np.asarray(per_feature, dtype=np.uint8).reshape(-1, 4)[feature]
 
 
-def _triangulate(pts2d: FloatArray, ring_ends: Sequence[int]) -> IntArray:
+def _triangulate(pts2d: FloatArray, ring_ends: Sequence[int] | np.ndarray) -> IntArray:
     """Earcut triangulation of a polygon with holes: (t, 3) indices into ``pts2d``."""
     if len(ring_ends) == 1 and len(pts2d) == 3:
         return np.array([[0, 1, 2]], np.int64)
@@ -669,7 +669,7 @@ def node_meshes(nodes: Sequence[PipeNode]) -> Mesh:
         lines = []
         for k in sel:
             x, y, z = nodes[k].position
-            depth = nodes[k].depth if nodes[k].depth else NODE_DEFAULT_DEPTH
+            depth = nodes[k].depth or NODE_DEFAULT_DEPTH
             lines.append(np.array([[x, y, z - depth], [x, y, z]]))
         r = np.array([(nodes[k].diameter or NODE_DIAMETERS.get(nodes[k].kind, 1.0)) / 2 for k in sel])
         meshes.append(
@@ -731,7 +731,7 @@ def feature_meshes(features: Sequence[Any]) -> Mesh:
     groups: dict[type, list[int]] = {}
     for k, f in enumerate(features):
         groups.setdefault(type(f), []).append(k)
-    builders = {
+    builders: dict[type, Callable[[list[Any]], Mesh]] = {
         Building: building_meshes,
         PipeSegment: pipe_meshes,
         PipeNode: node_meshes,

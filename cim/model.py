@@ -27,6 +27,8 @@ Ring = list[XY]
 
 
 class BuildingUse(StrEnum):
+    """What a building is used for (GB 50352 categories; mixed counts as residential)."""
+
     residential = "residential"
     public = "public"
     commercial = "commercial"
@@ -36,6 +38,8 @@ class BuildingUse(StrEnum):
 
 
 class StructureType(StrEnum):
+    """The type of a building's part or structure."""
+
     masonry = "masonry"  # 砖混
     rc_frame = "rc_frame"  # 钢筋混凝土框架
     shear_wall = "shear_wall"  # 剪力墙
@@ -67,6 +71,8 @@ class LaneType(StrEnum):
 
 
 class NodeKind(StrEnum):
+    """What a pipe network node is (manhole, valve chamber, junction ...)."""
+
     manhole = "manhole"
     valve = "valve"
     junction = "junction"
@@ -79,6 +85,8 @@ class NodeKind(StrEnum):
 
 
 class StructureKind(StrEnum):
+    """What an underground structure is (basement, tunnel, utility tunnel, station ...)."""
+
     basement = "basement"
     tunnel = "tunnel"  # e.g. a metro running tunnel
     utility_tunnel = "utility_tunnel"  # 综合管廊
@@ -87,6 +95,8 @@ class StructureKind(StrEnum):
 
 
 class SurfaceType(StrEnum):
+    """The semantic type of a building surface (CityGML / CityJSON)."""
+
     roof = "roof"
     wall = "wall"
     ground = "ground"
@@ -233,7 +243,12 @@ class PipeSegment(_Base):
     @property
     def outer_height(self) -> float:
         """Vertical outer size of the section, metres."""
-        return float(self.diameter if self.diameter is not None else self.section_height)
+        return float(self.diameter if self.diameter is not None else self.section_height)  # type: ignore[arg-type]
+
+    @property
+    def outer_width(self) -> float:
+        """Horizontal outer size of the section, metres."""
+        return float(self.diameter if self.diameter is not None else self.width)  # type: ignore[arg-type]
 
     def coords(self) -> ArrayNx3:
         """Centreline as an (n, 3) float array, metres."""

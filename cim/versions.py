@@ -33,6 +33,8 @@ PREFIX = "versions/"
 
 
 class Changes(BaseModel):
+    """The ids one write added, changed and removed in a collection."""
+
     added: list[str] = Field(default_factory=list)
     changed: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
@@ -42,6 +44,8 @@ class Changes(BaseModel):
 
 
 class Version(BaseModel):
+    """One recorded write of the city: its number, time, author, note and changes."""
+
     n: int = Field(ge=1, description="Version number, from 1; 0 is the city before the first recorded write.")
     time: datetime = Field(description="When the write was committed (UTC).")
     author: str | None = None
@@ -74,6 +78,7 @@ def latest(store: Any) -> int:
 
 
 def get_version(store: Any, n: int) -> Version:
+    """The record of version ``n``, or InvalidParameter naming the versions there are."""
     raw = store.get_blob(_name(n))
     if raw is None:
         raise InvalidParameter("version", f"No version {n}; the versions are 1 to {latest(store)} (0: before them).")

@@ -33,7 +33,7 @@ def feature_glb(feature: Any, epsg: int, terrain: Terrain | None = None) -> byte
         return None
     lo, hi = mesh.bounds()
     origin = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, lo[2]])
-    frame = CityFrame(epsg, EnuFrame.at_city_point(*origin, epsg))
+    frame = CityFrame(epsg, EnuFrame.at_city_point(float(origin[0]), float(origin[1]), float(origin[2]), epsg))
     enu = frame.to_enu(mesh.vertices)
     normals = frame.rotate_normals(mesh.normals, origin)
     cid = collection_of(feature)

@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from cim.analysis.params import city_bbox
 from cim.collections import COLLECTIONS, get_spec
 from cim.crs import CRS84, OutputCRS, check_supported, city_to_lonlat, epsg_uri, supported_crs
 from cim.errors import InvalidParameter
-from cim.export import csv_chunks
 from cim.geojson import encode_features
-from cim.query import parse_bbox, region_from_bbox
+from cim.io.writers import OutputContext, get_writer
 from cim.query.cql2 import parse_filter, parse_sortby
 from cim.query.queryables import json_schema
 from cim.store import Store
@@ -215,17 +215,14 @@ def items(
     city = store.city()
     out_uri = out.uri(store)
     fmt = _format(f, request)
-    region = None
-    if bbox is not None:
-        region = region_from_bbox(parse_bbox(bbox), check_supported(bbox_crs, city.crs_epsg, "bbox-crs"), city.crs_epsg)
+    region = city_bbox(city, bbox, bbox_crs)
+    if region is not None:
         if settings.max_bbox_km2 is not None and region.polygon.area / 1e6 > settings.max_bbox_km2:
             raise InvalidParameter(
                 "bbox",
                 f"bbox covers {region.polygon.area / 1e6:,.1f} km², more than the "
                 f"{settings.max_bbox_km2:g} km² this service answers at once.",
             )
-    elif bbox_crs is not None:
-        check_supported(bbox_crs, city.crs_epsg, "bbox-crs")
     lang = "cql2-text" if filter_lang == "cql-text" else filter_lang
     flt = None if filter is None else parse_filter(filter, lang=lang, crs=filter_crs, city_epsg=city.crs_epsg)
     if filter is None and (filter_crs or filter_lang):
@@ -316,18 +313,15 @@ def _stream(fmt, store, spec, city, region, flt, order, names, skip_geometry, oc
         else:
             yield from store.iter_features(spec.id, region=region, filter=flt)
 
-    headers = _content_crs(ocrs.uri)
+    writer = get_writer(fmt)
+    chunks = writer.write(OutputContext(city, spec, ocrs, names, skip_geometry), features)
     if fmt == "csv":
         return StreamingResponse(
-            csv_chunks(spec, features(), ocrs, properties=names, skip_geometry=skip_geometry),
+            chunks,
             media_type=CSV + "; charset=utf-8",
-            headers={**headers, "Content-Disposition": f'inline; filename="{spec.id}.csv"'},
+            headers={**_content_crs(ocrs.uri), "Content-Disposition": f'inline; filename="{spec.id}.csv"'},
         )
-    from cim.io.cityjson_out import cityjson_chunks, cityjsonseq_chunks
-
-    if fmt == "cityjsonseq":
-        return StreamingResponse(cityjsonseq_chunks(city, spec, features()), media_type=CITYJSON_SEQ)
-    return StreamingResponse(cityjson_chunks(city, spec, features), media_type=CITYJSON)
+    return StreamingResponse(chunks, media_type=writer.media_type)
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="One feature", response_class=GeoJSONResponse)

@@ -19,9 +19,7 @@ from cim.analysis.highrise import Verdict, summary
 from cim.analysis.highrise_report import to_csv
 from cim.analysis.params import city_bbox
 from cim.analysis.screening import HighRiseRequest, HighRiseResponse, ProfileName, ScreenedCollection
-from cim.collections import get_spec
 from cim.crs import OutputCRS
-from cim.geojson import encode_features
 
 from ..deps import CityDep, OutputCRSParam, SettingsDep, base_url
 from ..media import GEOJSON, GeoJSONResponse, ORJSONResponse
@@ -93,9 +91,7 @@ def screen_city(
         if has_next:
             headers["Link"] = f'<{href(offset + len(page))}>; rel="next"'
         return Response(to_csv(results, xy), media_type="text/csv; charset=utf-8", headers=headers)
-    feats = encode_features(get_spec("buildings"), buildings, OutputCRS(city.crs_epsg, out_uri))
-    for feat, r in zip(feats, results, strict=True):
-        feat["properties"] = r.model_dump(mode="json", exclude={"id"})
+    feats = screening.screened_features(s, page, OutputCRS(city.crs_epsg, out_uri))
     links = [
         {"href": href(offset), "rel": "self", "type": GEOJSON, "title": "This page"},
         {"href": href(offset, "csv"), "rel": "alternate", "type": "text/csv", "title": "This screening as CSV"},

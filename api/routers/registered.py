@@ -19,6 +19,7 @@ from ..media import ORJSONResponse
 
 #: Analyses with hand-written routes elsewhere (kept for their bodies and query parameters).
 SERVED_ELSEWHERE = frozenset({"underground-use", "excavation", "pipe-compliance", "high-rise"})
+# (high-rise-buildings gets its generated GET route: the whole screening, unpaged; GET /analysis/high-rise pages it)
 
 FormatQuery = Annotated[str | None, Query(description="Output format: json (default) or one the analysis writes.")]
 
@@ -35,15 +36,14 @@ def answer(analysis: Analysis, city: Any, request: Any, fmt: str | None) -> Resp
 
 def _route(analysis: Analysis) -> APIRoute:
     model = analysis.request
-    if analysis.method == "GET":
 
-        def endpoint(city: CityDep, params: Annotated[model, Query()], f: FormatQuery = None) -> Response:  # type: ignore[valid-type]
-            return answer(analysis, city, params, f)
-    else:
+    def get_endpoint(city: CityDep, params: Annotated[model, Query()], f: FormatQuery = None) -> Response:  # type: ignore[valid-type]
+        return answer(analysis, city, params, f)
 
-        def endpoint(body: model, city: CityDep, f: FormatQuery = None) -> Response:  # type: ignore[no-redef, valid-type]
-            return answer(analysis, city, body, f)
+    def post_endpoint(body: model, city: CityDep, f: FormatQuery = None) -> Response:  # type: ignore[valid-type]
+        return answer(analysis, city, body, f)
 
+    endpoint = get_endpoint if analysis.method == "GET" else post_endpoint
     endpoint.__name__ = "analysis_" + analysis.id.replace("-", "_")
     return APIRoute(
         f"/analysis/{analysis.id}",

@@ -56,6 +56,8 @@ _CHAMBER_SIDES = 32
 
 # -- the report -------------------------------------------------------------------------------------------------
 class ClashEnd(BaseModel):
+    """One side of a clash: the feature (and its BIM element, if any)."""
+
     model_config = ConfigDict(extra="forbid")
     id: str = Field(description="Feature id.")
     collection: str
@@ -64,6 +66,8 @@ class ClashEnd(BaseModel):
 
 
 class Clash(BaseModel):
+    """Two solids that overlap (hard) or come closer than the clearance, and where."""
+
     model_config = ConfigDict(extra="forbid")
     type: Literal["hard", "clearance"]
     a: ClashEnd
@@ -82,6 +86,8 @@ class Clash(BaseModel):
 
 
 class ClashReport(BaseModel):
+    """Every clash found, with counts and how much was tested."""
+
     clashes: list[Clash]
     counts: dict[str, int] = Field(description="Clashes by type (hard, clearance).")
     features: int = Field(description="Features tested.")
@@ -190,7 +196,7 @@ class Bodies:
                 if f.building_id is not None and f.building_id in bim:
                     continue  # the BIM building's elements stand for its below-ground part
                 grp = "b:" + f.building_id if f.building_id else "s:" + f.id
-                pc = BUILDING if f.kind.value in ("basement", "civil_defence") else None
+                pc = BUILDING if f.kind.value in ("basement", "civil_defence") else None  # type: ignore[assignment]
                 k = owner(f.id, "underground-structures", f.kind.value, pc, grp, (code(None, n), code(None, n)))
                 if f.centreline is not None:
                     c = np.asarray(f.centreline, dtype=float)
@@ -199,12 +205,12 @@ class Bodies:
                     sw_sec.append((f.width / 2, hh, f.section == "circular", k))  # type: ignore[operator]
                 else:
                     poly = shapely.Polygon(f.footprint[0], f.footprint[1:])  # type: ignore[index]
-                    pr.append((poly, f.bottom_elevation, f.top_elevation, k, -1))
+                    pr.append((poly, f.bottom_elevation, f.top_elevation, k, -1))  # type: ignore[arg-type]
             elif isinstance(f, PipeNode):
                 if not f.diameter:
                     continue
-                c = code(f.id, n)
-                k = owner(f.id, "pipe-nodes", f.kind.value, None, "n:" + f.id, (c, c))
+                c = code(f.id, n)  # type: ignore[assignment]
+                k = owner(f.id, "pipe-nodes", f.kind.value, None, "n:" + f.id, (c, c))  # type: ignore[arg-type]
                 x, y, z = f.position
                 disc = shapely.Point(x, y).buffer(f.diameter / 2, quad_segs=_CHAMBER_SIDES // 4)
                 pr.append((disc, z - (f.depth or 0.0), z, k, -1))
@@ -214,7 +220,7 @@ class Bodies:
                     pr += _element_prisms(f, k, out.parts)
                 else:
                     lo, hi = sorted((f.ground_elevation, f.roof_elevation))  # type: ignore[type-var]
-                    pr.append((shapely.Polygon(f.footprint[0], f.footprint[1:]), lo, hi, k, -1))
+                    pr.append((shapely.Polygon(f.footprint[0], f.footprint[1:]), lo, hi, k, -1))  # type: ignore[arg-type]
         if sw_pts:
             npieces = np.array([len(c) - 1 for c in sw_pts])
             rep = np.repeat(np.arange(len(sw_pts)), npieces)
@@ -543,7 +549,7 @@ def _prism_prism(bodies: Bodies, i: np.ndarray, j: np.ndarray) -> list[dict[str,
     loc = np.column_stack([c, zlo + v[rows] / 2])
     pen = np.minimum(v[rows], width)
     out = []
-    for k in np.flatnonzero(pen > CONTACT):
+    for k in np.flatnonzero(pen > CONTACT):  # type: ignore[assignment]
         ii, jj = i[rows[k]], j[rows[k]]
         out.append(
             _row(

@@ -62,6 +62,8 @@ MINOR = {"telecom"}
 
 
 class ExcavationHit(BaseModel):
+    """A feature the pit cuts into or comes near: clearance, closest point and severity."""
+
     id: str
     collection: str
     category: str = Field(description="Utility type (pipes, chambers), structure kind or 'building'.")
@@ -79,6 +81,8 @@ class ExcavationHit(BaseModel):
 
 
 class Excavation(BaseModel):
+    """The conflicts of one pit, most severe first, with counts by severity."""
+
     area: float = Field(description="Pit area, m².")
     depth: float | None = Field(None, description="Pit depth below the ground, metres (when given).")
     bottom_z: float | None = Field(None, description="Pit bottom elevation, metres (when given).")

@@ -217,19 +217,19 @@ def markdown_report(
         "|---|---|---|---|---|---|---|",
     ]
     for s in screener.rule_sets:
-        for r in s.rules:
+        for rule in s.rules:
             lines.append(
                 "| "
                 + " | ".join(
                     _cell(c)
                     for c in (
-                        r.id,
+                        rule.id,
                         s.short,
-                        r.clause,
-                        r.effective,
-                        _conf(r.confidence or s.confidence),
-                        _threshold(r.threshold, r.inclusive, r.unit),
-                        r.reading or r.wording,
+                        rule.clause,
+                        rule.effective,
+                        _conf(rule.confidence or s.confidence),
+                        _threshold(rule.threshold, rule.inclusive, rule.unit),
+                        rule.reading or rule.wording,
                     )
                 )
                 + " |"

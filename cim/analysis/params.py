@@ -19,6 +19,7 @@ from .regions import region_polygon, store_extent
 
 if TYPE_CHECKING:
     from ..city import LocalCity
+    from ..model import City
 
 CRS_DOC = (
     "CRS of the request's coordinates (URI as in OGC API - Features Part 2, or EPSG:n), written in the CRS's "
@@ -75,11 +76,11 @@ def output_crs(city: LocalCity, crs: str | None) -> OutputCRS:
 
 
 def city_bbox(
-    city: LocalCity, bbox: str | list[float] | None, bbox_crs: str | None, *, flat: bool = False
+    city: LocalCity | City, bbox: str | list[float] | None, bbox_crs: str | None, *, flat: bool = False
 ) -> StoreRegion | None:
     """A request's ``bbox`` (4 or 6 numbers, or their comma-separated text, in ``bbox_crs``'s official axis
     order; default CRS84) as a store region in the city CRS, or None without a bbox (``bbox_crs`` is still
-    checked).  ``flat`` drops the z range of a 6-number box."""
+    checked).  ``flat`` drops the z range of a 6-number box.  ``city``: anything with ``crs_epsg``."""
     uri = check_supported(bbox_crs, city.crs_epsg, "bbox-crs")
     if bbox is None:
         return None
@@ -87,3 +88,11 @@ def city_bbox(
     if flat and len(values) == 6:
         values = values[:2] + values[3:5]
     return region_from_bbox(values, uri, city.crs_epsg)
+
+
+def box_polygon(bbox: str | list[float], parameter: str = "bbox") -> dict[str, Any]:
+    """A box (4 or 6 numbers, or their text; z ignored) as a GeoJSON Polygon in the same CRS and axis order."""
+    v = parse_bbox(bbox, parameter)
+    half = len(v) // 2
+    x0, y0, x1, y1 = v[0], v[1], v[half], v[half + 1]
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}

@@ -46,6 +46,7 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.excavation:ANALYSIS",
     "cim.analysis.compliance:ANALYSIS",
     "cim.analysis.screening:ANALYSIS",
+    "cim.analysis.screening:BUILDINGS",
     "cim.analysis.clashes:ANALYSIS",
     "cim.analysis.ponding:ANALYSIS",
     "cim.analysis.drainage:ANALYSIS",

@@ -16,18 +16,22 @@ import numpy as np
 import shapely
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..crs import check_supported, to_city_xy
+from ..crs import OutputCRS, check_supported, to_city_xy
 from ..errors import InvalidParameter
 from ..model import Building, BuildingUse
 from ..rules import shipped_profiles
 from ..store.base import Region, Store
-from .highrise import MAX_HEIGHT, Proposal, Screener, ScreeningResult, Verdict
+from .highrise import MAX_HEIGHT, Proposal, Screener, ScreeningResult, Verdict, summary
+from .params import city_bbox
 from .registry import Analysis
 
 if TYPE_CHECKING:
     from ..city import LocalCity
 
-ProfileName = Literal[tuple(shipped_profiles())]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    ProfileName = str
+else:  # the shipped profiles' names, listed in the OpenAPI description
+    ProfileName = Literal[tuple(shipped_profiles())]
 
 
 class GeoJSONPolygon(BaseModel):
@@ -77,6 +81,7 @@ class ScreenedProperties(BaseModel):
 
     name: str | None = None
     use: BuildingUse
+    new: bool = Field(False, description="Screened as a proposed (new) building.")
     height: float
     height_class: str
     fire_class: str | None = None
@@ -223,11 +228,84 @@ class ScreeningCache:
             buildings: list[Building] = list(store.iter_features("buildings"))  # type: ignore[arg-type]
             results = screener.screen_buildings(buildings, terrain=store.terrain(), points=store.building_points())
             shapes = np.array([shapely.Polygon(b.footprint[0], b.footprint[1:]) for b in buildings], dtype=object)
-            z = np.array([sorted((b.ground_elevation, b.roof_elevation)) for b in buildings], dtype=float)
+            z = np.array([sorted((b.ground_elevation, b.roof_elevation)) for b in buildings], dtype=float)  # type: ignore[type-var]
             entry = Screened(version, profile, screener, buildings, results, shapes, z.reshape(-1, 2))
             self._entries = {k: v for k, v in self._entries.items() if v.version == version}
             self._entries[profile] = entry
             return entry
+
+
+def screened_features(s: Screened, idx: np.ndarray, out: OutputCRS) -> list[dict[str, Any]]:
+    """GeoJSON features (footprints in ``out``) of the screened buildings ``idx``, the screening as properties."""
+    from ..collections import get_spec
+    from ..geojson import encode_features
+
+    feats = encode_features(get_spec("buildings"), [s.buildings[i] for i in idx], out)
+    for feat, i in zip(feats, idx, strict=True):
+        feat["properties"] = s.results[i].model_dump(mode="json", exclude={"id"})
+    return feats
+
+
+class ScreenBuildingsRequest(BaseModel):
+    """Which of the city's buildings to screen and list (query parameters; others are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    bbox: str | None = Field(
+        None,
+        description="minx,miny,maxx,maxy or minx,miny,minz,maxx,maxy,maxz in bbox-crs (as for features)",
+        examples=["123.41,41.79,123.42,41.80"],
+    )
+    bbox_crs: str | None = Field(None, alias="bbox-crs", description="CRS of bbox (URI); default CRS84.")
+    verdict: list[Verdict] | None = Field(None, description="Only these verdicts.")
+    min_height: float | None = Field(None, ge=0, description="Only buildings at least this tall, metres.")
+    profile: ProfileName | None = Field(
+        None, description="Screen with a shipped city profile instead of the city's own."
+    )
+    crs: str | None = Field(None, description="CRS of the returned footprints (URI); default CRS84.")
+
+
+class ScreenedBuildings(BaseModel):
+    """Every matching building screened, as a GeoJSON FeatureCollection (not paged)."""
+
+    type: Literal["FeatureCollection"]
+    features: list[ScreenedFeature]
+    numberMatched: int
+    numberReturned: int
+    city: dict[str, Any]
+    summary: dict[str, dict[str, int]] = Field(description="Matched buildings by height class and verdict.")
+
+
+def run_buildings(city: LocalCity, req: ScreenBuildingsRequest) -> ScreenedBuildings:
+    """The registered city screening: the cached screening of every building, filtered, as GeoJSON."""
+    out = OutputCRS(city.crs_epsg, check_supported(req.crs, city.crs_epsg, "crs"))
+    region = city_bbox(city, req.bbox, req.bbox_crs)
+    s = city.screened(req.profile)
+    idx = s.select(region, {str(v.value) for v in req.verdict} if req.verdict else None, req.min_height)
+    feats = screened_features(s, idx, out)
+    return ScreenedBuildings.model_validate(
+        {
+            "type": "FeatureCollection",
+            "features": feats,
+            "numberMatched": len(idx),
+            "numberReturned": len(feats),
+            "city": city_profile(s.screener),
+            "summary": summary(s.results[i] for i in idx),
+        }
+    )
+
+
+BUILDINGS = Analysis(
+    id="high-rise-buildings",
+    title="High-rise screening of the city's buildings",
+    description="Every building of the city (or those in bbox, with one of the verdicts, at least min_height tall) "
+    "screened under GB 50352 height classes, GB 50016 fire classes and the city profile's rules, as GeoJSON "
+    "features with the verdict and its reasons; GET /analysis/high-rise serves the same, paged and as CSV.",
+    request=ScreenBuildingsRequest,
+    result=ScreenedBuildings,
+    run=run_buildings,
+    method="GET",
+    keywords=("high-rise", "GB 50352", "GB 50016", "screening"),
+)
 
 
 ANALYSIS = Analysis(

@@ -122,6 +122,8 @@ class Chambers:
 
 @dataclass
 class Solids:
+    """The underground features of a region as arrays of simple solids (swept, prisms, chambers)."""
+
     owners: Owners
     swept: Swept
     prisms: Prisms
@@ -167,7 +169,7 @@ class Solids:
                 k = own.add(f.id, "buildings", "building", "building", None, f.name)
                 pr_poly.append(shapely.Polygon(f.footprint[0], f.footprint[1:]))
                 lo, hi = sorted((f.ground_elevation, f.roof_elevation))  # type: ignore[type-var]
-                pr_z.append((lo, hi, k))
+                pr_z.append((lo, hi, k))  # type: ignore[arg-type]
         if sw_pts:
             n = np.array([s[4] for s in sw_sec])
             a = np.concatenate([c[:-1] for c in sw_pts])
@@ -179,12 +181,12 @@ class Solids:
             swept = Swept(
                 np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), np.zeros(0), np.zeros(0, bool), np.zeros(0, np.int64)
             )
-        z = np.array(pr_z, dtype=float).reshape(-1, 3)
+        z = np.array(pr_z, dtype=float).reshape(-1, 3)  # type: ignore[assignment]
         polys = np.array(pr_poly, dtype=object)
         bad = ~shapely.is_valid(polys)
         if bad.any():  # imported footprints may cross themselves: repair rather than fail in GEOS
             polys[bad] = shapely.make_valid(polys[bad])
-        prisms = Prisms(polys, z[:, 0], z[:, 1], z[:, 2].astype(np.int64))
+        prisms = Prisms(polys, z[:, 0], z[:, 1], z[:, 2].astype(np.int64))  # type: ignore[index]
         c = np.array(ch, dtype=float).reshape(-1, 6)
         chambers = Chambers(c[:, :2], c[:, 2], c[:, 3], c[:, 4], c[:, 5].astype(np.int64))
         return cls(own, swept, prisms, chambers)
@@ -219,7 +221,7 @@ def ground_range(ground: GroundFn, polygon: shapely.Geometry, cell: float = 5.0)
     x0, y0, x1, y1 = polygon.bounds
     cell = max(cell, np.sqrt(max((x1 - x0) * (y1 - y0), 0.0)) / 200)
     gx, gy = np.meshgrid(np.arange(x0, x1 + cell, cell), np.arange(y0, y1 + cell, cell))
-    gx, gy = gx.ravel(), gy.ravel()
+    gx, gy = gx.ravel(), gy.ravel()  # type: ignore[assignment]
     inside = shapely.contains_xy(polygon, gx, gy)
     pts = np.vstack([shapely.get_coordinates(polygon), np.column_stack([gx[inside], gy[inside]])])
     g = ground(pts)
@@ -247,7 +249,7 @@ def grid_pieces(polygons: np.ndarray, cell: float) -> tuple[np.ndarray, IntArray
     y0 = b[owner, 1] + iy * cell
     boxes = shapely.box(x0, y0, np.minimum(x0 + cell, b[owner, 2]), np.minimum(y0 + cell, b[owner, 3]))
     whole = count == 1
-    pieces = np.where(whole[owner], polygons[owner], None)
+    pieces = np.where(whole[owner], polygons[owner], None)  # type: ignore[call-overload]
     cut = ~whole[owner]
     if cut.any():
         pieces[cut] = shapely.intersection(boxes[cut], polygons[owner[cut]])

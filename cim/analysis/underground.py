@@ -71,6 +71,8 @@ PRISM_CELL = 10.0  # metres: cells a prism footprint is cut into to follow the t
 
 
 class FeatureVolume(BaseModel):
+    """The volume one feature occupies in a band, m³."""
+
     id: str
     collection: str
     category: str = Field(
@@ -81,6 +83,8 @@ class FeatureVolume(BaseModel):
 
 
 class BandUse(BaseModel):
+    """One band: soil volume, occupied volume and their ratio, by category and by feature."""
+
     reference: Literal["depth", "elevation"] = Field(
         description="depth: top and bottom are metres below the ground surface; elevation: absolute "
         "elevations in the city's height datum (top > bottom)."
@@ -95,6 +99,8 @@ class BandUse(BaseModel):
 
 
 class UndergroundUse(BaseModel):
+    """Underground space use under a region, band by band."""
+
     area: float = Field(description="Region area, m².")
     terrain: bool = Field(description="Whether the city has a terrain (depths need one).")
     step: float = Field(description="Longest sub-piece used to integrate swept solids, metres.")
@@ -136,6 +142,7 @@ def check_bands(bands: Sequence[Sequence[float]] | None, parameter: str = "bands
 
 
 def check_z_range(z_min: float | None, z_max: float | None) -> tuple[float, float]:
+    """``z_min`` and ``z_max`` checked (both given, finite, in order): (lowest, highest) elevation, metres."""
     if z_min is None or z_max is None:
         raise InvalidParameter(
             "z_min" if z_min is None else "z_max", "give both z_min and z_max (absolute elevations, metres)."
@@ -150,7 +157,7 @@ def check_z_range(z_min: float | None, z_max: float | None) -> tuple[float, floa
 def _planes(g: np.ndarray | None, top: float, bottom: float, depth: bool) -> tuple[np.ndarray, np.ndarray]:
     """Absolute (lower, upper) elevations of a band where the ground is ``g``."""
     if depth:
-        return g - bottom, g - top  # type: ignore[operator]
+        return np.asarray(g - bottom, dtype=float), np.asarray(g - top, dtype=float)  # type: ignore[operator]
     return np.asarray(bottom, dtype=float), np.asarray(top, dtype=float)
 
 

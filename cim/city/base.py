@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import shapely
@@ -197,7 +197,7 @@ class CityModel(ABC):
     def close(self) -> None:  # noqa: B027 - optional for implementations
         """Release the store or the HTTP connection."""
 
-    def __enter__(self) -> CityModel:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -127,7 +127,7 @@ class LocalCity(CityModel):
         elif bbox_crs is not None:
             _uri(bbox_crs, epsg, "bbox-crs")
         flt = None if filter is None else parse_filter(filter, crs=filter_crs, city_epsg=epsg)
-        order = parse_sortby(list(sortby) if isinstance(sortby, list | tuple) else sortby, collection)
+        order = parse_sortby(sortby if sortby is None or isinstance(sortby, str) else list(sortby), collection)
         if limit is not None and limit < 1:
             raise InvalidParameter("limit", "limit must be at least 1 (None: every match).")
         if offset < 0:
@@ -218,7 +218,7 @@ class LocalCity(CityModel):
             }
             items.append(item)
         request = screening.ANALYSIS.parse({"crs": uri, "profile": profile, "proposals": items})
-        return screening.ANALYSIS.run(self, request).results
+        return screening.run(self, request).results  # type: ignore[arg-type]  # parse gives a HighRiseRequest
 
     def meshes(self, features: Features | Sequence[Any]) -> Mesh:
         from ..mesh import feature_meshes

@@ -418,11 +418,11 @@ class RemoteCity(CityModel):
 
         analysis = get(analysis_id)
         body = analysis.parse(request, **fields)
+        doc = body.model_dump(mode="json", exclude_none=True, by_alias=True)  # the HTTP names (bbox-crs)
         if analysis.method == "GET":
-            params = {k: v for k, v in body.model_dump(mode="json", exclude_none=True).items()}
-            raw = self._json("GET", f"/analysis/{analysis_id}", params=params)
+            raw = self._json("GET", f"/analysis/{analysis_id}", params=doc)
         else:
-            raw = self._json("POST", f"/analysis/{analysis_id}", json=body.model_dump(mode="json", exclude_none=True))
+            raw = self._json("POST", f"/analysis/{analysis_id}", json=doc)
         return analysis.result.model_validate(raw)
 
     def screen_proposals(

@@ -40,6 +40,7 @@ def fail(exc: CIMError) -> None:
 
 
 def main() -> None:
+    """The ``cim`` entry point."""
     app()
 
 

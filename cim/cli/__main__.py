@@ -1,3 +1,5 @@
+"""``python -m cim.cli``: the ``cim`` command."""
+
 from . import main
 
 main()

@@ -55,21 +55,17 @@ def _geometry(text: str) -> dict[str, Any]:
     return doc
 
 
-def _polygon(store, bbox: str | None, region: str | None, crs: str | None, *, required: bool = True):
-    from ..analysis.regions import region_polygon, store_extent
-    from ..query import parse_bbox
+def _region(bbox: str | None, region: str | None, *, required: bool = True) -> tuple[dict[str, Any] | None, str]:
+    """The region the options give, as GeoJSON in --crs axis order, and the option it came from."""
+    from ..analysis.params import box_polygon
 
     if (bbox is None) == (region is None):
         if not required and bbox is None:
-            return None
+            return None, "region"
         raise InvalidParameter("region", "give the region with either --bbox or --region.")
     if bbox is not None:
-        v = parse_bbox(bbox)
-        half = len(v) // 2
-        x0, y0, x1, y1 = v[0], v[1], v[half], v[half + 1]
-        geom = {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
-        return region_polygon(geom, crs, store.city().crs_epsg, parameter="bbox", extent=store_extent(store))
-    return region_polygon(_geometry(region), crs, store.city().crs_epsg, extent=store_extent(store))  # type: ignore[arg-type]
+        return box_polygon(bbox), "bbox"
+    return _geometry(region), "region"  # type: ignore[arg-type]
 
 
 def _bands(text: str) -> list[list[float]]:
@@ -96,14 +92,15 @@ def underground_use(
     json_out: JsonOpt = None,
 ) -> None:
     """Soil and occupied volume by depth band under a region (GB/T 51358 bands by default)."""
+    from ..analysis.params import city_region
     from ..analysis.underground import underground_use as run
-    from ..store import open_store
+    from ..city import LocalCity
 
     try:
-        s = open_store(store)
-        poly = _polygon(s, bbox, region, crs)
-        res = run(s, poly, bands=_bands(bands) if bands else None, z_min=z_min, z_max=z_max, step=step)
-        s.close()
+        with LocalCity(store) as city:
+            geom, option = _region(bbox, region)
+            poly = city_region(city, geom, crs, parameter=option)
+            res = run(city.store, poly, bands=_bands(bands) if bands else None, z_min=z_min, z_max=z_max, step=step)
     except CIMError as exc:
         fail(exc)
     ref = "depths below ground" if res.bands and res.bands[0].reference == "depth" else "elevations"
@@ -143,16 +140,15 @@ def excavation(
 ) -> None:
     """Features an excavation pit cuts into or comes within --buffer of, most severe first."""
     from ..analysis.excavation import excavation_conflicts
-    from ..crs import OutputCRS, check_supported
-    from ..store import open_store
+    from ..analysis.params import city_region, output_crs
+    from ..city import LocalCity
 
     try:
-        s = open_store(store)
-        poly = _polygon(s, bbox, region, crs)
-        epsg = s.city().crs_epsg
-        out = OutputCRS(epsg, check_supported(crs, epsg))
-        res = excavation_conflicts(s, poly, depth=depth, bottom_z=bottom_z, buffer=buffer)
-        s.close()
+        with LocalCity(store) as city:
+            geom, option = _region(bbox, region)
+            poly = city_region(city, geom, crs, parameter=option)
+            out = output_crs(city, crs)
+            res = excavation_conflicts(city.store, poly, depth=depth, bottom_z=bottom_z, buffer=buffer)
     except CIMError as exc:
         fail(exc)
     table = Table(
@@ -215,18 +211,16 @@ def pipe_compliance(
     ] = None,
 ) -> None:
     """Violations of GB 50289-2016 (cover, clearances, crossing order) and GB 50838-2015 (compartments)."""
-    from ..analysis.compliance import PipelineRules
     from ..analysis.compliance import pipe_compliance as run
-    from ..crs import OutputCRS, check_supported
-    from ..store import open_store
+    from ..analysis.params import city_region, output_crs
+    from ..city import LocalCity
 
     try:
-        s = open_store(store)
-        poly = _polygon(s, bbox, None, crs, required=False)
-        epsg = s.city().crs_epsg
-        out = OutputCRS(epsg, check_supported(crs, epsg))
-        report = run(s, poly, rules=PipelineRules.load(rules))
-        s.close()
+        with LocalCity(store, pipeline_rules=rules) as city:
+            geom, _ = _region(bbox, None, required=False)
+            poly = None if geom is None else city_region(city, geom, crs, parameter="bbox")
+            out = output_crs(city, crs)
+            report = run(city.store, poly, rules=city.pipeline_rules)
     except CIMError as exc:
         fail(exc)
     table = Table(

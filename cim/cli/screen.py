@@ -34,13 +34,14 @@ def high_rise(
     """Screen every building (height classes, fire classes, 建科〔2021〕76号, 2020 notice) and write a report."""
     from ..analysis.highrise import Screener
     from ..analysis.highrise_report import markdown_report, summary_rows, to_csv
+    from ..model import Building
     from ..rules import Verdict
     from ..store import open_store
 
     try:
         s = open_store(store)
         screener = Screener(s.city(), profile)
-        buildings = list(s.iter_features("buildings"))
+        buildings: list[Building] = list(s.iter_features("buildings"))  # type: ignore[arg-type]
         results = screener.screen_buildings(
             buildings,
             terrain=s.terrain(),  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -49,7 +49,7 @@ def build(
     if unknown:
         err_console.print(f"[bold red]error:[/] unknown layer(s) {', '.join(unknown)}; choose from {', '.join(LAYERS)}")
         raise typer.Exit(2)
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         s = open_store(store)
         version = s.version()
@@ -63,6 +63,10 @@ def build(
                 task = progress.add_task(name, total=1.0)
                 target = PrefixSink(sink, name)
                 t0 = time.perf_counter()
+
+                def step(stage: str, f: float, task: Any = task) -> None:
+                    progress.update(task, description=stage, completed=f)
+
                 result = build_layer(
                     s,
                     name,
@@ -71,7 +75,7 @@ def build(
                     prefix=f"v{version}/",
                     frame=frame,
                     extras={"version": version},
-                    progress=lambda stage, f, task=task: progress.update(task, description=stage, completed=f),
+                    progress=step,
                 )
                 progress.update(task, completed=1.0)
                 rows.append(

@@ -24,6 +24,7 @@ hull of the ground cells are NaN.  One ring of cells around the data is kept so 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import shapely
@@ -220,7 +221,8 @@ def _pool(a: np.ndarray, k: int, how: str = "sum", offset: tuple[int, int] = (0,
     py, px = (-(ny + oy)) % k, (-(nx + ox)) % k
     a = np.pad(a, ((oy, py), (ox, px)), constant_values=fill)
     b = a.reshape(a.shape[0] // k, k, a.shape[1] // k, k)
-    return {"sum": b.sum, "min": b.min, "max": b.max}[how](axis=(1, 3))
+    reduce: Any = {"sum": b.sum, "min": b.min, "max": b.max}[how]
+    return reduce(axis=(1, 3))
 
 
 def _filter1d(a: np.ndarray, w: int, axis: int, how: str) -> np.ndarray:

@@ -316,10 +316,10 @@ def derive(fid: str, comps: list[Component], *, file: str, what: str = "building
     lods: list[LodGeometry] = []
     best = 0.0
     for c in comps:
-        by_lod = {}
+        by_lod = {}  # type: ignore[var-annotated]
         for g in c.geoms:
             s = to_surfaces(g.polys, c.part)
-            lods.append(LodGeometry.model_construct(lod=g.lod, kind=g.kind, surfaces=s, part=c.part))
+            lods.append(LodGeometry.model_construct(lod=g.lod, kind=g.kind, surfaces=s, part=c.part))  # type: ignore[arg-type]
             by_lod.setdefault(g.lod, []).extend(s)
         top = max(by_lod, key=_lodf)
         best = max(best, _lodf(top))

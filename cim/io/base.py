@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel
 
 from ..errors import CIMError
 from ..model import City
@@ -78,7 +77,7 @@ class ImportContext:
 class ImportResult:
     """One file's content, already in the city CRS (metres) and height datum."""
 
-    features: list[BaseModel] = field(default_factory=list)
+    features: list[Any] = field(default_factory=list)  # feature models (Building, PipeSegment ...)
     terrain: Terrain | None = None
     building_points: np.ndarray | None = None  # (n, 3) float, metres: LiDAR class-6 points
     source_crs: str | None = None
@@ -92,9 +91,17 @@ class ImportResult:
 class Reader(Protocol):
     """A file format.  Register an instance with :func:`cim.io.registry.register`."""
 
-    name: str  # e.g. "cityjson"
-    extensions: tuple[str, ...]  # lower-case, with the dot: (".json", ".city.json")
-    description: str
+    @property
+    def name(self) -> str:
+        """e.g. "cityjson"."""
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """Lower-case, with the dot: (".json", ".city.json")."""
+
+    @property
+    def description(self) -> str:
+        """One line for listings."""
 
     def sniff(self, head: bytes, path: Path) -> bool:
         """True when the first bytes of the file (up to 64 KiB) look like this format."""

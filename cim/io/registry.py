@@ -11,6 +11,7 @@ _SNIFF_BYTES = 65536
 
 
 def register(reader: Reader, *, overwrite: bool = False) -> Reader:
+    """Add a reader under its name; a name already taken raises ValueError unless ``overwrite``."""
     if reader.name in READERS and not overwrite:
         raise ValueError(f"a reader named {reader.name!r} is already registered")
     READERS[reader.name] = reader

@@ -82,6 +82,7 @@ def _transformer(src: CRS, dst_epsg: int) -> Transformer:
 
 
 def northing_first(crs: CRS) -> bool:
+    """True when the CRS's first axis points north or south (latitude or northing first)."""
     axes = horizontal(crs).axis_info
     return bool(axes) and axes[0].direction.lower() in ("north", "south")
 
@@ -141,9 +142,9 @@ def datum_warning(src: CRS, city: City, vertical: CRS | None = None) -> str | No
     if not src.is_compound and vertical is None:
         return None
     vert = src.sub_crs_list[1] if src.is_compound else vertical
-    if same_datum(vert, city.vertical_datum):
+    if same_datum(vert, city.vertical_datum):  # type: ignore[arg-type]
         return None
     return (
-        f"heights are in {vert.name} and were kept without a datum shift to {city.vertical_datum} "
+        f"heights are in {vert.name} and were kept without a datum shift to {city.vertical_datum} "  # type: ignore[union-attr]
         "(no transformation between these datums is defined)"
     )

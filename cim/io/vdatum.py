@@ -47,7 +47,7 @@ def vertical_by_name(name: str) -> CRS | None:
     try:
         from pyproj.database import query_crs_info
 
-        for info in query_crs_info(auth_name="EPSG", pj_types="VERTICAL_CRS"):
+        for info in query_crs_info(auth_name="EPSG", pj_types="VERTICAL_CRS"):  # type: ignore[arg-type]
             if info.name.lower() in (name.strip().lower(), key, f"{key} height"):
                 return CRS.from_epsg(int(info.code))
     except Exception:  # noqa: BLE001 - the database lookup is a fallback only

@@ -384,6 +384,7 @@ def compile_filter(
 
 
 def order_by(sortby: list[tuple[str, bool]] | None, collection: str, dialect: Dialect) -> str:
+    """The SQL ORDER BY clause of a ``sortby`` (then insertion order) for a backend's dialect."""
     return Compiler(collection, dialect, 0).order_by(sortby or [])
 
 

@@ -19,6 +19,8 @@ from ..collections import CollectionSpec, get_spec
 
 @dataclass(frozen=True)
 class Queryable:
+    """A property that filters and sorting may use: its name, JSON type and description."""
+
     name: str
     type: Literal["number", "integer", "string", "boolean"]
     description: str = ""

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import InvalidParameter
 from ..model import XY, BuildingUse, City, FireStation
 
-#: the rule sets screened by default, by file stem
+#: the rule sets screened by default, by file stem (every rule set, pipelines too: :mod:`cim.rules.registry`)
 RULE_SETS = ("gb50352_height_classes", "gb50016_fire_classes", "jianke_2021_76", "notice_2020")
 
 Confidence = Literal["C", "S", "M"]

@@ -88,6 +88,7 @@ def points_to_bytes(points: np.ndarray) -> bytes:
 
 
 def points_from_bytes(data: bytes) -> np.ndarray:
+    """Bytes written by :func:`points_to_bytes` -> (n, 3) float points."""
     import io
 
     return np.load(io.BytesIO(bytes(data)))

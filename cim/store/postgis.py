@@ -10,6 +10,7 @@ transaction, loaded with COPY.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -56,6 +57,14 @@ def _split_url(url: str) -> tuple[str, str]:
     if m is None:
         return url.strip(), "cim"
     return (url[: m.start()] + " " + url[m.end() :]).strip(), m.group(1) or m.group(2)
+
+
+def _one(cursor: Any) -> tuple[Any, ...]:
+    """The one row a query must return (aggregates)."""
+    row = cursor.fetchone()
+    if row is None:  # pragma: no cover - an aggregate always returns a row
+        raise StoreError("The database returned no row for an aggregate query.")
+    return tuple(row)
 
 
 class PostGISStore:
@@ -280,7 +289,7 @@ class PostGISStore:
                 self._counts = (
                     v,
                     {
-                        cid: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t(cid))).fetchone()[0]
+                        cid: _one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._t(cid))))[0]
                         for cid in COLLECTIONS
                     },
                 )
@@ -294,7 +303,9 @@ class PostGISStore:
                     self._t(collection)
                 )
             ).fetchone()
-        return None if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+        if row is None or row[0] is None:
+            return None
+        return tuple(float(v) for v in row)  # type: ignore[return-value]  # six numbers
 
     def _where(self, region: Region | None, srid: int) -> tuple[sql.Composable, list]:
         if region is None:
@@ -340,7 +351,7 @@ class PostGISStore:
             if region is None and filter is None:
                 matched = self.counts()[collection]
             else:
-                matched = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where), args).fetchone()[0]
+                matched = _one(conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where), args))[0]
             rows = conn.execute(
                 sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(t, where, order),
                 [*args, limit, offset],
@@ -441,13 +452,16 @@ class PostGISStore:
         """Every feature has its index box and the box holds its geometry."""
         with self._pool.connection() as conn:
             for cid in COLLECTIONS:
-                bad = conn.execute(
-                    sql.SQL(
-                        "SELECT count(*) FROM {} WHERE NOT ST_IsValid(geom) AND GeometryType(geom) LIKE '%%POLYGON' "
-                        "OR ST_XMin(geom) < minx - 1e-6 OR ST_XMax(geom) > maxx + 1e-6 "
-                        "OR ST_YMin(geom) < miny - 1e-6 OR ST_YMax(geom) > maxy + 1e-6"
-                    ).format(self._t(cid))
-                ).fetchone()[0]
+                bad = _one(
+                    conn.execute(
+                        sql.SQL(
+                            "SELECT count(*) FROM {} WHERE NOT ST_IsValid(geom) "
+                            "AND GeometryType(geom) LIKE '%%POLYGON' "
+                            "OR ST_XMin(geom) < minx - 1e-6 OR ST_XMax(geom) > maxx + 1e-6 "
+                            "OR ST_YMin(geom) < miny - 1e-6 OR ST_YMax(geom) > maxy + 1e-6"
+                        ).format(self._t(cid))
+                    )
+                )[0]
                 if bad:
                     return False
         return True

@@ -295,7 +295,7 @@ class SQLiteStore:
                 .execute(f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {f}")
                 .fetchone()
             )
-            self._bounds[collection] = (v, None if row[0] is None else tuple(float(x) for x in row))
+            self._bounds[collection] = (v, None if row[0] is None else tuple(float(x) for x in row))  # type: ignore[assignment]
         return self._bounds[collection][1]  # type: ignore[return-value]
 
     def _decode(self, collection: str, docs: Iterable[bytes]) -> list[BaseModel]:

@@ -66,7 +66,13 @@ def test_toy_over_http_and_remote_city(server, toy, tiny_city_path):
     assert r.status_code == 200 and r.json() == want
     with cim.connect(server.url) as remote:
         got = remote.analyse(TOY.id, **REQUEST)
-    assert got.model_dump(mode="json") == want
+        assert got.model_dump(mode="json") == want
+        # a GET analysis with an aliased field (bbox-crs) goes over HTTP by its HTTP names
+        box = f"{Y0 - 50},{X0},{Y0 + 300},{X0 + 300}"  # the pipes run along y = Y0 - 10 .. Y0 - 24
+        far = remote.analyse("pipe-compliance", bbox=box, bbox_crs=CRS, crs=CRS)
+    with cim.open(tiny_city_path) as local:
+        near = local.analyse("pipe-compliance", bbox=box, bbox_crs=CRS, crs=CRS)
+    assert far == near and near.checked["pipes"] > 0
 
 
 def test_toy_in_the_command_line(toy, tiny_city_path, tmp_path):

@@ -32,6 +32,7 @@ REQUESTS: dict[str, dict] = {
     "underground-use": {"region": square(0, 0, 200, 200), "crs": CITY_CRS, "bands": [[0, 5], [5, 20]]},
     "excavation": {"region": square(40, 40, 120, 120), "crs": CITY_CRS, "depth": 6, "buffer": 2},
     "pipe-compliance": {"crs": CITY_CRS},
+    "high-rise-buildings": {"min_height": 200, "verdict": ["exceeds-new-build-limit", "ok"], "crs": CITY_CRS},
     "high-rise": {
         "crs": CITY_CRS,
         "proposals": [
@@ -143,6 +144,23 @@ def test_answers_are_not_trivial(client):
     hr = direct(client, "high-rise", REQUESTS["high-rise"])
     assert [r["id"] for r in hr["results"]] == ["p1", "p2"]
     assert hr["results"][1]["height"] == pytest.approx(24.0)  # 8 floors x 3 m
+
+
+def test_city_screening_process_equals_the_paged_route(client):
+    want = direct(client, "high-rise-buildings", REQUESTS["high-rise-buildings"])
+    paged = client.get(
+        "/analysis/high-rise",
+        params=[
+            ("min_height", 200),
+            ("verdict", "exceeds-new-build-limit"),
+            ("verdict", "ok"),
+            ("crs", CITY_CRS),
+            ("limit", 1000),
+        ],
+    ).json()
+    assert want["features"] == paged["features"] and want["numberMatched"] == paged["numberMatched"] > 0
+    assert want["summary"] == paged["summary"] and want["city"] == paged["city"]
+    assert all(f["properties"]["height"] >= 200 for f in want["features"])
 
 
 def test_errors(client):

@@ -231,3 +231,66 @@ def test_blobs_of_a_failed_write_do_not_land(store):
     with pytest.raises(DuplicateFeature):
         store.write([dup], blobs={"model/x": b"x"})
     assert store.get_blob("model/x") is None
+
+
+# -- CQL2 filters and sortby: each backend's SQL against the same predicate written in Python --------------------
+def _buildings() -> list[Building]:
+    return [f for f in common.all_features() if isinstance(f, Building)]
+
+
+_SQUARE = shapely.box(X0 - 1, Y0 - 1, X0 + 120, Y0 + 70)  # rows 0-1, columns 0-2 of the grid (city CRS)
+FILTERS = [
+    ("height > 150 AND year_built < 2030", lambda b: b.height > 150 and (b.year_built or 9999) < 2030),
+    ("use = 'residential' OR height BETWEEN 30 AND 60", lambda b: b.use == "residential" or 30 <= b.height <= 60),
+    (
+        "use IN ('public', 'commercial') AND NOT height < 100",
+        lambda b: b.use in ("public", "commercial") and b.height >= 100,
+    ),
+    ("year_built IS NULL", lambda b: b.year_built is None),
+    (
+        "floors_above * 3 = height AND height <= 30",
+        lambda b: b.floors_above is not None and b.floors_above * 3 == b.height and b.height <= 30,
+    ),
+    (
+        f"S_INTERSECTS(geometry, POLYGON(({Y0 - 1} {X0 - 1}, {Y0 - 1} {X0 + 120}, {Y0 + 70} {X0 + 120}, "
+        f"{Y0 + 70} {X0 - 1}, {Y0 - 1} {X0 - 1})))",
+        lambda b: _SQUARE.intersects(shapely.Polygon(b.footprint[0])),
+    ),
+]
+
+
+@pytest.mark.parametrize("text, predicate", FILTERS, ids=[f[0][:40] for f in FILTERS])
+def test_cql2_filter_runs_as_the_backends_sql(store, text, predicate):
+    from cim.crs import epsg_uri
+    from cim.query.cql2 import parse_filter
+
+    flt = parse_filter(text, crs=epsg_uri(4550), city_epsg=4550)
+    want = [b.id for b in _buildings() if predicate(b)]
+    assert want  # each case selects something, and not everything
+    assert len(want) < len(_buildings())
+    page = store.query("buildings", filter=flt)
+    assert [f.id for f in page.features] == want
+    assert page.matched == len(want)
+    paged = store.query("buildings", filter=flt, limit=3, offset=1)
+    assert [f.id for f in paged.features] == want[1:4] and paged.matched == len(want)
+
+
+@pytest.mark.parametrize(
+    "sortby",
+    [[("height", False)], [("use", True), ("height", False)], [("year_built", True)], [("year_built", False)]],
+)
+def test_sortby_then_insertion_order(store, sortby):
+    from cim.query.cql2 import parse_sortby
+
+    text = ",".join(("" if asc else "-") + name for name, asc in sortby)
+    order = parse_sortby(text, "buildings")
+    assert order == sortby
+    got = [f.id for f in store.query("buildings", sortby=order).features]
+    rows = _buildings()
+    want = list(range(len(rows)))
+    for name, asc in reversed(sortby):  # stable sorts, last key first; missing values last either way
+        present = [i for i in want if getattr(rows[i], name) is not None]
+        missing = [i for i in want if getattr(rows[i], name) is None]
+        present.sort(key=lambda i: getattr(rows[i], name), reverse=not asc)
+        want = present + missing
+    assert got == [rows[i].id for i in want]
