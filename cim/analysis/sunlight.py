@@ -74,7 +74,7 @@ class ProposalIn(BaseModel):
         return self
 
     def design_height(self) -> float:
-        return float(self.height) if self.height is not None else self.floors * self.storey_height  # type: ignore
+        return float(self.height) if self.height is not None else self.floors * self.storey_height  # type: ignore[operator]
 
 
 class Targets(BaseModel):
@@ -102,6 +102,8 @@ class PointSpec(BaseModel):
 
 
 class SunlightRequest(BaseModel):
+    """Sunlight of target buildings' sills on one day, with and without proposals (coordinates in ``crs``)."""
+
     model_config = ConfigDict(extra="forbid")
     crs: str | None = Field(None, description=CRS_DOC)
     proposals: list[ProposalIn] = Field(default_factory=list, max_length=MAX_PROPOSALS)
@@ -180,6 +182,8 @@ class SunBuilding(BaseModel):
 
 
 class SunlightResult(BaseModel):
+    """Sunlit minutes per target building and sill point, with the verdict against the rule set."""
+
     day: str = Field(description="The date analysed (YYYY-MM-DD).")
     day_name: str | None = Field(None, description="dahan or dongzhi when it is a standard day.")
     window: list[str] = Field(description="True solar time window, HH:MM.")
@@ -358,7 +362,8 @@ def _floors(b: Building) -> tuple[int, float]:
 
 
 # -- run --------------------------------------------------------------------------------------------------------
-def run(city, req: SunlightRequest) -> SunlightResult:
+def run(city, req: SunlightRequest) -> SunlightResult:  # noqa: C901 - one pass: targets, points, sun, verdicts
+    """Run the sunlight analysis on a local city."""
     from ..mesh import building_meshes
     from ..solar import facade, shadow
     from ..solar.sun import solar_term_date, sun_track
@@ -441,14 +446,16 @@ def run(city, req: SunlightRequest) -> SunlightResult:
                       reach)  # fmt: skip
     lod1 = [b for b in near if not b.surfaces]
     lod2 = [b for b in near if b.surfaces]
-    prisms = shadow.Prisms.build([b.footprint for b in lod1], [b.roof_elevation for b in lod1], [b.id for b in lod1])
+    prisms = shadow.Prisms.build(
+        [b.footprint for b in lod1], [float(b.roof_elevation or 0.0) for b in lod1], [b.id for b in lod1]
+    )
     local = np.round(centre)  # ray casting in local coordinates (Embree works in float32)
     ray_parts, lod2_bbox, lod2_top = [], np.zeros((0, 4)), np.zeros(0)
     if lod2:
         m = building_meshes(lod2)
         ray_parts.append((m.vertices - [local[0], local[1], 0.0], m.faces))
         lod2_bbox = np.array([[*np.min(b.exterior(), 0), *np.max(b.exterior(), 0)] for b in lod2])
-        lod2_top = np.array([max(p[2] for s in b.surfaces for r in s.rings for p in r) for b in lod2])
+        lod2_top = np.array([max(p[2] for s in b.surfaces or [] for r in s.rings for p in r) for b in lod2])
     terrain_top = -np.inf
     if terrain is not None:
         # the terrain can rise above a ray only within (highest ground - lowest point) / tan(lowest altitude)

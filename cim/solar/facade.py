@@ -90,7 +90,12 @@ def facade_columns(
             own.append(np.full(len(ring), k))
     if not a_list:
         return Columns(
-            np.zeros((0, 2)), np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros((0, 0), bool)
+            np.zeros((0, 2)),
+            np.zeros((0, 2)),
+            np.zeros((0, 2)),
+            np.zeros(0, np.int64),
+            np.zeros((0, 0), bool),
+            np.zeros(0, np.int64),
         )
     a, b, own_e = np.concatenate(a_list), np.concatenate(b_list), np.concatenate(own)
     d = b - a

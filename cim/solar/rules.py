@@ -15,6 +15,8 @@ ZONES = ("I", "II", "III", "IV", "V", "VI", "VII")
 
 
 class Day(BaseModel):
+    """A standard day (大寒日, 冬至日): the sun's apparent longitude and the true-solar-time window."""
+
     model_config = ConfigDict(extra="forbid")
     name_zh: str
     solar_longitude: float
@@ -24,6 +26,8 @@ class Day(BaseModel):
 
 
 class Standard(BaseModel):
+    """One row of GB 50180-2018 table 4.0.9: climate zones, city size, use, day and required hours."""
+
     model_config = ConfigDict(extra="forbid")
     id: str
     zones: list[str]
@@ -36,6 +40,8 @@ class Standard(BaseModel):
 
 
 class ZoneEntry(BaseModel):
+    """A city's building-climate zone, with the names it goes by."""
+
     model_config = ConfigDict(extra="forbid")
     zone: str
     aliases: list[str]
@@ -44,6 +50,8 @@ class ZoneEntry(BaseModel):
 
 
 class SunlightRules(BaseModel):
+    """The sunlight rule set (cim/rules/gb50180_sunlight.toml): days, sampling parameters, standards, zones."""
+
     model_config = ConfigDict(extra="forbid")
     id: str
     document: str
@@ -86,5 +94,6 @@ class SunlightRules(BaseModel):
 
 @lru_cache(maxsize=1)
 def load_sunlight_rules() -> SunlightRules:
+    """The shipped sunlight rule set (cached)."""
     text = resources.files("cim.rules").joinpath("gb50180_sunlight.toml").read_text(encoding="utf-8")
     return SunlightRules.model_validate(tomllib.loads(text))

@@ -219,16 +219,17 @@ def shadow_tops(
 def intersector(mesh: Any) -> Any:
     """A trimesh ray intersector for ``mesh`` (a trimesh.Trimesh): Embree when available, else trimesh's own."""
     try:
-        from trimesh.ray.ray_pyembree import RayMeshIntersector
+        from trimesh.ray.ray_pyembree import RayMeshIntersector as EmbreeIntersector
 
-        return RayMeshIntersector(mesh)
+        return EmbreeIntersector(mesh)
     except Exception:  # embreex missing or failing: the pure numpy engine
-        from trimesh.ray.ray_triangle import RayMeshIntersector
+        from trimesh.ray.ray_triangle import RayMeshIntersector as NumpyIntersector
 
-        return RayMeshIntersector(mesh)
+        return NumpyIntersector(mesh)
 
 
 def engine_name(ray: Any) -> str:
+    """Which ray engine trimesh uses: embree (embreex) or its own."""
     return "embree" if "pyembree" in type(ray).__module__ else "trimesh"
 
 
