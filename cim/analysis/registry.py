@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from ..city import LocalCity
 
 #: Built-in analyses, one line each: ``"module:attribute"`` of an :class:`Analysis`.
-BUILTIN: tuple[str, ...] = ()
+BUILTIN: tuple[str, ...] = (
+    "cim.analysis.water_isolation:ANALYSIS",
+)
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes
 

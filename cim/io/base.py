@@ -73,6 +73,7 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     format: str = ""
     info: dict[str, Any] = field(default_factory=dict)  # figures worth reporting, e.g. {"ground_points": n}
+    blobs: dict[str, bytes] = field(default_factory=dict)  # named blobs written with the features (Store.write)
 
 
 class Reader(Protocol):

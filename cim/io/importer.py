@@ -46,6 +46,7 @@ def import_files(
     features, report = [], ImportReport()
     new_terrain = None
     points: list[np.ndarray] = []  # LiDAR building points of every file
+    blobs: dict[str, bytes] = {}  # named blobs of every file (e.g. an EPANET file's text)
     nodes: dict[str, tuple[float, float, float, float]] = {}  # manholes seen so far, for later pipe files
     n = max(len(paths), 1)
     for k, path in enumerate(paths):
@@ -74,6 +75,7 @@ def import_files(
         if result.terrain is not None:
             new_terrain = result.terrain
         features += result.features
+        blobs.update(result.blobs)
         if max_features is not None and len(features) > max_features:
             raise ImportError_(
                 f"The import holds more than {max_features:,} features, the most this service takes "
@@ -99,7 +101,11 @@ def import_files(
     if progress:
         progress("writing", 0.9)
     report.counts = store.write(
-        features, terrain=new_terrain, replace=replace, building_points=np.concatenate(points) if points else None
+        features,
+        terrain=new_terrain,
+        replace=replace,
+        building_points=np.concatenate(points) if points else None,
+        blobs=blobs,
     )
     report.terrain = new_terrain is not None
     if progress:

@@ -1,0 +1,142 @@
+"""Isolation segments on a hand-made network with answers worked out by hand (tests/water/nets.py): a loop,
+a dead-end branch, a failed valve, a segment whose isolation cuts off a sub-network, a second source; the
+valves imported from GeoJSON into the store holding the network; segments equal WNTR's valve_segments;
+criticality of every segment equals one isolation per segment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cim.analysis import water_isolation
+from cim.city import LocalCity
+from cim.errors import InvalidParameter
+from cim.io import import_files
+from cim.water.network import load
+from cim.water.segments import criticality, isolate, segments
+
+from . import nets
+
+
+@pytest.fixture
+def city(empty_store, tmp_path):
+    empty_store.write(nets.network())
+    import_files(empty_store, [nets.valves_geojson(tmp_path / "valves.geojson")], crs="EPSG:4550")
+    return LocalCity(empty_store)
+
+
+def iso(city, pipe, failed=()):
+    return water_isolation.ANALYSIS.execute(city, pipe=pipe, failed_valves=list(failed))
+
+
+def test_valves_imported_beside_their_nodes(city):
+    net = load(city.store)
+    assert sorted(net.valve_ids) == sorted(nets.VALVES)
+    for vid, (pipe, node) in nets.VALVES.items():
+        k = net.valve_index[vid]
+        assert net.link_ids[net.valve_link[k]] == pipe
+        assert net.node_ids[net.valve_node[k]] == node
+        assert np.allclose(net.valve_xy[k], nets.valve_position(pipe, node), atol=0.01)
+
+
+def test_dead_end_branch(city):
+    r = iso(city, "P7")
+    assert r.segment_pipes == ["P7"]
+    assert r.valves_to_close == ["V6"]
+    assert r.segment_nodes == ["J6"]
+    assert r.nodes_cut_off == ["J6"]
+    assert r.buildings_affected == ["B6"]
+    assert r.population_affected == 50
+    assert r.demand_lost_m3_per_h == 3.0
+
+
+def test_segment_cutting_off_a_sub_network(city):
+    r = iso(city, "P6")
+    assert r.segment_pipes == ["P6", "P8"]
+    assert r.valves_to_close == ["V5", "V6"]
+    assert r.segment_nodes == ["J5", "J7"]
+    assert r.nodes_cut_off == ["J5", "J6", "J7"]  # J6 lies beyond V6: no other way to the reservoir
+    assert r.buildings_affected == ["B6", "B7"]
+    assert r.population_affected == pytest.approx(50 + 5 * 200 * 0.025)
+    assert r.demand_lost_m3_per_h == 9.0
+
+
+def test_failed_valve_extends_the_segment(city):
+    r = iso(city, "P7", ["V6"])
+    assert r.segment_pipes == ["P6", "P7", "P8"]
+    assert r.valves_to_close == ["V5"]
+    assert r.nodes_cut_off == ["J5", "J6", "J7"]
+    r = iso(city, "P7", ["V6", "V5"])  # V5 fails too: back to V4 at J2
+    assert r.segment_pipes == ["P5", "P6", "P7", "P8"]
+    assert r.valves_to_close == ["V4"]
+    assert r.nodes_cut_off == ["J4", "J5", "J6", "J7"]
+
+
+def test_loop(city):
+    r = iso(city, "P3")
+    assert r.segment_pipes == ["P2", "P3", "P4"]
+    assert r.valves_to_close == ["V2", "V3", "V4"]
+    assert r.segment_nodes == ["J2", "J3"]
+    assert r.nodes_cut_off == ["J2", "J3", "J4", "J5", "J6", "J7"]  # everything past the loop
+
+
+def test_source_segment(city):
+    r = iso(city, "P1")
+    assert r.segment_pipes == ["P1"]
+    assert r.valves_to_close == ["V1"]
+    assert r.nodes_cut_off == ["J1", "J2", "J3", "J4", "J5", "J6", "J7", "R"]
+
+
+def test_second_source_keeps_the_branch_supplied(empty_store, tmp_path):
+    empty_store.write(nets.network(second_source=True))
+    import_files(empty_store, [nets.valves_geojson(tmp_path / "v.geojson")], crs="EPSG:4550")
+    city = LocalCity(empty_store)
+    r = iso(city, "P3")
+    assert r.valves_to_close == ["V2", "V3", "V4"]
+    assert r.nodes_cut_off == ["J2", "J3"]  # J4.. are fed from R2
+    assert r.population_affected == 0
+
+
+def test_bad_input_names_the_field(city):
+    with pytest.raises(InvalidParameter) as e:
+        iso(city, "P99")
+    assert e.value.where.get("parameter", e.value.where) and "P99" in str(e.value)
+    with pytest.raises(InvalidParameter) as e:
+        iso(city, "P1", ["V99"])
+    assert "V99" in str(e.value)
+
+
+def test_same_segments_as_wntr(city):
+    pd = pytest.importorskip("pandas")
+    nx = pytest.importorskip("networkx")
+    from wntr.metrics.topographic import valve_segments
+
+    net = load(city.store)
+    seg = segments(net)
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(net.node_ids)
+    for i, lid in enumerate(net.link_ids):
+        g.add_edge(net.node_ids[net.a[i]], net.node_ids[net.b[i]], key=lid)
+    layer = pd.DataFrame(
+        {"link": [net.link_ids[i] for i in net.valve_link], "node": [net.node_ids[i] for i in net.valve_node]}
+    )
+    node_seg, link_seg, _ = valve_segments(g, layer)
+    ours = np.concatenate([seg.node_seg, seg.link_seg])
+    theirs = np.concatenate([node_seg[net.node_ids].to_numpy(), link_seg[net.link_ids].to_numpy()])
+    # the same partition: a one-to-one map between the labels
+    pairs = set(zip(ours.tolist(), theirs.tolist(), strict=True))
+    assert len(pairs) == len(set(ours.tolist())) == len(set(theirs.tolist()))
+
+
+def test_criticality_equals_one_isolation_per_segment(city):
+    net = load(city.store)
+    seg = segments(net)
+    w = np.column_stack([np.arange(net.n) + 1.0, np.ones(net.n)])
+    lost, supplied = criticality(seg, seg.node_weights(w))
+    assert supplied.all()
+    for s in range(seg.count):
+        links = np.flatnonzero(seg.link_seg == s)
+        if not len(links):
+            continue
+        cut = isolate(seg, int(links[0])).nodes_cut_off
+        assert lost[s].tolist() == w[cut].sum(axis=0).tolist()
