@@ -21,9 +21,10 @@ Units follow ``[OPTIONS] Units``: CFS, GPM, MGD, IMGD, AFD are US (elevations an
 diameters in inches), LPS, LPM, MLD, CMH, CMD, CMS are SI (metres, millimetres).  Everything is
 converted to metres.  Every feature carries ``attributes["network"]`` (the file name without extension)
 and the file's text is stored as the blob ``epanet/<network>`` in the same transaction, so that
-:mod:`cim.water` simulates the stored network exactly like the file.  EPANET files declare no CRS: ``ImportContext.crs`` (``--crs``) gives the CRS of
-``[COORDINATES]`` and ``[VERTICES]``.  Other sections (demands, patterns, curves, controls ...) are
-not imported; demands and patterns of junctions are kept in ``attributes``.
+:mod:`cim.water` simulates the stored network exactly like the file.  EPANET files declare no CRS:
+``ImportContext.crs`` (``--crs``) gives the CRS of ``[COORDINATES]`` and ``[VERTICES]``.  Other sections
+(demands, patterns, curves, controls ...) become no features (they live in the blob); demands and
+patterns of junctions are kept in ``attributes``.
 """
 
 from __future__ import annotations
