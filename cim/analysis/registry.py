@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 #: Built-in analyses, one line each: ``"module:attribute"`` of an :class:`Analysis`.
 BUILTIN: tuple[str, ...] = (
     "cim.analysis.water_isolation:ANALYSIS",
+    "cim.analysis.water_hydraulics:ANALYSIS",
 )
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes

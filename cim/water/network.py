@@ -72,6 +72,10 @@ class WaterNetwork:
     valve_link: np.ndarray  # (k,) int
     valve_node: np.ndarray  # (k,) int
     valve_xy: np.ndarray  # (k, 2)
+    node_z: np.ndarray | None = None  # (n,) ground elevation (stored position z; a pipe's end for implicit nodes)
+    node_head: np.ndarray | None = None  # (n,) attributes["head_m"] of sources, else NaN
+    diameter: np.ndarray | None = None  # (m,) metres, NaN for pumps and valves without one
+    roughness: np.ndarray | None = None  # (m,) attributes["roughness"], else NaN
     demand_stated: bool = False  # whether the demand came from the nodes' attributes
     node_index: dict[str, int] = field(default_factory=dict)
     link_index: dict[str, int] = field(default_factory=dict)
@@ -167,36 +171,41 @@ def build(
     ids: list[str] = []
     kind: list[str] = []
     xy: list[tuple[float, float]] = []
+    zs: list[float] = []
     index: dict[str, int] = {}
     at_point: dict[tuple[int, int], int] = {}
 
-    def add(fid: str, k: str, p: tuple[float, float]) -> int:
+    def add(fid: str, k: str, p: tuple[float, ...]) -> int:
         index[fid] = len(ids)
         ids.append(fid)
         kind.append(k)
-        xy.append(p)
+        xy.append((p[0], p[1]))
+        zs.append(p[2] if len(p) > 2 else np.nan)
         at_point.setdefault((round(p[0] * 100), round(p[1] * 100)), index[fid])
         return index[fid]
 
-    def end(fid: str | None, p: tuple[float, float]) -> int:
+    def end(fid: str | None, p: tuple[float, ...]) -> int:
         if fid is not None and fid in index:
             return index[fid]
         if fid is not None and fid in stored:
             nd = stored[fid]
-            return add(fid, _kind(nd), (nd.position[0], nd.position[1]))
+            return add(fid, _kind(nd), tuple(nd.position))
         if fid is None:
             hit = at_point.get((round(p[0] * 100), round(p[1] * 100)))
             if hit is not None:
                 return hit
         return add(fid or f"xy:{p[0]:.2f},{p[1]:.2f}", NodeKind.junction.value, p)
 
-    a, b, lids, lkind, length = [], [], [], [], []
+    a, b, lids, lkind, length, diam, rough = [], [], [], [], [], [], []
     for p in pipes:
         c = p.coords()
-        a.append(end(p.from_node, (c[0, 0], c[0, 1])))
-        b.append(end(p.to_node, (c[-1, 0], c[-1, 1])))
+        a.append(end(p.from_node, (c[0, 0], c[0, 1], c[0, 2] + p.outer_height / 2 + 1.0)))
+        b.append(end(p.to_node, (c[-1, 0], c[-1, 1], c[-1, 2] + p.outer_height / 2 + 1.0)))
         lids.append(p.id)
         lkind.append("pipe")
+        diam.append(p.diameter if p.diameter is not None else np.nan)
+        r = p.attributes.get("roughness")
+        rough.append(float(r) if isinstance(r, int | float) else np.nan)
         length.append(float(p.attributes.get("length_m") or np.hypot(*np.diff(c[:, :2], axis=0).T).sum()))
     for nd in link_nodes:
         at = (nd.position[0], nd.position[1])
@@ -205,14 +214,17 @@ def build(
         lids.append(str(nd.attributes.get("link_id") or nd.id))
         lkind.append(nd.kind.value)
         length.append(0.0)
+        diam.append(float(nd.attributes.get("diameter_m") or np.nan))
+        rough.append(np.nan)
     for fid, nd in stored.items():  # nodes no pipe reaches (a lone reservoir, say)
         if fid not in index:
-            add(fid, _kind(nd), (nd.position[0], nd.position[1]))
+            add(fid, _kind(nd), tuple(nd.position))
 
     n = len(ids)
     node_xy = np.asarray(xy, dtype=float).reshape(n, 2)
     src = np.array([k in (NodeKind.reservoir.value, NodeKind.tank.value) for k in kind], dtype=bool)
     demand = np.zeros(n)
+    head = np.full(n, np.nan)
     stated = False
     for i, fid in enumerate(ids):
         nd = stored.get(fid)
@@ -221,6 +233,8 @@ def build(
         attrs = nd.attributes
         if _truthy(attrs.get("source")):
             src[i] = True
+        if isinstance(attrs.get("head_m"), int | float):
+            head[i] = float(attrs["head_m"])
         d = _demand(attrs)
         if d is not None:
             demand[i] = d
@@ -272,6 +286,10 @@ def build(
         valve_node=np.asarray(vn, dtype=np.int64),
         valve_xy=np.asarray(vxy, dtype=float).reshape(-1, 2),
         demand_stated=stated,
+        node_z=np.asarray(zs, dtype=float),
+        node_head=head,
+        diameter=np.asarray(diam, dtype=float),
+        roughness=np.asarray(rough, dtype=float),
     )
 
 
