@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 BUILTIN: tuple[str, ...] = (
     "cim.analysis.water_isolation:ANALYSIS",
     "cim.analysis.water_hydraulics:ANALYSIS",
+    "cim.analysis.water_balance:ANALYSIS",
+    "cim.analysis.water_criticality:ANALYSIS",
 )
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes

@@ -140,3 +140,21 @@ def test_criticality_equals_one_isolation_per_segment(city):
             continue
         cut = isolate(seg, int(links[0])).nodes_cut_off
         assert lost[s].tolist() == w[cut].sum(axis=0).tolist()
+
+
+def test_criticality_ranks_segments_by_people_cut_off(city):
+    from cim.analysis import water_criticality
+
+    r = water_criticality.ANALYSIS.execute(city, top=3)
+    # {R, P1}, {J1}, {P2, P3, P4, J2, J3}, {P5, J4}, {P6, P8, J5, J7}, {P7, J6}
+    assert r.segments == 6 and r.valves == 6 and r.unsupplied_segments == 0
+    # the reservoir's segment (P1) cuts off everything: 75 people, 9 m³/h, 8 nodes (R and J1..J7)
+    top = r.ranked[0]
+    assert top.pipes == ["P1"] and top.valves == ["V1"]
+    assert (top.population_cut_off, top.demand_cut_off_m3_per_h, top.nodes_cut_off) == (75.0, 9.0, 8)
+    assert [x.population_cut_off for x in r.ranked] == [75.0, 75.0, 75.0]
+    r = water_criticality.ANALYSIS.execute(city, top=6, by="demand")
+    by_pipes = {tuple(x.pipes): x for x in r.ranked}
+    assert by_pipes[("P7",)].demand_cut_off_m3_per_h == 3.0 and by_pipes[("P7",)].valves == ["V6"]
+    assert by_pipes[("P6", "P8")].population_cut_off == 75.0
+    assert by_pipes[("P6", "P8")].valves == ["V5", "V6"]
