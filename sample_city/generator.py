@@ -29,6 +29,7 @@ from .towers import THRESHOLD_TOWERS, Tower
 from .underground import StationBox, basements, metro, utility_tunnels
 from .utilities import build_network
 from .violations import PlantedViolation, plant
+from .water import water
 
 CITY_NAME = "沈阳示范区 (Shenyang sample district)"
 
@@ -146,6 +147,7 @@ def build_sample_city(
     v_pipes, v_nodes, violations = plant(net, bp.plans, buildings, terrain, footprints)
     pipes += v_pipes
     nodes += v_nodes
+    valves, districts = water(pipes, nodes, terrain, seed)  # isolation valves, inlets, district metered areas
 
     city = City(
         name=CITY_NAME,
@@ -156,7 +158,7 @@ def build_sample_city(
         fire_stations=bp.fire_stations,
     )
     say("store", 0.5)
-    counts = _write_store(store_path, city, [*buildings, *pipes, *nodes, *structures], terrain)
+    counts = _write_store(store_path, city, [*buildings, *pipes, *nodes, *valves, *structures, *districts], terrain)
     say("lidar", 0.8)
     las_points = write_las(las, buildings, terrain, seed)
     say("done", 1.0)

@@ -10,7 +10,8 @@
   sources (reservoirs, tanks, nodes marked ``source``) are fixed-head reservoirs at ``attributes["head_m"]``,
   else ground + :data:`DEFAULT_SOURCE_HEAD_M`; pipes carry their length, their diameter as the inner
   diameter, Hazen-Williams C = ``attributes["roughness"]`` else :data:`DEFAULT_HW_C`; EPANET-style pump or
-  valve links become short open pipes.  Isolation valves are open.
+  valve links become short open pipes.  Isolation valves are open.  Parts of the network with no source
+  are left out (EPANET cannot solve them; they have no water anyway).
 
 Units: WNTR's SI (m, m³/s); results are converted to m³/h where the field says so.
 """
@@ -96,7 +97,10 @@ def feature_model(store: Store, prepared: Prepared) -> Any:
     wn.options.hydraulic.headloss = "H-W"
     heads = _source_heads(store, prepared)
     z = net.node_z
+    fed = _fed(net)
     for i, nid in enumerate(net.node_ids):
+        if not fed[i]:
+            continue
         x, y = (float(v) for v in net.node_xy[i])
         if net.source[i]:
             wn.add_reservoir(nid, base_head=float(heads[i]), coordinates=(x, y))
@@ -105,11 +109,23 @@ def feature_model(store: Store, prepared: Prepared) -> Any:
                 nid, base_demand=float(prepared.demand[i]) / 3600.0, elevation=float(z[i]), coordinates=(x, y)
             )
     for j, lid in enumerate(net.link_ids):
+        if not fed[net.a[j]]:
+            continue
         a, b = net.node_ids[net.a[j]], net.node_ids[net.b[j]]
         d = float(net.diameter[j]) if np.isfinite(net.diameter[j]) else 0.1
         c = float(net.roughness[j]) if np.isfinite(net.roughness[j]) else DEFAULT_HW_C
         wn.add_pipe(lid, a, b, length=max(float(net.length[j]), 1.0), diameter=d, roughness=c)
     return wn
+
+
+def _fed(net: Any) -> np.ndarray:
+    """(n,) bool: nodes connected to a source (parts without one are left out: EPANET cannot solve them)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    g = coo_matrix((np.ones(net.m, dtype=np.int8), (net.a, net.b)), shape=(net.n, net.n)).tocsr()
+    _, lab = connected_components(g, directed=False)
+    return np.isin(lab, lab[net.source])
 
 
 def _source_heads(store: Store, prepared: Prepared) -> np.ndarray:
