@@ -43,6 +43,7 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.water_hydraulics:ANALYSIS",
     "cim.analysis.water_balance:ANALYSIS",
     "cim.analysis.water_criticality:ANALYSIS",
+    "cim.analysis.water_burst:ANALYSIS",
 )
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes
