@@ -15,7 +15,7 @@ from cim.store import open_store
 
 from . import errors
 from .deps import require_reader
-from .routers import analysis, collections, highrise, imports, landing, registered, tiles
+from .routers import analysis, collections, highrise, imports, landing, processes, registered, tiles
 from .settings import Settings
 from .timeouts import TimeLimit
 
@@ -26,7 +26,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings.store)
+        store = open_store(
+            settings.store,
+            read_url=settings.store_read,
+            sqlite_mmap_mb=settings.sqlite_mmap_mb,
+            sqlite_cache_mb=settings.sqlite_cache_mb,
+        )
         warm_up(store.city().crs_epsg)  # fails at start-up when the store is not a city
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         app.state.store = store
@@ -60,12 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["Content-Crs", "ETag"],
         )
-    app.add_middleware(TimeLimit, seconds=settings.analysis_timeout_s)
+    app.add_middleware(TimeLimit, seconds=settings.analysis_timeout_s, prefix=("/analysis", "/processes"))
     app.include_router(landing.router)
     app.include_router(collections.router)
     app.include_router(imports.router)
     app.include_router(highrise.router)
     app.include_router(analysis.router)
     app.include_router(registered.router())
+    app.include_router(processes.router)
     app.include_router(tiles.router)
     return app

@@ -12,7 +12,8 @@ MIN_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
-    """``CIM_STORE``, ``CIM_CORS_ORIGINS`` (comma-separated), ``CIM_TITLE``, ``CIM_MAX_LIMIT``,
+    """``CIM_STORE``, ``CIM_STORE_READ``, ``CIM_SQLITE_MMAP_MB``, ``CIM_SQLITE_CACHE_MB``,
+    ``CIM_CORS_ORIGINS`` (comma-separated), ``CIM_TITLE``, ``CIM_MAX_LIMIT``,
     ``CIM_WRITE_TOKENS`` (comma-separated), ``CIM_DEV``, ``CIM_UPLOAD_DIR``, ``CIM_MAX_UPLOAD_MB``,
     ``CIM_MAX_ANALYSIS_AREA_KM2``, ``CIM_PIPELINE_RULES``, ``CIM_READ_TOKENS``, ``CIM_PROTECT_READS``,
     ``CIM_MAX_FEATURES_PER_IMPORT``, ``CIM_MAX_POINTS_PER_FILE``, ``CIM_MAX_BBOX_KM2`` (see SECURITY.md)."""
@@ -29,6 +30,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CIM_", env_file=None, extra="ignore")
 
     store: str = Field("data/sample.cim.sqlite", description="Store path or URL.")
+    store_read: str | None = Field(
+        None,
+        description="A streaming replica of a PostGIS store (postgresql://...): reads go there; writes, jobs and "
+        "the store version to CIM_STORE.",
+    )
+    sqlite_mmap_mb: int = Field(
+        64, ge=0, description="SQLite memory-mapped I/O per connection (one per worker thread), MiB."
+    )
+    sqlite_cache_mb: int = Field(16, ge=1, description="SQLite page cache per connection, MiB.")
     title: str = "CIM service"
     description: str = (
         "City information model: buildings, underground pipe networks and terrain, served through OGC API - Features."

@@ -72,7 +72,7 @@ class TileCache:
 
     def get(self, layer: str, version: int | None = None) -> BuiltLayer:
         """The layer's tiles for ``version`` (default: the store's current one), built if need be."""
-        version = self.store.version() if version is None else version
+        version = self.store.read_version() if version is None else version
         hit = self._built.get(layer)
         if hit is not None and hit.version == version:
             return hit

@@ -15,7 +15,7 @@ import orjson
 
 
 class TimeLimit:
-    def __init__(self, app: Any, seconds: float, prefix: str = "/analysis") -> None:
+    def __init__(self, app: Any, seconds: float, prefix: str | tuple[str, ...] = "/analysis") -> None:
         self.app = app
         self.seconds = seconds
         self.prefix = prefix

@@ -42,7 +42,7 @@ def open(source, **kw):  # noqa: A001 - cim.open(path) reads naturally
 
 def connect(url: str, **kw):
     """The city served at ``url`` (``http://host:port``): :class:`~cim.remote.RemoteCity`."""
-    from .remote import RemoteCity
+    from .city.remote import RemoteCity
 
     return RemoteCity(url, **kw)
 

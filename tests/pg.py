@@ -34,7 +34,8 @@ def why_unavailable() -> str | None:
 class Cluster:
     """initdb + pg_ctl on a free loopback port; ``url`` reaches the ``postgres`` database as superuser ``cim``."""
 
-    def __init__(self) -> None:
+    def __init__(self, primary: Cluster | None = None) -> None:
+        """A new cluster; with ``primary``, a hot standby of it (``pg_basebackup -R``: streaming replication)."""
         bindir = _bindir()
         assert bindir is not None
         self.bindir = bindir
@@ -46,7 +47,25 @@ class Cluster:
         self._as_root = os.geteuid() == 0
         if self._as_root:
             shutil.chown(self.dir, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "cim", "-A", "trust", "-E", "UTF8", "--no-sync")
+        if primary is None:
+            self._run("initdb", "-D", str(self.data), "-U", "cim", "-A", "trust", "-E", "UTF8", "--no-sync")
+        else:
+            self._run(
+                "pg_basebackup",
+                "-D",
+                str(self.data),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(primary.port),
+                "-U",
+                "cim",
+            )
         self._run(
             "pg_ctl",
             "-D",

@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from cim.analysis.processes import CONFORMANCE as PROCESSES_CONFORMANCE
+
 from ..deps import SettingsDep, StoreDep, base_url
 from ..media import GEOJSON, JSON, OPENAPI_30, OpenAPIResponse, ORJSONResponse
 from ..openapi import to_openapi_30
@@ -29,6 +31,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
+    *PROCESSES_CONFORMANCE,
 ]
 
 
@@ -45,6 +48,18 @@ def landing(request: Request, settings: SettingsDep) -> ORJSONResponse:
                 {"href": f"{b}/api.html", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
                 {"href": f"{b}/conformance", "rel": "conformance", "type": JSON, "title": "Conformance classes"},
                 {"href": f"{b}/collections", "rel": "data", "type": JSON, "title": "Feature collections"},
+                {
+                    "href": f"{b}/processes",
+                    "rel": "http://www.opengis.net/def/rel/ogc/1.0/processes",
+                    "type": JSON,
+                    "title": "Processes (the analyses)",
+                },
+                {
+                    "href": f"{b}/jobs",
+                    "rel": "http://www.opengis.net/def/rel/ogc/1.0/job-list",
+                    "type": JSON,
+                    "title": "Jobs",
+                },
                 {"href": f"{b}/health", "rel": "status", "type": JSON, "title": "Health"},
             ],
         }
@@ -72,9 +87,11 @@ def api_html(request: Request) -> HTMLResponse:
 @router.get("/health", summary="Liveness and store status", response_class=ORJSONResponse)
 def health(store: StoreDep) -> ORJSONResponse:
     city = store.city()
-    return ORJSONResponse(
-        {"status": "ok", "city": city.name, "crs": city.crs, "version": store.version(), "counts": store.counts()}
-    )
+    body = {"status": "ok", "city": city.name, "crs": city.crs, "version": store.version(), "counts": store.counts()}
+    read_version = getattr(store, "read_version", None)
+    if read_version is not None and getattr(store, "read_url", None):
+        body["read_version"] = read_version()  # behind "version" while the replica catches up
+    return ORJSONResponse(body)
 
 
 __all__ = ["router", "GEOJSON"]

@@ -97,7 +97,7 @@ def feature_mesh(
     """The feature's solid as GLB: local metres around the feature (glTF y-up: x east, y up, z -north),
     georeferenced by ``asset.extras.georeference`` (origin in longitude, latitude, height and in city
     coordinates; the ENU-to-ECEF matrix).  Properties in an EXT_structural_metadata table."""
-    version = store.version()
+    version = store.read_version()
     etag = '"' + hashlib.sha1(f"{store.url}|{FORMAT}|{version}|{cid}|{fid}".encode()).hexdigest()[:20] + '"'
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": REVALIDATE})

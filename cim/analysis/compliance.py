@@ -30,18 +30,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import shapely
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..crs import OutputCRS
 from ..errors import InvalidParameter
 from ..model import Building, LaneType, PipeSegment, StructureKind, UndergroundStructure
 from ..store.base import Region, Store
+from .params import city_bbox, output_crs
 from .regions import check_area
+from .registry import Analysis
 from .solids import ground_sampler, sample_points
+
+if TYPE_CHECKING:
+    from ..city import LocalCity
 
 Confidence = Literal["C", "S", "M"]
 ViolationKind = Literal[
@@ -794,3 +799,72 @@ def pipe_compliance(
         },
         skipped=skipped,
     )
+
+
+# -- the registered analysis (GET /analysis/pipe-compliance, /processes/pipe-compliance, cim analyse) ----------
+class PipeComplianceRequest(BaseModel):
+    """Pipes to check: those in ``bbox`` (default the whole city); coordinates out in ``crs``.  (Query
+    parameters: others are ignored, as the route always did.)"""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    bbox: str | None = Field(
+        None,
+        description="minx,miny,maxx,maxy in bbox-crs axis order; default: the whole city",
+        examples=["123.41,41.79,123.42,41.80"],
+    )
+    bbox_crs: str | None = Field(None, alias="bbox-crs", description="CRS of bbox (URI); default CRS84.")
+    crs: str | None = Field(
+        None,
+        description="CRS of the returned coordinates (URI); default CRS84. "
+        "Coordinates are written in the CRS's official axis order.",
+    )
+
+
+class ViolationFeature(BaseModel):
+    """One violation as a GeoJSON Feature."""
+
+    type: Literal["Feature"]
+    id: str
+    geometry: dict[str, Any]
+    properties: ViolationProperties
+
+
+class ComplianceCollection(BaseModel):
+    """GeoJSON FeatureCollection of violations; the report's tallies as foreign members."""
+
+    type: Literal["FeatureCollection"]
+    features: list[ViolationFeature]
+    numberMatched: int
+    numberReturned: int
+    counts: dict[str, int]
+    by_rule: dict[str, int]
+    checked: dict[str, int]
+    skipped: list[str]
+
+
+def run(city: LocalCity, req: PipeComplianceRequest) -> ComplianceCollection:
+    """The registered analysis: :func:`pipe_compliance` with the city's rules, as GeoJSON in ``crs``."""
+    out = output_crs(city, req.crs)
+    region = city_bbox(city, req.bbox, req.bbox_crs, flat=True)
+    report = pipe_compliance(
+        city.store,
+        None if region is None else region.polygon,
+        rules=city.pipeline_rules,
+        max_area_km2=city.limits.max_area_km2,
+    )
+    return ComplianceCollection.model_validate(report.feature_collection(out))
+
+
+ANALYSIS = Analysis(
+    id="pipe-compliance",
+    title="Pipeline rule compliance",
+    description="Violations of GB 50289-2016 (cover by utility and lane with the frost depth, horizontal "
+    "clearances between pipes and from buildings, vertical clearance and order at crossings) and GB 50838-2015 "
+    "(utility tunnel compartments) by pipes in the box, as GeoJSON features with the rule, its clause and "
+    "confidence mark, measured and required values and the features involved.",
+    request=PipeComplianceRequest,
+    result=ComplianceCollection,
+    run=run,
+    method="GET",
+    keywords=("underground", "GB 50289-2016", "GB 50838-2015", "compliance"),
+)

@@ -37,16 +37,21 @@ minor         telecom pipes and chambers                                     med
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import shapely
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidParameter
 from ..store.base import Region, Store
+from .params import CRS_DOC, Polygon, city_region, output_crs
 from .regions import check_area
+from .registry import Analysis
 from .solids import UNDERGROUND, GroundFn, Solids, ground_range, ground_sampler, sample_points
+
+if TYPE_CHECKING:
+    from ..city import LocalCity
 
 STEP = 0.1  # metres between points sampled along centrelines
 SEARCH_MARGIN = 12.5  # metres added to the buffer for the candidate search: sections up to 25 m wide
@@ -291,3 +296,42 @@ def excavation_conflicts(
     return Excavation(
         area=round(polygon.area, 3), depth=depth, bottom_z=bottom_z, buffer=buffer, step=step, counts=counts, hits=hits
     )
+
+
+# -- the registered analysis (POST /analysis/excavation, /processes/excavation, cim analyse) ---------------------
+class ExcavationRequest(BaseModel):
+    """A pit: the region, from the ground down ``depth`` metres or to the elevation ``bottom_z``."""
+
+    model_config = ConfigDict(extra="forbid")
+    region: Polygon
+    crs: str | None = Field(None, description=CRS_DOC + " Also the CRS of the hits' locations.")
+    depth: float | None = Field(None, gt=0, le=200, description="Pit depth below the ground, metres.")
+    bottom_z: float | None = Field(None, description="Or: the pit's bottom elevation, metres.")
+    buffer: float = Field(1.0, ge=0, le=100, description="Report features within this clearance, metres.")
+
+
+def run(city: LocalCity, req: ExcavationRequest) -> Excavation:
+    """The registered analysis: :func:`excavation_conflicts` on the request's region, hit locations written in
+    the request's CRS and axis order."""
+    out = output_crs(city, req.crs)
+    poly = city_region(city, req.region, req.crs)
+    result = excavation_conflicts(city.store, poly, depth=req.depth, bottom_z=req.bottom_z, buffer=req.buffer)
+    if result.hits:
+        xy = out.xy(np.array([h.location for h in result.hits], dtype=float))
+        for h, p in zip(result.hits, xy.tolist(), strict=True):
+            h.location = p
+    return result
+
+
+ANALYSIS = Analysis(
+    id="excavation",
+    title="Excavation conflicts",
+    description="Every pipe, chamber, underground structure and building that a pit (the region, from the "
+    "ground down to depth or bottom_z) cuts into or comes within buffer metres of: the least 3-D clearance, "
+    "the elevation and depth of the closest point, and a severity (critical: gas, power, heat, utility and "
+    "metro tunnels hit).",
+    request=ExcavationRequest,
+    result=Excavation,
+    run=run,
+    keywords=("underground", "excavation", "clearance"),
+)

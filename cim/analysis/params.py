@@ -13,6 +13,8 @@ import shapely
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..crs import OutputCRS, check_supported, to_city_xy
+from ..query.bbox import parse_bbox, region_from_bbox
+from ..store.base import Region as StoreRegion
 from .regions import region_polygon
 
 if TYPE_CHECKING:
@@ -61,3 +63,18 @@ def city_points(city: LocalCity, xy: Any, crs: str | None, *, parameter: str = "
 def output_crs(city: LocalCity, crs: str | None) -> OutputCRS:
     """Writer of city-CRS positions in the request's CRS and axis order (``.xy((n, 2)) -> (n, 2)``)."""
     return OutputCRS(city.crs_epsg, check_supported(crs, city.crs_epsg, "crs"))
+
+
+def city_bbox(
+    city: LocalCity, bbox: str | list[float] | None, bbox_crs: str | None, *, flat: bool = False
+) -> StoreRegion | None:
+    """A request's ``bbox`` (4 or 6 numbers, or their comma-separated text, in ``bbox_crs``'s official axis
+    order; default CRS84) as a store region in the city CRS, or None without a bbox (``bbox_crs`` is still
+    checked).  ``flat`` drops the z range of a 6-number box."""
+    uri = check_supported(bbox_crs, city.crs_epsg, "bbox-crs")
+    if bbox is None:
+        return None
+    values = parse_bbox(bbox)
+    if flat and len(values) == 6:
+        values = values[:2] + values[3:5]
+    return region_from_bbox(values, uri, city.crs_epsg)

@@ -19,12 +19,15 @@ user message for bad input (the HTTP layer turns them into 4xx problem+json).  H
 imports (wntr, pyswmm, pvlib ...) belong inside functions, so that listing the analyses stays fast.
 
 Built-in analyses are listed in :data:`BUILTIN` (``"module:attribute"``, imported on first use); others
-register with :func:`register`.
+register with :func:`register`, or from outside the package through ``CIM_ANALYSES="module:attr,..."`` or a
+``cim.analyses`` entry point (:func:`plugins`): then the service, ``cim analyse`` and OGC API - Processes of
+every process started with it offer them.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +42,10 @@ if TYPE_CHECKING:
 
 #: Built-in analyses, one line each: ``"module:attribute"`` of an :class:`Analysis`.
 BUILTIN: tuple[str, ...] = (
+    "cim.analysis.underground:ANALYSIS",
+    "cim.analysis.excavation:ANALYSIS",
+    "cim.analysis.compliance:ANALYSIS",
+    "cim.analysis.screening:ANALYSIS",
     "cim.analysis.water_isolation:ANALYSIS",
     "cim.analysis.water_hydraulics:ANALYSIS",
     "cim.analysis.water_balance:ANALYSIS",
@@ -133,13 +140,31 @@ def unregister(analysis_id: str) -> None:
         _REGISTRY.pop(analysis_id, None)
 
 
+def _load(entry: str) -> Analysis:
+    module, _, attr = entry.strip().partition(":")
+    found = getattr(importlib.import_module(module), attr or "ANALYSIS")
+    if not isinstance(found, Analysis):
+        raise TypeError(f"{entry} is not a cim.analysis.registry.Analysis")
+    return found
+
+
+def plugins() -> list[str]:
+    """Analyses from outside the package: ``CIM_ANALYSES`` (comma-separated ``module:attribute``, read when
+    the registry is first used) and the ``cim.analyses`` entry points of installed distributions."""
+    from importlib.metadata import entry_points
+
+    named = [e for e in os.environ.get("CIM_ANALYSES", "").split(",") if e.strip()]
+    return named + [ep.value for ep in entry_points(group="cim.analyses")]
+
+
 def _load_builtins() -> None:
     global _LOADED
     if _LOADED:
         return
     for entry in BUILTIN:
-        module, _, attr = entry.partition(":")
-        register(getattr(importlib.import_module(module), attr), overwrite=True)
+        register(_load(entry), overwrite=True)
+    for entry in plugins():
+        register(_load(entry), overwrite=True)
     _LOADED = True
 
 

@@ -34,15 +34,17 @@ volume between the two depth surfaces); of an elevation band, the part of the sl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 import shapely
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InvalidParameter
 from ..store.base import Region, Store
+from .params import CRS_DOC, Polygon, city_region
 from .regions import check_area
+from .registry import Analysis
 from .solids import (
     UNDERGROUND,
     GroundFn,
@@ -55,6 +57,9 @@ from .solids import (
     section_area_between,
     subdivide,
 )
+
+if TYPE_CHECKING:
+    from ..city import LocalCity
 
 #: GB/T 51358-2019 as commonly quoted (RULES.md §3, M): shallow 0-15 m, sub-shallow 15-30 m, sub-deep
 #: 30-50 m, deep below 50 m.  The deep band needs a bottom to have a volume: 100 m, below any urban
@@ -325,3 +330,45 @@ def underground_use(
         prism_cell=prism_cell,
     )
     return UndergroundUse(area=round(polygon.area, 3), terrain=ground is not None, step=step, bands=result)
+
+
+# -- the registered analysis (POST /analysis/underground-use, /processes/underground-use, cim analyse) ----------
+class UndergroundUseRequest(BaseModel):
+    """Underground space use under a region: depth bands below the ground, or one band of elevations."""
+
+    model_config = ConfigDict(extra="forbid")
+    region: Polygon
+    crs: str | None = Field(None, description=CRS_DOC)
+    bands: list[Annotated[list[float], Field(min_length=2, max_length=2)]] | None = Field(
+        None,
+        description="Depth bands [top, bottom], metres below the ground, in order and not overlapping. "
+        "Default GB/T 51358-2019: 0-15, 15-30, 30-50 and 50-100 m (the deep band, 'below 50 m', "
+        "given a 100 m bottom).",
+        examples=[[list(b) for b in DEFAULT_BANDS]],
+    )
+    z_min: float | None = Field(
+        None,
+        description="Instead of bands: one band between absolute elevations "
+        "z_min and z_max (metres, the city's height datum).",
+    )
+    z_max: float | None = None
+
+
+def run(city: LocalCity, req: UndergroundUseRequest) -> UndergroundUse:
+    """The registered analysis: the request's region in the city CRS, then :func:`underground_use`."""
+    poly = city_region(city, req.region, req.crs)
+    return underground_use(city.store, poly, bands=req.bands, z_min=req.z_min, z_max=req.z_max)
+
+
+ANALYSIS = Analysis(
+    id="underground-use",
+    title="Underground space use by depth band",
+    description="Soil volume, occupied volume and their ratio in each depth band under a region, by category "
+    "(utility types, basement, tunnel, utility_tunnel, station, civil_defence, manhole) and by feature. Pipes "
+    "and tunnels are integrated along their centrelines in pieces of at most 0.5 m; the part of a feature "
+    "inside the region and the band counts.",
+    request=UndergroundUseRequest,
+    result=UndergroundUse,
+    run=run,
+    keywords=("underground", "GB/T 51358-2019", "volume"),
+)

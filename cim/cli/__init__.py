@@ -45,4 +45,5 @@ from . import core  # noqa: E402, F401, I001
 from . import export  # noqa: E402, F401
 from . import screen  # noqa: E402, F401
 from . import analysis  # noqa: E402, F401
+from . import registered  # noqa: E402, F401  (cim analyse <id> for every registered analysis)
 from . import tiles  # noqa: E402, F401

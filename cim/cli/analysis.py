@@ -14,7 +14,8 @@ from . import StoreOpt, app, console, fail
 
 analyse = typer.Typer(
     no_args_is_help=True,
-    help="Underground analyses: space use by depth band, excavation conflicts, pipeline rule compliance.",
+    help="Run an analysis: underground space use, excavation conflicts, pipeline rule compliance, and every other "
+    "registered analysis (options from its request model; see cim.analysis.registry).",
 )
 app.add_typer(analyse, name="analyse")
 

@@ -11,20 +11,32 @@ from .sqlite import SQLiteStore
 __all__ = ["Page", "Region", "Store", "SQLiteStore", "open_store"]
 
 
-def open_store(url: str | Path, *, create: bool = False) -> Store:
+def open_store(
+    url: str | Path,
+    *,
+    create: bool = False,
+    read_url: str | None = None,
+    sqlite_mmap_mb: int = 64,
+    sqlite_cache_mb: int = 16,
+) -> Store:
     """Open a store.
 
     ``url``: a file path or ``sqlite:///path`` (SQLite, the embedded default), or
     ``postgresql://user:pw@host:port/db?schema=name`` (PostGIS, one city per schema).  ``create`` allows
-    a new, empty file (then call ``init``); otherwise a missing store is a StoreError.
+    a new, empty file (then call ``init``); otherwise a missing store is a StoreError.  ``read_url``
+    (PostGIS only): a streaming replica of the same database; feature, blob and count reads go there,
+    writes, jobs and the store version to ``url``.  ``sqlite_mmap_mb``, ``sqlite_cache_mb``: memory per SQLite
+    connection (see :class:`SQLiteStore`).
     """
     s = str(url)
     if s.startswith(("postgresql://", "postgres://")):
         from .postgis import PostGISStore
 
-        return PostGISStore(s, create=create)
+        return PostGISStore(s, create=create, read_url=read_url)
+    if read_url:
+        raise StoreError("A read replica (CIM_STORE_READ) needs a PostGIS store.", where={"store": s})
     if s.startswith("sqlite:///"):
         s = s[len("sqlite:///") :]
     elif "://" in s:
         raise StoreError(f"Unknown store URL scheme in {s!r}: give a file path or sqlite:///path.", where={"store": s})
-    return SQLiteStore(s, create=create)
+    return SQLiteStore(s, create=create, mmap_mb=sqlite_mmap_mb, cache_mb=sqlite_cache_mb)

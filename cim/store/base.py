@@ -222,11 +222,18 @@ class Store(Protocol):
     def version(self) -> int:
         """A number that grows with every write (cache keys for tiles and counts)."""
 
+    def read_version(self) -> int:
+        """The version that reads see (cache keys): ``version()``, or behind it while a read replica catches up."""
+
     def put_job(self, job_id: str, doc: dict) -> None:
         """Create or update an import job's status document (shared by every API worker)."""
 
     def get_job(self, job_id: str) -> dict | None:
         """An import job's status document, or None (``GET /imports/{id}``)."""
+
+    def list_jobs(self, *, type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Job documents whose ``type`` field equals ``type`` (any when None), newest ``created`` first, then by
+        id; at most ``limit`` after skipping ``offset`` (``GET /jobs``)."""
 
     def integrity_check(self) -> bool:
         """True when the backend's own consistency checks pass (crash-safety tests)."""

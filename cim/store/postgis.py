@@ -45,7 +45,7 @@ def _split_url(url: str) -> tuple[str, str]:
 class PostGISStore:
     """The scale-out store.  Many API workers may share one database."""
 
-    def __init__(self, url: str, *, create: bool = False, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, create: bool = False, pool_size: int = 8, read_url: str | None = None) -> None:
         if psycopg is None:
             raise StoreError("The PostGIS backend needs psycopg: pip install 'psycopg[binary]' psycopg-pool.")
         self.url = url
@@ -58,6 +58,24 @@ class PostGISStore:
             self._pool.wait(timeout=30)
         except Exception as exc:
             raise StoreError(f"Cannot connect to PostgreSQL: {exc}", where={"store": self._safe_url()}) from exc
+        self.read_url = read_url
+        self._read = self._pool  # reads of features, blobs and counts; a streaming replica with read_url
+        if read_url:
+            try:
+                self._read = ConnectionPool(
+                    _split_url(read_url)[0],
+                    min_size=1,
+                    max_size=pool_size,
+                    open=True,
+                    timeout=30,
+                    kwargs={"autocommit": True},
+                )
+                self._read.wait(timeout=30)
+            except Exception as exc:
+                self._pool.close()
+                raise StoreError(
+                    f"Cannot connect to the read replica: {exc}", where={"store": "CIM_STORE_READ"}
+                ) from exc
         self._counts: tuple[int, dict[str, int]] | None = None
         self._ensured = False
         if not create and self._meta("schema_version") is None:
@@ -80,6 +98,8 @@ class PostGISStore:
 
     def close(self) -> None:
         self._pool.close()
+        if self._read is not self._pool:
+            self._read.close()
 
     def __enter__(self) -> PostGISStore:
         return self
@@ -172,6 +192,12 @@ class PostGISStore:
     def version(self) -> int:
         return int(self._meta("version") or 0)
 
+    def read_version(self) -> int:
+        """The version the reads see: behind ``version()`` while a streaming replica catches up."""
+        with self._read.connection() as conn:
+            row = conn.execute(sql.SQL("SELECT value FROM {} WHERE key = 'version'").format(self._q("meta"))).fetchone()
+        return int(row[0]) if row else 0
+
     # -- writes ------------------------------------------------------------------------------
     def write(
         self,
@@ -224,9 +250,9 @@ class PostGISStore:
 
     # -- reads -------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        v = self.version()
+        v = self.read_version()
         if self._counts is None or self._counts[0] != v:
-            with self._pool.connection() as conn:
+            with self._read.connection() as conn:
                 self._counts = (
                     v,
                     {
@@ -238,7 +264,7 @@ class PostGISStore:
 
     def bounds(self, collection: str) -> Bounds3 | None:
         get_spec(collection)
-        with self._pool.connection() as conn:
+        with self._read.connection() as conn:
             row = conn.execute(
                 sql.SQL("SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {}").format(
                     self._t(collection)
@@ -286,7 +312,7 @@ class PostGISStore:
         t = self._t(collection)
         where, args = self._full_where(collection, region, filter)
         order = sql.SQL(order_by(sortby, collection, "postgis"))
-        with self._pool.connection() as conn:
+        with self._read.connection() as conn:
             if region is None and filter is None:
                 matched = self.counts()[collection]
             else:
@@ -305,7 +331,7 @@ class PostGISStore:
         where, args = self._full_where(collection, region, filter)
         last = 0
         while True:
-            with self._pool.connection() as conn:
+            with self._read.connection() as conn:
                 rows = conn.execute(
                     sql.SQL("SELECT fid, doc FROM {} WHERE fid > %s AND {} ORDER BY fid LIMIT %s").format(t, where),
                     [last, *args, batch],
@@ -317,7 +343,7 @@ class PostGISStore:
 
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)
-        with self._pool.connection() as conn:
+        with self._read.connection() as conn:
             row = conn.execute(
                 sql.SQL("SELECT doc FROM {} WHERE id = %s").format(self._t(collection)), (fid,)
             ).fetchone()
@@ -338,21 +364,21 @@ class PostGISStore:
         return None if row is None else bytes(row[0])
 
     def terrain(self) -> Terrain | None:
-        with self._pool.connection() as conn:
+        with self._read.connection() as conn:
             data = self._blob(conn, "terrain")
         return None if data is None else Terrain.from_bytes(data)
 
     def building_points(self) -> np.ndarray | None:
-        with self._pool.connection() as conn:
+        with self._read.connection() as conn:
             data = self._blob(conn, "building_points")
         return None if data is None else points_from_bytes(data)
 
     def get_blob(self, name: str) -> bytes | None:
-        with self._pool.connection() as conn:
+        with self._read.connection() as conn:
             return self._blob(conn, name)
 
     def blob_names(self, prefix: str = "") -> list[str]:
-        with self._pool.connection() as conn:
+        with self._read.connection() as conn:
             rows = conn.execute(
                 sql.SQL("SELECT name FROM {} WHERE left(name, %s) = %s ORDER BY name").format(self._q("blobs")),
                 (len(prefix), prefix),
@@ -374,6 +400,18 @@ class PostGISStore:
                 sql.SQL("SELECT doc FROM {} WHERE id = %s").format(self._q("jobs")), (job_id,)
             ).fetchone()
         return None if row is None else row[0]
+
+    def list_jobs(self, *, type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        where = sql.SQL("WHERE doc->>'type' = %s") if type is not None else sql.SQL("")
+        args = [type] if type is not None else []
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT doc FROM {} {} ORDER BY doc->>'created' DESC, id LIMIT %s OFFSET %s").format(
+                    self._q("jobs"), where
+                ),
+                (*args, limit, offset),
+            ).fetchall()
+        return [r[0] for r in rows]
 
     def integrity_check(self) -> bool:
         """Every feature has its index box and the box holds its geometry."""

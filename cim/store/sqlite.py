@@ -65,13 +65,17 @@ def _create_collection(conn: sqlite3.Connection, cid: str) -> None:
 class SQLiteStore:
     """The embedded store.  ``path`` is the database file (created by ``init`` when ``create``)."""
 
-    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+    def __init__(self, path: str | Path, *, create: bool = False, mmap_mb: int = 64, cache_mb: int = 16) -> None:
+        """``mmap_mb``, ``cache_mb``: memory-mapped I/O and page cache per connection (one per thread), MiB:
+        they bound what a busy server holds (``CIM_SQLITE_MMAP_MB``, ``CIM_SQLITE_CACHE_MB``)."""
         self.path = Path(path)
         self.url = str(self.path)
         if not create and not self.path.exists():
             raise StoreError(
                 f"No store at {self.path}: create one with `cim init` or `cim sample`.", where={"store": str(self.path)}
             )
+        self._mmap = max(0, int(mmap_mb)) * 1024 * 1024
+        self._cache_kib = max(1, int(cache_mb)) * 1024
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -88,8 +92,8 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA mmap_size=268435456")
-            conn.execute("PRAGMA cache_size=-65536")
+            conn.execute(f"PRAGMA mmap_size={self._mmap}")
+            conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
             conn.execute("PRAGMA case_sensitive_like=ON")  # CQL2 LIKE is case-sensitive
             conn.create_function("cim_rel", 2, sqlite_predicate, deterministic=True)
             self._local.conn = conn
@@ -193,6 +197,9 @@ class SQLiteStore:
 
     def version(self) -> int:
         return int(self._meta("version") or 0)
+
+    def read_version(self) -> int:
+        return self.version()
 
     # -- writes ------------------------------------------------------------------------------
     def write(
@@ -476,6 +483,15 @@ class SQLiteStore:
     def get_job(self, job_id: str) -> dict | None:
         row = self._conn().execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return None if row is None else orjson.loads(row[0])
+
+    def list_jobs(self, *, type: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        where, args = ("WHERE json_extract(CAST(doc AS TEXT), '$.type') = ?", [type]) if type is not None else ("", [])
+        rows = self._conn().execute(
+            f"SELECT doc FROM jobs {where} ORDER BY json_extract(CAST(doc AS TEXT), '$.created') DESC, id "
+            "LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+        return [orjson.loads(r[0]) for r in rows]
 
     def integrity_check(self) -> bool:
         """SQLite's own integrity check and the R*Tree's (true when both pass)."""

@@ -194,6 +194,18 @@ def test_jobs_round_trip(store):
     assert store.get_job("j1") == {"status": "succeeded", "counts": {"buildings": 3}}
 
 
+def test_jobs_listed_by_type_newest_first(store):
+    assert store.list_jobs() == []
+    store.put_job("a", {"type": "process", "created": "2026-01-01T00:00:00Z", "n": 1})
+    store.put_job("b", {"type": "process", "created": "2026-01-03T00:00:00Z", "n": 2})
+    store.put_job("c", {"type": "import", "created": "2026-01-02T00:00:00Z", "n": 3})
+    store.put_job("a", {"type": "process", "created": "2026-01-01T00:00:00Z", "n": 4})  # updated, same place
+    assert [j["n"] for j in store.list_jobs(type="process")] == [2, 4]
+    assert [j["n"] for j in store.list_jobs()] == [2, 3, 4]
+    assert [j["n"] for j in store.list_jobs(limit=1, offset=1)] == [3]
+    assert store.list_jobs(type="nothing") == []
+
+
 def test_blobs_land_with_the_write_and_replace_by_name(store):
     v = store.version()
     store.write([], blobs={"model/epanet/a": b"one", "model/epanet/b": b"\x00two"})
