@@ -56,6 +56,7 @@ class ImportContext:
     # pipe file can take its elevations from the manholes of a file read before it (GeoJSON)
     nodes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
     max_points: int | None = None  # most points a point-cloud file may hold (decompression bombs)
+    store: Any = None  # the target store, for files that refer to features already in it (valve layers)
 
     def report(self, fraction: float) -> None:
         if self.progress is not None:

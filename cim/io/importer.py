@@ -65,6 +65,7 @@ def import_files(
             default_utility=utility,
             nodes=nodes,
             max_points=max_points,
+            store=store,
         )
         try:
             result = read(path, ctx, fmt)

@@ -158,3 +158,40 @@ def test_criticality_ranks_segments_by_people_cut_off(city):
     assert by_pipes[("P7",)].demand_cut_off_m3_per_h == 3.0 and by_pipes[("P7",)].valves == ["V6"]
     assert by_pipes[("P6", "P8")].population_cut_off == 75.0
     assert by_pipes[("P6", "P8")].valves == ["V5", "V6"]
+
+
+def test_valves_from_csv_match_the_geojson_layer(empty_store, tmp_path):
+    empty_store.write(nets.network())
+    csv = tmp_path / "valves.csv"
+    csv.write_text("id,pipe,node\n" + "".join(f"{v},{p},{n}\n" for v, (p, n) in nets.VALVES.items()))
+    report = import_files(empty_store, [csv])
+    assert report.files[0]["format"] == "valves-csv"
+    net = load(empty_store)
+    for vid, (pipe, node) in nets.VALVES.items():
+        k = net.valve_index[vid]
+        assert (net.link_ids[net.valve_link[k]], net.node_ids[net.valve_node[k]]) == (pipe, node)
+        assert np.allclose(net.valve_xy[k], nets.valve_position(pipe, node), atol=1e-6)
+    assert empty_store.get("pipe-nodes", "V4").position[2] == 40.0  # J2's ground
+    r = iso(LocalCity(empty_store), "P6")
+    assert r.valves_to_close == ["V5", "V6"]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("pipe,node\nP99,J1\n", "P99"),
+        ("pipe,node\nP1,J5\n", "not an end"),
+        ("pipe,node\nP1,J1\nP1,J1\n", "twice"),
+    ],
+)
+def test_bad_valve_csv_names_the_line_and_writes_nothing(empty_store, tmp_path, text, needle):
+    from cim.io import ImportError_
+
+    empty_store.write(nets.network())
+    before = empty_store.counts()
+    csv = tmp_path / "v.csv"
+    csv.write_text(text)
+    with pytest.raises(ImportError_) as e:
+        import_files(empty_store, [csv])
+    assert needle in str(e.value) and e.value.where["file"] == "v.csv" and e.value.where["line"] >= 2
+    assert empty_store.counts() == before
