@@ -78,6 +78,8 @@ class Analysis:
     version: str = "1.0.0"
     writers: Mapping[str, Writer] = field(default_factory=dict)
     media_types: Mapping[str, str] = field(default_factory=dict)
+    #: a POST analysis that also answers GET: the (scalar) query-parameter model, whose fields are the request's
+    get_request: type[BaseModel] | None = None
 
     def parse(self, request: BaseModel | Mapping[str, Any] | None = None, /, **fields: Any) -> BaseModel:
         """The request as the analysis's model, validated; InvalidParameter names the first bad field."""

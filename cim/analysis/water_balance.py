@@ -39,6 +39,16 @@ class BalanceRequest(BaseModel):
     utc_offset_h: float = Field(8.0, ge=-12, le=14, description="Local time of the night window (02:00-04:00).")
 
 
+class BalanceQuery(BaseModel):
+    """GET /analysis/water-balance: every district (or one), ranked; scalar fields of :class:`BalanceRequest`."""
+
+    model_config = ConfigDict(extra="forbid")
+    district: str | None = Field(None, description="Water district id; default: every district, ranked.")
+    start: datetime | None = Field(None, description="Start of the period (ISO 8601; default: the first sample).")
+    end: datetime | None = Field(None, description="End of the period (ISO 8601; default: the last sample).")
+    utc_offset_h: float = Field(8.0, ge=-12, le=14, description="Local time of the night window (02:00-04:00).")
+
+
 class Night(BaseModel):
     date: str
     minimum_m3_per_h: float
@@ -65,6 +75,9 @@ class DistrictBalance(BaseModel):
 class BalanceResult(BaseModel):
     start: str | None
     end: str | None
+    without_meters: list[str] = Field(
+        default_factory=list, description="Districts left out of the ranking: no inlet meter data."
+    )
     districts: list[DistrictBalance] = Field(
         description="By loss rate (else by the latest net night flow), highest first."
     )
@@ -72,7 +85,7 @@ class BalanceResult(BaseModel):
 
 def run(city: LocalCity, req: BalanceRequest) -> BalanceResult:
     from ..errors import InvalidParameter
-    from ..water.district_balance import district_balance
+    from ..water.district_balance import district_balance, has_inlet_data
 
     store = city.store
     if req.district is not None:
@@ -82,8 +95,11 @@ def run(city: LocalCity, req: BalanceRequest) -> BalanceResult:
         if req.registered_m3 is not None:
             raise InvalidParameter("registered_m3", "registered_m3 is for one district: name the district.")
     corr = req.corrections.model_dump() if req.corrections else {}
-    out, span = [], [None, None]
+    out, span, skipped = [], [None, None], []
     for d in districts:
+        if req.district is None and not has_inlet_data(store, d):
+            skipped.append(d.id)
+            continue
         res, s, e = district_balance(
             store,
             d,
@@ -103,7 +119,7 @@ def run(city: LocalCity, req: BalanceRequest) -> BalanceResult:
         return (b.loss_rate_pct if b.loss_rate_pct is not None else float("-inf"), last)
 
     out.sort(key=key, reverse=True)
-    return BalanceResult(start=span[0], end=span[1], districts=out)
+    return BalanceResult(start=span[0], end=span[1], districts=out, without_meters=skipped)
 
 
 ANALYSIS = Analysis(
@@ -117,6 +133,7 @@ ANALYSIS = Analysis(
     result=BalanceResult,
     run=run,
     method="POST",
+    get_request=BalanceQuery,
     heavy=False,
     keywords=("water", "leakage", "DMA", "water balance", "night flow", "CJJ 92"),
 )

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
 
 def meters(store: Store, district: WaterDistrict, role: str, listed: list[Any]) -> list[Any]:
     """Datastream ids: those the district lists and those whose Thing names it with ``role``."""
-    from .. import sensors
-
     ids = list(listed)
+    try:
+        from .. import sensors
+    except ImportError:  # the monitoring module is not installed: the listed ids only
+        return ids
     for ds in sensors.find_datastreams(store, role=role, **{"cim:feature": f"water-districts/{district.id}"}):
         if ds["id"] not in ids:
             ids.append(ds["id"])
@@ -28,9 +30,23 @@ def meters(store: Store, district: WaterDistrict, role: str, listed: list[Any]) 
 
 
 def _series(store: Store, ids: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
-    from .. import sensors
+    if not ids:
+        return []
+    try:
+        from .. import sensors
+    except ImportError:
+        raise InvalidParameter("district", "Meter datastreams need cim.sensors, which is not installed.") from None
 
     return [sensors.series(store, i) for i in ids]
+
+
+def has_inlet_data(store: Store, district: WaterDistrict) -> bool:
+    """Whether the district has an inlet meter datastream holding data."""
+    ids = meters(store, district, "dma-inlet", district.inlets)
+    try:
+        return any(len(t) for t, _ in _series(store, ids))
+    except InvalidParameter:
+        return False
 
 
 def _ms(t: datetime | None) -> np.datetime64 | None:

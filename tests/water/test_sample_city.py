@@ -93,3 +93,17 @@ def test_water_analyses_over_http(sample_city_path, net):
             400,
             "failed_valves",
         )
+
+
+def test_water_balance_routes_without_meter_data(sample_city_path):
+    """POST and GET are both served; districts with no meter data are listed apart, not ranked."""
+    with TestClient(create_app(Settings(store=str(sample_city_path)))) as client:
+        r = client.get("/analysis/water-balance")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        if body["districts"]:
+            pytest.skip("the sample city carries meter data (cim.sensors landed): tests/water/test_balance_sensors.py")
+        assert sorted(body["without_meters"]) == ["DMA-NE", "DMA-NW", "DMA-SE", "DMA-SW"]
+        assert_problem(client.post("/analysis/water-balance", json={"district": "DMA-NE"}), 400, "district")
+        assert client.post("/analysis/water-balance", json={"district": "DMA-XX"}).status_code == 404
+        assert_problem(client.get("/analysis/water-balance", params={"utc_offset_h": 99}), 400)
