@@ -3,8 +3,8 @@
 * **Isolation valves** (gate valves, ``kind`` valve, ``isolation: true``, ``pipe``, ``node``): at every tee and
   cross of the water mains, a valve on each pipe but one (the "N-1" placement of WNTR's strategic valve layer;
   the pipe left unvalved is drawn with the seed), 3 m from the junction along the pipe; the line-valve
-  chambers halfway along long spans close their span too.  Corners, dead ends (hydrants) and the
-  district's edge have none: the realistic gaps that make segments larger than one pipe.
+  chambers halfway along long spans close their span too, and each inlet has its valve.  Corners and dead
+  ends (hydrants) have none: the realistic gaps that make segments larger than one pipe.
 * **Inlets**: every water pipe that reaches the district's edge is fed there from the city's network (each
   street's pipes form a comb hanging off the pipe of the N-S street, so each needs its own inlet); those
   edge junctions are sources at a fixed head 35 m above ground (an assumption, M: 0.35 MPa at the inlet).
@@ -63,6 +63,7 @@ def water(
             nd.attributes.update(isolation=True, pipe=links[0].id, node=nid)
         if nd.attributes.get("boundary"):
             nd.attributes.update(source=True, head_m=round(nd.position[2] + INLET_HEAD, 3))
+            places += [(p, nid) for p in links]  # the inlet valve
     xy = np.array([_near(p, n) for p, n in places]).reshape(-1, 2)
     z = terrain.sample(xy) if len(xy) else np.zeros(0)
     valves = [

@@ -23,7 +23,8 @@ class CriticalityRequest(BaseModel):
 class SegmentCriticality(BaseModel):
     rank: int
     segment: int = Field(description="Segment number (stable for an unchanged network).")
-    pipes: list[str] = Field(description="Pipes (and EPANET pumps and valves) of the segment.")
+    pipes: list[str] = Field(description="Pipes (and EPANET pumps and valves) of the segment (none: a lone node).")
+    nodes: list[str] = Field(description="Nodes of the segment.")
     valves: list[str] = Field(description="Isolation valves to close to isolate it.")
     pipe_length_m: float
     nodes_cut_off: int = Field(description="Nodes without water once it is isolated (its own and beyond).")
@@ -52,6 +53,7 @@ def run(city: LocalCity, req: CriticalityRequest) -> CriticalityResult:
     col = 0 if req.by == "population" else 1
     order = np.lexsort((-lost[:, 1 - col], -lost[:, col]))[: req.top]
     links = seg.members(seg.link_seg)
+    nodes = seg.members(seg.node_seg)
     # valves on each segment's boundary: a valve borders the segments on its two sides
     vs = np.concatenate([seg.valve_link_seg, seg.valve_node_seg])
     vi = np.concatenate([np.arange(len(net.valve_ids))] * 2)
@@ -65,6 +67,7 @@ def run(city: LocalCity, req: CriticalityRequest) -> CriticalityResult:
             rank=r + 1,
             segment=int(s),
             pipes=sorted(net.link_ids[i] for i in links[s]),
+            nodes=sorted(net.node_ids[i] for i in nodes[s]),
             valves=by_seg[s],
             pipe_length_m=round(float(net.length[links[s]].sum()), 2),
             nodes_cut_off=int(round(lost[s, 2])),
