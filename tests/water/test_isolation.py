@@ -195,3 +195,28 @@ def test_bad_valve_csv_names_the_line_and_writes_nothing(empty_store, tmp_path, 
         import_files(empty_store, [csv])
     assert needle in str(e.value) and e.value.where["file"] == "v.csv" and e.value.where["line"] >= 2
     assert empty_store.counts() == before
+
+
+def test_served_by_overrides_the_nearest_junction_and_far_buildings_are_not_served(city):
+    from cim.model import Building
+
+    x6, y6 = nets.xy("J6")
+    near_j6 = [(x6 + 10, y6 + 10), (x6 + 20, y6 + 10), (x6 + 20, y6 + 20), (x6 + 10, y6 + 20)]
+    far = [(x6 + 2000, y6), (x6 + 2010, y6), (x6 + 2010, y6 + 10), (x6 + 2000, y6 + 10)]
+    city.store.write(
+        [
+            Building(
+                id="B8",
+                footprint=[near_j6],
+                ground_elevation=40,
+                height=3,
+                attributes={"population": 10, "served_by": "J3"},
+            ),
+            Building(id="B9", footprint=[far], ground_elevation=40, height=3, attributes={"population": 7}),
+        ]
+    )
+    r = iso(city, "P7")  # J6's branch: B8 stands beside J6 but is served by J3
+    assert r.buildings_affected == ["B6"] and r.population_affected == 50
+    r = iso(city, "P3")
+    assert "B8" in r.buildings_affected and "B9" not in r.buildings_affected
+    assert r.population_affected == pytest.approx(75 + 10)
