@@ -214,7 +214,9 @@ def nap_client(tiny_city_path):
 
 def test_job_past_the_time_limit_fails_and_jobs_wait_for_a_thread(nap_client):
     c = nap_client
-    slow = c.post("/processes/toy-nap/execution", json={"inputs": {"seconds": 1.5}}, headers={"Prefer": "respond-async"})
+    slow = c.post(
+        "/processes/toy-nap/execution", json={"inputs": {"seconds": 1.5}}, headers={"Prefer": "respond-async"}
+    )
     quick = c.post("/processes/toy-nap/execution", json={"inputs": {"seconds": 0}}, headers={"Prefer": "respond-async"})
     time.sleep(0.3)
     # one thread: the quick job waits while the slow one runs
