@@ -17,6 +17,13 @@ class CriticalityRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     top: int = Field(20, ge=1, le=10_000, description="How many segments to list.")
     by: Literal["population", "demand"] = Field("population", description="Rank by people or demand cut off.")
+    hydraulic_top: int = Field(
+        0,
+        ge=0,
+        le=20,
+        description="Also simulate the isolation of the first N ranked segments (WNTR, pressure-dependent "
+        "demand at the service pressure, one hour): junctions left below the service pressure.",
+    )
     network: str | None = Field(None, description=NETWORK_DOC)
 
 
@@ -30,6 +37,10 @@ class SegmentCriticality(BaseModel):
     nodes_cut_off: int = Field(description="Nodes without water once it is isolated (its own and beyond).")
     population_cut_off: float
     demand_cut_off_m3_per_h: float
+    below_service: list[str] | None = Field(
+        None, description="hydraulic_top: junctions below the service pressure once it is isolated (simulated)."
+    )
+    population_below_service: float | None = None
 
 
 class CriticalityResult(BaseModel):
@@ -76,6 +87,8 @@ def run(city: LocalCity, req: CriticalityRequest) -> CriticalityResult:
         )
         for r, s in enumerate(order.tolist())
     ]
+    if req.hydraulic_top and ranked:
+        _hydraulic(city, p, ranked[: req.hydraulic_top], links, req.network)
     return CriticalityResult(
         network=req.network,
         segments=seg.count,
@@ -83,6 +96,45 @@ def run(city: LocalCity, req: CriticalityRequest) -> CriticalityResult:
         unsupplied_segments=int((~supplied).sum()),
         ranked=ranked,
     )
+
+
+def _hydraulic(city: LocalCity, p, ranked: list[SegmentCriticality], links, network: str | None) -> None:
+    """Fill ``below_service`` for ``ranked``: one WNTR pressure-dependent run per segment, its links closed."""
+    import copy
+
+    import numpy as np
+    import wntr
+
+    from ..errors import InvalidParameter
+    from ..water import hydraulics as hy
+
+    c = city.store.city()
+    service = c.water_service_pressure_m
+    base = hy.model(city.store, hy.pick_network(city.store, network), p, c.persons_per_m2)
+    hy.configure(
+        base, duration_h=1, step_min=60, demand_model="PDD", required_pressure_m=service, minimum_pressure_m=0.0
+    )
+    junctions = set(base.junction_name_list)
+    for item in ranked:
+        wn = copy.deepcopy(base)
+        for i in links[item.segment]:
+            lid = p.net.link_ids[i]
+            if lid in wn.link_name_list:
+                wn.get_link(lid).initial_status = wntr.network.LinkStatus.Closed
+        for nid in item.nodes:  # a lone node (an inlet): close every link at it
+            if nid in wn.node_name_list:
+                for lid in wn.get_links_for_node(nid):
+                    wn.get_link(lid).initial_status = wntr.network.LinkStatus.Closed
+        try:
+            res = wntr.sim.WNTRSimulator(wn).run_sim()
+        except Exception as exc:
+            raise InvalidParameter("hydraulic_top", f"The simulation of segment {item.segment} failed: {exc}") from None
+        pr = res.node["pressure"]
+        below = sorted(x for x in pr.columns if x in junctions and float(pr[x].min()) < service - 1e-6)
+        idx = np.asarray([p.net.node_index[x] for x in below if x in p.net.node_index], dtype=np.int64)
+        b = p.service.buildings_at(idx)
+        item.below_service = below
+        item.population_below_service = round(float(p.service.population[b].sum()), 2)
 
 
 ANALYSIS = Analysis(

@@ -220,3 +220,23 @@ def test_served_by_overrides_the_nearest_junction_and_far_buildings_are_not_serv
     r = iso(city, "P3")
     assert "B8" in r.buildings_affected and "B9" not in r.buildings_affected
     assert r.population_affected == pytest.approx(75 + 10)
+
+
+def test_hydraulic_criticality_of_the_top_segments(tmp_path):
+    """Simulated isolation (WNTR, PDD at 14 m): the loop's isolation leaves J2, J3 dry and, with R2 feeding J5,
+    nothing else below 14 m; the source's isolation leaves nobody above it."""
+    from cim.analysis import water_criticality
+    from cim.store import open_store
+
+    from ..common import CITY
+
+    store = open_store(tmp_path / "city.sqlite", create=True)  # one backend: the simulation is the subject
+    store.init(CITY)
+    store.write(nets.network(second_source=True))
+    import_files(store, [nets.valves_geojson(tmp_path / "v.geojson")], crs="EPSG:4550")
+    r = water_criticality.ANALYSIS.execute(LocalCity(store), top=6, by="demand", hydraulic_top=6)
+    by = {tuple(x.pipes): x for x in r.ranked}
+    loop = by[("P2", "P3", "P4")]
+    assert loop.below_service == ["J2", "J3"] and loop.population_below_service == 0
+    assert by[("P1",)].below_service == []  # R2 keeps J1.. above 14 m (60 m head over 40 m ground)
+    assert r.ranked[-1].below_service is not None
