@@ -99,8 +99,9 @@ def district_balance(
     t_all = np.concatenate([t for t, _ in ins]) if ins else np.array([], dtype="datetime64[ms]")
     if len(t_all) == 0:
         raise InvalidParameter("district", f"The inlet meters of water district {district.id!r} hold no data.")
-    s = _ms(start) if start is not None else t_all.min()
-    e = _ms(end) if end is not None else t_all.max()
+    # the period, within the metered span (no volume is invented beyond the first and last reading)
+    s = max(_ms(start), t_all.min()) if start is not None else t_all.min()
+    e = min(_ms(end), t_all.max()) if end is not None else t_all.max()
     if e <= s:
         raise InvalidParameter("end", "The period's end must come after its start.")
     supply = sum(volume_m3(t, q, s, e) for t, q in ins) - sum(volume_m3(t, q, s, e) for t, q in outs)
