@@ -15,6 +15,7 @@ from cim.store import open_store
 
 from . import errors
 from .deps import require_reader
+from .html import HTMLPages
 from .routers import analysis, collections, highrise, imports, landing, processes, registered, tiles
 from .settings import Settings
 from .timeouts import TimeLimit
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(HTMLPages)  # HTML for browsers on the landing, collection, item and process pages
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
