@@ -24,7 +24,13 @@ def test_city_round_trips(store):
 
 
 def test_counts(store):
-    assert store.counts() == {"buildings": 101, "pipes": 9, "pipe-nodes": 6, "underground-structures": 2}
+    assert store.counts() == {
+        "buildings": 101,
+        "pipes": 9,
+        "pipe-nodes": 6,
+        "underground-structures": 2,
+        "water-districts": 0,
+    }
 
 
 def test_get_returns_equal_feature(store):

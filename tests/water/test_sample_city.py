@@ -90,6 +90,9 @@ def test_water_analyses_over_http(sample_city_path, net):
         assert j["population_affected"] == pytest.approx(ranked[0]["population_cut_off"], abs=0.01)
         assert len(j["buildings_affected"]) > 0
         assert_problem(client.post("/analysis/water-isolation", json={"pipe": "nope"}), 400, "pipe")
+        fc = client.get("/collections/water-districts/items").json()
+        assert sorted(f["id"] for f in fc["features"]) == ["DMA-NE", "DMA-NW", "DMA-SE", "DMA-SW"]
+        assert {f["geometry"]["type"] for f in fc["features"]} == {"Polygon"}
         assert_problem(
             client.post("/analysis/water-isolation", json={"pipe": pipe, "failed_valves": ["V-none"]}),
             400,
