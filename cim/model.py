@@ -126,6 +126,36 @@ class LodGeometry(BaseModel):
     part: str | None = None
 
 
+class Storey(BaseModel):
+    """A storey of a BIM building (IfcBuildingStorey): its name and floor elevation in the city datum."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    global_id: str | None = Field(None, description="IFC GlobalId.")
+    elevation: Finite = Field(description="Floor elevation, metres (city datum).")
+    below_ground: bool = Field(False, description="Below the building's ground level (a basement storey).")
+    elements: int = Field(0, ge=0, description="Elements contained in the storey.")
+
+
+class BuildingElement(BaseModel):
+    """One element of a BIM building (a wall, slab, roof, door, window, space ...) as imported from IFC.
+
+    ``bounds`` is its 3-D box in the city CRS and datum (minx, miny, minz, maxx, maxy, maxz; metres), None
+    when it has no body geometry; its triangles are in the building's ``surfaces`` (``part`` = ``global_id``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    global_id: str = Field(description="IFC GlobalId.")
+    ifc_class: str = Field(description='IFC entity, e.g. "IfcWallStandardCase".')
+    name: str | None = None
+    predefined_type: str | None = None
+    storey: str | None = Field(None, description="Name of the storey that contains it.")
+    parent: str | None = Field(None, description="GlobalId of the element it is a part of (CIM level 7).")
+    below_ground: bool = Field(False, description="In a basement storey or wholly below the ground level.")
+    bounds: tuple[Finite, Finite, Finite, Finite, Finite, Finite] | None = None
+    psets: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Property and quantity sets.")
+
+
 class Building(_Base):
     """A building: an LOD1 prism (footprint x ground..roof) with optional LOD2 surfaces."""
 
@@ -148,6 +178,8 @@ class Building(_Base):
     height_source: Literal["attribute", "geometry", "floors", "lidar", "design"] | None = Field(
         None, description="Where the height comes from; 'floors' marks an estimate from the floor count."
     )
+    storeys: list[Storey] | None = Field(None, description="Storeys of a BIM (IFC) building, lowest first.")
+    elements: list[BuildingElement] | None = Field(None, description="Elements of a BIM (IFC) building.")
 
     @field_validator("footprint")
     @classmethod

@@ -29,7 +29,7 @@
   viewer.clock.currentTime = Cesium.JulianDate.fromIso8601('2024-09-23T04:00:00Z');
 
   // -- state and feature colouring -----------------------------------------------------------
-  const state = { underground: false, screening: false, verdicts: new Map() };
+  const state = { underground: false, screening: false, verdicts: new Map(), highlight: new Set() };
   const loaded = {}; // layer -> Set of tile contents currently loaded
   // verdicts of GET /analysis/high-rise (cim.rules.Verdict), least to most severe
   const VERDICT_COLORS = {
@@ -63,6 +63,7 @@
     }
     if (state.underground && layer === 'terrain') c.alpha = 0.3;
     if (state.underground && layer === 'buildings') c.alpha = 0.35;
+    if (state.highlight.size && state.highlight.has(String(feature.getProperty('id')))) c = Cesium.Color.CYAN.clone();
     if (feature === selected) c = Cesium.Color.YELLOW.clone();
     return c;
   }
@@ -236,7 +237,7 @@
   setInterval(() => { setStatus(allLoaded() ? 'All tiles loaded.' : 'Loading tiles…'); }, 500);
 
   window.cim = {
-    viewer, tilesets, state, allLoaded,
+    viewer, tilesets, state, allLoaded, repaint,
     frames: () => frames,
     // look at a point (degrees, metres) from `range` metres away, `pitch` radians below the horizon
     flyTo(lon, lat, height, range = 300, pitch = -1.2, heading = 0) {

@@ -205,6 +205,10 @@ def items(
         Literal["json", "geojson", "csv", "cityjson", "cityjsonseq"] | None,
         Query(description="Output format; also chosen by the Accept header."),
     ] = None,
+    version: Annotated[int | None, Query(ge=0, description="The collection as it was at this version.")] = None,
+    datetime_: Annotated[
+        str | None, Query(alias="datetime", description="The collection as it was at this instant (RFC 3339).")
+    ] = None,
 ) -> Response:
     spec = get_spec(cid)
     city = store.city()
@@ -228,6 +232,25 @@ def items(
     order = parse_sortby(sortby, cid)
     names = _properties(properties, cid)
     ocrs = OutputCRS(city.crs_epsg, out_uri)
+    if version is not None or datetime_ is not None:  # the city as it was (cim.versions)
+        from .versions import items_as_of
+
+        lim = min(limit or settings.default_limit, settings.max_limit)
+        bad = {"filter": filter, "sortby": sortby, "f": fmt not in ("json", "geojson")}
+        return items_as_of(
+            request,
+            store,
+            cid,
+            version=version,
+            when=datetime_,
+            region=region,
+            limit=lim,
+            offset=offset,
+            ocrs=ocrs,
+            names=names,
+            skip_geometry=skip_geometry,
+            unsupported=bad,
+        )
     if fmt in ("csv", "cityjson", "cityjsonseq"):
         return _stream(fmt, store, spec, city, region, flt, order, names, skip_geometry, ocrs, limit, offset)
     if limit is not None and limit > settings.max_limit:

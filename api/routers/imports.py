@@ -27,6 +27,7 @@ from cim.store import Store
 from ..deps import SettingsDep, StoreDep, WriterDep, base_url
 from ..errors import status_of
 from ..media import ORJSONResponse
+from .versions import author_of
 
 router = APIRouter(tags=["Imports"])
 _SUFFIX = re.compile(r"(\.[a-z0-9]{1,8}){1,2}$")
@@ -52,7 +53,7 @@ def _run(
     fmt: str | None,
     utility: str | None,
     workdir: Path,
-    limits: dict[str, int],
+    limits: dict[str, Any],
 ) -> None:
     def progress(stage: str, fraction: float) -> None:
         job.update(status="running", stage=stage, progress=round(fraction, 3), updated=_now())
@@ -68,12 +69,14 @@ def _run(
             files=report.files,
             terrain=report.terrain,
             updated=_now(),
+            **({"clashes": report.clashes.model_dump(mode="json")} if report.clashes is not None else {}),
         )
     except CIMError as exc:
         job.update(
             status="failed",
             updated=_now(),
             error={"title": exc.title, "status": status_of(exc), "detail": exc.message, **exc.where},
+            **({"clashes": exc.report.model_dump(mode="json")} if hasattr(exc, "report") else {}),
         )
     except Exception as exc:  # noqa: BLE001 - a job must end in a state, whatever happened
         job.update(
@@ -115,10 +118,18 @@ def create_import(
     crs: Annotated[str | None, Form(description="CRS for files that declare none, e.g. EPSG:7415.")] = None,
     format: Annotated[
         str | None,
-        Form(description="Force a reader: " + ", ".join(["cityjson", "citygml", "geojson", "las", "epanet", "swmm"])),
+        Form(
+            description="Force a reader: "
+            + ", ".join(["cityjson", "citygml", "geojson", "las", "epanet", "swmm", "ifc"])
+        ),
     ] = None,
     utility: Annotated[str | None, Form(description="Utility of pipe files that name none, e.g. sewer.")] = None,
     wait: Annotated[bool, Form(description="Answer only when the import has ended.")] = False,
+    origin: Annotated[
+        str | None, Form(description="IFC without georeference: E,N[,H[,angle]] of the model origin in crs.")
+    ] = None,
+    check: Annotated[list[str] | None, Form(description="Checks before writing: clashes.")] = None,
+    reject_on_clash: Annotated[bool, Form(description="Refuse the import when it clashes.")] = False,
 ) -> ORJSONResponse:
     if format is not None:
         from cim.io.registry import _load_builtin
@@ -172,7 +183,14 @@ def create_import(
             format,
             utility,
             workdir,
-            {"max_features": settings.max_features_per_import, "max_points": settings.max_points_per_file},
+            {
+                "max_features": settings.max_features_per_import,
+                "max_points": settings.max_points_per_file,
+                "origin": origin,
+                "check": check or (),
+                "reject_on_clash": reject_on_clash,
+                "author": author_of(request),
+            },
         ),
         name=f"import-{job_id}",
         daemon=True,

@@ -49,7 +49,7 @@ class _CesiumFiles:
 
 router.mount("/viewer/cesium", _CesiumFiles(), name="cesium")
 
-_ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+_ASSETS = {"app.js": "text/javascript", "app.css": "text/css", "workspace.js": "text/javascript"}
 
 
 @router.get(
@@ -72,6 +72,13 @@ def viewer_page(request: Request) -> Response:
 def viewer_js() -> Response:
     return FileResponse(
         VIEWER_DIR / "app.js", media_type=_ASSETS["app.js"], headers={"Cache-Control": "public, no-cache"}
+    )
+
+
+@router.get("/viewer/workspace.js", include_in_schema=False)
+def viewer_workspace_js() -> Response:
+    return FileResponse(
+        VIEWER_DIR / "workspace.js", media_type=_ASSETS["workspace.js"], headers={"Cache-Control": "public, no-cache"}
     )
 
 

@@ -46,6 +46,7 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.excavation:ANALYSIS",
     "cim.analysis.compliance:ANALYSIS",
     "cim.analysis.screening:ANALYSIS",
+    "cim.analysis.clashes:ANALYSIS",
     "cim.analysis.water_isolation:ANALYSIS",
     "cim.analysis.water_hydraulics:ANALYSIS",
     "cim.analysis.water_balance:ANALYSIS",

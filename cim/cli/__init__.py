@@ -47,3 +47,4 @@ from . import screen  # noqa: E402, F401
 from . import analysis  # noqa: E402, F401
 from . import registered  # noqa: E402, F401  (cim analyse <id> for every registered analysis)
 from . import tiles  # noqa: E402, F401
+from . import versions  # noqa: E402, F401

@@ -68,13 +68,23 @@ def sample(
 @app.command("import")
 def import_(
     files: Annotated[
-        list[str], typer.Argument(help="Files: CityJSON, CityJSONSeq, CityGML, GeoJSON, LAS/LAZ, EPANET or SWMM .inp.")
+        list[str],
+        typer.Argument(help="Files: CityJSON, CityJSONSeq, CityGML, GeoJSON, LAS/LAZ, EPANET or SWMM .inp, IFC."),
     ],
     store: StoreOpt,
     crs: Annotated[str | None, typer.Option(help="CRS for files that declare none, e.g. EPSG:7415.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Force a reader instead of detecting it.")] = None,
     utility: Annotated[str | None, typer.Option(help="Utility of pipe files that name none (e.g. sewer).")] = None,
     replace: Annotated[bool, typer.Option(help="Replace features whose ids exist already.")] = False,
+    origin: Annotated[
+        str | None, typer.Option(help="IFC without georeference: E,N[,H[,angle°]] of the model origin in --crs.")
+    ] = None,
+    check: Annotated[
+        list[str] | None, typer.Option(help="Check before writing: clashes (new against existing features).")
+    ] = None,
+    reject_on_clash: Annotated[bool, typer.Option(help="Refuse the import when it clashes (implies --check).")] = False,
+    author: Annotated[str | None, typer.Option(help="Who imports (kept with the version).")] = None,
+    note: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import files into the store in one transaction: all of them land, or none."""
@@ -94,15 +104,30 @@ def import_(
                 fmt=fmt,
                 replace=replace,
                 utility=utility,
+                origin=origin,
+                check=check or (),
+                reject_on_clash=reject_on_clash,
+                author=author,
+                note=note,
                 progress=lambda stage, f: progress.update(task, description=stage, completed=f),
             )
         s.close()
     except CIMError as exc:
+        clash_report = getattr(exc, "report", None)
+        if clash_report is not None:
+            sys.stdout.write(clash_report.model_dump_json(indent=2) + "\n")
         fail(exc)
+    clashes = None if report.clashes is None else report.clashes.model_dump(mode="json")
     if as_json:
         sys.stdout.write(
             json.dumps(
-                {"counts": report.counts, "files": report.files, "terrain": report.terrain},
+                {
+                    "counts": report.counts,
+                    "files": report.files,
+                    "terrain": report.terrain,
+                    "clashes": clashes,
+                    "version": report.version,
+                },
                 ensure_ascii=False,
                 indent=2,
             )
@@ -121,7 +146,24 @@ def import_(
             "\n".join(f["warnings"]) or "-",
         )
     console.print(table)
-    console.print("written: " + (", ".join(f"{k} {v}" for k, v in report.counts.items()) or "nothing"))
+    if report.clashes is not None:
+        console.print(
+            f"clashes: {report.clashes.counts['hard']} hard, {report.clashes.counts['clearance']} clearance"
+            + "".join(
+                f"\n  {c.type}: {c.a.id} / {c.b.id}"
+                + (
+                    f" {c.penetration:.3f} m deep"
+                    if c.type == "hard"
+                    else f" {c.distance:.3f} m < {c.required} m ({c.rule})"
+                )
+                for c in report.clashes.clashes[:20]
+            )
+        )
+    console.print(
+        "written: "
+        + (", ".join(f"{k} {v}" for k, v in report.counts.items()) or "nothing")
+        + f" (version {report.version})"
+    )
 
 
 @app.command()

@@ -56,6 +56,8 @@ class ImportContext:
     # pipe file can take its elevations from the manholes of a file read before it (GeoJSON)
     nodes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
     max_points: int | None = None  # most points a point-cloud file may hold (decompression bombs)
+    # where a BIM model's origin lands, "E,N[,H[,angle]]" in ``crs`` (--origin; IFC files without georeference)
+    origin: str | None = None
     store: Any = None  # the target store, for files that refer to features already in it (valve layers)
 
     def report(self, fraction: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,8 @@ class ImportReport:
     counts: dict[str, int] = field(default_factory=dict)  # features written per collection
     files: list[dict] = field(default_factory=list)  # per file: name, format, source_crs, counts, warnings
     terrain: bool = False
+    clashes: Any = None  # cim.analysis.clashes.ClashReport when the import was checked for clashes
+    version: int | None = None  # the version the import created (cim.versions)
 
 
 def import_files(
@@ -32,13 +35,23 @@ def import_files(
     utility: str | None = None,
     max_features: int | None = None,
     max_points: int | None = None,
+    origin: str | None = None,
+    check: Sequence[str] = (),
+    reject_on_clash: bool = False,
+    author: str | None = None,
+    note: str | None = None,
 ) -> ImportReport:
     """Read ``paths`` into the store's city and write them in one transaction.
 
     ``crs`` is used for files that declare none; ``names`` (same length as ``paths``) are the names to
     report in errors (uploads are stored under generated names); ``utility`` is the default utility of pipe
-    files that name none (``--utility``); ``max_features`` and ``max_points`` bound what one import takes.
-    On any error nothing is written and
+    files that name none (``--utility``); ``origin`` places BIM models that carry no georeference
+    (``--origin E,N[,H[,angle]]`` in ``crs``, see :mod:`cim.io.ifc`); ``max_features`` and ``max_points``
+    bound what one import takes.  ``check=["clashes"]`` tests the new pipes, structures and buildings against
+    the stored ones near them and among themselves before writing (:mod:`cim.analysis.clashes`; the report
+    is ``report.clashes``); ``reject_on_clash`` refuses the import (ClashesFound, with the report) when any
+    clash is found.  The write is one version of the city (:mod:`cim.versions`; ``author`` and ``note`` are
+    recorded with it).  On any error nothing is written and
     an ImportError_ (or InvalidFeature / DuplicateFeature from the store) says where.
     """
     city = store.city()
@@ -65,6 +78,7 @@ def import_files(
             default_utility=utility,
             nodes=nodes,
             max_points=max_points,
+            origin=origin,
             store=store,
         )
         try:
@@ -99,15 +113,34 @@ def import_files(
                 **({"info": result.info} if result.info else {}),
             }
         )
+    checks = set(check) | ({"clashes"} if reject_on_clash else set())
+    if checks - {"clashes"}:
+        from ..errors import InvalidParameter
+
+        raise InvalidParameter("check", f"Unknown check {sorted(checks - {'clashes'})[0]!r}; the checks are: clashes.")
+    if "clashes" in checks:
+        from ..analysis.clashes import ClashesFound, clashes_of_new
+
+        if progress:
+            progress("checking clashes", 0.88)
+        report.clashes = clashes_of_new(store, features, replace=replace)
+        if reject_on_clash and report.clashes.clashes:
+            raise ClashesFound(report.clashes)
     if progress:
         progress("writing", 0.9)
-    report.counts = store.write(
+    from ..versions import write as write_version
+
+    report.counts, version = write_version(
+        store,
         features,
         terrain=new_terrain,
         replace=replace,
         building_points=np.concatenate(points) if points else None,
         blobs=blobs,
+        author=author,
+        note=note or "import " + ", ".join(f["file"] for f in report.files),
     )
+    report.version = version.n
     report.terrain = new_terrain is not None
     if progress:
         progress("done", 1.0)

@@ -6,7 +6,7 @@ comment on each method says which route or command relies on it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -172,12 +172,14 @@ class Store(Protocol):
         building_points: np.ndarray | None = None,
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
+        delete: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[str, int]:
         """Add features, terrain (replacing any), LiDAR building points ((n, 3) metres, appended) and named
         blobs (replacing those of the same name: e.g. a hydraulic model's source) in one transaction: all
         land or none (imports, ``cim sample``).
 
-        A duplicate id raises DuplicateFeature unless ``replace``; returns counts per collection.
+        A duplicate id raises DuplicateFeature unless ``replace``; ``delete`` (collection -> ids) removes
+        features first, in the same transaction (ids not stored are ignored); returns counts per collection.
         """
 
     def counts(self) -> dict[str, int]:

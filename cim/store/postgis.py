@@ -9,7 +9,7 @@ transaction, loaded with COPY.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -207,11 +207,15 @@ class PostGISStore:
         building_points: np.ndarray | None = None,
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
+        delete: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[str, int]:
         city = self.city()
         rows = prepare_rows(features, srid=city.crs_epsg)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute(sql.SQL("SELECT value FROM {} WHERE key = 'version' FOR UPDATE").format(self._q("meta")))
+            for cid, ids in (delete or {}).items():  # removed first: a write may delete and add one id
+                get_spec(cid)
+                conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(self._t(cid)), (list(ids),))
             for cid, r in rows.items():
                 t = self._t(cid)
                 if replace:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -210,12 +210,16 @@ class SQLiteStore:
         building_points: np.ndarray | None = None,
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
+        delete: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[str, int]:
         self.city()  # must be initialised
         rows = prepare_rows(features)
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
+            for cid, ids in (delete or {}).items():  # removed first: a write may delete and add one id
+                get_spec(cid)
+                self._delete_ids(conn, cid, list(ids))
             for cid, r in rows.items():
                 f, rt = _t(cid)
                 if replace:
