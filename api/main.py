@@ -16,7 +16,18 @@ from cim.store import open_store
 from . import errors
 from .deps import require_reader
 from .html import HTMLPages
-from .routers import analysis, collections, highrise, imports, landing, processes, registered, tiles, versions
+from .routers import (
+    analysis,
+    collections,
+    highrise,
+    imports,
+    landing,
+    processes,
+    registered,
+    sensorthings,
+    tiles,
+    versions,
+)
 from .settings import Settings
 from .timeouts import TimeLimit
 
@@ -77,4 +88,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(processes.router)
     app.include_router(tiles.router)
     app.include_router(versions.router)
+    app.include_router(sensorthings.router)
     return app

@@ -27,6 +27,7 @@ from . import (
     memory,
     peers,
     render,
+    sensors,
     stores,
     tiles,
     tiling,
@@ -53,6 +54,7 @@ SUITES: dict[str, ModuleType] = {
         tiling,
         imports,
         memory,
+        sensors,
     )
 }
 

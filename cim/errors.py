@@ -98,6 +98,7 @@ class DuplicateFeature(InvalidFeature):
 
     def __init__(self, collection: str, fid: str) -> None:
         super().__init__(
-            f"Feature {fid!r} already exists in collection {collection!r}.",
+            f"Feature {fid!r} already exists in collection {collection!r}; import with --replace (replace=True) "
+            "to replace the features whose ids exist.",
             where={"collection": collection, "feature": fid},
         )

@@ -68,6 +68,7 @@ BUILDING_COLORS: dict[BuildingUse, RGBA] = {
     BuildingUse.public: (240, 206, 160, 255),
     BuildingUse.industrial: (196, 188, 204, 255),
     BuildingUse.mixed: (214, 214, 176, 255),
+    BuildingUse.unknown: (200, 200, 200, 255),
 }
 
 SURFACE_COLORS: dict[SurfaceType | None, RGBA] = {

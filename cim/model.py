@@ -32,6 +32,7 @@ class BuildingUse(StrEnum):
     commercial = "commercial"
     industrial = "industrial"
     mixed = "mixed"
+    unknown = "unknown"  # the source states no use (imports): screened as the stricter use, and said so
 
 
 class StructureType(StrEnum):
@@ -175,8 +176,10 @@ class Building(_Base):
     surfaces: list[Surface] | None = Field(None, description="Boundary surfaces for display (the best LOD).")
     lods: list[LodGeometry] | None = Field(None, description="Every LOD geometry as imported.")
     parts: list[str] | None = Field(None, description="Ids of building parts merged into this building.")
-    height_source: Literal["attribute", "geometry", "floors", "lidar", "design"] | None = Field(
-        None, description="Where the height comes from; 'floors' marks an estimate from the floor count."
+    height_source: Literal["attribute", "geometry", "floors", "lidar", "design", "default"] | None = Field(
+        None,
+        description="Where the height comes from; 'floors' marks an estimate from the floor count, 'default' the "
+        "import's --default-height.",
     )
     storeys: list[Storey] | None = Field(None, description="Storeys of a BIM (IFC) building, lowest first.")
     elements: list[BuildingElement] | None = Field(None, description="Elements of a BIM (IFC) building.")

@@ -47,6 +47,7 @@ UNDERGROUND_LAYERS = ("terrain", "underground-structures", "pipe-nodes", "pipes"
 VERDICT_COLORS: dict[str, tuple[int, int, int]] = {
     "ok": (188, 198, 186),
     "consult-fire-rescue": (250, 204, 60),
+    "exceeds-new-build-limit": (176, 112, 208),  # existing buildings over a new-construction limit
     "restricted": (245, 130, 32),
     "not-allowed": (214, 30, 40),
 }

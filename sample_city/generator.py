@@ -24,6 +24,7 @@ from .buildings import plan_buildings
 from .layout import SIZE, origin
 from .lidar import write_las
 from .plans import to_buildings
+from .sensors import DAYS, STEP_S, SeededEvent, build_sensors
 from .terrain import build_terrain
 from .towers import THRESHOLD_TOWERS, Tower
 from .underground import StationBox, basements, metro, utility_tunnels
@@ -51,6 +52,7 @@ class SampleCitySummary:
     threshold_towers: tuple[Tower, ...]
     violations: tuple[PlantedViolation, ...]
     stations: tuple[StationBox, ...]
+    sensor_events: tuple[SeededEvent, ...] = ()
 
     def report(self) -> str:
         """A few lines for the command line."""
@@ -88,8 +90,9 @@ def _sidecars(path: Path) -> list[Path]:
     return [path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")]
 
 
-def _write_store(path: Path, city: City, features: list, terrain) -> dict[str, int]:
-    """One transaction into ``path``.tmp, then an atomic rename over ``path``."""
+def _write_store(path: Path, city: City, features: list, terrain, then: Callable | None = None) -> dict[str, int]:
+    """One transaction into ``path``.tmp (then ``then(store)``, e.g. the sensors), then an atomic rename over
+    ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     for p in [tmp, *_sidecars(tmp)]:
@@ -99,6 +102,8 @@ def _write_store(path: Path, city: City, features: list, terrain) -> dict[str, i
         try:
             store.init(city, overwrite=True)
             counts = store.write(features, terrain=terrain)
+            if then is not None:
+                then(store)
         finally:
             store.close()
         conn = sqlite3.connect(tmp)  # fold the WAL into the file so that one file holds it all
@@ -121,11 +126,15 @@ def build_sample_city(
     seed: int = 20260101,
     las_path: str | Path | None = None,
     progress: Callable[[str, float], None] | None = None,
+    sensor_days: int = DAYS,
+    sensor_step_s: int = STEP_S,
 ) -> SampleCitySummary:
     """Build the sample district into a new SQLite store at ``store_path`` (replacing any file
     there) and its LiDAR survey into ``las_path`` (default: the store's name with ``.las``).
 
     ``progress(stage, fraction)`` is called at the start of each stage and with ("done", 1.0).
+    ``sensor_days``, ``sensor_step_s``: days of sensor readings and seconds between them (sample_city/sensors.py;
+    0 days: no sensors).
     """
     store_path = _sqlite_path(store_path)
     las = Path(las_path) if las_path is not None else default_las_path(store_path)
@@ -158,7 +167,16 @@ def build_sample_city(
         fire_stations=bp.fire_stations,
     )
     say("store", 0.5)
-    counts = _write_store(store_path, city, [*buildings, *pipes, *nodes, *valves, *structures, *districts], terrain)
+    events: list = []
+    counts = _write_store(
+        store_path,
+        city,
+        [*buildings, *pipes, *nodes, *valves, *structures, *districts],
+        terrain,
+        lambda store: events.extend(
+            build_sensors(store, nodes, buildings, structures, seed, days=sensor_days, step_s=sensor_step_s)
+        ),
+    )
     say("lidar", 0.8)
     las_points = write_las(las, buildings, terrain, seed)
     say("done", 1.0)
@@ -178,4 +196,5 @@ def build_sample_city(
         threshold_towers=THRESHOLD_TOWERS,
         violations=tuple(violations),
         stations=tuple(stations),
+        sensor_events=tuple(events),
     )

@@ -1,6 +1,8 @@
 // CIM 3D viewer: the service's 3D Tiles layers in CesiumJS, offline (no ion token, no base imagery).
-// Exposes window.cim for scripting and tests: {viewer, tilesets, allLoaded(), flyTo(...), pickCentre(), isolate(pipe)}.
-// A clicked water pipe shows its isolation segment, the valves to close and the buildings cut off.
+// Exposes window.cim for scripting and tests: {viewer, tilesets, allLoaded(), flyTo(...), pickCentre(), selectById(),
+// isolate(pipe)}.  A clicked water pipe shows its isolation segment, the valves to close and the buildings cut off.
+// Features with an active sensor alarm (GET /alarms) take its severity's colour; a selected feature lists its
+// sensors' latest readings with a 24-hour sparkline.
 /* global Cesium */
 'use strict';
 
@@ -29,15 +31,24 @@
   viewer.clock.currentTime = Cesium.JulianDate.fromIso8601('2024-09-23T04:00:00Z');
 
   // -- state and feature colouring -----------------------------------------------------------
-  const state = { underground: false, screening: false, verdicts: new Map(), highlight: new Set() };
+  const state = { underground: false, screening: false, verdicts: new Map(), highlight: new Set(), alarms: new Map() };
   const loaded = {}; // layer -> Set of tile contents currently loaded
   // verdicts of GET /analysis/high-rise (cim.rules.Verdict), least to most severe
   const VERDICT_COLORS = {
     'ok': Cesium.Color.fromCssColorString('#3cb371'),
     'consult-fire-rescue': Cesium.Color.fromCssColorString('#f0d020'),
+    'exceeds-new-build-limit': Cesium.Color.fromCssColorString('#b070d0'), // existing buildings over a new-build limit
     'restricted': Cesium.Color.fromCssColorString('#f08020'),
     'not-allowed': Cesium.Color.fromCssColorString('#e0383b'),
   };
+  // severities of active sensor alarms (GET /alarms), least to most severe
+  const ALARM_COLORS = {
+    'info': Cesium.Color.fromCssColorString('#4fa3e0'),
+    'warning': Cesium.Color.fromCssColorString('#f0c020'),
+    'alarm': Cesium.Color.fromCssColorString('#f07020'),
+    'critical': Cesium.Color.fromCssColorString('#e0202b'),
+  };
+  const SEVERITY = Object.keys(ALARM_COLORS);
   let selected = null;
   // a clicked water pipe's isolation (POST /analysis/water-isolation): segment, valves to close, buildings cut off
   const ISOLATION_COLORS = {
@@ -53,6 +64,8 @@
       const v = state.verdicts.get(feature.getProperty('id'));
       c = v ? VERDICT_COLORS[v].clone() : Cesium.Color.fromCssColorString('#9aa0a8');
     }
+    const sev = state.alarms.get(feature.getProperty('collection') + '/' + feature.getProperty('id'));
+    if (sev) c = ALARM_COLORS[sev].clone();
     const iso = state.isolation;
     if (iso) {
       const id = feature.getProperty('id');
@@ -149,6 +162,60 @@
     });
   });
 
+  // -- sensors: features with an active alarm take its severity's colour ------------------------
+  async function loadAlarms() {
+    try {
+      const resp = await fetch(ROOT + 'alarms?active=true');
+      if (!resp.ok) return;
+      for (const f of (await resp.json()).features || []) {
+        const key = f.properties.feature;
+        const sev = f.properties.severity;
+        if (!key || !ALARM_COLORS[sev]) continue;
+        const old = state.alarms.get(key);
+        if (!old || SEVERITY.indexOf(sev) > SEVERITY.indexOf(old)) state.alarms.set(key, sev);
+      }
+      for (const layer of Object.keys(tilesets)) repaint(layer);
+    } catch (err) { /* a service without sensors */ }
+  }
+  state.alarmsLoaded = loadAlarms();
+
+  // a 24-hour sparkline (SVG) of a datastream, ending at its latest reading
+  async function sparkline(dsId, latest) {
+    const end = Date.parse(latest);
+    const start = new Date(end - 24 * 3600 * 1000).toISOString();
+    const q = new URLSearchParams({
+      '$filter': `phenomenonTime gt ${start}`, '$orderby': 'phenomenonTime asc',
+      '$select': 'phenomenonTime,result', '$top': '5000',
+    });
+    const resp = await fetch(`${ROOT}sta/v1.1/Datastreams(${dsId})/Observations?${q}`);
+    if (!resp.ok) return '';
+    const obs = (await resp.json()).value.filter((o) => typeof o.result === 'number');
+    if (obs.length < 2) return '';
+    const t = obs.map((o) => Date.parse(o.phenomenonTime));
+    const v = obs.map((o) => o.result);
+    const lo = Math.min(...v);
+    const span = (Math.max(...v) - lo) || 1;
+    const pts = obs.map((o, i) => `${(((t[i] - t[0]) / (t[t.length - 1] - t[0])) * 200).toFixed(1)},`
+      + `${(38 - ((v[i] - lo) / span) * 36).toFixed(1)}`).join(' ');
+    return `<svg class="spark" data-points="${obs.length}" viewBox="0 0 200 40" width="200" height="40">`
+      + `<polyline fill="none" stroke="#8cf" stroke-width="1.2" points="${pts}"/></svg>`;
+  }
+
+  async function showSensors(sensors) {
+    const parts = [];
+    for (const th of sensors) {
+      for (const d of th.datastreams) {
+        const value = d.latest ? `${d.latest.result} ${escapeHtml(d.unit || '')}` : '-';
+        const badge = d.alarm ? ` <b class="alarm" style="color:${ALARM_COLORS[d.alarm].toCssColorString()}">`
+          + `${escapeHtml(d.alarm)}</b>` : '';
+        const spark = d.latest ? await sparkline(d.id, d.latest.time) : '';
+        parts.push(`<div class="sensor" data-datastream="${d.id}"><div>${escapeHtml(d.name)}: ${value}${badge}</div>`
+          + `<div class="hint">${d.latest ? escapeHtml(d.latest.time) : ''}</div>${spark}</div>`);
+      }
+    }
+    infoEl.insertAdjacentHTML('beforeend', `<h2>Sensors</h2>${parts.join('')}`);
+  }
+
   // -- picking ------------------------------------------------------------------------------
   const infoEl = document.getElementById('info');
   function layerOf(feature) {
@@ -208,11 +275,12 @@
     if (resp.ok) {
       const doc = await resp.json();
       showProperties(`${id} (${cid})`, doc.properties || {});
+      if (doc.sensors) await showSensors(doc.sensors);
       if (cid === 'pipes' && (doc.properties || {}).utility === 'water') {
         const isolation = await isolate(id);
-        return { id, collection: cid, properties: doc.properties, isolation };
+        return { id, collection: cid, properties: doc.properties, sensors: doc.sensors, isolation };
       }
-      return { id, collection: cid, properties: doc.properties };
+      return { id, collection: cid, properties: doc.properties, sensors: doc.sensors };
     }
     return { id, collection: cid };
   }
@@ -250,6 +318,16 @@
     // a water pipe's isolation, highlighted as if the pipe were clicked; the result of the analysis
     isolate,
     isolationColours: Object.fromEntries(Object.entries(ISOLATION_COLORS).map(([k, c]) => [k, c.toCssColorString()])),
+    // select a loaded feature by layer and id, as a click would (null when it is not loaded)
+    async selectById(layer, id) {
+      for (const content of loaded[layer] || []) {
+        for (let i = 0; i < content.featuresLength; i++) {
+          const f = content.getFeature(i);
+          if (f.getProperty('id') === id) return select(f);
+        }
+      }
+      return null;
+    },
     // the colour a loaded feature is drawn with (CSS), or null when it is not loaded
     featureColour(layer, id) {
       for (const content of loaded[layer] || []) {

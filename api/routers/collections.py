@@ -21,6 +21,7 @@ from cim.store import Store
 
 from ..deps import OutputCRSParam, SettingsDep, StoreDep, base_url
 from ..media import CITYJSON, CITYJSON_SEQ, CSV, GEOJSON, JSON, SCHEMA_JSON, GeoJSONResponse, ORJSONResponse
+from .sensorthings import sensor_things
 
 router = APIRouter(tags=["Data"])
 
@@ -348,6 +349,7 @@ def item(
         {"href": f"{b}/collections/{cid}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},
         {"href": f"{b}/collections/{cid}", "rel": "collection", "type": JSON, "title": spec.title},
     ]
+    sensor_things(doc, store, f"{cid}/{fid}", b)
     return GeoJSONResponse(doc, headers=_content_crs(out_uri))
 
 

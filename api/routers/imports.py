@@ -16,7 +16,7 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 
@@ -54,13 +54,16 @@ def _run(
     utility: str | None,
     workdir: Path,
     limits: dict[str, Any],
+    options: dict[str, Any] | None = None,
 ) -> None:
     def progress(stage: str, fraction: float) -> None:
         job.update(status="running", stage=stage, progress=round(fraction, 3), updated=_now())
         store.put_job(job["id"], job)
 
     try:
-        report = import_files(store, paths, crs=crs, fmt=fmt, names=names, progress=progress, utility=utility, **limits)
+        report = import_files(
+            store, paths, crs=crs, fmt=fmt, names=names, progress=progress, utility=utility, **limits, **(options or {})
+        )
         job.update(
             status="succeeded",
             progress=1.0,
@@ -68,6 +71,7 @@ def _run(
             counts=report.counts,
             files=report.files,
             terrain=report.terrain,
+            skipped=report.skipped,
             updated=_now(),
             **({"clashes": report.clashes.model_dump(mode="json")} if report.clashes is not None else {}),
         )
@@ -130,6 +134,22 @@ def create_import(
     ] = None,
     check: Annotated[list[str] | None, Form(description="Checks before writing: clashes.")] = None,
     reject_on_clash: Annotated[bool, Form(description="Refuse the import when it clashes.")] = False,
+    source_crs: Annotated[
+        str | None, Form(description="CRS overriding the one files declare (wrong headers), e.g. EPSG:28992+5709.")
+    ] = None,
+    axis_order: Annotated[
+        Literal["auto", "en", "ne"], Form(description="Coordinate order of files in northing-first CRSs (GML).")
+    ] = "auto",
+    force: Annotated[bool, Form(description="Import data lying outside the city CRS's area of use.")] = False,
+    default_height: Annotated[
+        float | None, Form(gt=0, le=1000, description="Height (m) of buildings with no other height source.")
+    ] = None,
+    storey_height: Annotated[float, Form(gt=0, le=20, description="Metres per floor (heights from floors).")] = 3.0,
+    skip_invalid: Annotated[
+        bool, Form(description="Skip invalid features (listed in the job's `skipped`) instead of failing.")
+    ] = False,
+    cell: Annotated[float | None, Form(gt=0, le=1000, description="Terrain DEM cell, metres.")] = None,
+    replace_terrain: Annotated[bool, Form(description="Replace the terrain instead of adding to it.")] = False,
 ) -> ORJSONResponse:
     if format is not None:
         from cim.io.registry import _load_builtin
@@ -190,6 +210,16 @@ def create_import(
                 "check": check or (),
                 "reject_on_clash": reject_on_clash,
                 "author": author_of(request),
+            },
+            {
+                "source_crs": source_crs,
+                "axis_order": axis_order,
+                "force": force,
+                "default_height": default_height,
+                "storey_height": storey_height,
+                "skip_invalid": skip_invalid,
+                "cell": cell,
+                "replace_terrain": replace_terrain,
             },
         ),
         name=f"import-{job_id}",

@@ -141,7 +141,7 @@ def execute(
 def list_jobs(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000, description="Jobs per page.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Jobs to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**62, description="Jobs to skip.")] = 0,
 ) -> ORJSONResponse:
     b = base_url(request)
     jobs = [_status_info(b, j) for j in _runner(request).jobs(limit=limit, offset=offset)]

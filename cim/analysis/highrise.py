@@ -2,7 +2,8 @@
 
 The rules are data (``cim/rules/*.toml``): GB 50352-2019 height classes, GB 50016 fire classes, 建科〔2021〕76号
 and the 2020 notice.  Each building gets a height, its GB 50352 height class and GB 50016 fire class, a
-verdict (``ok`` < ``consult-fire-rescue`` < ``restricted`` < ``not-allowed``: the most severe of its reasons)
+verdict (``ok`` < ``consult-fire-rescue`` < ``exceeds-new-build-limit`` < ``restricted`` < ``not-allowed``: the most
+severe of its reasons; existing buildings get ``exceeds-new-build-limit`` from rules on new construction)
 and the reasons, each naming the rule, document, clause, confidence mark, threshold and whether the
 threshold itself counts.
 
@@ -56,6 +57,16 @@ from ..rules import (
 from ..store.base import Region, Store
 from ..terrain import Terrain
 
+
+def _existing_verdict(r: Rule, new: bool) -> Verdict | None:
+    """The verdict an existing building gets from a rule on new construction: exceeds-new-build-limit in
+    place of restricted / not-allowed (None: the rule's own verdict)."""
+    if new or not r.new_construction or r.verdict not in (Verdict.restricted, Verdict.not_allowed):
+        return None
+    return Verdict.exceeds_new_build_limit
+
+
+UNKNOWN_USE_NOTE = "use unknown: screened under both the residential and the public rules (the stricter applies)"
 DISAGREE_M = 2.0  # metres
 DISAGREE_FRACTION = 0.05  # of the screening height
 LIDAR_PERCENTILE = 95.0
@@ -113,7 +124,12 @@ class ScreeningResult(BaseModel):
     fire_class: str | None = Field(
         None, description="GB 50016: single-multi-storey, class-II or class-I; None for industrial buildings."
     )
-    verdict: Verdict
+    verdict: Verdict = Field(
+        description="The most severe verdict of the reasons, least to most severe: ok, consult-fire-rescue, "
+        "exceeds-new-build-limit, restricted, not-allowed.  Existing buildings (new: false) never get restricted "
+        "or not-allowed from a rule on new construction (新建): they get exceeds-new-build-limit, a register "
+        "entry naming the rule and clause."
+    )
     reasons: list[Reason]
     heights: Heights
 
@@ -476,7 +492,7 @@ class Screener:
                 if r.kind in ("verdict", "note"):
                     m &= r.passes(h)
                     for i in np.flatnonzero(m):
-                        reasons[i].append(self._reason(r, h[i]))
+                        reasons[i].append(self._reason(r, h[i], verdict=_existing_verdict(r, bool(s.new[i]))))
                 elif r.kind == "ladder":
                     self._ladder(r, s, m, reasons)
                 elif r.kind == "siting":
@@ -508,6 +524,9 @@ class Screener:
                     )
                 )
             all_reasons = rs_reasons + reasons[i]
+            if s.uses[i] == BuildingUse.unknown:
+                for r in all_reasons:
+                    r.note = "; ".join(filter(None, [r.note, UNKNOWN_USE_NOTE]))
             verdict = max((r.verdict for r in all_reasons), key=lambda v: v.rank, default=Verdict.ok)
             out.append(
                 ScreeningResult.model_construct(
@@ -600,7 +619,11 @@ class Screener:
             hits.setdefault(int(idx[b]), []).append(zones[z].name or zones[z].id)
         what = "ventilation corridor" if r.layer == "ventilation_corridors" else "historic district"
         for i, names in hits.items():
-            reasons[i].append(self._reason(r, s.height[i], f"inside {what} {', '.join(names)}"))
+            reasons[i].append(
+                self._reason(
+                    r, s.height[i], f"inside {what} {', '.join(names)}", verdict=_existing_verdict(r, bool(s.new[i]))
+                )
+            )
 
 
 def _valid_footprint(rings: list[list[tuple[float, float]]], parameter: str) -> shapely.Polygon:

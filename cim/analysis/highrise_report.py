@@ -139,9 +139,10 @@ def markdown_report(
         )
         + f"; ventilation corridors {len(city.ventilation_corridors)}, historic districts "
         f"{len(city.historic_districts)}.",
-        "* **Verdicts**, least to most severe: ok < consult-fire-rescue < restricted < not-allowed; a building gets "
-        "the most severe of its reasons. A verdict says what the rules would say of the building if it were "
-        "proposed today; for an existing building it is a register entry, not an order.",
+        "* **Verdicts**, least to most severe: ok < consult-fire-rescue < exceeds-new-build-limit < restricted < "
+        "not-allowed; a building gets the most severe of its reasons. Restricted and not-allowed are for proposals: "
+        "an existing building that a rule on new construction (新建) would catch gets exceeds-new-build-limit, a "
+        "register entry naming the rule and clause, not an order.",
         "* **Confidence marks**: C = read in the source text; **S** = secondary restatement only; **M** = commonly "
         "quoted, unconfirmed. Reasons resting on S or M rules must be read as such.",
         "* **Thresholds**: `≥` counts the threshold itself (以上), `>` does not (大于, 超过); heights are compared "

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..crs import OutputCRS, check_supported, to_city_xy
 from ..query.bbox import parse_bbox, region_from_bbox
 from ..store.base import Region as StoreRegion
-from .regions import region_polygon
+from .regions import region_polygon, store_extent
 
 if TYPE_CHECKING:
     from ..city import LocalCity
@@ -49,9 +49,18 @@ Region = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
 
 def city_region(city: LocalCity, region: Any, crs: str | None, *, parameter: str = "region") -> shapely.Geometry:
     """A request's region (GeoJSON model or mapping, official axis order of ``crs``) as a checked polygon in
-    the city CRS, metres, within the service's analysis-area limit."""
+    the city CRS, metres, within the service's analysis-area limit and meeting the city's extent (a region
+    outside it is a 400 naming the region, the CRS and its axis order)."""
     geo = region.model_dump() if isinstance(region, BaseModel) else region
-    return region_polygon(geo, crs, city.crs_epsg, parameter=parameter, max_area_km2=city.limits.max_area_km2)
+    store = getattr(city, "store", None)
+    return region_polygon(
+        geo,
+        crs,
+        city.crs_epsg,
+        parameter=parameter,
+        max_area_km2=city.limits.max_area_km2,
+        extent=store_extent(store) if store is not None else None,
+    )
 
 
 def city_points(city: LocalCity, xy: Any, crs: str | None, *, parameter: str = "crs") -> np.ndarray:

@@ -46,13 +46,16 @@ def region_polygon(
     parameter: str = "region",
     crs_parameter: str = "crs",
     max_area_km2: float | None = None,
+    extent: tuple[float, float, float, float] | None = None,
 ) -> shapely.Geometry:
     """A GeoJSON ``Polygon`` or ``MultiPolygon`` given in ``crs`` (a URI; default CRS84, lon/lat; other CRSs
     in their official axis order) as a valid polygon in the city CRS, metres.
 
     Raises InvalidParameter naming ``parameter`` when the geometry is malformed, empty, not valid (e.g.
     self-intersecting: the reason and where are given) or larger than ``max_area_km2``; UnsupportedCRS
-    naming ``crs_parameter`` for a CRS the service does not offer.
+    naming ``crs_parameter`` for a CRS the service does not offer.  With ``extent`` (the city's data, city
+    CRS: :func:`store_extent`) a region that does not intersect it is an InvalidParameter naming the region,
+    the CRS and its axis order (a region in the wrong axis order lands far away and would give zeros).
     """
     uri = check_supported(crs, city_epsg, crs_parameter)
     if not isinstance(geometry, Mapping):
@@ -91,8 +94,68 @@ def region_polygon(
         )
     if not poly.is_valid:  # a valid polygon that a projection bends into an invalid one (rare)
         poly = shapely.make_valid(poly)
+    if extent is not None:
+        check_inside(poly, src, uri, city_epsg, extent, parameter, crs)
     check_area(poly, max_area_km2, parameter)
     return poly
+
+
+def store_extent(store: Any) -> tuple[float, float, float, float] | None:
+    """(minx, miny, maxx, maxy) of everything in a store (features and terrain), city CRS metres; None if empty."""
+    boxes = []
+    try:
+        for cid, n in store.counts().items():
+            b = store.bounds(cid) if n else None
+            if b:
+                boxes.append((b[0], b[1], b[3], b[4]))
+        t = store.terrain()
+    except Exception:  # noqa: BLE001 - a store that cannot say: no check
+        return None
+    if t is not None:
+        x0, y0, _, x1, y1, _ = t.bounds
+        boxes.append((x0, y0, x1, y1))
+    if not boxes:
+        return None
+    a = np.asarray(boxes, dtype=float)
+    return float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max())
+
+
+def check_inside(
+    poly: shapely.Geometry,
+    src: shapely.Geometry,
+    uri: str,
+    city_epsg: int,
+    extent: tuple[float, float, float, float],
+    parameter: str,
+    crs: str | None,
+) -> None:
+    """InvalidParameter when the city-CRS region ``poly`` misses the city's ``extent`` (see region_polygon)."""
+    box = shapely.box(*extent)
+    if shapely.intersects(poly, box):
+        return
+    from ..crs import CRS84, pyproj_crs
+
+    name = crs or "CRS84"
+    axes = pyproj_crs(uri).axis_info[:2]
+    order = (
+        "longitude, latitude" if uri == CRS84 else ", ".join(ax.name.lower().replace("geodetic ", "") for ax in axes)
+    )
+    hint = ""
+    try:
+        swapped = shapely.transform(src, lambda xy: to_city_xy(xy[:, ::-1], uri, city_epsg))
+        if np.isfinite(shapely.get_coordinates(swapped)).all() and shapely.intersects(swapped, box):
+            hint = " With the axes swapped it would lie in the city: write the coordinates in that order."
+    except Exception:  # noqa: BLE001 - a hint only
+        pass
+    x0, y0, x1, y1 = extent
+    raise InvalidParameter(
+        parameter,
+        f"{parameter} lies outside the city: its coordinates are read in {name}, whose axis order is "
+        f"({order}), and then it does not meet the city's data (x {x0:.0f} to {x1:.0f}, y {y0:.0f} to {y1:.0f} "
+        f"in EPSG:{city_epsg}).{hint}",
+        crs=name,
+        axis_order=order,
+    )
 
 
 def check_area(polygon: shapely.Geometry, max_area_km2: float | None, parameter: str = "region") -> None:

@@ -235,7 +235,9 @@ ANALYSIS = Analysis(
     title="High-rise screening of proposed buildings",
     description="Screens proposed buildings (footprint, height or floors, use) under GB 50352 height classes, "
     "GB 50016 fire classes and the city profile's siting rules: a verdict (ok, consult-fire-rescue, "
-    "restricted, not-allowed) with its reasons and clauses for each.",
+    "exceeds-new-build-limit, restricted, not-allowed) with its reasons and clauses for each; a proposal with "
+    '"new": false (an existing building) gets exceeds-new-build-limit, not restricted or not-allowed, from a rule '
+    "on new construction.",
     request=HighRiseRequest,
     result=HighRiseResponse,
     run=run,

@@ -57,6 +57,13 @@ class LocalCity(CityModel):
     def query(self, collection: str, **kw: Any) -> Any:
         return self.store.query(collection, **kw)
 
+    def observations(self, feature_or_datastream: int | str, start: Any = None, end: Any = None) -> Any:
+        """Sensor observations in [start, end) as a pandas DataFrame (time UTC, datastream, name, unit,
+        result): a datastream id, or a feature ``"collection/fid"`` (every datastream of its Things)."""
+        from ..sensors import observations_frame
+
+        return observations_frame(self.store, feature_or_datastream, start, end)
+
     def iter_features(self, collection: str, **kw: Any) -> Any:
         return self.store.iter_features(collection, **kw)
 

@@ -185,6 +185,15 @@ class RemoteCity(CityModel):
     def _json(self, method: str, url: str, **kw: Any) -> Any:
         return orjson.loads(self._call(method, url, **kw).content)
 
+    def observations(self, feature_or_datastream: int | str, start: Any = None, end: Any = None) -> Any:
+        """Sensor observations as a pandas DataFrame, as ``LocalCity.observations`` (through /sta/v1.1)."""
+        from ..sensors import observations_frame_http
+
+        def get(path: str, params: dict[str, Any] | None) -> Any:
+            return self._json("GET", path if "://" in path else f"/sta/v1.1/{path}", params=params)
+
+        return observations_frame_http(get, feature_or_datastream, start, end)
+
     @property
     def city_uri(self) -> str:
         return epsg_uri(self.crs_epsg)

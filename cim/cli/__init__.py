@@ -25,7 +25,10 @@ err_console = Console(stderr=True, soft_wrap=True)
 StoreOpt = Annotated[
     str,
     typer.Option(
-        "--store", "-s", envvar="CIM_STORE", help="Store: a SQLite file path or postgresql:// URL (or CIM_STORE)."
+        "--store",
+        "-s",
+        envvar="CIM_STORE",
+        help="Store: a SQLite file path, a postgresql:// URL or a libpq keyword string (or CIM_STORE).",
     ),
 ]
 

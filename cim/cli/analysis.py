@@ -56,7 +56,7 @@ def _geometry(text: str) -> dict[str, Any]:
 
 
 def _polygon(store, bbox: str | None, region: str | None, crs: str | None, *, required: bool = True):
-    from ..analysis.regions import region_polygon
+    from ..analysis.regions import region_polygon, store_extent
     from ..query import parse_bbox
 
     if (bbox is None) == (region is None):
@@ -68,8 +68,8 @@ def _polygon(store, bbox: str | None, region: str | None, crs: str | None, *, re
         half = len(v) // 2
         x0, y0, x1, y1 = v[0], v[1], v[half], v[half + 1]
         geom = {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
-        return region_polygon(geom, crs, store.city().crs_epsg, parameter="bbox")
-    return region_polygon(_geometry(region), crs, store.city().crs_epsg)  # type: ignore[arg-type]
+        return region_polygon(geom, crs, store.city().crs_epsg, parameter="bbox", extent=store_extent(store))
+    return region_polygon(_geometry(region), crs, store.city().crs_epsg, extent=store_extent(store))  # type: ignore[arg-type]
 
 
 def _bands(text: str) -> list[list[float]]:

@@ -17,43 +17,72 @@ from . import StoreOpt, app, console, err_console, fail
 @app.command()
 def init(
     store: StoreOpt,
-    crs: Annotated[str, typer.Option(help="Projected CRS of the city, e.g. EPSG:4550.")] = "EPSG:4550",
+    crs: Annotated[
+        str,
+        typer.Option(
+            help="Projected CRS of the city, e.g. EPSG:4550; a compound code (EPSG:7415, EPSG:28992+5709) "
+            "sets the height datum too."
+        ),
+    ] = "EPSG:4550",
+    vertical_datum: Annotated[
+        str | None,
+        typer.Option(
+            help="Height datum (vertical CRS), e.g. EPSG:5709 (NAP), EPSG:5703 (NAVD88); default: the "
+            "compound CRS's, else EPSG:5737 (1985 national)."
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="City name.")] = "City",
     population: Annotated[int | None, typer.Option(help="Urban resident population (selects rules).")] = None,
     frost_depth: Annotated[float, typer.Option(help="Standard frost depth, metres.")] = 1.2,
     force: Annotated[bool, typer.Option(help="Replace an existing city in the store.")] = False,
 ) -> None:
     """Create an empty city."""
-    from pyproj import CRS
-
+    from ..crs_codes import split_city_crs
     from ..model import City
     from ..store import open_store
 
     try:
-        code = CRS.from_user_input(crs).to_epsg()
-    except Exception:
-        code = None
-    if code is None or not CRS.from_epsg(code).is_projected:
-        err_console.print(f"[bold red]error:[/] --crs must be a projected EPSG CRS (metres), got {crs!r}")
-        raise typer.Exit(2)
+        code, vdatum = split_city_crs(crs, vertical_datum)
+    except ValueError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     try:
         s = open_store(store, create=True)
-        s.init(City(name=name, crs_epsg=code, urban_population=population, frost_depth=frost_depth), overwrite=force)
+        s.init(
+            City(
+                name=name,
+                crs_epsg=code,
+                vertical_datum=vdatum,
+                urban_population=population,
+                frost_depth=frost_depth,
+            ),
+            overwrite=force,
+        )
         s.close()
     except CIMError as exc:
         fail(exc)
-    console.print(f"Created city [bold]{name}[/] in {store} (EPSG:{code}).")
+    console.print(f"Created city [bold]{name}[/] in {store} (EPSG:{code}, heights {vdatum}).")
 
 
 @app.command()
 def sample(
     store: StoreOpt,
     seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same city).")] = 20260101,
+    sensor_step: Annotated[int, typer.Option(help="Seconds between sensor readings (60: one-minute data).")] = 300,
 ) -> None:
-    """Build the sample city (a Shenyang-like district) into the store, replacing its content."""
+    """Build the sample city (a Shenyang-like district) into the store, replacing its content.
+
+    A PostGIS store (postgresql://... or a libpq keyword string) gets the city built in a temporary SQLite file
+    and copied over in one transaction; the LiDAR survey is then written to ./sample.las."""
+    import tempfile
+    from pathlib import Path
+
     from rich.progress import Progress
 
     from sample_city import build_sample_city
+
+    from ..store import is_postgres, open_store
+    from ..store.copy import copy_store
 
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("building sample city", total=1.0)
@@ -61,7 +90,26 @@ def sample(
         def report(stage: str, fraction: float) -> None:
             progress.update(task, description=stage, completed=fraction)
 
-        summary = build_sample_city(store, seed=seed, progress=report)
+        try:
+            if not is_postgres(store):
+                summary = build_sample_city(store, seed=seed, progress=report, sensor_step_s=sensor_step)
+            else:
+                with tempfile.TemporaryDirectory(prefix="cim-sample-") as tmp:
+                    summary = build_sample_city(
+                        Path(tmp) / "sample.sqlite",
+                        seed=seed,
+                        progress=report,
+                        las_path=Path("sample.las"),
+                        sensor_step_s=sensor_step,
+                    )
+                    src, dst = open_store(Path(tmp) / "sample.sqlite"), open_store(store, create=True)
+                    try:
+                        copy_store(src, dst, overwrite=True, progress=report)
+                    finally:
+                        src.close()
+                        dst.close()
+        except CIMError as exc:
+            fail(exc)
     console.print(f"Sample city written to {store}: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
 
 
@@ -86,8 +134,28 @@ def import_(
     author: Annotated[str | None, typer.Option(help="Who imports (kept with the version).")] = None,
     note: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    source_crs: Annotated[
+        str | None, typer.Option(help="CRS overriding the one files declare (wrong headers), e.g. EPSG:28992+5709.")
+    ] = None,
+    axis_order: Annotated[
+        str, typer.Option(help="Coordinate order in northing-first CRSs (GML): auto, en (easting first) or ne.")
+    ] = "auto",
+    force: Annotated[bool, typer.Option(help="Import data lying outside the city CRS's area of use.")] = False,
+    default_height: Annotated[
+        float | None, typer.Option(help="Height (m) of buildings with no height attribute, floors or 3-D geometry.")
+    ] = None,
+    storey_height: Annotated[float, typer.Option(help="Metres per floor for heights from a floor count.")] = 3.0,
+    skip_invalid: Annotated[bool, typer.Option(help="Skip invalid features (listed) instead of failing.")] = False,
+    cell: Annotated[float | None, typer.Option(help="Terrain DEM cell, metres (default: from point density).")] = None,
+    replace_terrain: Annotated[
+        bool, typer.Option(help="Replace the terrain instead of adding the point clouds to it.")
+    ] = False,
 ) -> None:
-    """Import files into the store in one transaction: all of them land, or none."""
+    """Import files into the store in one transaction: all of them land, or none.
+
+    Every file is checked to lie in the area of use of its CRS and of the city CRS; a misplaced file is
+    refused with where it would land and the likely cause (see the README, "When your data lands in the
+    wrong place")."""
     from rich.progress import Progress
 
     from ..io import import_files
@@ -110,6 +178,14 @@ def import_(
                 author=author,
                 note=note,
                 progress=lambda stage, f: progress.update(task, description=stage, completed=f),
+                source_crs=source_crs,
+                axis_order=axis_order,
+                force=force,
+                default_height=default_height,
+                storey_height=storey_height,
+                skip_invalid=skip_invalid,
+                cell=cell,
+                replace_terrain=replace_terrain,
             )
         s.close()
     except CIMError as exc:
@@ -125,6 +201,7 @@ def import_(
                     "counts": report.counts,
                     "files": report.files,
                     "terrain": report.terrain,
+                    "skipped": report.skipped,
                     "clashes": clashes,
                     "version": report.version,
                 },
@@ -146,6 +223,13 @@ def import_(
             "\n".join(f["warnings"]) or "-",
         )
     console.print(table)
+    if report.skipped:
+        skipped = Table(title=f"Skipped ({len(report.skipped)}, --skip-invalid)")
+        for col in ("file", "feature", "reason"):
+            skipped.add_column(col)
+        for sk in report.skipped:
+            skipped.add_row(sk["file"], str(sk.get("feature") or "-"), sk["reason"])
+        console.print(skipped)
     if report.clashes is not None:
         console.print(
             f"clashes: {report.clashes.counts['hard']} hard, {report.clashes.counts['clearance']} clearance"

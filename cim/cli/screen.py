@@ -34,6 +34,7 @@ def high_rise(
     """Screen every building (height classes, fire classes, 建科〔2021〕76号, 2020 notice) and write a report."""
     from ..analysis.highrise import Screener
     from ..analysis.highrise_report import markdown_report, summary_rows, to_csv
+    from ..rules import Verdict
     from ..store import open_store
 
     try:
@@ -57,7 +58,7 @@ def high_rise(
     md.write_text(markdown_report(results, screener, source=store), encoding="utf-8")
     csv_path.write_text(to_csv(results, xy if len(buildings) else None), encoding="utf-8-sig", newline="")
     table = Table(title=f"High-rise screening: {screener.profile.name} ({screener.population_note()})")
-    for col in ("height class", "ok", "consult-fire-rescue", "restricted", "not-allowed", "total"):
+    for col in ("height class", *(v.value for v in Verdict), "total"):
         table.add_column(col, justify="left" if col == "height class" else "right")
     for row in summary_rows(results):
         table.add_row(*row)

@@ -204,7 +204,10 @@ def parse(path: Path, filename: str, *, what: str) -> InpFile:
     inp = InpFile(filename)
     current: list[Row] | None = None
     name = ""
-    lines = text.splitlines()
+    # lines end at \n only (as EPANET's and SWMM's own readers): a lone \r inside a line is whitespace
+    lines = text.replace("\r\n", "\n").replace("\r", " ").split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     inp.n_lines = len(lines)
     for k, raw in enumerate(lines, start=1):
         body = raw.split(";", 1)[0] if '"' not in raw else _uncomment(raw)

@@ -41,13 +41,17 @@ class GridTooLarge(ValueError):
     """The points spread over more cells than :data:`MAX_CELLS`."""
 
 
-def base_cell(area: float, n_points: int) -> float:
-    """The base-grid cell (metres): 1 m, or the whole number of metres that keeps the grid under MAX_CELLS.
+def base_cell(area: float, n_points: int, wanted: float | None = None) -> float:
+    """The base-grid cell (metres): 1 m, or the whole number of metres that keeps the grid under MAX_CELLS;
+    a finer ``wanted`` DEM cell (``--cell 0.5``) where the grid stays under MAX_CELLS.
 
     ``area``: square metres the header's bounding box covers in the city CRS.
     """
     del n_points  # the base grid only has to be fine enough; its size bounds the memory
-    return float(max(1, math.ceil(math.sqrt(max(area, 1.0) / MAX_CELLS))))
+    base = float(max(1, math.ceil(math.sqrt(max(area, 1.0) / MAX_CELLS))))
+    if wanted is not None and 0 < wanted < base and max(area, 1.0) / wanted**2 <= MAX_CELLS:
+        return float(wanted)
+    return base
 
 
 class CellGrid:
@@ -64,6 +68,8 @@ class CellGrid:
         self.cnt = np.zeros((0, 0), dtype=np.int32)  # number of ground points
         self.low = np.zeros((0, 0), dtype=np.float32)  # lowest non-noise height (+inf: none)
         self.n_ground = 0
+        self.n_points = 0  # non-noise points folded in (the density of the lowest-point filter)
+        self.hulls: list = []  # shapely polygons: the coverage of each survey folded in (mosaics)
         if bounds is not None:
             minx, miny, maxx, maxy = bounds
             self._grow(*self._index(np.array([minx, maxx]), np.array([miny, maxy])))
@@ -117,6 +123,91 @@ class CellGrid:
             self.n_ground += int(len(g))
         keep = ~np.isin(cls, NOISE_CLASSES)
         np.minimum.at(self.low.reshape(-1), flat[keep], z[keep].astype(np.float32))
+        self.n_points += int(keep.sum())
+
+    # -- mosaics ------------------------------------------------------------------------------------
+    def coverage(self) -> object:
+        """The convex hull (shapely, city metres) of the cells that hold points."""
+        have = np.isfinite(self.low) | (self.cnt > 0)
+        if not have.any():
+            return shapely.Polygon()
+        vr, vc = _row_ends(have)
+        x = (self.ix0 + vc + 0.5) * self.cell
+        y = (self.iy0 + vr + 0.5) * self.cell
+        return shapely.buffer(shapely.convex_hull(shapely.multipoints(np.column_stack([x, y]))), self.cell)
+
+    def rebin(self, cell: float) -> CellGrid:
+        """This grid on a base cell of ``cell`` metres (each cell's sums go to the cell holding its centre)."""
+        if cell == self.cell:
+            return self
+        out = CellGrid(cell)
+        out.n_points, out.hulls = self.n_points, list(self.hulls)
+        have = np.isfinite(self.low) | (self.cnt > 0)
+        if not have.any():
+            return out
+        j, i = np.nonzero(have)
+        x = (self.ix0 + i + 0.5) * self.cell
+        y = (self.iy0 + j + 0.5) * self.cell
+        out._grow(*out._index(x, y))
+        nx = out.sum.shape[1]
+        flat = (np.floor(y / cell).astype(np.int64) - out.iy0) * nx + (np.floor(x / cell).astype(np.int64) - out.ix0)
+        np.add.at(out.sum.reshape(-1), flat, self.sum[j, i])
+        np.add.at(out.cnt.reshape(-1), flat, self.cnt[j, i])
+        np.minimum.at(out.low.reshape(-1), flat, self.low[j, i])
+        out.n_ground = int(out.cnt.sum())
+        return out
+
+    def overlay(self, newer: CellGrid) -> CellGrid:
+        """A mosaic: ``newer``'s cells where it holds points, this grid's elsewhere (on the coarser base cell)."""
+        cell = max(self.cell, newer.cell)
+        old, new = self.rebin(cell), newer.rebin(cell)
+        out = CellGrid(cell)
+        for g in (old, new):
+            if g.sum.size:
+                ny, nx = g.sum.shape
+                out._grow(g.ix0, g.ix0 + nx - 1, g.iy0, g.iy0 + ny - 1)
+        for g in (old, new):  # the newer last: it wins where it holds points
+            if not g.sum.size:
+                continue
+            ny, nx = g.sum.shape
+            sl = (slice(g.iy0 - out.iy0, g.iy0 - out.iy0 + ny), slice(g.ix0 - out.ix0, g.ix0 - out.ix0 + nx))
+            have = np.isfinite(g.low) | (g.cnt > 0)
+            out.sum[sl] = np.where(have, g.sum, out.sum[sl])
+            out.cnt[sl] = np.where(have, g.cnt, out.cnt[sl])
+            out.low[sl] = np.where(have, g.low, out.low[sl])
+        out.n_ground = int(out.cnt.sum())
+        out.n_points = old.n_points + new.n_points
+        out.hulls = (old.hulls or [old.coverage()]) + (new.hulls or [new.coverage()])
+        return out
+
+    def to_bytes(self) -> bytes:
+        """The grid as compressed npz bytes (the store keeps it as the blob ``terrain/cells``)."""
+        import io
+
+        buf = io.BytesIO()
+        hulls = self.hulls or [self.coverage()]
+        np.savez_compressed(
+            buf,
+            meta=np.array([self.cell, self.ix0, self.iy0, self.n_points], dtype=np.float64),
+            sum=self.sum,
+            cnt=self.cnt,
+            low=self.low,
+            hulls=np.array([shapely.to_wkt(h) for h in hulls]),
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CellGrid:
+        import io
+
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            cell, ix0, iy0, n_points = (float(v) for v in z["meta"])
+            g = cls(cell)
+            g.ix0, g.iy0, g.n_points = int(ix0), int(iy0), int(n_points)
+            g.sum, g.cnt, g.low = z["sum"], z["cnt"], z["low"]
+            g.hulls = [shapely.from_wkt(str(w)) for w in z["hulls"]]
+        g.n_ground = int(g.cnt.sum())
+        return g
 
 
 def _pool(a: np.ndarray, k: int, how: str = "sum", offset: tuple[int, int] = (0, 0)) -> np.ndarray:
@@ -201,25 +292,34 @@ def dem_cell(area: float, n_ground: int, base: float) -> float:
     return base * max(1, round(c / base))
 
 
-def build_dem(grid: CellGrid) -> tuple[Terrain | None, str]:
+def _density_k(occ: np.ndarray, n: int, grid: CellGrid, k: int) -> int:
+    """DEM cell in base cells from the point density: the occupied area is counted again on the coarser
+    grid until the size settles (fine cells undercount the area of sparse points); at least ``k``."""
+    b = grid.cell
+    for _ in range(6):
+        off = (grid.iy0 % k, grid.ix0 % k)
+        area = float((_pool(occ, k, "sum", off) > 0).sum()) * (k * b) ** 2
+        k_new = round(dem_cell(area, n, b) / b)
+        if k_new <= k:
+            break
+        k = k_new
+    return k
+
+
+def build_dem(grid: CellGrid, cell: float | None = None) -> tuple[Terrain | None, str]:
     """The terrain DEM from an accumulated grid, and how its ground was found ("class 2" or a filter note).
 
-    Returns (None, reason) when no DEM can be made (no points, or all in one cell).
+    ``cell``: the DEM cell size, metres (rounded to a whole multiple of the base cell); None: from the
+    point density.  Returns (None, reason) when no DEM can be made (no points, or all in one cell).
     """
     b = grid.cell
+    want = None if cell is None else max(1, round(cell / b))
     if grid.sum.size == 0:
         return None, "the file holds no points"
     if grid.n_ground > 0:
         # the ground's area: occupied cells, counted again on the coarser grid until the size settles
         # (fine cells undercount the area of sparse points)
-        k = 1
-        for _ in range(4):
-            off = (grid.iy0 % k, grid.ix0 % k)
-            area = float((_pool(grid.cnt, k, "sum", off) > 0).sum()) * (k * b) ** 2
-            k_new = round(dem_cell(area, grid.n_ground, b) / b)
-            if k_new <= k:
-                break
-            k = k_new
+        k = want or _density_k(grid.cnt.astype(np.float64), grid.n_ground, grid, 1)
         cell = k * b
         off = (grid.iy0 % k, grid.ix0 % k)
         s, c = _pool(grid.sum, k, "sum", off), _pool(grid.cnt, k, "sum", off)
@@ -227,7 +327,9 @@ def build_dem(grid: CellGrid) -> tuple[Terrain | None, str]:
         z = np.where(valid, s / np.where(valid, c, 1), np.nan)
         how = f"{grid.n_ground:,} ground points (class 2)"
     else:
-        k = max(1, round(FILTER_CELL / b))
+        # the filter grid: 2 m, or coarser for sparse points (about twice their mean spacing)
+        k0 = max(1, round(FILTER_CELL / b))
+        k = want or _density_k(np.isfinite(grid.low).astype(np.float64), max(grid.n_points, 1), grid, k0)
         cell = k * b
         off = (grid.iy0 % k, grid.ix0 % k)
         low = _pool(grid.low, k, "min", off).astype(np.float64)
@@ -252,6 +354,8 @@ def build_dem(grid: CellGrid) -> tuple[Terrain | None, str]:
     vr, vc = _row_ends(valid)  # the hull of the data cells is the hull of each row's first and last
     hull = shapely.convex_hull(shapely.multipoints(np.column_stack([x0 + vc * cell, y0 + vr * cell])))
     zone = shapely.buffer(hull, 1.5 * cell)
+    if len(grid.hulls) > 1:  # a mosaic: each survey's own coverage, not the hull of all of them
+        zone = shapely.intersection(zone, shapely.buffer(shapely.union_all(grid.hulls), 1.5 * cell))
     gx, gy = np.meshgrid(x0 + np.arange(nx) * cell, y0 + np.arange(ny) * cell)
     inside = shapely.contains_xy(zone, gx, gy)
     filled = np.where(inside | valid, filled, np.nan)

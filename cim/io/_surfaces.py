@@ -258,6 +258,11 @@ def _footprint_shapes(c: Component) -> np.ndarray:
     return shapes2d(ranked[0].polys) if ranked else np.empty(0, dtype=object)
 
 
+def zrange(c: Component) -> tuple[float, float]:
+    """(lowest, highest) z of a component's geometry (LOD 1 and above where there is any), metres."""
+    return _zrange(c)
+
+
 def _zrange(c: Component) -> tuple[float, float]:
     geoms = [g for g in c.geoms if _lodf(g.lod) >= 1] or c.geoms
     lo = min(g.polys.zrange()[0] for g in geoms)
@@ -355,16 +360,17 @@ def make_building(
     floors_below: int | None = None,
     year_built: int | None = None,
     use: BuildingUse | None = None,
+    ctx: Any = None,
 ) -> Building:
-    """A validated Building; a height that is not positive raises ImportError_ naming the object."""
+    """A validated Building.  A height that is not positive falls back on floors x storey height, then on
+    ``ctx.default_height`` (:mod:`cim.io.buildings`); without either it raises ImportError_ naming the object."""
     h = d.roof - d.ground if height is None else height
     if not np.isfinite(h) or h <= 0:
-        raise ImportError_(
-            f"The building {fid!r} has no positive height (ground {d.ground:.3f} m, top "
-            f"{d.roof:.3f} m); it is flat or inverted.",
-            file=file,
-            feature=fid,
-        )
+        from .buildings import fallback_height
+
+        have = f"no positive height (ground {d.ground:.3f} m, top {d.roof:.3f} m: flat or inverted)"
+        height, height_source = fallback_height(fid, floors_above, ctx, file=file, have=have)
+        h = height
     fields: dict[str, Any] = dict(
         id=fid,
         name=name,
@@ -382,8 +388,7 @@ def make_building(
         parts=parts or None,
         height_source=height_source or d.height_source,
     )
-    if use is not None:
-        fields["use"] = use
+    fields["use"] = use if use is not None else BuildingUse.unknown  # no stated use stays unknown
     return _checked(Building, fid, file, **fields)
 
 

@@ -58,6 +58,16 @@ class ImportContext:
     max_points: int | None = None  # most points a point-cloud file may hold (decompression bombs)
     # where a BIM model's origin lands, "E,N[,H[,angle]]" in ``crs`` (--origin; IFC files without georeference)
     origin: str | None = None
+    source_crs: str | None = None  # --source-crs: overrides the CRS a file declares (wrong headers)
+    axis_order: str = "auto"  # --axis-order for northing-first CRSs: auto, en (easting first) or ne
+    default_height: float | None = None  # --default-height: metres, for buildings with no other height
+    storey_height: float = 3.0  # --storey-height: metres per floor for heights from a floor count
+    skip_invalid: bool = False  # --skip-invalid: skip invalid features (listed in ``skipped``) instead of failing
+    cell: float | None = None  # --cell: DEM cell size, metres (None: from the point density)
+    # filled in by the readers: the CRS a file was read in, the axis order used, the features skipped
+    resolved_crs: Any = None
+    axis_used: str | None = None
+    skipped: list[dict[str, str]] = field(default_factory=list)
     store: Any = None  # the target store, for files that refer to features already in it (valve layers)
 
     def report(self, fraction: float) -> None:
@@ -76,6 +86,7 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     format: str = ""
     info: dict[str, Any] = field(default_factory=dict)  # figures worth reporting, e.g. {"ground_points": n}
+    grid: Any = None  # point clouds: the per-cell ground sums (cim.io._las_grid.CellGrid), for terrain mosaics
     blobs: dict[str, bytes] = field(default_factory=dict)  # named blobs written with the features (Store.write)
 
 

@@ -48,8 +48,10 @@ from ._surfaces import (
     semantic_code,
     summarise_skipped,
     use_from_function,
+    zrange,
 )
 from .base import ImportContext, ImportError_, ImportResult
+from .buildings import implausible_warning, plausible_attribute, skip_or_raise
 from .registry import register
 from .reproject import datum_warning, resolve_crs, to_city
 
@@ -562,11 +564,20 @@ class CityGMLReader:
                             lod=g.lod,
                         )
                     comp.geoms.append(Geom(g.lod, g.kind, classify(polys), rc.part))
+                if comp.measured_height is not None and comp.geoms:
+                    lo, hi = zrange(comp)
+                    if plausible_attribute(comp.measured_height, hi - lo) is None:
+                        warnings.append(implausible_warning("measuredHeight", comp.measured_height, rc.id, "geometry"))
+                        comp.measured_height = None
                 comps.append(comp)
             if not any(c.geoms for c in comps):
                 empty.append(rb.id)
                 continue
-            d = derive(rb.id, comps, file=file)
+            try:
+                d = derive(rb.id, comps, file=file)
+            except ImportError_ as exc:
+                skip_or_raise(ctx, exc)
+                continue
             if d.pieces > 1:
                 pieces.append((rb.id, d.pieces, d.lost_area))
             part_comps = rb.comps[1:]
@@ -582,8 +593,8 @@ class CityGMLReader:
             below = [v for v in (int_in(a.get("storeysBelowGround"), 0, 20) for a in all_attrs) if v is not None]
             years = [v for v in (_year(a) for a in all_attrs) if v is not None]
             name = rb.name or next((c.attrs["name"] for c in part_comps if isinstance(c.attrs.get("name"), str)), None)
-            features.append(
-                make_building(
+            try:
+                b = make_building(
                     rb.id,
                     d,
                     file=file,
@@ -594,8 +605,12 @@ class CityGMLReader:
                     floors_below=max(below) if below else None,
                     year_built=years[0] if years else None,
                     use=use_from_function(rb.attrs.get("function")),
+                    ctx=ctx,
                 )
-            )
+            except ImportError_ as exc:
+                skip_or_raise(ctx, exc)
+                continue
+            features.append(b)
         if empty:
             warnings.append(
                 f"{len(empty)} buildings without geometry were skipped: {', '.join(empty[:10])}"
@@ -667,7 +682,7 @@ class CityGMLReader:
             if (w := datum_warning(crs, ctx.city)) is not None and w not in warnings:
                 warnings.append(w)
             raw = np.concatenate([p.rings[k] for k in ks])
-            xyz = to_city(raw, crs, ctx.city, authority_order=True)
+            xyz = to_city(raw, crs, ctx.city, authority_order=True, ctx=ctx)
             bad = ~np.isfinite(xyz).all(axis=1)
             lens = np.fromiter((len(p.rings[k]) for k in ks), dtype=np.int64, count=len(ks))
             if bad.any():

@@ -41,6 +41,7 @@ from ._surfaces import (
     use_from_function,
 )
 from .base import ImportContext, ImportError_, ImportResult
+from .buildings import implausible_warning, plausible_attribute, skip_or_raise
 from .cityjson_out import from_cim_object
 from .registry import register
 from .reproject import datum_warning, resolve_crs, to_city
@@ -330,7 +331,12 @@ class CityJSONReader:
                     make_structure(oid, d, file=file, attributes=attrs, name=name, kind=StructureKind.tunnel)
                 )
             else:
-                features.append(self._building(oid, d, attrs, parts, [objs[p] for p in parts], name, file))
+                try:
+                    b = self._building(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
+                except ImportError_ as exc:
+                    skip_or_raise(ctx, exc)
+                    continue
+                features.append(b)
             if k % 64 == 0:
                 ctx.report(0.2 + 0.8 * k / total)
         if empty:
@@ -399,7 +405,17 @@ class CityJSONReader:
         return out
 
     @staticmethod
-    def _building(oid: str, d, attrs: dict, parts: list[str], part_objs: list[dict], name: str | None, file: str):
+    def _building(
+        oid: str,
+        d,
+        attrs: dict,
+        parts: list[str],
+        part_objs: list[dict],
+        name: str | None,
+        file: str,
+        ctx: ImportContext | None = None,
+        warnings: list[str] | None = None,
+    ):
         def first_int(key: str, lo: int, hi: int) -> int | None:
             vals = [
                 int_in(a.get(key), lo, hi)
@@ -414,8 +430,12 @@ class CityJSONReader:
         source = None
         if d.roof - d.ground <= 0:  # a flat (LOD0) geometry: fall back on a measured height
             mh = attrs.get("measuredHeight")
-            if isinstance(mh, int | float) and not isinstance(mh, bool) and 0 < mh <= 1000:
-                height, source = float(mh), "attribute"
+            if mh is not None:
+                height = plausible_attribute(mh, None)
+                if height is not None:
+                    source = "attribute"
+                elif warnings is not None:
+                    warnings.append(implausible_warning("measuredHeight", mh, oid, "floors or --default-height"))
         return make_building(
             oid,
             d,
@@ -429,6 +449,7 @@ class CityJSONReader:
             floors_below=first_int("storeysBelowGround", 0, 20),
             year_built=year,
             use=use_from_function(attrs.get("function")),
+            ctx=ctx,
         )
 
 

@@ -65,6 +65,7 @@ from pydantic import ValidationError
 
 from ..model import Building, BuildingUse, LaneType, NodeKind, PipeNode, PipeSegment, Utility
 from .base import ImportContext, ImportError_, ImportResult
+from .buildings import fallback_height, plausible_attribute, skip_or_raise
 from .registry import register
 from .reproject import datum_warning, resolve_crs, to_city
 
@@ -464,29 +465,42 @@ class _Reader:
                     self.note("buildings with no ground_z and no terrain under them were set on 0 m", feats[i].fid)
         out = []
         for f, fp, ground in zip(feats, footprints, grounds, strict=True):
-            height, floors = self._opt(f, "height"), self._opt(f, "floors")
-            if height is None and floors is None:
-                raise self.error(f"Building {f.fid} has neither `height` nor `floors`; give one of them.", f.fid)
-            source = "attribute"
-            if height is None:
-                height, source = floors * STOREY_HEIGHT, "floors"
-            out.append(
-                self._build(
-                    Building,
-                    f,
-                    id=f.fid,
-                    name=_str(f.props.get("name")),
-                    footprint=[[(float(x), float(y)) for x, y in ring] for ring in fp],
-                    ground_elevation=ground,
-                    height=height,
-                    height_source=source,
-                    floors_above=int(floors) if floors is not None and floors.is_integer() and floors >= 0 else None,
-                    use=self._enum(f, "use", BuildingUse),
-                    year_built=self._int(f, "year_built"),
-                    attributes=self._kept(f),
-                )
-            )
+            try:
+                out.append(self._building(f, fp, ground))
+            except ImportError_ as exc:
+                skip_or_raise(self.ctx, exc)
         return out
+
+    def _building(self, f: _Feature, fp: list, ground: float) -> Building:
+        """One building: height from `height`, else floors x storey height, else --default-height."""
+        height, floors = self._opt(f, "height"), self._opt(f, "floors")
+        source = "attribute"
+        if height is not None and plausible_attribute(height, None) is None:
+            self.note(f"implausible `height` ({height:g} m) not used (floors or --default-height instead)", f.fid)
+            height = None
+        if height is None:
+            try:
+                height, source = fallback_height(f.fid, floors, self.ctx, file=self.ctx.filename)
+            except ImportError_ as exc:
+                raise self.error(
+                    f"Building {f.fid} has neither `height` nor `floors`; give one of them, or a height for "
+                    "all such buildings with --default-height H (metres).",
+                    f.fid,
+                ) from exc
+        return self._build(
+            Building,
+            f,
+            id=f.fid,
+            name=_str(f.props.get("name")),
+            footprint=[[(float(x), float(y)) for x, y in ring] for ring in fp],
+            ground_elevation=ground,
+            height=height,
+            height_source=source,
+            floors_above=int(floors) if floors is not None and floors.is_integer() and floors >= 0 else None,
+            use=self._enum(f, "use", BuildingUse) or BuildingUse.unknown,
+            year_built=self._int(f, "year_built"),
+            attributes=self._kept(f),
+        )
 
     def _section(self, f: _Feature) -> tuple[float | None, float | None, float | None, float]:
         d, w, h = self._size(f, "diameter"), self._size(f, "width"), self._size(f, "height")

@@ -33,6 +33,7 @@ from ._las_grid import CellGrid, GridTooLarge, base_cell, build_dem
 from .base import ImportContext, ImportError_, ImportResult
 from .registry import register
 from .reproject import datum_warning, horizontal, resolve_crs, vertical_factor
+from .vdatum import vertical_of_las
 
 CHUNK = 1_000_000  # points per chunk
 BUILDING_CLASS = 6
@@ -116,15 +117,16 @@ class LasReader:
             bounds = _city_bounds(header, tf)
         except (CRSError, ProjError) as exc:
             raise ImportError_(f"Cannot transform from {label} to EPSG:{city.crs_epsg}: {exc}.", file=name) from None
-        w = datum_warning(src, city)
+        vert = None if src.is_compound else vertical_of_las(header)
+        w = datum_warning(src, city, vert)
         if w:
             warnings.append(w)
-        elif not src.is_compound:
+        elif not src.is_compound and vert is None:
             warnings.append(f"the file declares no vertical datum: its heights were taken as {city.vertical_datum}")
 
         area = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1]) if bounds else 1.0
         try:
-            grid = CellGrid(base_cell(area, total), bounds)
+            grid = CellGrid(base_cell(area, total, ctx.cell), bounds)
         except GridTooLarge as exc:
             raise ImportError_(f"The header's bounding box is too large: {exc}.", file=name) from None
         sx, sy, sz = (float(v) for v in header.scales)
@@ -168,7 +170,7 @@ class LasReader:
         if done < total:
             raise ImportError_(f"The header says {total:,} points but the file holds fewer ({done:,}).", file=name)
 
-        terrain, how = build_dem(grid)
+        terrain, how = build_dem(grid, ctx.cell)
         if terrain is None:
             warnings.append(f"no terrain made: {how}")
         elif grid.n_ground == 0:
@@ -181,7 +183,9 @@ class LasReader:
             "building_points": 0 if pts is None else len(pts),
             "dem_cell": None if terrain is None else terrain.cell,
         }
-        return ImportResult(terrain=terrain, building_points=pts, source_crs=label, warnings=warnings, info=info)
+        return ImportResult(
+            terrain=terrain, building_points=pts, source_crs=label, warnings=warnings, info=info, grid=grid
+        )
 
 
 def _why(exc: BaseException) -> str:

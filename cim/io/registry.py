@@ -39,6 +39,8 @@ def detect(path: Path, fmt: str | None = None) -> Reader:
     for reader in READERS.values():
         if reader.sniff(head, path):
             return reader
+    if (known := _not_supported(head, name)) is not None:
+        raise ImportError_(known, file=name)
     lower = name.lower()
     for reader in READERS.values():
         if any(lower.endswith(ext) for ext in reader.extensions):
@@ -59,6 +61,24 @@ def read(path: str | Path, ctx: ImportContext, fmt: str | None = None) -> Import
     result = reader.read(path, ctx)
     result.format = reader.name
     return result
+
+
+def _not_supported(head: bytes, name: str) -> str | None:
+    """A message naming a well-known format this service does not read (ZIP, IFC, shapefile), else None."""
+    lower = name.lower()
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return (
+            "This is a ZIP archive; unzip it and import the files inside (CityJSON, CityGML, GeoJSON, "
+            "LAS/LAZ, EPANET or SWMM)."
+        )
+    if head.lstrip()[:12] == b"ISO-10303-21" or lower.endswith((".ifc", ".ifczip", ".ifcxml")):
+        return "This is an IFC (BIM) file; IFC is not supported yet: export the building as CityGML or CityJSON."
+    if head[:4] == b"\x00\x00\x27\x0a" or lower.endswith((".shp", ".shx", ".dbf")):
+        return (
+            "This is an ESRI shapefile; shapefiles are not read: convert it to GeoJSON "
+            "(for example: ogr2ogr -f GeoJSON out.geojson in.shp) and import that."
+        )
+    return None
 
 
 def _load_builtin() -> None:

@@ -22,9 +22,16 @@ def resolve_crs(declared: str | CRS | None, ctx: ImportContext, *, what: str = "
     """The CRS to read a file in: the one it declares, else ``ctx.crs`` (``--crs``), else an error.
 
     A ``--crs`` given by the user wins over a file that declares none; a file's own declaration wins
-    otherwise (``--crs`` then only fills gaps).
+    otherwise (``--crs`` then only fills gaps).  ``ctx.source_crs`` (``--source-crs``) overrides both.
+    The CRS used is kept in ``ctx.resolved_crs`` for the placement check.
     """
-    src = declared if declared is not None else ctx.crs
+    crs = _resolve(declared, ctx, what)
+    ctx.resolved_crs = crs
+    return crs
+
+
+def _resolve(declared: str | CRS | None, ctx: ImportContext, what: str) -> CRS:
+    src = ctx.source_crs if ctx.source_crs is not None else declared if declared is not None else ctx.crs
     if src is None:
         raise ImportError_(
             f"The {what} declares no coordinate reference system; give one with --crs (for example --crs EPSG:7415).",
@@ -80,16 +87,40 @@ def northing_first(crs: CRS) -> bool:
 
 
 def to_city(
-    xyz: FloatArray, src: CRS, city: City, *, authority_order: bool = False, z_factor: float | None = None
+    xyz: FloatArray,
+    src: CRS,
+    city: City,
+    *,
+    authority_order: bool = False,
+    z_factor: float | None = None,
+    ctx: ImportContext | None = None,
 ) -> FloatArray:
     """(n, 2) or (n, 3) coordinates in ``src`` -> the same shape in the city CRS, metres.
 
     ``authority_order``: the input follows the CRS's declared axis order (GML does: EPSG:6697 is
     latitude first); otherwise it is (x = east/lon, y = north/lat) as in CityJSON, LAS and GeoJSON.
     ``z_factor`` overrides the vertical unit conversion.  Non-finite output raises ImportError_.
+    With ``authority_order`` and a projected northing-first CRS (Gauss-Krüger EPSG:31468, EPSG:4550), the
+    file's actual order is ``ctx.axis_order`` ("en"/"ne"), or with "auto" the one whose points fall in
+    the CRS's area of use (:func:`cim.io.placement.choose_axis_order`); it is kept in ``ctx.axis_used``.
     """
     a = np.asarray(xyz, dtype=float)
-    x, y = (a[:, 1], a[:, 0]) if authority_order and northing_first(src) else (a[:, 0], a[:, 1])
+    swap = authority_order and northing_first(src)
+    if swap and horizontal(src).is_projected and len(a):
+        from .placement import choose_axis_order
+
+        wanted = ctx.axis_order if ctx is not None else "auto"
+        if ctx is not None and wanted == "auto" and ctx.axis_used is not None:
+            wanted = ctx.axis_used  # one decision per file
+        try:
+            order = choose_axis_order(a[:, :2], horizontal(src), wanted)
+        except ImportError_ as exc:
+            exc.where.setdefault("file", ctx.filename if ctx is not None else None)
+            raise
+        swap = order == "ne"
+        if ctx is not None:
+            ctx.axis_used = order
+    x, y = (a[:, 1], a[:, 0]) if swap else (a[:, 0], a[:, 1])
     if horizontal(src).to_epsg() == city.crs_epsg:
         ox, oy = x.copy(), y.copy()
     else:
@@ -102,13 +133,15 @@ def to_city(
     return out
 
 
-def datum_warning(src: CRS, city: City) -> str | None:
-    """A warning when the source heights are in a vertical datum other than the city's."""
-    if not src.is_compound:
+def datum_warning(src: CRS, city: City, vertical: CRS | None = None) -> str | None:
+    """A warning when the source heights are in a vertical datum other than the city's (compared by datum:
+    NAVD88 in US feet is NAVD88).  ``vertical``: a vertical CRS declared outside a compound ``src``."""
+    from .vdatum import same_datum
+
+    if not src.is_compound and vertical is None:
         return None
-    vert = src.sub_crs_list[1]
-    code = vert.to_epsg()
-    if code is not None and f"EPSG:{code}" == city.vertical_datum:
+    vert = src.sub_crs_list[1] if src.is_compound else vertical
+    if same_datum(vert, city.vertical_datum):
         return None
     return (
         f"heights are in {vert.name} and were kept without a datum shift to {city.vertical_datum} "

@@ -43,10 +43,16 @@ _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 class Verdict(StrEnum):
-    """Screening verdicts, least to most severe."""
+    """Screening verdicts, least to most severe.
+
+    ``exceeds-new-build-limit`` is the verdict of existing buildings (``new: false``, every building in the
+    store) under a rule on new construction (新建): a register entry naming the rule and clause, never
+    ``restricted`` or ``not-allowed``, which are meant for proposals.
+    """
 
     ok = "ok"
     consult_fire_rescue = "consult-fire-rescue"
+    exceeds_new_build_limit = "exceeds-new-build-limit"
     restricted = "restricted"
     not_allowed = "not-allowed"
 
@@ -71,6 +77,11 @@ class Rule(BaseModel):
     category: str = Field("any", description="Use category the rule is about (the rule set's `uses`), or any.")
     population: Literal["any", "lt_3m", "ge_3m"] = "any"
     applies_to: Literal["all", "new", "existing"] = "all"
+    new_construction: bool | None = Field(
+        None,
+        description="A rule on new construction (新建): existing buildings get exceeds-new-build-limit from it "
+        "instead of restricted/not-allowed.  Default: whether wording_zh says 新建.",
+    )
     threshold: float | None = None
     unit: str | None = None
     inclusive: bool | None = Field(None, description="Whether a value equal to the threshold meets the rule.")
@@ -90,6 +101,8 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
+        if self.new_construction is None:
+            object.__setattr__(self, "new_construction", "新建" in (self.wording_zh or ""))
         if self.kind in ("verdict", "note", "ladder", "siting") and self.verdict is None:
             raise ValueError(f"rule {self.id}: a {self.kind} rule needs a verdict")
         if self.kind == "class" and not self.assigns:
@@ -163,7 +176,7 @@ class RuleSet(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> RuleSet:
-        missing = {u.value for u in BuildingUse} - set(self.uses)
+        missing = {u.value for u in BuildingUse if u != BuildingUse.unknown} - set(self.uses)
         if missing:
             raise ValueError(f"rule set {self.id}: `uses` lacks {sorted(missing)}")
         ids = [r.id for r in self.rules]
@@ -177,7 +190,12 @@ class RuleSet(BaseModel):
         return self
 
     def categories(self, use: BuildingUse | str) -> list[str]:
-        return self.uses[BuildingUse(use).value]
+        """The categories whose rules apply to a use; an unknown use gets those of residential and public
+        (the stricter of each rule set: screened as if it could be either)."""
+        v = BuildingUse(use).value
+        if v == BuildingUse.unknown.value and v not in self.uses:
+            return list(dict.fromkeys([*self.uses.get("residential", []), *self.uses.get("public", [])]))
+        return self.uses[v]
 
 
 # Class names of the two class-giving rule sets, lowest first (kept with the data's `assigns`).

@@ -10,7 +10,7 @@ transaction, loaded with COPY.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import shapely
@@ -36,10 +36,26 @@ SCHEMA_VERSION = 1
 
 
 def _split_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    schema = query.pop("schema", "cim")
-    return urlunsplit(parts._replace(query=urlencode(query))), schema
+    """(libpq conninfo, schema) from a store URL: ``schema`` (default cim) is taken out and everything else is
+    passed to libpq as written, so every libpq URI (``postgresql:///db?host=/var/run/postgresql``) and keyword
+    form (``dbname=db host=/tmp schema=x``) works."""
+    import re
+    from urllib.parse import unquote
+
+    if url.startswith(("postgresql://", "postgres://")):
+        base, _, query = url.partition("?")
+        keep, schema = [], "cim"
+        for item in query.split("&") if query else []:
+            key, _, value = item.partition("=")
+            if unquote(key) == "schema":
+                schema = unquote(value) or schema
+            elif item:
+                keep.append(item)
+        return base + ("?" + "&".join(keep) if keep else ""), schema
+    m = re.search(r"(?:^|\s)schema\s*=\s*(?:'([^']*)'|(\S+))", url)
+    if m is None:
+        return url.strip(), "cim"
+    return (url[: m.start()] + " " + url[m.end() :]).strip(), m.group(1) or m.group(2)
 
 
 class PostGISStore:
@@ -86,6 +102,10 @@ class PostGISStore:
             )
 
     def _safe_url(self) -> str:
+        if not self.url.startswith(("postgresql://", "postgres://")):
+            import re
+
+            return re.sub(r"password\s*=\s*('[^']*'|\S+)", "password=***", self.url)
         parts = urlsplit(self.url)
         host = parts.hostname or ""
         return urlunsplit(parts._replace(netloc=f"{parts.username or ''}@{host}:{parts.port or ''}"))

@@ -156,10 +156,24 @@ def test_threshold_at_below_above(rid, use, population, new):
     assert (rid in rule_ids(screen_one(t, use, population, new))) is r.inclusive
     above = screen_one(t + 0.01, use, population, new)
     assert rid in rule_ids(above)
-    assert above.verdict.rank >= r.verdict.rank
+    assert above.verdict.rank >= _for(r.verdict, new, r).rank
+    # issue 15: an existing building never gets restricted/not-allowed from a rule on new construction (新建)
+    reason = next(x for x in above.reasons if x.rule == rid)
+    assert reason.verdict == _for(r.verdict, new, r)
 
 
-# the verdicts themselves, pinned by hand: (population, use, height) -> verdict, new and existing alike
+def _for(verdict: Verdict, new: bool, rule=None) -> Verdict:
+    """The verdict an existing building gets where a new one gets ``verdict`` (rules on new construction)."""
+    if new or verdict not in (Verdict.restricted, Verdict.not_allowed):
+        return verdict
+    if rule is not None and not rule.new_construction:
+        return verdict
+    return Verdict.exceeds_new_build_limit
+
+
+# the verdicts themselves, pinned by hand: (population, use, height) -> verdict of a new building; an existing
+# one gets exceeds-new-build-limit where a new one gets restricted or not-allowed (every such rule here is on
+# new construction, 新建: issue 15)
 V = Verdict
 VERDICTS = [
     ("ge_3m", "public", 99.99, V.ok),
@@ -205,7 +219,7 @@ VERDICTS = [
 @pytest.mark.parametrize(("population", "use", "height", "verdict"), VERDICTS)
 def test_verdicts(population, use, height, verdict, new):
     r = screen_one(height, use, population, new)
-    assert r.verdict == verdict, [x.rule for x in r.reasons]
+    assert r.verdict == _for(verdict, new), [x.rule for x in r.reasons]
     assert r.new is new
     # existing ultra-high-rise buildings: match rescue capacity (existing only, > 100 m)
     assert ("76.existing.rescue-capacity" in rule_ids(r)) is (not new and height > 100)
@@ -511,7 +525,8 @@ def test_threshold_towers_as_the_sample_readme_says(sample_store):
     for t in THRESHOLD_TOWERS:
         ge, lt, hclass, fclass = TOWERS[t.id]
         assert big[t.id].height == t.height and big[t.id].heights.source == "geometry"
-        assert (big[t.id].verdict, small[t.id].verdict) == (ge, lt), t.id
+        # the towers are in the store, so existing: exceeds-new-build-limit where a proposal is restricted/not-allowed
+        assert (big[t.id].verdict, small[t.id].verdict) == (_for(ge, False), _for(lt, False)), t.id
         assert (big[t.id].height_class, big[t.id].fire_class) == (hclass, fclass), t.id
     # the README's notes, one by one
     assert "76.consult.public" not in rule_ids(big["B-TWR-P099"])
@@ -530,7 +545,14 @@ def test_sample_city_summary(sample_store):
     results = screen_buildings(sample_store)
     table = summary(results)
     assert sum(sum(v.values()) for v in table.values()) == 3347
-    assert table["ultra-high-rise"] == {"ok": 0, "consult-fire-rescue": 5, "restricted": 3, "not-allowed": 3}
+    # every building in the store is existing: the 6 over a new-construction limit are register entries (issue 15)
+    assert table["ultra-high-rise"] == {
+        "ok": 0,
+        "consult-fire-rescue": 5,
+        "exceeds-new-build-limit": 6,
+        "restricted": 0,
+        "not-allowed": 0,
+    }
     assert table["low-multi-storey"]["ok"] == 3190 and sum(table["low-multi-storey"].values()) == 3190
 
 
@@ -616,14 +638,16 @@ def test_screen_store_backends(store):
     results = screen_buildings(store)
     assert len(results) == 101
     by = {r.id: r for r in results}
-    assert by["b-9-9"].use == BuildingUse.mixed and by["b-9-9"].verdict == V.not_allowed  # 300 m housing
-    assert by["b-9-6"].verdict == V.restricted  # 291 m public, >= 3M: 250 m 以上
+    # store buildings are existing: over a new-construction limit they are register entries (issue 15)
+    assert by["b-9-9"].use == BuildingUse.mixed and by["b-9-9"].verdict == V.exceeds_new_build_limit  # 300 m housing
+    assert by["b-9-6"].verdict == V.exceeds_new_build_limit  # 291 m public, >= 3M: 250 m 以上
     assert by["b-2-6"].verdict == V.ok and by["b-3-0"].verdict == V.consult_fire_rescue  # 81 m public; 93 m housing
     assert summary(results)["ultra-high-rise"] == {
         "ok": 0,
         "consult-fire-rescue": 30,
-        "restricted": 10,
-        "not-allowed": 27,
+        "exceeds-new-build-limit": 37,
+        "restricted": 0,
+        "not-allowed": 0,
     }
     part = screen_buildings(store, bbox=(X0 - 1, Y0 - 1, X0 + 120, Y0 + 70))
     assert sorted(r.id for r in part) == ["b-0-0", "b-0-1", "b-0-2", "b-1-0", "b-1-1", "b-1-2"]
@@ -637,15 +661,15 @@ def test_report_and_csv(sample_store):
     results = screener.screen_buildings(list(sample_store.iter_features("buildings")))
     md = markdown_report(results, screener, source="sample")
     assert "## Summary by height class and verdict" in md
-    assert "| ultra-high-rise 超高层 | 0 | 5 | 3 | 3 | 11 |" in md
+    assert "| ultra-high-rise 超高层 | 0 | 5 | 6 | 0 | 0 | 11 |" in md
     assert "### B-TWR-P501" in md and "### B-TWR-R079" not in md  # only buildings over the first threshold
     assert "| **S** |" in md and "| **M** |" in md and "| C |" in md
     assert "76.ban.ge3m" in md and "以上 includes the number" in md
     rows = list(csv.reader(io.StringIO(to_csv(results))))
     assert rows[0] == CSV_COLUMNS and len(rows) == 3348
     p500 = next(r for r in rows if r[0] == "B-TWR-P500")
-    assert p500[CSV_COLUMNS.index("verdict")] == "not-allowed"
-    assert "76.ban.ge3m [C] not-allowed" in p500[CSV_COLUMNS.index("reasons")]
+    assert p500[CSV_COLUMNS.index("verdict")] == "exceeds-new-build-limit"  # existing (issue 15)
+    assert "76.ban.ge3m [C] exceeds-new-build-limit" in p500[CSV_COLUMNS.index("reasons")]
 
 
 def test_cli_screen_high_rise(sample_city_path, tmp_path):
@@ -669,12 +693,12 @@ def test_cli_screen_high_rise(sample_city_path, tmp_path):
         env={**os.environ, "COLUMNS": "160"},
     )
     assert r.returncode == 0, r.stderr
-    assert "not-allowed" in r.stdout and "3347" in r.stdout
+    assert "exceeds-new-build-limit" in r.stdout and "3347" in r.stdout
     md = Path(tmp_path / "high-rise.md").read_text(encoding="utf-8")
     assert "city class < 3M" in md and "76.ban.lt3m" in md
     text = Path(tmp_path / "high-rise.csv").read_text(encoding="utf-8-sig")
     rows = {row[0]: row for row in csv.reader(io.StringIO(text))}
-    assert rows["B-TWR-P250"][CSV_COLUMNS.index("verdict")] == "not-allowed"
+    assert rows["B-TWR-P250"][CSV_COLUMNS.index("verdict")] == "exceeds-new-build-limit"
     bad = subprocess.run(
         [
             sys.executable,

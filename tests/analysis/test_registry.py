@@ -47,9 +47,10 @@ TOY = registry.Analysis(
     media_types={"csv": "text/csv"},
 )
 
-SQUARE = {  # 100 m x 100 m in the city CRS (EPSG:4550: northing, easting)
+SQUARE = {  # 100 m x 100 m in the city CRS (EPSG:4550: northing, easting), inside the tiny city (a region
+    # outside the city's extent is refused: issue 15)
     "type": "Polygon",
-    "coordinates": [[[4630000, 500000], [4630000, 500100], [4630100, 500100], [4630100, 500000], [4630000, 500000]]],
+    "coordinates": [[[4627000, 535000], [4627000, 535100], [4627100, 535100], [4627100, 535000], [4627000, 535000]]],
 }
 CRS = "http://www.opengis.net/def/crs/EPSG/0/4550"
 
@@ -78,6 +79,19 @@ def test_local_city_runs_it(toy, tiny_city_path):
         with pytest.raises(InvalidParameter) as exc:
             city.analyse("toy-area", region=SQUARE, crs=CRS, factor=-1)
         assert exc.value.parameter == "factor"
+
+
+def test_region_outside_the_city_is_a_400_naming_crs_and_axis_order(toy, tiny_city_path):
+    """The square written easting first under the EPSG:4550 URI (northing first) lands 4,000 km away."""
+    swapped = {"type": "Polygon", "coordinates": [[[y, x] for x, y in SQUARE["coordinates"][0]]]}
+    with TestClient(create_app(Settings(store=str(tiny_city_path)))) as client:
+        r = client.post("/analysis/toy-area", json={"region": swapped, "crs": CRS})
+        body = assert_problem(r, 400, "region")
+        assert body["crs"] == CRS and body["axis_order"] == "northing, easting"
+        assert "outside the city" in body["detail"] and "axes swapped" in body["detail"]
+        assert client.post("/analysis/toy-area", json={"region": SQUARE, "crs": CRS}).status_code == 200
+    with LocalCity(tiny_city_path) as city, pytest.raises(InvalidParameter, match="outside the city"):
+        city.analyse("toy-area", region=swapped, crs=CRS)
 
 
 def test_http_route_made_from_the_registration(toy, tiny_city_path):

@@ -53,18 +53,21 @@ def test_get_pages_the_city(client):
 
 
 def test_get_filters(client):
-    body = client.get(PATH, params=[("verdict", "not-allowed"), ("verdict", "restricted"), ("limit", 100)]).json()
+    # store buildings are existing: over a new-construction limit they get exceeds-new-build-limit (issue 15)
+    params = [("verdict", "not-allowed"), ("verdict", "restricted"), ("verdict", "exceeds-new-build-limit")]
+    body = client.get(PATH, params=[*params, ("limit", 100)]).json()
     assert body["numberMatched"] == 37
-    assert {f["properties"]["verdict"] for f in body["features"]} == {"not-allowed", "restricted"}
+    assert {f["properties"]["verdict"] for f in body["features"]} == {"exceeds-new-build-limit"}
     assert body["summary"]["ultra-high-rise"] == {
         "ok": 0,
         "consult-fire-rescue": 0,
-        "restricted": 10,
-        "not-allowed": 27,
+        "exceeds-new-build-limit": 37,
+        "restricted": 0,
+        "not-allowed": 0,
     }
-    nxt = client.get(PATH, params=[("verdict", "restricted"), ("limit", 3)]).json()
+    nxt = client.get(PATH, params=[("verdict", "exceeds-new-build-limit"), ("limit", 3)]).json()
     href = next(link["href"] for link in nxt["links"] if link["rel"] == "next")
-    assert "verdict=restricted" in href  # filters survive in the paging links
+    assert "verdict=exceeds-new-build-limit" in href  # filters survive in the paging links
     tall = client.get(PATH, params={"min_height": 291, "limit": 100}).json()
     assert sorted(f["id"] for f in tall["features"]) == ["b-9-6", "b-9-7", "b-9-8", "b-9-9"]
     # bbox in CRS84 and in the city CRS (northing, easting) select the same buildings
@@ -76,11 +79,18 @@ def test_get_filters(client):
 
 
 def test_get_profile_changes_the_class(client):
-    big = client.get(PATH, params={"verdict": "not-allowed", "limit": 100}).json()
-    small = client.get(PATH, params={"verdict": "not-allowed", "limit": 100, "profile": "anshan"}).json()
+    # store buildings are existing (issue 15): both cities put b-8-6 (261 m public) over a new-construction limit,
+    # a >= 3M city the strict 250 m limit, a < 3M city the 250 m ban
+    big = client.get(PATH, params={"limit": 100, "min_height": 250}).json()
+    small = client.get(PATH, params={"limit": 100, "min_height": 250, "profile": "anshan"}).json()
     assert small["city"]["population_class"] == "lt_3m"
-    assert small["numberMatched"] > big["numberMatched"]
-    assert "b-8-6" in {f["id"] for f in small["features"]}  # 261 m public: 250 m 以上 in a < 3M city
+
+    def rules(body: dict) -> set[str]:
+        f = next(f for f in body["features"] if f["id"] == "b-8-6")
+        assert f["properties"]["verdict"] == "exceeds-new-build-limit"
+        return {r["rule"] for r in f["properties"]["reasons"]}
+
+    assert "76.ban.lt3m" in rules(small) and "76.ban.lt3m" not in rules(big) and "76.strict.ge3m" in rules(big)
 
 
 def test_get_csv(client):
@@ -89,7 +99,7 @@ def test_get_csv(client):
     rows = list(csv.reader(io.StringIO(r.text)))
     assert rows[0] == CSV_COLUMNS and len(rows) == 1 + 17
     row = dict(zip(CSV_COLUMNS, rows[1], strict=True))
-    assert row["id"] == "b-8-3" and row["verdict"] == "restricted"
+    assert row["id"] == "b-8-3" and row["verdict"] == "exceeds-new-build-limit"  # existing (issue 15)
     x, y = float(row["x"]), float(row["y"])
     assert 123 < x < 124 and 41 < y < 42  # centroids in CRS84
     limited = client.get(PATH, params={"f": "csv", "limit": 5})

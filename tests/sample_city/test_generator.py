@@ -116,7 +116,8 @@ def test_counts_and_summary(city):
     assert city.summary.pipes_by_utility == {
         u.value: sum(p.utility == u for p in city.pipes) for u in sorted(Utility, key=lambda u: u.value)
     }
-    assert {b.use for b in city.buildings} == set(BuildingUse) - {BuildingUse.mixed}
+    # every use but mixed, and but unknown (issue 15: the use imports give buildings whose files state none)
+    assert {b.use for b in city.buildings} == set(BuildingUse) - {BuildingUse.mixed, BuildingUse.unknown}
     assert sum(b.surfaces is not None for b in city.buildings) >= 20
     assert all(b.cim_level == (4 if b.surfaces else 3) for b in city.buildings)
     x0, y0 = origin()

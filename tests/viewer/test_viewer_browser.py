@@ -221,3 +221,35 @@ def test_water_pipe_isolation_is_highlighted(viewer, sample_server):
     viewer.evaluate("window.cim.tilesets['underground-structures'].show = true")
     assert viewer.evaluate("window.cim.state.isolation") is None
     assert [e for e in viewer.errors if not any(n in e for n in NOISE)] == []
+
+
+def test_sensors_of_a_feature_and_alarm_colours(viewer, sample_server):
+    """Selecting the utility tunnel lists its four gas detectors with their latest readings and 24-hour
+    sparklines (the service's own answers); the active alarms of /alarms are loaded, and a feature with an
+    active alarm is drawn in its severity's colour."""
+    viewer.evaluate("window.cim.clearSelection()")
+    out = viewer.evaluate("window.cim.selectById('underground-structures', 'U-UTL-1')")
+    assert out is not None and out["collection"] == "underground-structures"
+    item = httpx.get(f"{sample_server.url}/collections/underground-structures/items/U-UTL-1").json()
+    assert out["sensors"] == item["sensors"] and len(item["sensors"]) == 4
+    names = viewer.evaluate("[...document.querySelectorAll('#info .sensor')].map((e) => e.textContent)")
+    latest = item["sensors"][1]["datastreams"][0]["latest"]
+    assert len(names) == 4 and "U-UTL-1 gas compartment CH4-2" in names[1] and str(latest["result"]) in names[1]
+    points = viewer.evaluate("[...document.querySelectorAll('#info svg.spark')].map((e) => +e.dataset.points)")
+    assert points == [24 * 12] * 4  # the 5-minute readings of the last 24 h
+    # active alarms: exactly those of GET /alarms?active=true (the sample's leak, on a district)
+    viewer.evaluate("window.cim.state.alarmsLoaded")
+    active = httpx.get(f"{sample_server.url}/alarms", params={"active": "true"}).json()["features"]
+    loaded = viewer.evaluate("Object.fromEntries(window.cim.state.alarms)")
+    assert loaded == {f["properties"]["feature"]: f["properties"]["severity"] for f in active}
+    assert loaded == {"water-districts/DMA-SE": "warning"}
+    viewer.evaluate("window.cim.clearSelection()")
+    viewer.evaluate(
+        "window.cim.state.alarms.set('underground-structures/U-UTL-1', 'critical'); "
+        "window.cim.repaint('underground-structures')"
+    )
+    assert viewer.evaluate("window.cim.featureColour('underground-structures', 'U-UTL-1')") == "rgb(224,32,43)"
+    viewer.evaluate(
+        "window.cim.state.alarms.delete('underground-structures/U-UTL-1'); window.cim.repaint('underground-structures')"
+    )
+    assert viewer.evaluate("window.cim.featureColour('underground-structures', 'U-UTL-1')") == "rgb(255,255,255)"
