@@ -181,7 +181,6 @@ def import_files(
         report.clashes = clashes_of_new(store, features, replace=replace)
         if reject_on_clash and report.clashes.clashes:
             raise ClashesFound(report.clashes)
-    blobs: dict[str, bytes] = {}
     if grids or (new_terrain is not None and replace_terrain):
         new_terrain, cells = _mosaic(store, terrain, grids, new_terrain, cell=cell, replace=replace_terrain)
         if cells is not None:
@@ -199,7 +198,6 @@ def import_files(
         blobs=blobs,
         author=author,
         note=note or "import " + ", ".join(f["file"] for f in report.files),
-        **({"blobs": blobs} if blobs else {}),
     )
     report.version = version.n
     report.terrain = new_terrain is not None

@@ -18,11 +18,13 @@ from cim.water import hydraulics as hy
 from ..conftest import shared_data
 from . import nets
 
-# file, city CRS, file CRS, simulated hours (None: the file's own; short where the file's run is long)
+# file, city CRS, file CRS, simulated hours (None: the file's own; short where the file's run is long).  The
+# schematic networks' coordinates (tens of units) are taken as metres of EPSG:3857 near (0, 0), a place inside
+# that CRS's area of use (the import's placement checks); ky10 is in Kentucky feet (EPSG:3089).
 FILES = [
-    ("Net1.inp", 4550, "EPSG:4550", None),
-    ("Net3.inp", 4550, "EPSG:4550", 24.0),
-    ("Anytown.inp", 4550, "EPSG:4550", 2.0),
+    ("Net1.inp", 3857, "EPSG:3857", None),
+    ("Net3.inp", 3857, "EPSG:3857", 24.0),
+    ("Anytown.inp", 3857, "EPSG:3857", 2.0),
     ("ky10.inp", 32617, "EPSG:3089", None),
 ]
 
@@ -62,7 +64,7 @@ def test_stored_network_simulates_like_the_file(tmp_path, name, epsg, crs, hours
 @pytest.mark.shared_data
 def test_the_model_follows_the_stored_pipes(tmp_path):
     """Editing a stored pipe's diameter changes the simulation (the features drive it, not only the text)."""
-    store = imported(tmp_path, "Net1.inp", 4550, "EPSG:4550")
+    store = imported(tmp_path, "Net1.inp", 3857, "EPSG:3857")
     base = hy.run_epanet(hy.epanet_model(store, "Net1")).node["pressure"]
     pipe = store.get("pipes", "10")  # the main from the pump to the network
     store.write([pipe.model_copy(update={"diameter": pipe.diameter / 3})], replace=True)
@@ -74,7 +76,7 @@ def test_the_model_follows_the_stored_pipes(tmp_path):
 
 @pytest.mark.shared_data
 def test_hydraulics_analysis_reports_in_source_ids(tmp_path):
-    store = imported(tmp_path, "Net1.inp", 4550, "EPSG:4550")
+    store = imported(tmp_path, "Net1.inp", 3857, "EPSG:3857")
     city = LocalCity(store)
     r = water_hydraulics.ANALYSIS.execute(city, duration_h=2, step_min=60)
     assert r.network == "Net1"
