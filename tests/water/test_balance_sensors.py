@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
-sensors = pytest.importorskip("cim.sensors", reason="cim.sensors (the monitoring issue) has not landed on main yet")
-S = pytest.importorskip("sample_city.sensors", reason="the sample city's sensors have not landed on main yet")
-
-from fastapi.testclient import TestClient  # noqa: E402
-
-from api.main import create_app  # noqa: E402
-from api.settings import Settings  # noqa: E402
-from cim.city import LocalCity  # noqa: E402
+from api.main import create_app
+from api.settings import Settings
+from cim import sensors
+from cim.city import LocalCity
+from sample_city import sensors as S
 
 
 @pytest.fixture(scope="module")
 def city(sample_city_path):
     c = LocalCity(sample_city_path)
-    if not sensors.find_datastreams(c.store, role="dma-inlet"):
-        pytest.skip("the sample city holds no DMA inlet datastreams")
+    assert len(sensors.find_datastreams(c.store, role="dma-inlet")) == 4
     return c
 
 
