@@ -19,8 +19,10 @@ from .html import HTMLPages
 from .routers import (
     analysis,
     collections,
+    grids,
     highrise,
     imports,
+    indicators,
     landing,
     processes,
     registered,
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analysis.router)
     app.include_router(registered.router())
     app.include_router(processes.router)
+    app.include_router(grids.router)
+    app.include_router(indicators.router)
     app.include_router(tiles.router)
     app.include_router(versions.router)
     app.include_router(sensorthings.router)

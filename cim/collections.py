@@ -17,6 +17,7 @@ import shapely
 from pydantic import BaseModel
 
 from .errors import UnknownCollection
+from .layers import Community, Facility, Street
 from .model import Building, PipeNode, PipeSegment, UndergroundStructure
 from .typed import Bounds3
 from .water.district import WaterDistrict
@@ -86,6 +87,26 @@ def _district_geometry(d: WaterDistrict) -> Geometry:
 def _district_bounds(d: WaterDistrict) -> Bounds3:
     xy = np.asarray(d.area[0], dtype=float)
     return (*xy.min(axis=0), 0.0, *xy.max(axis=0), 0.0)  # type: ignore[return-value]
+
+
+def _street_geometry(s: Street) -> Geometry:
+    return "LineString", [s.coords()]
+
+
+def _flat_bounds(f: Any) -> Bounds3:
+    gtype, parts = get_spec(collection_of(f)).geometry(f)
+    xy = parts[0][:, :2]
+    return (*xy.min(axis=0), 0.0, *xy.max(axis=0), 0.0)  # type: ignore[return-value]
+
+
+def _facility_geometry(f: Facility) -> Geometry:
+    if f.footprint is not None:
+        return _polygon(f.footprint)
+    return "Point", [np.asarray([f.position], dtype=float)]
+
+
+def _community_geometry(c: Community) -> Geometry:
+    return _polygon(c.footprint)
 
 
 def _best_lod(b: Building) -> float:
@@ -183,6 +204,38 @@ COLLECTIONS: dict[str, CollectionSpec] = {
             _district_geometry,
             _district_bounds,
             frozenset({"area"}),
+        ),
+        # city-service layers (cim.layers): 2-D, their boxes flat at z = 0
+        CollectionSpec(
+            "streets",
+            "Streets",
+            "Street centrelines with class, name and whether they are walkable and drivable.",
+            Street,
+            "LineString",
+            _street_geometry,
+            _flat_bounds,
+            frozenset({"centreline"}),
+        ),
+        CollectionSpec(
+            "facilities",
+            "Facilities",
+            "Public-service facilities (kindergartens, clinics, shelters ...) as points or site polygons, "
+            "with floor and site areas (m²), capacity and, for shelters, class and effective area.",
+            Facility,
+            "Point or Polygon",
+            _facility_geometry,
+            _flat_bounds,
+            frozenset({"position", "footprint"}),
+        ),
+        CollectionSpec(
+            "communities",
+            "Communities",
+            "Communities (社区) and residential quarters (居住街坊) with their population.",
+            Community,
+            "Polygon",
+            _community_geometry,
+            _flat_bounds,
+            frozenset({"footprint"}),
         ),
     )
 }

@@ -21,10 +21,12 @@ from cim.model import City
 from cim.store import open_store
 
 from .buildings import plan_buildings
+from .flood import MODEL, swmm_model
 from .layout import SIZE, origin
 from .lidar import write_las
 from .plans import to_buildings
 from .sensors import DAYS, STEP_S, SeededEvent, build_sensors
+from .streets import city_services
 from .terrain import build_terrain
 from .towers import THRESHOLD_TOWERS, Tower
 from .underground import StationBox, basements, metro, utility_tunnels
@@ -90,7 +92,14 @@ def _sidecars(path: Path) -> list[Path]:
     return [path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")]
 
 
-def _write_store(path: Path, city: City, features: list, terrain, then: Callable | None = None) -> dict[str, int]:
+def _write_store(
+    path: Path,
+    city: City,
+    features: list,
+    terrain,
+    then: Callable | None = None,
+    blobs: dict[str, bytes] | None = None,
+) -> dict[str, int]:
     """One transaction into ``path``.tmp (then ``then(store)``, e.g. the sensors), then an atomic rename over
     ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +110,7 @@ def _write_store(path: Path, city: City, features: list, terrain, then: Callable
         store = open_store(tmp, create=True)
         try:
             store.init(city, overwrite=True)
-            counts = store.write(features, terrain=terrain)
+            counts = store.write(features, terrain=terrain, blobs=blobs)
             if then is not None:
                 then(store)
         finally:
@@ -167,15 +176,18 @@ def build_sample_city(
         fire_stations=bp.fire_stations,
     )
     say("store", 0.5)
+    layers = city_services(buildings, bp.fire_stations)
     events: list = []
+    blobs = {f"swmm/{MODEL}": swmm_model(pipes, nodes)}  # the storm network as a SWMM model (flood.py)
     counts = _write_store(
         store_path,
         city,
-        [*buildings, *pipes, *nodes, *valves, *structures, *districts],
+        [*buildings, *pipes, *nodes, *valves, *structures, *layers, *districts],
         terrain,
         lambda store: events.extend(
             build_sensors(store, nodes, buildings, structures, seed, days=sensor_days, step_s=sensor_step_s)
         ),
+        blobs,
     )
     say("lidar", 0.8)
     las_points = write_las(las, buildings, terrain, seed)

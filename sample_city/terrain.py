@@ -2,7 +2,8 @@
 
 A flood plain along the Xi River (about 44.5 m, falling 0.08 % eastwards with the river) rising
 0.3 % away from the river, low sinusoids (+-1.5 m over 0.9-1.7 km) and a 7 m deep river valley
-with smooth cosine banks.  Land lies between about 41 and 52 m (EPSG:5737 heights).
+with smooth cosine banks.  Land lies between about 41 and 52 m (EPSG:5737 heights).  The underpass and the
+low block of :mod:`sample_city.flood` are cut into it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import numpy as np
 
 from cim.terrain import Terrain
 
+from .flood import relief
 from .layout import DEM_CELL, DEM_MARGIN, RIVER_DEPTH, SIZE, origin, river_centre
 
 FLOOD_PLAIN = 44.5  # elevation of the flood plain at the west edge, metres
@@ -34,7 +36,7 @@ def surface(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     )
     t = np.clip((np.abs(r) - BED_HALF) / (BANK_OUT - BED_HALF), 0.0, 1.0)
     z -= RIVER_DEPTH * 0.5 * (1.0 + np.cos(np.pi * t))
-    return z
+    return z + relief(u, v)
 
 
 def build_terrain() -> Terrain:

@@ -29,7 +29,8 @@ def test_init_then_info(tmp_path):
     cim("init", "--store", str(path), "--crs", "EPSG:4550", "--name", "Anshan", "--population", "1540000")
     info = json.loads(cim("info", "--json", env={"CIM_STORE": str(path)}).stdout)
     assert info["city"] == "Anshan" and info["crs"] == "EPSG:4550"
-    assert info["counts"] == {"buildings": 0, "pipes": 0, "pipe-nodes": 0, "underground-structures": 0}
+    assert set(info["counts"]) >= {"buildings", "pipes", "pipe-nodes", "underground-structures"}
+    assert not any(info["counts"].values())
     # a second init refuses to overwrite, and says why
     again = cim("init", "--store", str(path), check=False)
     assert again.returncode == 2 and "already holds a city" in again.stderr

@@ -31,7 +31,10 @@
   viewer.clock.currentTime = Cesium.JulianDate.fromIso8601('2024-09-23T04:00:00Z');
 
   // -- state and feature colouring -----------------------------------------------------------
-  const state = { underground: false, screening: false, verdicts: new Map(), highlight: new Set(), alarms: new Map() };
+  const state = {
+    underground: false, screening: false, verdicts: new Map(), highlight: new Set(), alarms: new Map(),
+    accessKind: '', access: new Map(),
+  };
   const loaded = {}; // layer -> Set of tile contents currently loaded
   // verdicts of GET /analysis/high-rise (cim.rules.Verdict), least to most severe
   const VERDICT_COLORS = {
@@ -49,6 +52,20 @@
     'critical': Cesium.Color.fromCssColorString('#e0202b'),
   };
   const SEVERITY = Object.keys(ALARM_COLORS);
+  // walking distance of a home to the nearest facility of the chosen kind (POST /analysis/living-circles)
+  const ACCESS_BANDS = [
+    [300, '<= 300 m', Cesium.Color.fromCssColorString('#1a9850')],
+    [500, '300-500 m', Cesium.Color.fromCssColorString('#91cf60')],
+    [1000, '500-1,000 m', Cesium.Color.fromCssColorString('#fee08b')],
+    [Infinity, '> 1,000 m', Cesium.Color.fromCssColorString('#d73027')],
+  ];
+  const UNREACHABLE = Cesium.Color.fromCssColorString('#6a1b9a');
+  const NOT_A_HOME = Cesium.Color.fromCssColorString('#9aa0a8');
+  function accessColour(d) {
+    if (d === undefined) return NOT_A_HOME;
+    if (d === null) return UNREACHABLE;
+    return ACCESS_BANDS.find(([top]) => d <= top)[2];
+  }
   let selected = null;
   // a clicked water pipe's isolation (POST /analysis/water-isolation): segment, valves to close, buildings cut off
   const ISOLATION_COLORS = {
@@ -66,6 +83,10 @@
     }
     const sev = state.alarms.get(feature.getProperty('collection') + '/' + feature.getProperty('id'));
     if (sev) c = ALARM_COLORS[sev].clone();
+    if (layer === 'buildings' && state.accessKind) {
+      const dist = state.access.get(state.accessKind);
+      c = accessColour(dist ? dist.get(feature.getProperty('id')) : undefined).clone();
+    }
     const iso = state.isolation;
     if (iso) {
       const id = feature.getProperty('id');
@@ -215,6 +236,45 @@
     }
     infoEl.insertAdjacentHTML('beforeend', `<h2>Sensors</h2>${parts.join('')}`);
   }
+  // -- colouring homes by walking distance to a facility kind, when the city has facilities -----
+  async function loadAccessKinds() {
+    try {
+      const api = await (await fetch(ROOT + 'api')).json();
+      if (!api.paths || !api.paths['/analysis/living-circles']) return [];
+      const resp = await fetch(ROOT + 'collections/facilities/items?limit=10000');
+      if (!resp.ok) return [];
+      const body = await resp.json();
+      return [...new Set((body.features || []).map((f) => (f.properties || {}).kind).filter(Boolean))].sort();
+    } catch (err) {
+      return [];
+    }
+  }
+  async function loadAccess(kind) {
+    if (state.access.has(kind)) return;
+    const resp = await fetch(ROOT + 'analysis/living-circles', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ circles: [{ id: 'viewer', distance_m: 1000, kinds: [kind] }] }),
+    });
+    const body = await resp.json();
+    state.access.set(kind, new Map((body.buildings || []).map((b) => [String(b.id), b.distances_m[kind]])));
+  }
+  const accessReady = loadAccessKinds().then((kinds) => {
+    if (!kinds.length) return;
+    const sel = document.getElementById('access-kind');
+    for (const k of kinds) sel.append(new Option(k, k));
+    document.getElementById('access-option').hidden = false;
+    const legend = document.getElementById('access-legend');
+    legend.innerHTML = ACCESS_BANDS.map(([, label, c]) => [label, c])
+      .concat([['none reachable', UNREACHABLE], ['not a home', NOT_A_HOME]])
+      .map(([label, c]) => `<span style="background:${c.toCssColorString()}"></span>${label}`).join('<br>');
+    sel.addEventListener('change', async () => {
+      if (sel.value) await loadAccess(sel.value);
+      state.accessKind = sel.value;
+      legend.hidden = !state.accessKind;
+      repaint('buildings');
+    });
+  });
 
   // -- picking ------------------------------------------------------------------------------
   const infoEl = document.getElementById('info');
@@ -313,6 +373,9 @@
       viewer.camera.lookAt(target, new Cesium.HeadingPitchRange(heading, pitch, range));
       viewer.camera.lookAtTransform(Cesium.Matrix4.IDENTITY);
     },
+    accessReady,
+    // the CSS colour a home at walking distance d (metres; null: unreachable) is drawn with
+    accessColour: (d) => accessColour(d).toCssColorString(),
     verdictColours: Object.fromEntries(Object.entries(VERDICT_COLORS).map(([v, c]) => [v, c.toCssColorString()])),
     clearSelection() { select(undefined); },
     // a water pipe's isolation, highlighted as if the pipe were clicked; the result of the analysis

@@ -133,6 +133,9 @@ def import_(
     reject_on_clash: Annotated[bool, typer.Option(help="Refuse the import when it clashes (implies --check).")] = False,
     author: Annotated[str | None, typer.Option(help="Who imports (kept with the version).")] = None,
     note: Annotated[str | None, typer.Option(help="Why (kept with the version).")] = None,
+    collection: Annotated[
+        str | None, typer.Option(help="Read the files as a layer: streets, facilities or communities (GeoJSON, OSM).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     source_crs: Annotated[
         str | None, typer.Option(help="CRS overriding the one files declare (wrong headers), e.g. EPSG:28992+5709.")
@@ -177,6 +180,7 @@ def import_(
                 reject_on_clash=reject_on_clash,
                 author=author,
                 note=note,
+                collection=collection,
                 progress=lambda stage, f: progress.update(task, description=stage, completed=f),
                 source_crs=source_crs,
                 axis_order=axis_order,

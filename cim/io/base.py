@@ -87,7 +87,7 @@ class ImportResult:
     format: str = ""
     info: dict[str, Any] = field(default_factory=dict)  # figures worth reporting, e.g. {"ground_points": n}
     grid: Any = None  # point clouds: the per-cell ground sums (cim.io._las_grid.CellGrid), for terrain mosaics
-    blobs: dict[str, bytes] = field(default_factory=dict)  # named blobs written with the features (Store.write)
+    blobs: dict[str, bytes] = field(default_factory=dict)  # named blobs stored with the features (a model's source)
 
 
 class Reader(Protocol):

@@ -59,6 +59,7 @@ def import_files(
     skip_invalid: bool = False,
     cell: float | None = None,
     replace_terrain: bool = False,
+    collection: str | None = None,
 ) -> ImportReport:
     """Read ``paths`` into the store's city and write them in one transaction.
 
@@ -70,7 +71,8 @@ def import_files(
     the stored ones near them and among themselves before writing (:mod:`cim.analysis.clashes`; the report
     is ``report.clashes``); ``reject_on_clash`` refuses the import (ClashesFound, with the report) when any
     clash is found.  The write is one version of the city (:mod:`cim.versions`; ``author`` and ``note`` are
-    recorded with it).
+    recorded with it).  ``collection`` reads the files as a city-service layer (streets, facilities,
+    communities: :mod:`cim.io.city_layers`).
     ``source_crs`` overrides the CRS files declare; ``axis_order`` (auto, en, ne) is the coordinate order of
     files in northing-first CRSs; every file's content is checked to lie in the area of use of its CRS and of
     the city CRS (:mod:`cim.io.placement`; ``force`` lets data outside the city CRS's area in, with a warning).
@@ -93,7 +95,7 @@ def import_files(
     new_terrain = None
     grids: list = []  # point clouds' per-cell ground sums, in file order
     points: list[np.ndarray] = []  # LiDAR building points of every file
-    blobs: dict[str, bytes] = {}  # named blobs of every file (e.g. an EPANET file's text)
+    blobs: dict[str, bytes] = {}  # named blobs of every file (an EPANET or SWMM model's source)
     nodes: dict[str, tuple[float, float, float, float]] = {}  # manholes seen so far, for later pipe files
     n = max(len(paths), 1)
     for k, path in enumerate(paths):
@@ -122,7 +124,12 @@ def import_files(
             store=store,
         )
         try:
-            result = read(path, ctx, fmt)
+            if collection is not None:
+                from .city_layers import read_layer
+
+                result = read_layer(path, ctx, collection, fmt)
+            else:
+                result = read(path, ctx, fmt)
         except ImportError_ as exc:
             exc.where.setdefault("file", name)
             exc.where["file"] = name
@@ -144,7 +151,7 @@ def import_files(
         for sk in ctx.skipped:
             report.skipped.append({"file": name, **sk})
         features += result.features
-        blobs.update(result.blobs)
+        blobs.update(getattr(result, "blobs", None) or {})
         if max_features is not None and len(features) > max_features:
             raise ImportError_(
                 f"The import holds more than {max_features:,} features, the most this service takes "

@@ -17,6 +17,8 @@ network: a SWMM file does not say which it models, and rainfall-runoff models ar
   The shape and barrels are kept in ``attributes``; DUMMY, IRREGULAR and STREET sections are skipped
   with a warning (no pipe size).
 * Subcatchments, pumps, orifices, weirs and outlets are not pipes: skipped, with a warning giving counts.
+  The whole file is stored as the blob ``swmm/<file stem>`` in the same transaction, so that
+  ``POST /analysis/drainage`` runs it as it was written (subcatchments, gages, options, curves, transects).
 
 The nodes are also recorded in ``ImportContext.nodes`` (id -> x, y, rim z, invert z), so that a pipe file
 read after this one in the same import can take its elevations from them.
@@ -46,6 +48,7 @@ DIVIDER_YMAX = {"CUTOFF": 5, "OVERFLOW": 4, "TABULAR": 5, "WEIR": 7}
 SWMM_TYPE = {"JUNCTIONS": "junction", "OUTFALLS": "outfall", "STORAGE": "storage", "DIVIDERS": "divider"}
 NODE_SECTIONS = ("JUNCTIONS", "OUTFALLS", "STORAGE", "DIVIDERS")
 LINK_SECTIONS = ("CONDUITS", "PUMPS", "ORIFICES", "WEIRS", "OUTLETS")
+BLOB_PREFIX = "swmm/"  # the imported file is kept as the blob swmm/<file stem>
 
 
 class SwmmReader:
@@ -273,6 +276,8 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:
         warnings.append("skipped (not pipes): " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     ctx.report(1.0)
     result = ImportResult(features=features, source_crs=geo.source_crs, warnings=warnings)
+    # the file itself, so that the stored model runs like the original (cim.analysis.drainage)
+    result.blobs[f"{BLOB_PREFIX}{Path(filename).stem}"] = path.read_bytes()
     if hasattr(result, "info"):
         result.info.update(flow_units=units, link_offsets="ELEVATION" if by_elevation else "DEPTH")
     return result

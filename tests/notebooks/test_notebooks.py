@@ -27,6 +27,7 @@ NOTEBOOKS = {
     "quickstart": ["quickstart.png"],
     "underground": ["excavation.png", "underground.png"],
     "highrise": ["highrise.png"],
+    "flood": ["ponding.png"],
 }
 CELL_TIMEOUT = 300
 

@@ -253,3 +253,42 @@ def test_sensors_of_a_feature_and_alarm_colours(viewer, sample_server):
         "window.cim.state.alarms.delete('underground-structures/U-UTL-1'); window.cim.repaint('underground-structures')"
     )
     assert viewer.evaluate("window.cim.featureColour('underground-structures', 'U-UTL-1')") == "rgb(255,255,255)"
+
+
+def test_colour_homes_by_walking_distance(viewer, sample_server):
+    """Choosing a facility kind colours every loaded home by its walking distance (POST /analysis/living-circles)."""
+    viewer.locator("#access-option").wait_for(state="visible", timeout=120_000)
+    res = httpx.post(
+        f"{sample_server.url}/analysis/living-circles",
+        json={"circles": [{"id": "v", "distance_m": 1000, "kinds": ["kindergarten"]}]},
+        timeout=300,
+    ).json()
+    homes = {b["id"]: b["distances_m"]["kindergarten"] for b in res["buildings"]}
+    tick(viewer, "screening", False)  # the screening colours (an earlier test leaves them on)
+    viewer.evaluate("window.cim.clearSelection()")
+    viewer.evaluate(
+        "() => { const s = document.getElementById('access-kind'); s.value = 'kindergarten';"
+        " s.dispatchEvent(new Event('change')); }"
+    )
+    viewer.wait_for_function("window.cim.state.accessKind === 'kindergarten'", timeout=300_000)
+    drawn = viewer.evaluate(
+        "(ids) => Object.fromEntries(ids.map((id) => [id, window.cim.featureColour('buildings', id)]))", list(homes)
+    )
+    loaded = {k: v for k, v in drawn.items() if v is not None}
+    assert len(loaded) >= 10
+    want = viewer.evaluate("(ds) => ds.map((d) => window.cim.accessColour(d))", [homes[k] for k in loaded])
+    assert list(loaded.values()) == want
+    far = viewer.evaluate("window.cim.accessColour(1500)")
+    assert any(homes[k] > 1000 for k in loaded) and far in loaded.values()  # C54 is more than 1,000 m away
+    viewer.evaluate("window.cim.flyTo(123.412, 41.787, 45, 1800, -0.9)")  # the district from the south
+    wait_for_tiles(viewer)
+    stats = shot(viewer, "access-kindergarten.png")
+    assert stats["variance"] > 10 and stats["colours"] > 50
+    viewer.evaluate(
+        "() => { const s = document.getElementById('access-kind'); s.value = '';"
+        " s.dispatchEvent(new Event('change')); }"
+    )
+    viewer.wait_for_function("window.cim.state.accessKind === ''")
+    some = next(iter(loaded))
+    assert viewer.evaluate(f"window.cim.featureColour('buildings', '{some}')") == "rgb(255,255,255)"
+    assert [e for e in viewer.errors if not any(n in e for n in NOISE)] == []
