@@ -1,4 +1,4 @@
-"""The four feature collections: their types, geometry and bounds.
+"""The feature collections: their types, geometry and bounds.
 
 One :class:`CollectionSpec` per collection says how a feature of that type becomes a GeoJSON
 geometry (city CRS), a 2-D shapely geometry (for exact spatial tests) and a 3-D bounding box of
@@ -20,6 +20,7 @@ from .errors import UnknownCollection
 from .layers import Community, Facility, Street
 from .model import Building, PipeNode, PipeSegment, UndergroundStructure
 from .typed import Bounds3
+from .water.district import WaterDistrict
 
 # A geometry in city coordinates: (GeoJSON type, parts).  Point: [(1, d)]; LineString: [(n, d)];
 # Polygon: [ring (n, 2), ...].  d is 2 or 3.
@@ -77,6 +78,15 @@ def _structure_bounds(s: UndergroundStructure) -> Bounds3:
     half_h = (s.section_height if s.section == "box" else s.width) / 2  # type: ignore[operator]
     lo, hi = c.min(axis=0), c.max(axis=0)
     return (lo[0] - half_w, lo[1] - half_w, lo[2] - half_h, hi[0] + half_w, hi[1] + half_w, hi[2] + half_h)
+
+
+def _district_geometry(d: WaterDistrict) -> Geometry:
+    return _polygon(d.area)
+
+
+def _district_bounds(d: WaterDistrict) -> Bounds3:
+    xy = np.asarray(d.area[0], dtype=float)
+    return (*xy.min(axis=0), 0.0, *xy.max(axis=0), 0.0)  # type: ignore[return-value]
 
 
 def _street_geometry(s: Street) -> Geometry:
@@ -183,6 +193,17 @@ COLLECTIONS: dict[str, CollectionSpec] = {
             _structure_geometry,
             _structure_bounds,
             frozenset({"footprint", "centreline"}),
+        ),
+        CollectionSpec(
+            "water-districts",
+            "Water districts",
+            "District metered areas (计量分区) of the water network: polygons with the datastream ids of "
+            "their inlet and outlet flow meters (water balance, minimum night flow).",
+            WaterDistrict,
+            "Polygon",
+            _district_geometry,
+            _district_bounds,
+            frozenset({"area"}),
         ),
         # city-service layers (cim.layers): 2-D, their boxes flat at z = 0
         CollectionSpec(

@@ -343,6 +343,12 @@ class City(BaseModel):
     urban_population: int | None = Field(None, ge=0, description="城区常住人口; selects rule thresholds.")
     frost_depth: Finite = Field(1.2, ge=0, le=5, description="Standard frost depth, metres.")
     fire_stations: list[FireStation] = Field(default_factory=list)
+    persons_per_m2: Finite = Field(
+        0.025, gt=0, le=1, description="Residents per m² of residential floor area (M: 40 m² per person)."
+    )
+    water_service_pressure_m: Finite = Field(
+        14.0, ge=0, le=100, description="Least water pressure of a served node, metres of head (M)."
+    )
 
     @property
     def crs(self) -> str:

@@ -32,6 +32,7 @@ from .towers import THRESHOLD_TOWERS, Tower
 from .underground import StationBox, basements, metro, utility_tunnels
 from .utilities import build_network
 from .violations import PlantedViolation, plant
+from .water import water
 
 CITY_NAME = "沈阳示范区 (Shenyang sample district)"
 
@@ -164,6 +165,7 @@ def build_sample_city(
     v_pipes, v_nodes, violations = plant(net, bp.plans, buildings, terrain, footprints)
     pipes += v_pipes
     nodes += v_nodes
+    valves, districts = water(pipes, nodes, terrain, seed)  # isolation valves, inlets, district metered areas
 
     city = City(
         name=CITY_NAME,
@@ -180,7 +182,7 @@ def build_sample_city(
     counts = _write_store(
         store_path,
         city,
-        [*buildings, *pipes, *nodes, *structures, *layers],
+        [*buildings, *pipes, *nodes, *valves, *structures, *layers, *districts],
         terrain,
         lambda store: events.extend(
             build_sensors(store, nodes, buildings, structures, seed, days=sensor_days, step_s=sensor_step_s)

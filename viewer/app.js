@@ -1,5 +1,6 @@
 // CIM 3D viewer: the service's 3D Tiles layers in CesiumJS, offline (no ion token, no base imagery).
-// Exposes window.cim for scripting and tests: {viewer, tilesets, allLoaded(), flyTo(...), pickCentre(), selectById()}.
+// Exposes window.cim for scripting and tests: {viewer, tilesets, allLoaded(), flyTo(...), pickCentre(), selectById(),
+// isolate(pipe)}.  A clicked water pipe shows its isolation segment, the valves to close and the buildings cut off.
 // Features with an active sensor alarm (GET /alarms) take its severity's colour; a selected feature lists its
 // sensors' latest readings with a 24-hour sparkline.
 /* global Cesium */
@@ -66,6 +67,13 @@
     return ACCESS_BANDS.find(([top]) => d <= top)[2];
   }
   let selected = null;
+  // a clicked water pipe's isolation (POST /analysis/water-isolation): segment, valves to close, buildings cut off
+  const ISOLATION_COLORS = {
+    pipe: Cesium.Color.fromCssColorString('#00e5ff'),
+    valve: Cesium.Color.fromCssColorString('#ff2d55'),
+    building: Cesium.Color.fromCssColorString('#ff9f1c'),
+  };
+  state.isolation = null; // {pipes, valves, buildings: Set of ids, result}
 
   function colourOf(layer, feature) {
     let c = Cesium.Color.WHITE.clone();
@@ -78,6 +86,14 @@
     if (layer === 'buildings' && state.accessKind) {
       const dist = state.access.get(state.accessKind);
       c = accessColour(dist ? dist.get(feature.getProperty('id')) : undefined).clone();
+    }
+    const iso = state.isolation;
+    if (iso) {
+      const id = feature.getProperty('id');
+      const cid = feature.getProperty('collection');
+      if (layer === 'buildings' && iso.buildings.has(id)) c = ISOLATION_COLORS.building.clone();
+      if (layer === 'pipes' && cid === 'pipes' && iso.pipes.has(id)) c = ISOLATION_COLORS.pipe.clone();
+      if (layer === 'pipes' && cid === 'pipe-nodes' && iso.valves.has(id)) c = ISOLATION_COLORS.valve.clone();
     }
     if (state.underground && layer === 'terrain') c.alpha = 0.3;
     if (state.underground && layer === 'buildings') c.alpha = 0.35;
@@ -277,10 +293,35 @@
     return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
   }
 
+  async function isolate(pipeId) {
+    let r = null;
+    try {
+      const resp = await fetch(ROOT + 'analysis/water-isolation', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ pipe: pipeId }),
+      });
+      if (resp.ok) r = await resp.json();
+    } catch (err) { r = null; }
+    state.isolation = r && {
+      pipes: new Set(r.segment_pipes), valves: new Set(r.valves_to_close), buildings: new Set(r.buildings_affected),
+      result: r,
+    };
+    repaint('pipes');
+    repaint('buildings');
+    if (r) {
+      infoEl.insertAdjacentHTML('beforeend', '<h2>Burst isolation</h2>'
+        + `<p>${r.segment_pipes.length} pipe(s) in the segment; close ${r.valves_to_close.length} valve(s): `
+        + `${escapeHtml(r.valves_to_close.join(', '))}</p>`
+        + `<p>${r.nodes_cut_off.length} nodes, ${r.buildings_affected.length} buildings and `
+        + `${Math.round(r.population_affected)} people without water</p>`);
+    }
+    return r;
+  }
+
   async function select(feature) {
     const previous = selected;
     selected = feature instanceof Cesium.Cesium3DTileFeature ? feature : null;
     if (previous) previous.color = colourOf(layerOf(previous), previous);
+    if (state.isolation) { state.isolation = null; repaint('pipes'); repaint('buildings'); }
     if (!selected) {
       infoEl.innerHTML = '<h2>Feature</h2><p class="hint">Click a building, pipe or structure.</p>';
       return null;
@@ -295,6 +336,10 @@
       const doc = await resp.json();
       showProperties(`${id} (${cid})`, doc.properties || {});
       if (doc.sensors) await showSensors(doc.sensors);
+      if (cid === 'pipes' && (doc.properties || {}).utility === 'water') {
+        const isolation = await isolate(id);
+        return { id, collection: cid, properties: doc.properties, sensors: doc.sensors, isolation };
+      }
       return { id, collection: cid, properties: doc.properties, sensors: doc.sensors };
     }
     return { id, collection: cid };
@@ -333,6 +378,9 @@
     accessColour: (d) => accessColour(d).toCssColorString(),
     verdictColours: Object.fromEntries(Object.entries(VERDICT_COLORS).map(([v, c]) => [v, c.toCssColorString()])),
     clearSelection() { select(undefined); },
+    // a water pipe's isolation, highlighted as if the pipe were clicked; the result of the analysis
+    isolate,
+    isolationColours: Object.fromEntries(Object.entries(ISOLATION_COLORS).map(([k, c]) => [k, c.toCssColorString()])),
     // select a loaded feature by layer and id, as a click would (null when it is not loaded)
     async selectById(layer, id) {
       for (const content of loaded[layer] || []) {

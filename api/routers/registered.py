@@ -57,10 +57,32 @@ def _route(analysis: Analysis) -> APIRoute:
     )
 
 
+def _get_route(analysis: Analysis) -> APIRoute:
+    """GET beside the POST route of an analysis with a ``get_request`` model (query parameters)."""
+    model = analysis.get_request
+
+    def endpoint(city: CityDep, params: Annotated[model, Query()], f: FormatQuery = None) -> Response:  # type: ignore[valid-type]
+        return answer(analysis, city, analysis.parse(params.model_dump(exclude_none=True)), f)  # type: ignore[attr-defined]
+
+    endpoint.__name__ = "analysis_get_" + analysis.id.replace("-", "_")
+    return APIRoute(
+        f"/analysis/{analysis.id}",
+        endpoint,
+        methods=["GET"],
+        summary=analysis.title,
+        description=analysis.description,
+        response_model=analysis.result,
+        response_class=ORJSONResponse,
+        tags=["Analysis"],
+    )
+
+
 def router() -> APIRouter:
     """A router with one route per registered analysis (those registered when the app is built)."""
     r = APIRouter()
     for analysis in analyses().values():
         if analysis.id not in SERVED_ELSEWHERE:
             r.routes.append(_route(analysis))
+            if analysis.get_request is not None and analysis.method == "POST":
+                r.routes.append(_get_route(analysis))
     return r

@@ -54,6 +54,11 @@ BUILTIN: tuple[str, ...] = (
     "cim.analysis.shelters:ANALYSIS",
     "cim.analysis.green_buildings:ANALYSIS",
     "cim.analysis.sunlight:ANALYSIS",
+    "cim.analysis.water_isolation:ANALYSIS",
+    "cim.analysis.water_hydraulics:ANALYSIS",
+    "cim.analysis.water_balance:ANALYSIS",
+    "cim.analysis.water_criticality:ANALYSIS",
+    "cim.analysis.water_burst:ANALYSIS",
 )
 
 Writer = Callable[[Any, Any], str | bytes]  # (result model, request model) -> body text or bytes
@@ -81,6 +86,8 @@ class Analysis:
     version: str = "1.0.0"
     writers: Mapping[str, Writer] = field(default_factory=dict)
     media_types: Mapping[str, str] = field(default_factory=dict)
+    #: a POST analysis that also answers GET: the (scalar) query-parameter model, whose fields are the request's
+    get_request: type[BaseModel] | None = None
 
     def parse(self, request: BaseModel | Mapping[str, Any] | None = None, /, **fields: Any) -> BaseModel:
         """The request as the analysis's model, validated; InvalidParameter names the first bad field."""

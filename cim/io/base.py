@@ -67,6 +67,7 @@ class ImportContext:
     resolved_crs: Any = None
     axis_used: str | None = None
     skipped: list[dict[str, str]] = field(default_factory=list)
+    store: Any = None  # the target store, for files that refer to features already in it (valve layers)
 
     def report(self, fraction: float) -> None:
         if self.progress is not None:

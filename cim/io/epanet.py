@@ -19,9 +19,12 @@ What becomes what (utility ``water``, or ``ImportContext.default_utility``, e.g.
 
 Units follow ``[OPTIONS] Units``: CFS, GPM, MGD, IMGD, AFD are US (elevations and lengths in feet,
 diameters in inches), LPS, LPM, MLD, CMH, CMD, CMS are SI (metres, millimetres).  Everything is
-converted to metres.  EPANET files declare no CRS: ``ImportContext.crs`` (``--crs``) gives the CRS of
-``[COORDINATES]`` and ``[VERTICES]``.  Other sections (demands, patterns, curves, controls ...) are
-not imported; demands and patterns of junctions are kept in ``attributes``.
+converted to metres.  Every feature carries ``attributes["network"]`` (the file name without extension)
+and the file's text is stored as the blob ``epanet/<network>`` in the same transaction, so that
+:mod:`cim.water` simulates the stored network exactly like the file.  EPANET files declare no CRS:
+``ImportContext.crs`` (``--crs``) gives the CRS of ``[COORDINATES]`` and ``[VERTICES]``.  Other sections
+(demands, patterns, curves, controls ...) become no features (they live in the blob); demands and
+patterns of junctions are kept in ``attributes``.
 """
 
 from __future__ import annotations
@@ -283,7 +286,11 @@ def _read(path: Path, ctx: ImportContext) -> ImportResult:  # noqa: C901 - preda
             )
         )
     ctx.report(1.0)
+    network = Path(filename).stem  # the features' network; the file's text is kept for simulation (cim.water)
+    for f in features:
+        f.attributes["network"] = network
     result = ImportResult(features=features, source_crs=geo.source_crs, warnings=warnings)
+    result.blobs[f"epanet/{network}"] = path.read_bytes()
     if hasattr(result, "info"):
         result.info.update(flow_units=units, cover_m=cover, vertices=sum(len(v) for v in geo.link_vertices.values()))
     return result

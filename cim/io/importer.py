@@ -97,7 +97,7 @@ def import_files(  # noqa: C901 - predates the complexity gate (issue 14); split
     new_terrain = None
     grids: list = []  # point clouds' per-cell ground sums, in file order
     points: list[np.ndarray] = []  # LiDAR building points of every file
-    blobs: dict[str, bytes] = {}  # named blobs of every file (e.g. a SWMM model's source)
+    blobs: dict[str, bytes] = {}  # named blobs of every file (an EPANET or SWMM model's source)
     nodes: dict[str, tuple[float, float, float, float]] = {}  # manholes seen so far, for later pipe files
     n = max(len(paths), 1)
     for k, path in enumerate(paths):
@@ -123,6 +123,7 @@ def import_files(  # noqa: C901 - predates the complexity gate (issue 14); split
             storey_height=storey_height,
             skip_invalid=skip_invalid,
             cell=cell,
+            store=store,
         )
         try:
             if collection is not None:
@@ -203,9 +204,9 @@ def import_files(  # noqa: C901 - predates the complexity gate (issue 14); split
         terrain=new_terrain,
         replace=replace,
         building_points=np.concatenate(points) if points else None,
+        blobs=blobs,
         author=author,
         note=note or "import " + ", ".join(f["file"] for f in report.files),
-        **({"blobs": blobs} if blobs else {}),  # type: ignore[arg-type]
     )
     report.version = version.n
     report.terrain = new_terrain is not None

@@ -87,7 +87,7 @@ def _load_builtin() -> None:
     is missing registers a stand-in that fails with an install hint when used."""
     import importlib
 
-    for mod in ("cityjson", "citygml", "geojson", "las", "epanet", "swmm", "ifc", "city_layers"):
+    for mod in ("cityjson", "citygml", "geojson", "las", "epanet", "swmm", "ifc", "city_layers", "valves_csv"):
         try:
             importlib.import_module(f"{__package__}.{mod}")
         except ModuleNotFoundError as exc:

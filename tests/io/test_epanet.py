@@ -123,7 +123,13 @@ def test_net1_tank_reservoir_and_pump():
     pump = nodes["pump:9"]  # pump 9 shares its id with reservoir 9: pumps get a prefix
     assert pump.kind is NodeKind.pump
     assert pump.position == pytest.approx((15.0, 70.0, 710 * 0.3048))  # halfway between 9 and 10
-    assert pump.attributes == {"link_id": "9", "from_node": "9", "to_node": "10", "parameters": "HEAD 1"}
+    assert pump.attributes == {
+        "link_id": "9",
+        "from_node": "9",
+        "to_node": "10",
+        "parameters": "HEAD 1",
+        "network": "Net1",
+    }
 
 
 def test_centreline_z_is_linear_along_the_vertices():

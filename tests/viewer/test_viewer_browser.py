@@ -200,6 +200,29 @@ def test_colour_by_screening_when_the_service_screens(viewer, sample_server):
     assert [e for e in viewer.errors if not any(n in e for n in NOISE)] == []
 
 
+def test_water_pipe_isolation_is_highlighted(viewer, sample_server):
+    crit = httpx.get(f"{sample_server.url}/analysis/water-criticality", params={"top": 1}, timeout=120).json()
+    pipe = crit["ranked"][0]["pipes"][0]
+    f = httpx.get(f"{sample_server.url}/collections/pipes/items/{pipe}").json()
+    lon, lat, z = f["geometry"]["coordinates"][len(f["geometry"]["coordinates"]) // 2]
+    viewer.evaluate("window.cim.clearSelection()")
+    viewer.evaluate("window.cim.tilesets['underground-structures'].show = false")  # none at the district's edge
+    viewer.evaluate(f"window.cim.flyTo({lon}, {lat}, {z}, 400, -1.2)")
+    wait_for_tiles(viewer)
+    r = viewer.evaluate(f"window.cim.isolate('{pipe}')")
+    assert r["segment_pipes"] == crit["ranked"][0]["pipes"] and r["valves_to_close"] == crit["ranked"][0]["valves"]
+    colours = viewer.evaluate("window.cim.isolationColours")
+    got = [viewer.evaluate(f"window.cim.featureColour('buildings', '{b}')") for b in r["buildings_affected"][:40]]
+    assert colours["building"] in got, got  # the loaded ones among the buildings cut off are highlighted
+    assert viewer.evaluate(f"window.cim.featureColour('pipes', '{pipe}')") in (colours["pipe"], None)
+    viewer.wait_for_function("document.getElementById('info').textContent.includes('Burst isolation')")
+    shot(viewer, "isolation.png")
+    viewer.evaluate("window.cim.clearSelection()")
+    viewer.evaluate("window.cim.tilesets['underground-structures'].show = true")
+    assert viewer.evaluate("window.cim.state.isolation") is None
+    assert [e for e in viewer.errors if not any(n in e for n in NOISE)] == []
+
+
 def test_sensors_of_a_feature_and_alarm_colours(viewer, sample_server):
     """Selecting the utility tunnel lists its four gas detectors with their latest readings and 24-hour
     sparklines (the service's own answers); the active alarms of /alarms are loaded, and a feature with an
