@@ -16,7 +16,7 @@ COPY cim ./cim
 COPY tiles ./tiles
 COPY api ./api
 COPY sample_city ./sample_city
-RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir '.[flood]'
+RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir '.[server,postgis,las,osm,water,flood,sunlight]'
 RUN mkdir -p /data && cim sample --store /data/sample.cim.sqlite
 
 FROM python:3.11-slim AS runtime
