@@ -218,8 +218,74 @@
         el('tbody', {}, ...tb.rows.map((r) => el('tr', {}, ...cols.map((c) => el('td', { 'data-col': c, text: cellText(c, r[c]) }))))));
       const href = URL.createObjectURL(new Blob([csvOf(tb.rows)], { type: 'text/csv' }));
       box.append(table, el('a', { href, download: `${state.tool}-${tb.name}.csv`, class: 'csv', text: t('csv') }));
+      const svg = chart(tb);
+      if (svg) box.append(svg);
     }
     highlight(collectIds(result));
+    drawGeometries(result);
+  }
+
+  // A bar chart of a table's series (depth bands, districts, segments...): its first preferred numeric column.
+  const SERIES = ['ratio', 'occupied_volume', 'minutes', 'worst_minutes', 'value', 'population_affected', 'volume_m3',
+    'max_depth_m', 'leakage_rate', 'population'];
+  function chart(tb) {
+    if (tb.rows.length < 2) return null;
+    const numeric = (c) => tb.rows.every((r) => r[c] === undefined || r[c] === null || typeof r[c] === 'number');
+    const cols = [...new Set(tb.rows.flatMap((r) => Object.keys(r)))];
+    const col = SERIES.find((c) => cols.includes(c) && numeric(c)) || cols.find((c) => numeric(c) && !/^(id|top|bottom)$/.test(c));
+    if (!col) return null;
+    const label = cols.find((c) => tb.rows.every((r) => typeof r[c] === 'string')) || null;
+    const rows = tb.rows.slice(0, 40);
+    const max = Math.max(...rows.map((r) => Math.abs(r[col] || 0))) || 1;
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', `0 0 340 ${rows.length * 14 + 16}`);
+    svg.setAttribute('class', 'chart');
+    svg.dataset.chart = tb.name;
+    svg.dataset.series = col;
+    const title = document.createElementNS(ns, 'text');
+    title.setAttribute('x', '0'); title.setAttribute('y', '10'); title.textContent = `${tb.name}: ${col}`;
+    svg.append(title);
+    rows.forEach((r, i) => {
+      const v = r[col] || 0;
+      const bar = document.createElementNS(ns, 'rect');
+      bar.setAttribute('x', '110'); bar.setAttribute('y', String(16 + i * 14));
+      bar.setAttribute('width', String(Math.max(0.5, (Math.abs(v) / max) * 180))); bar.setAttribute('height', '10');
+      const name = document.createElementNS(ns, 'text');
+      name.setAttribute('x', '0'); name.setAttribute('y', String(25 + i * 14));
+      name.textContent = (label ? String(r[label]) : String(i + 1)).slice(0, 18);
+      const val = document.createElementNS(ns, 'text');
+      val.setAttribute('x', String(114 + (Math.abs(v) / max) * 180)); val.setAttribute('y', String(25 + i * 14));
+      val.textContent = cellText(col, v);
+      svg.append(bar, name, val);
+    });
+    return svg;
+  }
+
+  // Geometries in the result (ponds, segments, clashes, walking catchments...) draped on the globe, when the
+  // request's coordinates are CRS84 (the default).
+  function drawGeometries(result) {
+    const feats = [];
+    (function walk(v) {
+      if (Array.isArray(v)) { v.forEach(walk); return; }
+      if (!v || typeof v !== 'object') return;
+      const g = v.geometry;
+      if (g && typeof g === 'object' && typeof g.type === 'string' && Array.isArray(g.coordinates)) {
+        feats.push({ type: 'Feature', geometry: g, properties: { id: v.id ?? null } });
+      }
+      Object.entries(v).forEach(([k, x]) => { if (k !== 'geometry') walk(x); });
+    })(result);
+    state.drawn = feats.length;
+    if (!window.cim) return;
+    const { viewer } = window.cim;
+    if (state.dataSource) { viewer.dataSources.remove(state.dataSource, true); state.dataSource = null; }
+    let crs = '';
+    try { crs = String(readInputs().crs || ''); } catch (err) { /* no crs input */ }
+    if (!feats.length || (crs && !/CRS84|4326|4490/.test(crs))) return;
+    Cesium.GeoJsonDataSource.load({ type: 'FeatureCollection', features: feats }, {
+      clampToGround: true, fill: Cesium.Color.fromCssColorString('#1e88e5').withAlpha(0.55),
+      stroke: Cesium.Color.fromCssColorString('#0d47a1'), markerColor: Cesium.Color.fromCssColorString('#e53935'),
+    }).then((ds) => { state.dataSource = ds; viewer.dataSources.add(ds); });
   }
   function collectIds(value, out = new Set()) {
     if (typeof value === 'string' && value.length < 100) out.add(value);

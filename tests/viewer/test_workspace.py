@@ -77,6 +77,9 @@ def test_a_shared_link_runs_underground_use(open_page, sample_server):
     assert [float(v) for v in got] == pytest.approx([b["occupied_volume"] for b in want["bands"]], abs=5e-4)
     assert any(b["occupied_volume"] > 0 for b in want["bands"])  # the region holds something
     assert page.locator("#ws-status").text_content() == "Done"
+    bars = page.locator('svg.chart[data-chart="bands"] rect').count()  # the bands as a chart
+    assert bars == len(want["bands"])
+    assert page.locator('svg.chart[data-chart="bands"]').get_attribute("data-series") == "ratio"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "workspace-underground.png"))
 
@@ -121,3 +124,17 @@ def test_language_switch_and_shareable_link(open_page):
     link = page.evaluate("window.workspace.link()")
     assert "tool=excavation" in link and "depth=6" in link and "lang=zh" in link
     page.screenshot(path=str(SHOTS / "workspace-zh.png"))
+
+
+def test_ponding_draws_its_ponds_on_the_globe(open_page, sample_server):
+    storm = {"rainfall_mm": 80}
+    want = httpx.post(f"{sample_server.url}/analysis/ponding", json={"storm": storm}, timeout=300).json()
+    assert want["ponds"], "the sample city ponds under 80 mm"
+    page = open_page({"tool": "ponding", "storm": json.dumps(storm), "run": "1", "lang": "en"})
+    page.wait_for_selector('table[data-table="ponds"]')
+    assert page.locator('table[data-table="ponds"] tbody tr').count() == len(want["ponds"])
+    assert page.evaluate("window.workspace.state.drawn") == len(want["ponds"])
+    page.wait_for_function("window.cim && window.workspace.state.dataSource", timeout=120_000)
+    entities = page.evaluate("window.workspace.state.dataSource.entities.values.length")
+    assert entities >= len(want["ponds"])  # one entity per pond polygon (more for multipolygons)
+    page.screenshot(path=str(SHOTS / "workspace-ponding.png"))
