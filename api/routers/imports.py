@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 
+from cim.analysis.processes import orphaned
 from cim.errors import CIMError
 from cim.io import READERS, import_files
 from cim.store import Store
@@ -91,20 +92,6 @@ def _run(
     finally:
         store.put_job(job["id"], job)
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _orphaned(job: dict[str, Any]) -> bool:
-    """True when the process running the job is gone (same host only; other hosts cannot be checked)."""
-    w = job.get("worker") or {}
-    if w.get("host") != socket.gethostname() or not w.get("pid"):
-        return False
-    try:
-        os.kill(int(w["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 @router.post(
@@ -238,7 +225,7 @@ def get_import(request: Request, job_id: str, store: StoreDep) -> ORJSONResponse
     job = store.get_job(job_id)
     if job is None:
         raise HTTPException(404, f"No import {job_id!r}.")
-    if job["status"] in ("queued", "running") and _orphaned(job):
+    if job["status"] in ("queued", "running") and orphaned(job):
         job.update(
             status="failed",
             updated=_now(),

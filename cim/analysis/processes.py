@@ -253,7 +253,7 @@ class JobRunner:
         job = self.store.get_job(job_id)
         if job is None or job.get("type") != JOB_TYPE:
             return None
-        if job["status"] in ("accepted", "running") and _orphaned(job):
+        if job["status"] in ("accepted", "running") and orphaned(job):
             self._put(
                 job,
                 status="failed",
@@ -278,8 +278,9 @@ class JobRunner:
         return self.store.list_jobs(type=JOB_TYPE, limit=limit, offset=offset)
 
 
-def _orphaned(job: Mapping[str, Any]) -> bool:
-    """True when the process that runs the job is gone (checked on the same host only)."""
+def orphaned(job: Mapping[str, Any]) -> bool:
+    """True when the process that runs a job (import or process job) is gone: its ``worker`` names this host
+    and a pid that no longer exists (other hosts cannot be checked)."""
     w = job.get("worker") or {}
     if w.get("host") != socket.gethostname() or not w.get("pid"):
         return False
