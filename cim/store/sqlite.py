@@ -77,7 +77,7 @@ class SQLiteStore:
         self._mmap = max(0, int(mmap_mb)) * 1024 * 1024
         self._cache_kib = max(1, int(cache_mb)) * 1024
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[int, sqlite3.Connection]] = []  # (owner thread ident, connection)
         self._lock = threading.Lock()
         self._counts: tuple[int, dict[str, int]] | None = None
         self._bounds: dict[str, tuple[int, Bounds3 | None]] = {}
@@ -98,17 +98,26 @@ class SQLiteStore:
             conn.create_function("cim_rel", 2, sqlite_predicate, deterministic=True)
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                self._all.append((threading.get_ident(), conn))
         return conn
 
     def close(self) -> None:
+        """Close this thread's connection and those of threads that have ended.
+
+        A connection of another live thread may be in the middle of a query (an analysis past the service's
+        time limit goes on in its worker thread): closing it under that query crashes SQLite, so it is only
+        let go, and SQLite closes it when its last user drops it.
+        """
+        live = {t.ident for t in threading.enumerate()}
+        me = threading.get_ident()
         with self._lock:
-            for c in self._all:
+            conns, self._all = self._all, []
+        for owner, c in conns:
+            if owner == me or owner not in live:
                 try:
                     c.close()
-                except sqlite3.ProgrammingError:  # pragma: no cover - closed from another thread
+                except sqlite3.ProgrammingError:  # pragma: no cover - already closed
                     pass
-            self._all.clear()
         self._local = threading.local()
 
     def __enter__(self) -> SQLiteStore:
