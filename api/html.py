@@ -245,8 +245,8 @@ class HTMLPages:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] != "GET" or not _may_want_html(scope):
+            await self.app(scope, receive, send)  # the JSON clients' hot path: two byte searches, nothing parsed
             return
         template = page_for(scope["path"])
         if template is None:
@@ -291,6 +291,13 @@ class HTMLPages:
             [(b"content-type", b"text/html; charset=utf-8"), (b"vary", b"Accept, Accept-Language")],
             html,
         )
+
+
+def _may_want_html(scope: dict) -> bool:
+    """A cheap test on the raw request: ``html`` in the query string or ``text/html`` in an Accept header."""
+    if b"html" in scope.get("query_string", b"").lower():
+        return True
+    return any(k.lower() == b"accept" and b"text/html" in v for k, v in scope["headers"])
 
 
 async def _send(send: Any, status: int, headers: list, body: bytes) -> None:

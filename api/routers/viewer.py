@@ -68,22 +68,10 @@ def viewer_page(request: Request) -> Response:
     return HTMLResponse(html, headers={"Cache-Control": "public, no-cache"})
 
 
-@router.get("/viewer/app.js", include_in_schema=False)
-def viewer_js() -> Response:
-    return FileResponse(
-        VIEWER_DIR / "app.js", media_type=_ASSETS["app.js"], headers={"Cache-Control": "public, no-cache"}
-    )
-
-
-@router.get("/viewer/workspace.js", include_in_schema=False)
-def viewer_workspace_js() -> Response:
-    return FileResponse(
-        VIEWER_DIR / "workspace.js", media_type=_ASSETS["workspace.js"], headers={"Cache-Control": "public, no-cache"}
-    )
-
-
-@router.get("/viewer/app.css", include_in_schema=False)
-def viewer_css() -> Response:
-    return FileResponse(
-        VIEWER_DIR / "app.css", media_type=_ASSETS["app.css"], headers={"Cache-Control": "public, no-cache"}
-    )
+@router.get("/viewer/{asset}", include_in_schema=False)
+def viewer_asset(asset: str) -> Response:
+    """The viewer's own scripts and styles (``_ASSETS``); nothing else under /viewer is a file."""
+    media = _ASSETS.get(asset)
+    if media is None:
+        return problem(404, "Not Found", f"No viewer file {asset!r}.")
+    return FileResponse(VIEWER_DIR / asset, media_type=media, headers={"Cache-Control": "public, no-cache"})
