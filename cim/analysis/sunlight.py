@@ -319,6 +319,43 @@ def _terrain_max_near(terrain, xy: np.ndarray, z_low: float, top: float, tan_alt
     return local
 
 
+RAY_MARGIN = 0.01  # metres: rays are cast for points up to this far above the LOD2/terrain bound (float32 rays)
+
+
+def _sunlit_numpy(S, facing, pc, z, origin, wall, zcol, hz, tan, prop_prisms, reach, ray, local, direction, min_steps,
+                  lod2_bbox, lod2_top, terrain, terrain_top):  # fmt: skip
+    """The numpy form of the compiled path (without numba): (points x steps) masks, rays below the highest LOD2
+    building or terrain node that may reach.  Returns (m_wo, m_w, longest, blocked per proposal)."""
+    from ..solar import shadow
+
+    active = facing.any(axis=0)
+    up = tan > 0
+    zlow = float(z.min())
+    sun_wo = facing[pc] & (z[:, None] >= S[pc])
+    if ray is not None:
+        # per step, the top of the highest LOD2 building that may shade these columns: points above it are lit
+        lt, lo2 = shadow.candidate_pairs(origin, zlow, hz, np.where(active, tan, -1.0), lod2_bbox, lod2_top, reach)
+        lod2_z = np.full(len(hz), -np.inf)
+        np.maximum.at(lod2_z, lt, lod2_top[lo2])
+        t_top = _terrain_max_near(terrain, origin, zlow, terrain_top, tan[active & up], reach)
+        cand = sun_wo & ((z[:, None] < lod2_z[None, :]) | (z < t_top)[:, None])
+        r, t = np.nonzero(cand)
+        if len(r):
+            o = np.column_stack([origin[pc[r]] - local, z[r]])
+            hit = shadow.rays_blocked(ray, o, direction[t])
+            sun_wo[r[hit], t[hit]] = False
+    sun_w = sun_wo.copy()
+    blocked = []
+    for pp in prop_prisms:
+        Sk = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, pp, max_reach=reach)
+        shaded = sun_wo & (z[:, None] < Sk[pc])
+        blocked.append(shaded.any(axis=1))
+        sun_w &= ~shaded
+    m_wo, _ = runs(sun_wo, min_steps)
+    m_w, longest = runs(sun_w, min_steps)
+    return m_wo, m_w, longest, blocked
+
+
 NEAR_M = 200.0  # metres: every building this close to the targets is loaded as an obstacle
 
 
@@ -451,9 +488,11 @@ def run(city, req: SunlightRequest) -> SunlightResult:  # noqa: C901 - one pass:
     )
     local = np.round(centre)  # ray casting in local coordinates (Embree works in float32)
     ray_parts, lod2_bbox, lod2_top = [], np.zeros((0, 4)), np.zeros(0)
+    lod2_edges, tgrid = shadow.Prisms.empty(), None
     if lod2:
         m = building_meshes(lod2)
         ray_parts.append((m.vertices - [local[0], local[1], 0.0], m.faces))
+        lod2_edges = shadow.Prisms.from_mesh(m.vertices, m.faces, m.feature, m.ids)
         lod2_bbox = np.array([[*np.min(b.exterior(), 0), *np.max(b.exterior(), 0)] for b in lod2])
         lod2_top = np.array([max(p[2] for s in b.surfaces or [] for r in s.rings for p in r) for b in lod2])
     terrain_top = -np.inf
@@ -466,6 +505,7 @@ def run(city, req: SunlightRequest) -> SunlightResult:  # noqa: C901 - one pass:
         if tm is not None and len(tm.faces):
             ray_parts.append((tm.vertices - [local[0], local[1], 0.0], tm.faces))
             terrain_top = float(tm.vertices[:, 2].max())
+            tgrid = shadow.TerrainGrid.from_vertices(tm.vertices[np.unique(tm.faces)])
     ray = None
     if ray_parts:
         import trimesh
@@ -487,6 +527,7 @@ def run(city, req: SunlightRequest) -> SunlightResult:  # noqa: C901 - one pass:
         raise InvalidParameter("points", f"{pairs} point x step pairs; at most {MAX_PAIRS}: coarsen points or step.")
     direction = track.direction
     min_steps = int(np.ceil(min_cont / step - 1e-9))
+    kern = shadow.kernels()
     out_crs = output_crs(city, req.crs)
 
     buildings: list[SunBuilding] = []
@@ -506,34 +547,33 @@ def run(city, req: SunlightRequest) -> SunlightResult:  # noqa: C901 - one pass:
         z = pts.z[pi]
         origin = cols.origin[ci]
         facing = cols.facing[ci]
-        active = facing.any(axis=0)
-        zlow = float(z.min())
         zcol = np.full(len(ci), np.inf)
         np.minimum.at(zcol, pc, z)
         wall = cols.wall[ci]
         S = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, prisms, max_reach=reach)
-        sun_wo = facing[pc] & (z[:, None] >= S[pc])
-        if ray is not None:
-            # per step, the top of the highest LOD2 building that may shade these columns: points above it are lit
-            lt, lo2 = shadow.candidate_pairs(origin, zlow, hz, np.where(active, tan, -1.0), lod2_bbox, lod2_top, reach)
-            lod2_z = np.full(len(hz), -np.inf)
-            np.maximum.at(lod2_z, lt, lod2_top[lo2])
-            t_top = _terrain_max_near(terrain, origin, zlow, terrain_top, tan[active & up], reach)
-            cand = sun_wo & ((z[:, None] < lod2_z[None, :]) | (z < t_top)[:, None])
-            r, t = np.nonzero(cand)
-            if len(r):
-                o = np.column_stack([origin[pc[r]] - local, z[r]])
-                hit = shadow.rays_blocked(ray, o, direction[t])
-                sun_wo[r[hit], t[hit]] = False
-        sun_w = sun_wo.copy()
-        blocked = []
-        for pp in prop_prisms:
-            Sk = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, pp, max_reach=reach)
-            shaded = sun_wo & (z[:, None] < Sk[pc])
-            blocked.append(shaded.any(axis=1))
-            sun_w &= ~shaded
-        m_wo, _ = runs(sun_wo, min_steps)
-        m_w, longest = runs(sun_w, min_steps)
+        if kern is not None:
+            # compiled: LOD2 and terrain bounded from above by shadow tops, rays only below them; no (N, T) masks
+            SP = np.zeros((len(prop_prisms), len(ci), len(hz)))
+            for k, pp in enumerate(prop_prisms):
+                SP[k] = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, pp, max_reach=reach)
+            ray_hit = np.zeros((0, 0), np.uint8)
+            if ray is not None:
+                U = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, lod2_edges, max_reach=reach)
+                if tgrid is not None:
+                    shadow.terrain_tops(U, origin, zcol, facing, hz, tan, tgrid)
+                r, t = kern.candidates(S, U, facing, pc, z, RAY_MARGIN)
+                if len(r):
+                    o = np.column_stack([origin[pc[r]] - local, z[r]])
+                    hit = shadow.rays_blocked(ray, o, direction[t])
+                    ray_hit = np.zeros((len(pi), len(hz)), np.uint8)
+                    ray_hit[r[hit], t[hit]] = 1
+            m_wo, m_w, longest, blk = kern.finish(S, SP, facing, pc, z, ray_hit, min_steps)
+            blocked = list(blk)
+        else:
+            m_wo, m_w, longest, blocked = _sunlit_numpy(
+                S, facing, pc, z, origin, wall, zcol, hz, tan, prop_prisms, reach, ray, local, direction, min_steps,
+                lod2_bbox, lod2_top, terrain, terrain_top,
+            )  # fmt: skip
         xy = out_crs.xy(cols.xy[ci][pc])
         ids = [p.id for p in req.proposals]
         xs, ys = xy[:, 0].tolist(), xy[:, 1].tolist()

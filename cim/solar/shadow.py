@@ -53,6 +53,9 @@ class Prisms:
     bbox: np.ndarray
     height: np.ndarray
     ids: list[str]
+    za: np.ndarray | None = None  # (E,) edge end heights (sloped edges of LOD2 triangles; None: ``top``)
+    zb: np.ndarray | None = None
+    closed: bool = True  # prisms: a ray enters through an edge facing it; False: every edge counts (triangles)
 
     @classmethod
     def build(
@@ -88,6 +91,31 @@ class Prisms:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @classmethod
+    def from_mesh(cls, vertices: np.ndarray, faces: np.ndarray, feature: np.ndarray, ids: Sequence[str]) -> Prisms:
+        """The plan edges of a triangle mesh's faces with their end heights, per feature (``closed=False``).
+
+        Shadow tops over these edges bound any triangle's shade from above: along the plan ray a triangle's
+        height minus the ray's rise is linear, so where the ray meets the triangle one of its edge crossings is
+        at least as high (vertical triangles included).  An upper bound, not an exact answer, for LOD2 surfaces.
+        """
+        if len(faces) == 0:
+            return cls.empty()
+        e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+        e = np.unique(np.sort(e, axis=1), axis=0)
+        own = feature[e[:, 0]].astype(np.int64)
+        order = np.argsort(own, kind="stable")
+        e, own = e[order], own[order]
+        va, vb = vertices[e[:, 0]], vertices[e[:, 1]]
+        n = len(ids)
+        lo = np.full((n, 2), np.inf)
+        hi = np.full((n, 3), -np.inf)
+        np.minimum.at(lo, feature, vertices[:, :2])
+        np.maximum.at(hi, feature, vertices)
+        bbox = np.column_stack([lo, hi[:, :2]])
+        top = np.maximum(va[:, 2], vb[:, 2])
+        return cls(va[:, :2], vb[:, :2], top, own, bbox, hi[:, 2], list(ids), va[:, 2], vb[:, 2], closed=False)
 
     def edge_ranges(self) -> tuple[np.ndarray, np.ndarray]:
         """(start, count) of each prism's edges (computed once)."""
@@ -216,6 +244,89 @@ def shadow_tops(
     return S
 
 
+@dataclass
+class TerrainGrid:
+    """The highest terrain-mesh vertex near each cell of a regular grid, for :func:`terrain_tops`.
+
+    M : (ny, nx) highest vertex within two cells (-inf: none); cell (j, i) spans x0 + i g .. x0 + (i + 1) g;
+    top : the highest vertex.  Two dilations make it conservative: the first covers every triangle touching the
+    cell (vertices are binned by floor), the second every point within one cell of a sample of the plan ray.
+    """
+
+    M: np.ndarray
+    x0: float
+    y0: float
+    g: float
+    top: float
+
+    @classmethod
+    def from_vertices(cls, vertices: np.ndarray) -> TerrainGrid | None:
+        """From the vertices of a grid TIN (:func:`cim.mesh.terrain_mesh`: every step-th DEM node)."""
+        ok = np.isfinite(vertices[:, 2])
+        v = vertices[ok]
+        if len(v) < 3:
+            return None
+        dx = np.diff(np.unique(v[:, 0]))
+        dy = np.diff(np.unique(v[:, 1]))
+        if len(dx) == 0 or len(dy) == 0:
+            return None
+        g = float(max(dx.max(), dy.max()))  # the regular spacing (a last row or column may be closer)
+        pad = 2
+        x0, y0 = float(v[:, 0].min()) - pad * g, float(v[:, 1].min()) - pad * g
+        i = np.floor((v[:, 0] - x0) / g).astype(np.int64)
+        j = np.floor((v[:, 1] - y0) / g).astype(np.int64)
+        M = np.full((j.max() + 1 + pad, i.max() + 1 + pad), -np.inf)
+        np.maximum.at(M, (j, i), v[:, 2])
+        for _ in range(2):  # 3 x 3 maximum filter, twice
+            P = np.pad(M, 1, constant_values=-np.inf)
+            M = np.max([P[a : a + M.shape[0], b : b + M.shape[1]] for a in range(3) for b in range(3)], axis=0)
+        return cls(M, x0, y0, g, float(v[:, 2].max()))
+
+
+def terrain_tops(
+    U: np.ndarray, origin: np.ndarray, z_low: np.ndarray, active: np.ndarray, horizontal, tan_alt, grid: TerrainGrid
+) -> None:
+    """Raise U (C, T) in place to an upper bound of the terrain's shadow top of each column (origin (C, 2),
+    lowest point z_low (C,)) at the active (C, T) steps: a pair with z >= U misses the terrain mesh."""
+    k = kernels()
+    if k is not None:
+        k.terrain_tops(U, origin[:, 0].copy(), origin[:, 1].copy(), z_low, active, horizontal, tan_alt, grid.M,
+                       grid.x0, grid.y0, grid.g, grid.top)  # fmt: skip
+        return
+    ny, nx = grid.M.shape
+    tan_c = np.maximum(tan_alt, 1e-12)
+    dmax = np.where(active & (tan_alt > 0)[None, :], (grid.top - z_low)[:, None] / tan_c[None, :], -np.inf)
+    dmax[dmax < 0] = -np.inf  # the column's lowest point is above every vertex
+    steps = int(np.ceil(max(float(dmax.max()) if dmax.size else 0.0, 0.0) / grid.g)) + 2
+    for s in range(steps):
+        d = s * grid.g
+        on = dmax + grid.g >= d
+        if not on.any():
+            break
+        x = origin[:, 0, None] + d * horizontal[None, :, 0]
+        y = origin[:, 1, None] + d * horizontal[None, :, 1]
+        i = np.floor((x - grid.x0) / grid.g).astype(np.int64)
+        j = np.floor((y - grid.y0) / grid.g).astype(np.int64)
+        inside = on & (i >= 0) & (i < nx) & (j >= 0) & (j < ny)
+        v = np.where(inside, grid.M[np.clip(j, 0, ny - 1), np.clip(i, 0, nx - 1)] - d * tan_alt[None, :], -np.inf)
+        np.maximum(U, v, out=U)
+
+
+def kernels() -> Any:
+    """The compiled loops (:mod:`cim.solar._kernels`), or None without numba (the numpy forms then)."""
+    global _KERNELS
+    if _KERNELS is None:
+        try:
+            from . import _kernels as k
+        except ImportError:  # pragma: no cover - numba is in the sunlight extra
+            k = False
+        _KERNELS = k
+    return _KERNELS or None
+
+
+_KERNELS: Any = None
+
+
 def intersector(mesh: Any) -> Any:
     """A trimesh ray intersector for ``mesh`` (a trimesh.Trimesh): Embree when available, else trimesh's own."""
     try:
@@ -236,8 +347,17 @@ def engine_name(ray: Any) -> str:
 def rays_blocked(ray: Any, origins: np.ndarray, directions: np.ndarray, chunk: int = 1_000_000) -> np.ndarray:
     """(R,) bool: the ray from origins[i] (R, 3) along directions[i] (R, 3) hits the intersector's mesh."""
     out = np.zeros(len(origins), bool)
+    wrap = getattr(ray, "_scene", None)
+    direct = engine_name(ray) == "embree" and hasattr(wrap, "scene") and hasattr(wrap, "scale")
     for k in range(0, len(origins), chunk):
-        out[k : k + chunk] = ray.intersects_any(origins[k : k + chunk], directions[k : k + chunk])
+        o, d = origins[k : k + chunk], directions[k : k + chunk]
+        if direct:
+            # Embree's occlusion query on trimesh's scaled scene, straight: trimesh's intersects_any spends most
+            # of its time converting and re-normalising (directions here are unit vectors already)
+            so = ((o - wrap.origin) * wrap.scale).astype(np.float32)
+            out[k : k + chunk] = wrap.scene.run(so, d.astype(np.float32), query="OCCLUDED") != -1
+        else:
+            out[k : k + chunk] = ray.intersects_any(o, d)
     return out
 
 
@@ -273,6 +393,14 @@ def wall_shadow_tops(
     if len(pt) == 0:
         return S
     start, count = prisms.edge_ranges()
+    k = kernels()
+    if k is not None:
+        za = prisms.top if prisms.za is None else prisms.za
+        zb = prisms.top if prisms.zb is None else prisms.zb
+        k.edge_tops(S, float(p0[0]), float(p0[1]), float(delta[0]), float(delta[1]), n, horizontal, tan_alt,
+                    pt, start[po], count[po], prisms.a[:, 0], prisms.a[:, 1], prisms.b[:, 0], prisms.b[:, 1], za, zb,
+                    prisms.closed)  # fmt: skip
+        return S
     m = count[po]
     t = np.repeat(pt, m)
     e = np.repeat(start[po] - np.cumsum(m) + m, m) + np.arange(m.sum())
@@ -280,7 +408,8 @@ def wall_shadow_tops(
     # prism's largest R - d tan h, so edges facing away never decide the maximum
     ab = prisms.b[e] - prisms.a[e]
     front = ab[:, 1] * horizontal[t, 0] - ab[:, 0] * horizontal[t, 1] < 0  # normal (aby, -abx) . u < 0
-    t, e = t[front], e[front]
+    if prisms.closed:
+        t, e = t[front], e[front]
     u = horizontal[t]
     vx, vy = -u[:, 1], u[:, 0]
     a = prisms.a[e] - p0

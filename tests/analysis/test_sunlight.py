@@ -331,3 +331,133 @@ def test_wall_line_kernel_equals_the_dense_kernel():
     m = cols.facing & np.isfinite(dense)
     assert m.sum() > 1000 and (np.isfinite(fast) == np.isfinite(dense))[cols.facing].all()
     assert np.abs(fast[m] - dense[m]).max() < 1e-3  # the dense kernel runs in float32
+
+
+# -- the fast path against plain ray casting ---------------------------------------------------------------------
+def _random_scene(rng):
+    """LOD1 boxes, two LOD2 boxes and a hilly DEM around the target (ground 0 under the buildings)."""
+    from cim.terrain import Terrain
+
+    blds = [
+        Building(id="T", footprint=box(X0, Y0, X0 + 20, Y0 + 10), ground_elevation=0.0, height=18.0, floors_above=6)
+    ]
+    for k in range(40):
+        x, y = rng.uniform(-120, 120, 2)
+        w, h = rng.uniform(4, 30, 2)
+        if x < 30 and x + w > -10 and y < 20 and y + h > -10:
+            continue  # keep clear of the target
+        top = float(rng.uniform(3, 60))
+        kw = {"surfaces": lod2_box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h, 0.0, top)} if k < 2 else {}
+        blds.append(Building(id=f"O{k}", footprint=box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + h), ground_elevation=0.0,
+                             height=top, use=BuildingUse.commercial, **kw))  # fmt: skip
+    xs = X0 - 400 + 5.0 * np.arange(161)
+    ys = Y0 - 400 + 5.0 * np.arange(161)
+    gx, gy = np.meshgrid(xs - X0, ys - Y0)
+    r = np.hypot(gx, gy)
+    z = np.where(r < 150, -1.0, 0.12 * (r - 150) * (1 + 0.5 * np.sin(gx / 37.0) * np.cos(gy / 23.0))) - 1.0
+    return blds, Terrain(X0 - 400, Y0 - 400, 5.0, z.astype(np.float32))
+
+
+def _brute_force(path, res, proposal, step):
+    """Sunlit minutes (without, with the proposal) of every point of ``res`` by casting every (point, step) ray
+    against one mesh of all buildings and the terrain (and of the proposal), then the same run rule."""
+    import trimesh
+
+    from cim.analysis.sunlight import runs
+    from cim.mesh import building_meshes, extrusions
+    from cim.solar.shadow import intersector, rays_blocked
+
+    with LocalCity(path) as city:
+        blds = list(city.store.iter_features("buildings"))
+        tm = city.terrain_mesh(max_cells=10**7)
+    m = building_meshes(blds)
+    local = np.array([X0, Y0, 0.0])
+    scene = trimesh.Trimesh(np.concatenate([m.vertices, tm.vertices]) - local,
+                            np.concatenate([m.faces, tm.faces + len(m.vertices)]), process=False)  # fmt: skip
+    ring = np.array(proposal["footprint"]["coordinates"][0][:-1])[:, ::-1]  # northing, easting -> x, y
+    pm = extrusions([[ring]], np.array([0.0]), np.array([proposal["height"]]), np.array([[0, 0, 0, 255]]), ["p"])
+    prop = trimesh.Trimesh(pm.vertices - local, pm.faces, process=False)
+    lon, lat = lonlat()
+    tr = sun_track(lon, lat, dt.date.fromisoformat(res.day), (480.0, 960.0), step, epsg=4550, elevation=0.0)
+    pts = [p for b in res.buildings for p in b.points]
+    xy = np.array([[p.y, p.x] for p in pts])  # EPSG:4550: northing, easting
+    normal = np.where(np.abs(xy[:, 1:2] - Y0) < 1e-6, [[0.0, -1.0]], 0.0)  # south wall, else east or west
+    normal[np.abs(xy[:, 0] - X0) < 1e-6] = [-1.0, 0.0]
+    normal[np.abs(xy[:, 0] - X0 - 20) < 1e-6] = [1.0, 0.0]
+    normal[np.abs(xy[:, 1] - Y0 - 10) < 1e-6] = [0.0, 1.0]
+    facing = (normal @ tr.horizontal.T > 1e-12) & (tr.altitude > 0)[None, :]
+    r, t = np.nonzero(facing)
+    o = np.column_stack([xy[r] + OFFSET * normal[r], [pts[i].z for i in r]]) - local
+    sun_wo = np.zeros(facing.shape, bool)
+    sun_wo[r, t] = ~rays_blocked(intersector(scene), o, tr.direction[t])
+    sun_w = sun_wo.copy()
+    sun_w[r, t] &= ~rays_blocked(intersector(prop), o, tr.direction[t])
+    min_steps = int(np.ceil(res.min_continuous_min / step - 1e-9))
+    return runs(sun_wo, min_steps)[0] * step, runs(sun_w, min_steps)[0] * step
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_fast_path_equals_plain_ray_casting_on_a_random_scene(tmp_path, compiled, monkeypatch):
+    """Prism shadow tops, the LOD2 and terrain bounds with rays only below them, and the compiled loops (or their
+    numpy forms) give, point by point, the minutes of casting every (point, step) ray with Embree/trimesh."""
+    from cim.solar import shadow
+
+    if not compiled:
+        monkeypatch.setattr(shadow, "_KERNELS", False)
+    elif shadow.kernels() is None:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(21)
+    blds, dem = _random_scene(rng)
+    path = tmp_path / "rnd.sqlite"
+    s = open_store(path, create=True)
+    s.init(City(name="沈阳日照测试 (Shenyang sun test)", crs_epsg=4550, urban_population=9_000_000))
+    s.write(blds, terrain=dem)
+    s.close()
+    ring = [[Y0 - 40, X0 + 5], [Y0 - 40, X0 + 25], [Y0 - 30, X0 + 25], [Y0 - 30, X0 + 5], [Y0 - 40, X0 + 5]]
+    prop = {"id": "P", "footprint": {"type": "Polygon", "coordinates": [ring]}, "height": 30.0, "ground_elevation": 0.0}
+    step = 2.0
+    res = run(path, targets={"buildings": ["T"]}, proposals=[prop], step_min=step, points={"floors": "all"})
+    assert res.engine.startswith("prisms+")  # LOD2 and terrain rays were cast
+    wo, w = _brute_force(path, res, prop, step)
+    pts = [p for b in res.buildings for p in b.points]
+    ours_wo = np.array([p.minutes_without_proposals for p in pts])
+    ours_w = np.array([p.minutes for p in pts])
+    assert len(pts) == 40 * 6 and (wo > 0).any() and (wo < 480).any() and (w < wo).any()  # a scene that shades
+    np.testing.assert_array_equal(ours_wo, wo)
+    np.testing.assert_array_equal(ours_w, w)
+
+
+def test_terrain_bound_is_above_every_terrain_hit():
+    """The terrain's shadow-top bound (compiled and numpy) is above the height of every ray Embree finds hitting a
+    random DEM mesh, and not far above the highest ray that hits (it stays useful as a cull)."""
+    import trimesh
+
+    from cim.mesh import terrain_mesh
+    from cim.solar import shadow
+    from cim.terrain import Terrain
+
+    rng = np.random.default_rng(3)
+    z = (rng.uniform(0, 12, (60, 60)) + np.linspace(0, 20, 60)[None, :]).astype(np.float32)
+    dem = Terrain(0.0, 0.0, 5.0, z)
+    m = terrain_mesh(dem, step=2)
+    grid = shadow.TerrainGrid.from_vertices(m.vertices)
+    C, T = 400, 24
+    origin = rng.uniform(40, 260, (C, 2))
+    az = rng.uniform(0, 2 * np.pi, T)
+    hz = np.column_stack([np.cos(az), np.sin(az)])
+    tan = np.tan(np.radians(rng.uniform(3, 40, T)))
+    zc = rng.uniform(5, 35, C)
+    bounds = []
+    for kern in (None, False):
+        shadow._KERNELS = kern
+        U = np.full((C, T), -np.inf)
+        shadow.terrain_tops(U, origin, zc, np.ones((C, T), bool), hz, tan, grid)
+        bounds.append(U)
+    shadow._KERNELS = None
+    np.testing.assert_allclose(bounds[0], bounds[1])
+    ray = shadow.intersector(trimesh.Trimesh(m.vertices, m.faces, process=False))
+    c, t = np.nonzero(np.ones((C, T), bool))
+    d = np.column_stack([hz[t], tan[t]]) / np.sqrt(1 + tan[t] ** 2)[:, None]
+    hit = shadow.rays_blocked(ray, np.column_stack([origin[c], zc[c]]), d)
+    assert 0.1 < hit.mean() < 0.9
+    assert (zc[c][hit] < bounds[0][c, t][hit]).all()
