@@ -368,6 +368,78 @@ def plot(  # noqa: C901 - predates the complexity gate (issue 14); split it when
     return p
 
 
+# -- sunlight (日照) results -------------------------------------------------------------------------------------
+def _sunlight_xyz(result: Any, city_epsg: int, crs: str | None) -> np.ndarray:
+    """(n, 3) city-CRS metres of a sunlight result's points (in the request's ``crs``, official axis order)."""
+    from .crs import check_supported, to_city_xy
+
+    pts = [p for b in result.buildings for p in b.points]
+    if not pts:
+        raise ValueError("the sunlight result has no points (run it with points.report = 'all')")
+    xy = to_city_xy(np.array([[p.x, p.y] for p in pts]), check_supported(crs, city_epsg), city_epsg)
+    return np.column_stack([xy, [p.z for p in pts]])
+
+
+def sunlight_points(
+    result: Any, city_epsg: int, *, crs: str | None = None, origin: Sequence[float] | None = None
+) -> pyvista.PolyData:
+    """The sill points of a sunlight result (:class:`cim.analysis.sunlight.SunlightResult`) as pyvista PolyData.
+
+    One point per façade point of the result, in its order (building by building), in the city CRS's metres
+    (epsg ``city_epsg``) shifted by ``origin`` ((3,), default the points' rounded centre), float32.  Point arrays:
+    ``minutes`` and ``hours`` (sunlit time with the proposals), ``minutes_without_proposals``, ``floor``,
+    ``building`` (index into the field array ``building_ids``).  ``crs``: the CRS of the request that made the
+    result (its points are in it; default CRS84).
+    """
+    pv = _pyvista()
+    pts = [(k, p) for k, b in enumerate(result.buildings) for p in b.points]
+    xyz = _sunlight_xyz(result, city_epsg, crs)
+    if origin is None:
+        origin = [round(float(xyz[:, 0].mean())), round(float(xyz[:, 1].mean())), 0.0]
+    poly = pv.PolyData((xyz - np.asarray(origin, float)).astype(np.float32))
+    minutes = np.array([p.minutes for _, p in pts], float)
+    poly.point_data["minutes"] = minutes
+    poly.point_data["hours"] = minutes / 60.0
+    poly.point_data["minutes_without_proposals"] = np.array([p.minutes_without_proposals for _, p in pts], float)
+    poly.point_data["floor"] = np.array([p.floor for _, p in pts], np.int64)
+    poly.point_data["building"] = np.array([k for k, _ in pts], np.int64)
+    poly.field_data["building_ids"] = np.array([b.id for b in result.buildings])
+    return poly
+
+
+def plot_sunlight(
+    city: CityModel,
+    result: Any,
+    *,
+    crs: str | None = None,
+    off_screen: bool = False,
+    window_size: tuple[int, int] = (1280, 800),
+    point_size: float = 9.0,
+    margin_m: float = 60.0,
+) -> pyvista.Plotter:
+    """The buildings around a sunlight result with its sill points coloured by sunlit hours (0 to the window's
+    length, a scalar bar titled "sunlight hours"); ``crs`` as in :func:`sunlight_points`."""
+    xyz = _sunlight_xyz(result, city.crs_epsg, crs)
+    (x0, y0), (x1, y1) = xyz[:, :2].min(axis=0), xyz[:, :2].max(axis=0)
+    bbox = (x0 - margin_m, y0 - margin_m, x1 + margin_m, y1 + margin_m)
+    p = plot(city, bbox=bbox, bbox_crs=f"EPSG:{city.crs_epsg}", off_screen=off_screen, window_size=window_size,
+             legend=False, title=f"sunlight {result.day} {'-'.join(result.window)} (true solar time)")  # fmt: skip
+    poly = sunlight_points(result, city.crs_epsg, crs=crs, origin=p.cim_origin)
+    h0, h1 = (int(w[:2]) * 60 + int(w[3:]) for w in result.window)
+    p.add_mesh(
+        poly,
+        scalars="hours",
+        cmap="plasma",
+        clim=[0.0, (h1 - h0) / 60.0],
+        point_size=point_size,
+        render_points_as_spheres=True,
+        name="sunlight",
+        scalar_bar_args={"title": "sunlight hours", "color": "black"},  # type: ignore[arg-type]
+    )
+    _set(p, "cim_sunlight", poly)
+    return p
+
+
 def _frame(meshes: list[Mesh], bounds: tuple[float, ...], origin: np.ndarray) -> list[float]:
     """The box the camera fits (relative to ``origin``): the view's area, and the height range of what lies in it."""
     x0, y0, x1, y1 = bounds[:4]

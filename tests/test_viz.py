@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 
 pv = pytest.importorskip("pyvista")
 
@@ -105,3 +106,28 @@ def test_screening_and_compliance_views(local, tmp_path):
 def test_bad_layer(local):
     with pytest.raises(ValueError, match="unknown layers"):
         cim.viz.plot(local, layers=["roads"], off_screen=True)
+
+
+def test_sunlight_points_and_view(local, tmp_path):
+    """A sunlight result as PolyData (one point per sill point, scalars = its minutes, at its place) and the view
+    of it, rendered off screen with the points coloured by hours."""
+    from sample_city.sunlight import CRS, request
+
+    res = local.analyse("sunlight", request("SL-FAIL", points={"floors": "all"}))
+    pts = [p for b in res.buildings for p in b.points]
+    poly = cim.viz.sunlight_points(res, local.crs_epsg, crs=CRS)
+    assert poly.n_points == len(pts) > 100
+    np.testing.assert_array_equal(poly.point_data["minutes"], [p.minutes for p in pts])
+    np.testing.assert_allclose(poly.point_data["hours"], np.array([p.minutes for p in pts]) / 60.0)
+    np.testing.assert_array_equal(poly.point_data["floor"], [p.floor for p in pts])
+    # at the right place: EPSG:4550 is (northing, easting); the points lie on the target's walls, at their z
+    o = np.array([534000.0, 4628000.0, 0.0])
+    xyz = np.asarray(cim.viz.sunlight_points(res, local.crs_epsg, crs=CRS, origin=o).points, float) + o
+    wall = shapely.Polygon(local.store.get("buildings", res.buildings[0].id).footprint[0]).exterior
+    assert max(wall.distance(shapely.Point(*q)) for q in xyz[:, :2]) < 0.05
+    assert np.abs(xyz[:, 2] - [p.z for p in pts]).max() < 1e-3
+    p = cim.viz.plot_sunlight(local, res, crs=CRS, off_screen=True, window_size=(480, 320))
+    assert p.cim_sunlight.n_points == len(pts)
+    img = p.screenshot(str(tmp_path / "sun.png"), return_img=True)
+    p.close()
+    not_blank(img)
