@@ -436,6 +436,12 @@ def plot_sunlight(
         name="sunlight",
         scalar_bar_args={"title": "sunlight hours", "color": "black"},  # type: ignore[arg-type]
     )
+    # from the south-south-west and above: walls that face the sun's range face the camera
+    c = np.asarray(poly.points, float).mean(axis=0)
+    r = 1.6 * max(x1 - x0, y1 - y0) + 2 * margin_m
+    p.camera.focal_point = tuple(c)
+    p.camera.position = tuple(c + [-0.3 * r, -r, 0.7 * r])
+    p.camera.up = (0.0, 0.0, 1.0)
     _set(p, "cim_sunlight", poly)
     return p
 

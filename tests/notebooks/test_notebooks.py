@@ -28,6 +28,7 @@ NOTEBOOKS = {
     "underground": ["excavation.png", "underground.png"],
     "highrise": ["highrise.png"],
     "flood": ["ponding.png"],
+    "sunlight": ["sunlight.png"],
 }
 CELL_TIMEOUT = 300
 
