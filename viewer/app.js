@@ -276,6 +276,91 @@
     });
   });
 
+  // -- sun and shadows: Cesium's own shadow map, lit by Cesium's sun at a date and time of the city -------------
+  // The city's civil time: China keeps one, Beijing time (UTC+8, as cim.solar.sun takes it); the page may say
+  // otherwise with <body data-utc-offset="...">.
+  const UTC_OFFSET_H = Number(document.body.dataset.utcOffset || 8);
+  document.getElementById('sun-zone').textContent = `city time (UTC${UTC_OFFSET_H >= 0 ? '+' : ''}${UTC_OFFSET_H})`;
+  function cityTime(date, time) { // 'YYYY-MM-DD', 'HH:MM' in the city's civil time -> JulianDate
+    const [y, m, d] = date.split('-').map(Number);
+    const [hh, mm] = time.split(':').map(Number);
+    return Cesium.JulianDate.fromDate(new Date(Date.UTC(y, m - 1, d, hh, mm) - UTC_OFFSET_H * 3600e3));
+  }
+  const sunInputs = {
+    on: document.getElementById('shadows'), date: document.getElementById('sun-date'),
+    time: document.getElementById('sun-time'),
+  };
+  // shadows on or off at a date and time (city time); returns the clock's UTC instant (ISO 8601)
+  function setSun(date = sunInputs.date.value, time = sunInputs.time.value, on = true) {
+    sunInputs.date.value = date;
+    sunInputs.time.value = time;
+    sunInputs.on.checked = on;
+    viewer.clock.currentTime = cityTime(date, time);
+    viewer.shadows = on;
+    const sm = viewer.shadowMap;
+    sm.softShadows = false;
+    sm.darkness = 0.35;
+    sm.maximumDistance = 4000.0;
+    for (const ts of Object.values(tilesets)) ts.shadows = Cesium.ShadowMode.ENABLED;
+    scene.requestRender();
+    return Cesium.JulianDate.toIso8601(viewer.clock.currentTime, 0);
+  }
+  for (const input of Object.values(sunInputs)) {
+    input.addEventListener('change', () => setSun(undefined, undefined, sunInputs.on.checked));
+  }
+  // the sun as Cesium lights the scene (the last frame's direction), as azimuth and altitude (degrees) at a place
+  function sunAt(lon, lat) {
+    const dir = scene.context.uniformState.sunDirectionWC;
+    const enu = Cesium.Transforms.eastNorthUpToFixedFrame(Cesium.Cartesian3.fromDegrees(lon, lat, 0));
+    const local = Cesium.Matrix4.multiplyByPointAsVector(Cesium.Matrix4.inverse(enu, new Cesium.Matrix4()), dir,
+      new Cesium.Cartesian3());
+    Cesium.Cartesian3.normalize(local, local);
+    const deg = Cesium.Math.toDegrees;
+    return { azimuth: (deg(Math.atan2(local.x, local.y)) + 360) % 360, altitude: deg(Math.asin(local.z)) };
+  }
+
+  // -- façade heat-map of the last sunlight analysis: sill points coloured by sunlit minutes ------------------
+  const SUN_RAMP = ['#0d0887', '#7e03a8', '#cc4778', '#f89540', '#f0f921'].map((c) => Cesium.Color.fromCssColorString(c));
+  function sunColour(minutes, span) { // plasma, 0 .. span minutes
+    const x = Math.min(Math.max(minutes / (span || 1), 0), 1) * (SUN_RAMP.length - 1);
+    const i = Math.min(Math.floor(x), SUN_RAMP.length - 2);
+    return Cesium.Color.lerp(SUN_RAMP[i], SUN_RAMP[i + 1], x - i, new Cesium.Color());
+  }
+  const toMinutes = (hhmm) => { const [h, m] = hhmm.split(':').map(Number); return h * 60 + m; };
+  let sunPoints = null;
+  const sunLegend = document.getElementById('sun-legend');
+  // draw a sunlight result (POST /analysis/sunlight, points in CRS84) or clear it (null); returns the points drawn
+  function showSunlight(result) {
+    if (sunPoints) { scene.primitives.remove(sunPoints); sunPoints = null; }
+    state.sunlight = null;
+    sunLegend.hidden = true;
+    if (!result || !Array.isArray(result.buildings)) return 0;
+    const win = result.window || ['08:00', '16:00'];
+    const span = toMinutes(win[1]) - toMinutes(win[0]);
+    sunPoints = scene.primitives.add(new Cesium.PointPrimitiveCollection());
+    let n = 0;
+    for (const b of result.buildings) {
+      for (const p of b.points || []) {
+        if (typeof p.minutes !== 'number') continue;
+        sunPoints.add({
+          position: Cesium.Cartesian3.fromDegrees(p.x, p.y, p.z), color: sunColour(p.minutes, span), pixelSize: 7,
+          disableDepthTestDistance: Number.POSITIVE_INFINITY, id: { building: b.id, minutes: p.minutes },
+        });
+        n += 1;
+      }
+    }
+    const ramp = SUN_RAMP.map((c) => c.toCssColorString()).join(', ');
+    const hours = span / 60;
+    sunLegend.innerHTML = `<div>Sunlit hours, ${escapeHtml(result.day || '')} ${escapeHtml(win.join('-'))}`
+      + ' (true solar time)</div>'
+      + `<div class="ramp" style="background: linear-gradient(to right, ${ramp})"></div>`
+      + `<div class="ticks">${[0, 0.25, 0.5, 0.75, 1].map((f) => `<span>${+(f * hours).toFixed(1)} h</span>`).join('')}</div>`;
+    sunLegend.hidden = n === 0;
+    state.sunlight = { points: n, span, day: result.day };
+    scene.requestRender();
+    return n;
+  }
+
   // -- picking ------------------------------------------------------------------------------
   const infoEl = document.getElementById('info');
   function layerOf(feature) {
@@ -374,6 +459,11 @@
       viewer.camera.lookAtTransform(Cesium.Matrix4.IDENTITY);
     },
     accessReady,
+    setSun, sunAt, showSunlight,
+    // the CSS colour a sill point with `minutes` of sun in a window of `span` minutes is drawn with
+    sunColour: (minutes, span) => sunColour(minutes, span).toCssColorString(),
+    // the colours of the drawn sill points (CSS), in the result's order
+    sunPointColours: () => (sunPoints ? Array.from({ length: sunPoints.length }, (_, i) => sunPoints.get(i).color.toCssColorString()) : []),
     // the CSS colour a home at walking distance d (metres; null: unreachable) is drawn with
     accessColour: (d) => accessColour(d).toCssColorString(),
     verdictColours: Object.fromEntries(Object.entries(VERDICT_COLORS).map(([v, c]) => [v, c.toCssColorString()])),

@@ -223,6 +223,17 @@
     }
     highlight(collectIds(result));
     drawGeometries(result);
+    drawSunlight(result);
+  }
+
+  // A sunlight result's sill points as a heat-map of sunlit hours on the globe (CRS84 requests only).
+  function drawSunlight(result) {
+    if (!window.cim || !window.cim.showSunlight) return;
+    let crs = '';
+    try { crs = String(readInputs().crs || ''); } catch (err) { /* no crs input */ }
+    const sun = result && Array.isArray(result.buildings) && result.buildings.some((b) => Array.isArray(b.points)
+      && b.points.some((p) => typeof p.minutes === 'number'));
+    window.cim.showSunlight(sun && (!crs || /CRS84/.test(crs)) ? result : null);
   }
 
   // A bar chart of a table's series (depth bands, districts, segments...): its first preferred numeric column.

@@ -292,3 +292,48 @@ def test_colour_homes_by_walking_distance(viewer, sample_server):
     some = next(iter(loaded))
     assert viewer.evaluate(f"window.cim.featureColour('buildings', '{some}')") == "rgb(255,255,255)"
     assert [e for e in viewer.errors if not any(n in e for n in NOISE)] == []
+
+
+def _frames(page, k: int = 3) -> None:
+    n = page.evaluate("window.cim.frames()")
+    page.wait_for_function(f"window.cim.frames() >= {n + k}", timeout=60_000)
+
+
+def test_shadows_at_a_chosen_day_and_time(viewer, sample_server):
+    """Cesium's own shadow map, lit by Cesium's sun at 大寒日 10:00 city time (Beijing time, UTC+8): the clock,
+    the sun's direction in the last frame against pvlib's SPA at the same instant, and a darker picture."""
+    import pandas as pd
+    from pvlib import solarposition
+
+    f = httpx.get(f"{sample_server.url}/collections/buildings/items/{TOWER}").json()
+    ring = f["geometry"]["coordinates"][0][:-1]
+    lon = sum(c[0] for c in ring) / len(ring)
+    lat = sum(c[1] for c in ring) / len(ring)
+    viewer.evaluate("window.cim.clearSelection()")
+    viewer.evaluate(f"window.cim.flyTo({lon}, {lat}, 60, 1400, -0.5, 0.4)")
+    assert viewer.evaluate("window.cim.setSun('2026-01-20', '10:00', false)") == "2026-01-20T02:00:00Z"
+    wait_for_tiles(viewer)
+    _frames(viewer)
+    off = shot(viewer, "shadows-off.png")
+    tick(viewer, "shadows", True)  # the panel's checkbox: on at the panel's date and time
+    assert viewer.evaluate("window.cim.viewer.shadows && window.cim.viewer.shadowMap.enabled") is True
+    assert viewer.evaluate("Cesium.JulianDate.toIso8601(window.cim.viewer.clock.currentTime, 0)") == (
+        "2026-01-20T02:00:00Z"
+    )
+    _frames(viewer)
+    on = shot(viewer, "shadows-on.png")
+    assert on["mean"] < off["mean"] - 1.0, (on, off)  # the towers' shadows on the ground and on each other
+    ref = {}
+    for hhmm, utc in (("10:00", "2026-01-20T02:00:00Z"), ("15:00", "2026-01-20T07:00:00Z")):
+        viewer.evaluate(f"window.cim.setSun('2026-01-20', '{hhmm}', true)")
+        _frames(viewer)
+        sun = viewer.evaluate(f"window.cim.sunAt({lon}, {lat})")
+        spa = solarposition.spa_python(pd.DatetimeIndex([utc]), lat, lon)
+        assert sun["altitude"] == pytest.approx(float(spa["elevation"].iloc[0]), abs=0.5), hhmm
+        assert sun["azimuth"] == pytest.approx(float(spa["azimuth"].iloc[0]), abs=0.5), hhmm
+        ref[hhmm] = sun
+    assert ref["10:00"]["azimuth"] < 180 < ref["15:00"]["azimuth"]
+    shot(viewer, "shadows-15h.png")
+    tick(viewer, "shadows", False)
+    assert viewer.evaluate("window.cim.viewer.shadows") is False
+    assert [e for e in viewer.errors if not any(n in e for n in NOISE)] == [], viewer.failed

@@ -138,3 +138,38 @@ def test_ponding_draws_its_ponds_on_the_globe(open_page, sample_server):
     entities = page.evaluate("window.workspace.state.dataSource.entities.values.length")
     assert entities >= len(want["ponds"])  # one entity per pond polygon (more for multipolygons)
     page.screenshot(path=str(SHOTS / "workspace-ponding.png"))
+
+
+def test_sunlight_heat_map_of_the_last_analysis(open_page, sample_server):
+    """The sample city's SL-FAIL check run from the workspace (footprint in CRS84): every sill point of the answer
+    drawn on the globe in the colour of its sunlit minutes, with a legend of hours."""
+    from pyproj import Transformer
+
+    from sample_city.sunlight import TARGET, proposals
+
+    prop = proposals()["SL-FAIL"]
+    tr = Transformer.from_crs("EPSG:4550", "OGC:CRS84", always_xy=True)
+    ring = [list(tr.transform(e, n)) for n, e in prop["footprint"]["coordinates"][0]]
+    prop = {**prop, "footprint": {"type": "Polygon", "coordinates": [ring]}}
+    body = {"proposals": [prop], "targets": {"buildings": [TARGET]}, "points": {"floors": "all", "spacing_m": 4.0}}
+    want = httpx.post(f"{sample_server.url}/analysis/sunlight", json=body, timeout=300).json()
+    points = [p for b in want["buildings"] for p in b["points"]]
+    assert want["buildings"][0]["verdict"] == "fail" and len(points) > 20
+    query = {k: json.dumps(v) for k, v in body.items()}
+    page = open_page({"tool": "sunlight", **query, "run": "1", "lang": "en"})
+    page.wait_for_selector('table[data-table="buildings"]')
+    page.wait_for_function("window.cim && window.cim.state.sunlight")
+    assert page.evaluate("window.cim.state.sunlight.points") == len(points)
+    colours = page.evaluate("window.cim.sunPointColours()")
+    expect = page.evaluate("ms => ms.map((m) => window.cim.sunColour(m, 480))", [p["minutes"] for p in points])
+    assert colours == expect and len(set(colours)) > 3  # shaded and sunlit sills in different colours
+    assert page.evaluate("window.cim.sunColour(0, 480)") != page.evaluate("window.cim.sunColour(480, 480)")
+    legend = page.locator("#sun-legend")
+    assert legend.is_visible() and "Sunlit hours" in legend.text_content() and "8 h" in legend.text_content()
+    page.evaluate(
+        "([lon, lat]) => window.cim.flyTo(lon, lat, 60, 260, -0.35, Math.PI)",
+        [points[0]["x"], points[0]["y"]],
+    )
+    page.wait_for_timeout(1500)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "workspace-sunlight.png"))
