@@ -228,7 +228,14 @@
 
   // A sunlight result's sill points as a heat-map of sunlit hours on the globe (CRS84 requests only).
   function drawSunlight(result) {
-    if (!window.cim || !window.cim.showSunlight) return;
+    if (!window.cim) { // the globe is still loading its layers: draw when it is ready
+      const since = Date.now();
+      const wait = setInterval(() => {
+        if (window.cim || Date.now() - since > 300000) { clearInterval(wait); if (window.cim) drawSunlight(result); }
+      }, 200);
+      return;
+    }
+    if (!window.cim.showSunlight) return;
     let crs = '';
     try { crs = String(readInputs().crs || ''); } catch (err) { /* no crs input */ }
     const sun = result && Array.isArray(result.buildings) && result.buildings.some((b) => Array.isArray(b.points)

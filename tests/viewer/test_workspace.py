@@ -157,7 +157,10 @@ def test_sunlight_heat_map_of_the_last_analysis(open_page, sample_server):
     assert want["buildings"][0]["verdict"] == "fail" and len(points) > 20
     query = {k: json.dumps(v) for k, v in body.items()}
     page = open_page({"tool": "sunlight", **query, "run": "1", "lang": "en"})
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 500 else None)
     page.wait_for_selector('table[data-table="buildings"]')
+    assert failed == []
     page.wait_for_function("window.cim && window.cim.state.sunlight")
     assert page.evaluate("window.cim.state.sunlight.points") == len(points)
     colours = page.evaluate("window.cim.sunPointColours()")
@@ -167,7 +170,7 @@ def test_sunlight_heat_map_of_the_last_analysis(open_page, sample_server):
     legend = page.locator("#sun-legend")
     assert legend.is_visible() and "Sunlit hours" in legend.text_content() and "8 h" in legend.text_content()
     page.evaluate(
-        "([lon, lat]) => window.cim.flyTo(lon, lat, 60, 260, -0.35, Math.PI)",
+        "([lon, lat]) => window.cim.flyTo(lon, lat, 60, 260, -0.35, 0)",
         [points[0]["x"], points[0]["y"]],
     )
     page.wait_for_timeout(1500)
