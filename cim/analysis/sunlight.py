@@ -385,12 +385,15 @@ _POINT_FIELDS = frozenset(SunPoint.model_fields)
 def _point(values: dict) -> SunPoint:
     """A SunPoint from values already of the right types, without validation (what ``model_construct`` does,
     minus its per-field work: tens of thousands of points per request)."""
-    p = SunPoint.__new__(SunPoint)
-    object.__setattr__(p, "__dict__", values)
-    object.__setattr__(p, "__pydantic_fields_set__", set(_POINT_FIELDS))
-    object.__setattr__(p, "__pydantic_extra__", None)
-    object.__setattr__(p, "__pydantic_private__", None)
+    p = _new(SunPoint)
+    _set(p, "__dict__", values)
+    _set(p, "__pydantic_fields_set__", set(_POINT_FIELDS))
+    _set(p, "__pydantic_extra__", None)
+    _set(p, "__pydantic_private__", None)
     return p
+
+
+_new, _set = SunPoint.__new__, object.__setattr__
 
 
 def _floors(b: Building) -> tuple[int, float]:

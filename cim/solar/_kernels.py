@@ -168,3 +168,40 @@ def finish(S, SP, facing, pc, z, ray_hit, min_steps):  # pragma: no cover
                     longest[i] = run_w
                 run_w = 0
     return m_wo, m_w, longest, blocked
+
+
+@numba.njit(cache=True, nogil=True)
+def sweep_pairs(ts, hz, tan, near, bbox, top, z_low, x0, y0, x1, y1):  # pragma: no cover
+    """The (step, obstacle) pairs of :func:`cim.solar.shadow.candidate_pairs` after its distance cut: for each
+    step in ``ts`` and obstacle in ``near``, the box seen along the sun overlaps the columns' box across it, lies
+    in front of it and is tall enough to reach it.  Same expressions, in loops (no (steps x obstacles) arrays)."""
+    gx, gy, gw, gh = 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * (x1 - x0), 0.5 * (y1 - y0)
+    n = 0
+    out_t = np.empty(ts.shape[0] * near.shape[0], np.int64)
+    out_o = np.empty(ts.shape[0] * near.shape[0], np.int64)
+    for a in range(ts.shape[0]):
+        t = ts[a]
+        ux, uy = hz[t, 0], hz[t, 1]
+        ax_, ay_ = abs(ux), abs(uy)
+        g_al = gx * ux + gy * uy
+        g_ac = -gx * uy + gy * ux
+        g_r = gw * ax_ + gh * ay_
+        g_rc = gw * ay_ + gh * ax_
+        for b in range(near.shape[0]):
+            o = near[b]
+            cx, cy = 0.5 * (bbox[o, 0] + bbox[o, 2]), 0.5 * (bbox[o, 1] + bbox[o, 3])
+            hx, hy = 0.5 * (bbox[o, 2] - bbox[o, 0]), 0.5 * (bbox[o, 3] - bbox[o, 1])
+            o_al = cx * ux + cy * uy
+            o_ac = -cx * uy + cy * ux
+            o_r = hx * ax_ + hy * ay_
+            o_rc = hx * ay_ + hy * ax_
+            if abs(o_ac - g_ac) > o_rc + g_rc:
+                continue
+            if not o_al + o_r > g_al - g_r:
+                continue
+            gap = max(o_al - o_r - (g_al + g_r), 0.0)
+            if gap * tan[t] < top[o] - z_low:
+                out_t[n] = t
+                out_o[n] = o
+                n += 1
+    return out_t[:n], out_o[:n]

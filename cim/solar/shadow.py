@@ -152,6 +152,9 @@ def candidate_pairs(
     ts = np.flatnonzero(up)
     if len(near) == 0 or len(ts) == 0:
         return none
+    k = kernels()
+    if k is not None:
+        return k.sweep_pairs(ts, horizontal, tan_alt, near, bbox, top, float(z_low), x0, y0, x1, y1)
     bb = bbox[near]
     cx, cy = 0.5 * (bb[:, 0] + bb[:, 2]), 0.5 * (bb[:, 1] + bb[:, 3])
     hx, hy = 0.5 * (bb[:, 2] - bb[:, 0]), 0.5 * (bb[:, 3] - bb[:, 1])
