@@ -7,16 +7,22 @@ residential buildings nearest to the sample city's ``SL-FAIL`` proposal (every f
 wall that faces the sun's range) see the sun, with and without the proposal.
 
 * **ours**: ``city.analyse("sunlight", ...)`` end to end (store reads, sun track, façade points, the exact LOD1
-  shadow-top test wall by wall, Embree rays for the LOD2 landmarks and the terrain, verdicts, the result model).
+  shadow-top test wall by wall, upper bounds of the LOD2 landmarks' and the terrain's shadow tops, Embree rays
+  only below those bounds, verdicts, the result model).
 * **trimesh baseline**: the same (point, step) pairs as plain ray casting with trimesh's ray interface
   (``mesh.ray.intersects_any``; Embree through embreex when installed, as here): every pair against the scene
   of existing buildings (LOD1 prisms / LOD2 surfaces) and terrain, and against the proposal's prism (the
   "with" answer and ``blocked_by``): two ray queries per pair, as our ``rays`` counts them.  Only the ray
   queries are timed (the scene and the rays are built beforehand).  Its answers are compared with ours.
+* **raw Embree**: the same rays as Embree occlusion queries straight on embreex (float32, no trimesh wrapper):
+  what the ray engine itself costs.
+* The three are run interleaved (``--repeat`` rounds of baseline, raw Embree, ours) and each keeps its best
+  round, so that all see the same machine load.
 * **trimesh pure-Python engine** (``trimesh.ray.ray_triangle``, what trimesh falls back to without embreex):
   timed on a random sample of ``--sample`` rays and reported as rays per second.
 
-Rays per second = (point, step) pairs x (1 + proposals) / seconds.  Writes ``bench/out/sunlight.json``.
+Rays per second = (point, step) pairs x (1 + proposals) / seconds.
+Writes ``bench/out/sunlight-<n>-f<floors>-<report>.json``.
 """
 
 from __future__ import annotations
