@@ -81,6 +81,11 @@ def terrain_tops(U, ox, oy, zlow, active, hz, tan, M, gx0, gy0, g, gmax):  # pra
     point within one cell of a sample is covered: the sample at distance d bounds the ray from d to d + g."""
     ny, nx = M.shape
     for c in range(ox.shape[0]):
+        # beyond the grid's farthest corner there is no terrain (low sun: the reach alone may be kilometres)
+        dfar = 0.0
+        for cx in (gx0, gx0 + nx * g):
+            for cy in (gy0, gy0 + ny * g):
+                dfar = max(dfar, math.hypot(cx - ox[c], cy - oy[c]))
         for t in range(hz.shape[0]):
             tn = tan[t]
             if not active[c, t] or tn <= 0.0:
@@ -88,6 +93,7 @@ def terrain_tops(U, ox, oy, zlow, active, hz, tan, M, gx0, gy0, g, gmax):  # pra
             dmax = (gmax - zlow[c]) / tn
             if dmax < 0.0:
                 continue
+            dmax = min(dmax, dfar)
             best = U[c, t]
             d = 0.0
             while d <= dmax + g:

@@ -300,6 +300,9 @@ def terrain_tops(
     tan_c = np.maximum(tan_alt, 1e-12)
     dmax = np.where(active & (tan_alt > 0)[None, :], (grid.top - z_low)[:, None] / tan_c[None, :], -np.inf)
     dmax[dmax < 0] = -np.inf  # the column's lowest point is above every vertex
+    corners = np.array([[grid.x0 + a * nx * grid.g, grid.y0 + b * ny * grid.g] for a in (0, 1) for b in (0, 1)])
+    dfar = np.hypot(*(corners[None, :, :] - origin[:, None, :]).transpose(2, 0, 1)).max(axis=1)
+    dmax = np.minimum(dmax, dfar[:, None])  # no terrain beyond the grid's farthest corner
     steps = int(np.ceil(max(float(dmax.max()) if dmax.size else 0.0, 0.0) / grid.g)) + 2
     for s in range(steps):
         d = s * grid.g

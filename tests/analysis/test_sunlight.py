@@ -427,7 +427,7 @@ def test_fast_path_equals_plain_ray_casting_on_a_random_scene(tmp_path, compiled
     np.testing.assert_array_equal(ours_w, w)
 
 
-def test_terrain_bound_is_above_every_terrain_hit():
+def test_terrain_bound_is_above_every_terrain_hit(monkeypatch):
     """The terrain's shadow-top bound (compiled and numpy) is above the height of every ray Embree finds hitting a
     random DEM mesh, and not far above the highest ray that hits (it stays useful as a cull)."""
     import trimesh
@@ -448,12 +448,12 @@ def test_terrain_bound_is_above_every_terrain_hit():
     tan = np.tan(np.radians(rng.uniform(3, 40, T)))
     zc = rng.uniform(5, 35, C)
     bounds = []
-    for kern in (None, False):
-        shadow._KERNELS = kern
+    for kern in (None, False):  # compiled (when numba is there), then numpy
+        monkeypatch.setattr(shadow, "_KERNELS", kern)
         U = np.full((C, T), -np.inf)
         shadow.terrain_tops(U, origin, zc, np.ones((C, T), bool), hz, tan, grid)
         bounds.append(U)
-    shadow._KERNELS = None
+    monkeypatch.undo()
     np.testing.assert_allclose(bounds[0], bounds[1])
     ray = shadow.intersector(trimesh.Trimesh(m.vertices, m.faces, process=False))
     c, t = np.nonzero(np.ones((C, T), bool))
