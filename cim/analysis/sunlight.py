@@ -25,8 +25,10 @@ sill of floor 0 is exact; higher floors are approximate by the parapet).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import gc
 import io
 import json
 import re
@@ -402,8 +404,28 @@ def _floors(b: Building) -> tuple[int, float]:
 
 
 # -- run --------------------------------------------------------------------------------------------------------
-def run(city, req: SunlightRequest) -> SunlightResult:  # noqa: C901 - one pass: targets, points, sun, verdicts
+def run(city, req: SunlightRequest) -> SunlightResult:
     """Run the sunlight analysis on a local city."""
+    with _gc_paused():
+        return _run(city, req)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cyclic garbage collector off for the duration: a request makes tens of thousands of result
+    objects, and each generational pass would rescan them all (measured: the point models cost 2-3x as much with
+    it on).  Reference counting still frees everything; the collector resumes, if it was on, at the end."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _run(city, req: SunlightRequest) -> SunlightResult:  # noqa: C901 - one pass: targets, points, sun, verdicts
+    """The analysis (:func:`run`)."""
     from ..mesh import building_meshes
     from ..solar import facade, shadow
     from ..solar.sun import solar_term_date, sun_track
@@ -553,15 +575,20 @@ def run(city, req: SunlightRequest) -> SunlightResult:  # noqa: C901 - one pass:
         zcol = np.full(len(ci), np.inf)
         np.minimum.at(zcol, pc, z)
         wall = cols.wall[ci]
-        S = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, prisms, max_reach=reach)
+        groups = shadow.wall_groups(origin, wall, facing, zcol)
+        S = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, prisms, max_reach=reach, groups=groups)
         if kern is not None:
             # compiled: LOD2 and terrain bounded from above by shadow tops, rays only below them; no (N, T) masks
             SP = np.zeros((len(prop_prisms), len(ci), len(hz)))
             for k, pp in enumerate(prop_prisms):
-                SP[k] = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, pp, max_reach=reach)
+                SP[k] = shadow.shadow_tops_by_wall(
+                    origin, wall, facing, zcol, hz, tan, pp, max_reach=reach, groups=groups
+                )
             ray_hit = np.zeros((0, 0), np.uint8)
             if ray is not None:
-                U = shadow.shadow_tops_by_wall(origin, wall, facing, zcol, hz, tan, lod2_edges, max_reach=reach)
+                U = shadow.shadow_tops_by_wall(
+                    origin, wall, facing, zcol, hz, tan, lod2_edges, max_reach=reach, groups=groups
+                )
                 if tgrid is not None:
                     shadow.terrain_tops(U, origin, zcol, facing, hz, tan, tgrid)
                 r, t = kern.candidates(S, U, facing, pc, z, RAY_MARGIN)

@@ -451,6 +451,23 @@ def wall_shadow_tops(
     return S
 
 
+def wall_groups(origin: np.ndarray, wall: np.ndarray, facing: np.ndarray, z_low: np.ndarray) -> list[tuple]:
+    """The columns of each wall, for :func:`shadow_tops_by_wall` (computed once, used for every obstacle set):
+    (column indices, equally spaced in order?, step between columns (2,), lowest point, facing steps (T,))."""
+    order = np.argsort(wall, kind="stable")
+    _, first = np.unique(wall[order], return_index=True)
+    out = []
+    for k, start in enumerate(first):
+        idx = order[start : first[k + 1] if k + 1 < len(first) else len(order)]
+        xy = origin[idx]
+        n = len(idx)
+        delta = (xy[-1] - xy[0]) / (n - 1) if n > 1 else np.zeros(2)
+        line = xy[0] + np.arange(n)[:, None] * delta
+        straight = bool(np.all(np.diff(idx) == 1) and np.abs(line - xy).max() < 1e-6)
+        out.append((idx, straight, delta, float(z_low[idx].min()), facing[idx[0]]))
+    return out
+
+
 def shadow_tops_by_wall(
     origin: np.ndarray,
     wall: np.ndarray,
@@ -461,31 +478,29 @@ def shadow_tops_by_wall(
     prisms: Prisms,
     *,
     max_reach: float = 3000.0,
+    groups: list[tuple] | None = None,
 ) -> np.ndarray:
     """Shadow tops wall by wall: each wall's columns only at the steps the sun faces it, culled with the wall's
     own (thin) bounding box.  wall : (C,) wall index, a wall's columns consecutive, equally spaced and in order
     (as :func:`cim.solar.facade.facade_columns` makes them; :func:`wall_shadow_tops`), others fall back on
-    :func:`shadow_tops`; facing : (C, T); z_low : (C,) lowest point per column."""
+    :func:`shadow_tops`; facing : (C, T); z_low : (C,) lowest point per column; groups: :func:`wall_groups` of
+    these columns (computed here when not given)."""
     S = np.full(facing.shape, -np.inf)
     if len(prisms) == 0 or len(origin) == 0:
         return S
-    order = np.argsort(wall, kind="stable")
-    walls, first = np.unique(wall[order], return_index=True)
+    if groups is None:
+        groups = wall_groups(origin, wall, facing, z_low)
     # candidate (step, prism) pairs once for all the walls, then each wall keeps those of its own steps
     any_facing = facing.any(axis=0)
     tan_eff = np.where(any_facing, tan_alt, -1.0)
     bt, bo = candidate_pairs(origin, float(z_low.min()), horizontal, tan_eff, prisms.bbox, prisms.height, max_reach)
-    for k, start in enumerate(first):
-        idx = order[start : first[k + 1] if k + 1 < len(first) else len(order)]
-        xy, zl, act = origin[idx], float(z_low[idx].min()), facing[idx[0]]
-        n = len(idx)
-        delta = (xy[-1] - xy[0]) / (n - 1) if n > 1 else np.zeros(2)
-        line = xy[0] + np.arange(n)[:, None] * delta
-        if np.all(np.diff(idx) == 1) and np.abs(line - xy).max() < 1e-6:
+    for idx, straight, delta, zl, act in groups:
+        if straight:
             keep = act[bt]
             S[idx] = wall_shadow_tops(
-                xy[0], delta, n, zl, horizontal, tan_alt, prisms, max_reach=max_reach, pairs=(bt[keep], bo[keep])
-            )
+                origin[idx[0]], delta, len(idx), zl, horizontal, tan_alt, prisms, max_reach=max_reach,
+                pairs=(bt[keep], bo[keep]),
+            )  # fmt: skip
         else:
-            S[idx] = shadow_tops(xy, zl, horizontal, tan_alt, prisms, max_reach=max_reach, active=act)
+            S[idx] = shadow_tops(origin[idx], zl, horizontal, tan_alt, prisms, max_reach=max_reach, active=act)
     return S
