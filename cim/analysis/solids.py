@@ -21,12 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import shapely
 from pydantic import BaseModel
 
 from ..model import Building, PipeNode, PipeSegment, UndergroundStructure
+from ..store.base import Region, Store
 from ..terrain import Terrain
 from ..typed import ArrayNx2, FloatArray, IntArray
 
@@ -190,6 +192,121 @@ class Solids:
         c = np.array(ch, dtype=float).reshape(-1, 6)
         chambers = Chambers(c[:, :2], c[:, 2], c[:, 3], c[:, 4], c[:, 5].astype(np.int64))
         return cls(own, swept, prisms, chambers)
+
+
+#: document fields :func:`underground_solids` reads, per collection
+_FIELDS = {
+    "pipes": ("utility", "name", "centreline", "diameter", "width", "section_height"),
+    "pipe-nodes": ("kind", "utility", "name", "position", "depth", "diameter"),
+    "underground-structures": (
+        "kind",
+        "name",
+        "centreline",
+        "section",
+        "width",
+        "section_height",
+        "bottom_elevation",
+        "top_elevation",
+    ),
+}
+
+
+def _floats(values: list) -> FloatArray:
+    """JSON numbers (None where absent) -> (n,) floats, NaN for None."""
+    return np.array(values, dtype=float).reshape(-1)
+
+
+def _polylines(lines: list[list]) -> tuple[FloatArray, FloatArray, IntArray]:
+    """3-D polylines (lists of [x, y, z]) -> their straight pieces' ends (m, 3), (m, 3) and pieces per line (n,)."""
+    n = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    if len(lines) and (n == 2).all():
+        pts = np.array(lines, dtype=float).reshape(-1, 2, 3)
+        return pts[:, 0], pts[:, 1], n - 1
+    pts = np.array(list(chain.from_iterable(lines)), dtype=float).reshape(-1, 3)
+    last = np.cumsum(n) - 1
+    first = last - n + 1
+    not_last = np.ones(len(pts), bool)
+    not_last[last] = False
+    not_first = np.ones(len(pts), bool)
+    not_first[first] = False
+    return pts[not_last], pts[not_first], n - 1
+
+
+def underground_solids(store: Store, region: Region) -> Solids:
+    """The solids of the pipes, pipe nodes and underground structures matching ``region``, built from the
+    store's columns (:meth:`Store.columns`) without feature models: the same arrays, in the same order, as
+    ``Solids.from_features`` over ``store.iter_features`` of :data:`UNDERGROUND`."""
+    pipes = store.columns("pipes", _FIELDS["pipes"], region=region)
+    nodes = store.columns("pipe-nodes", _FIELDS["pipe-nodes"], region=region)
+    structs = store.columns("underground-structures", _FIELDS["underground-structures"], region=region)
+    own = Owners()
+    np_, nn = len(pipes), len(nodes)
+    util = pipes.fields["utility"]
+    own.ids += pipes.ids
+    own.collections += ["pipes"] * np_
+    own.categories += util
+    own.kinds += ["pipe"] * np_
+    own.utilities += util
+    own.names += pipes.fields["name"]
+    own.ids += nodes.ids
+    own.collections += ["pipe-nodes"] * nn
+    own.categories += ["manhole"] * nn
+    own.kinds += nodes.fields["kind"]
+    own.utilities += nodes.fields["utility"]
+    own.names += nodes.fields["name"]
+    kinds = structs.fields["kind"]
+    own.ids += structs.ids
+    own.collections += ["underground-structures"] * len(structs)
+    own.categories += kinds
+    own.kinds += kinds
+    own.utilities += [None] * len(structs)
+    own.names += structs.fields["name"]
+
+    # swept: pipes (circle of the diameter, else the box), then tunnels (circle or box of width x height)
+    a, b, pieces = _polylines(pipes.fields["centreline"])
+    d = _floats(pipes.fields["diameter"])
+    circ = ~np.isnan(d)
+    hw = np.where(circ, d, _floats(pipes.fields["width"])) / 2
+    hh = np.where(circ, d, _floats(pipes.fields["section_height"])) / 2
+    swept_parts = [(a, b, hw, hh, circ, np.arange(np_), pieces)]
+    cl = structs.fields["centreline"]
+    tun = np.array([c is not None for c in cl], dtype=bool)
+    if tun.any():
+        ti = np.flatnonzero(tun)
+        ta, tb, tp = _polylines([cl[i] for i in ti.tolist()])
+        w = _floats(structs.fields["width"])[ti]
+        round_ = np.array([structs.fields["section"][i] == "circular" for i in ti.tolist()], dtype=bool)
+        th = np.where(round_, w, _floats(structs.fields["section_height"])[ti]) / 2
+        swept_parts.append((ta, tb, w / 2, th, round_, np_ + nn + ti, tp))
+    rep = [np.repeat(np.arange(len(p[2])), p[6]) for p in swept_parts]
+    swept = Swept(
+        np.concatenate([p[0] for p in swept_parts]).reshape(-1, 3),
+        np.concatenate([p[1] for p in swept_parts]).reshape(-1, 3),
+        np.concatenate([p[2][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(float),
+        np.concatenate([p[3][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(float),
+        np.concatenate([p[4][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(bool),
+        np.concatenate([p[5][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(np.int64),
+    )
+
+    # prisms: structures with a footprint (their stored 2-D geometry), between bottom and top
+    pi = np.flatnonzero(~tun)
+    polys = np.asarray(structs.geoms, dtype=object)[pi]
+    bad = ~shapely.is_valid(polys)
+    if bad.any():  # as Solids.from_features: repair rather than fail in GEOS
+        polys[bad] = shapely.make_valid(polys[bad])
+    prisms = Prisms(
+        polys,
+        _floats(structs.fields["bottom_elevation"])[pi],
+        _floats(structs.fields["top_elevation"])[pi],
+        (np_ + nn + pi).astype(np.int64),
+    )
+
+    # chambers: cover at the node's z, down its depth, radius half its diameter (0 without one)
+    pos = np.array(nodes.fields["position"], dtype=float).reshape(-1, 3)
+    depth = np.nan_to_num(_floats(nodes.fields["depth"]), nan=0.0)
+    radius = np.nan_to_num(_floats(nodes.fields["diameter"]), nan=0.0) / 2
+    chambers = Chambers(pos[:, :2].copy(), radius, pos[:, 2] - depth, pos[:, 2], np_ + np.arange(nn, dtype=np.int64))
+    return Solids(own, swept, prisms, chambers)
 
 
 # -- terrain -------------------------------------------------------------------------------------

@@ -46,7 +46,6 @@ from .params import CRS_DOC, Polygon, city_region
 from .regions import check_area
 from .registry import Analysis
 from .solids import (
-    UNDERGROUND,
     GroundFn,
     Solids,
     clip_segments,
@@ -56,6 +55,7 @@ from .solids import (
     ground_sampler,
     section_area_between,
     subdivide,
+    underground_solids,
 )
 
 if TYPE_CHECKING:
@@ -325,8 +325,7 @@ def underground_use(
         gmin, gmax = ground_range(ground, polygon)
         zrange = (gmin - max(b for _, b in checked) - 1.0, gmax - min(t for t, _ in checked) + 1.0)
     region = Region(polygon, *zrange)
-    feats = [f for cid in UNDERGROUND for f in store.iter_features(cid, region=region)]
-    solids = Solids.from_features(feats)
+    solids = underground_solids(store, region)
     result = occupancy(
         solids,
         polygon,

@@ -6,6 +6,7 @@ comment on each method says which route or command relies on it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -67,6 +68,43 @@ class Region:
         else:
             fids = fids[inside]
         return np.sort(fids)
+
+
+@dataclass
+class Columns:
+    """Features of one collection as columns, in insertion order (:meth:`Store.columns`).
+
+    ``ids`` (n,); ``boxes`` (n, 6) minx, miny, minz, maxx, maxy, maxz of each solid, metres; ``geoms`` (n,)
+    their 2-D geometries (shapely, city CRS); ``fields`` each requested top-level field of the stored
+    documents as (n,) JSON values (None where a document lacks it).
+    """
+
+    ids: list[str]
+    boxes: np.ndarray
+    geoms: np.ndarray
+    fields: dict[str, list]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_fields(fields: Sequence[str]) -> list[str]:
+    """Top-level document field names for :meth:`Store.columns` (plain identifiers: they go into the SQL)."""
+    out = list(fields)
+    for name in out:
+        if not isinstance(name, str) or _FIELD.fullmatch(name) is None:
+            raise ValueError(f"Not a document field name: {name!r}")
+    return out
+
+
+def json_column(texts: Sequence[str | bytes | None]) -> list:
+    """A column of JSON texts (None for SQL NULL) -> their values, parsed in one call."""
+    if not texts:
+        return []
+    return orjson.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")  # type: ignore[misc]
 
 
 @dataclass
@@ -206,6 +244,11 @@ class Store(Protocol):
         self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
     ) -> Iterator[BaseModel]:
         """Every matching feature in insertion order, streamed in batches (exports, analyses)."""
+
+    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+        """Matching features as columns (ids, 3-D boxes, 2-D geometries and the named top-level fields of their
+        documents), in insertion order, read in SQL without building models (analyses over many candidates:
+        underground use).  ``region`` matches as in :meth:`query`."""
 
     def get(self, collection: str, fid: str) -> BaseModel:
         """One feature by id, or FeatureNotFound (``/items/{fid}``)."""
