@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -243,6 +244,202 @@ def _raw_postgis(
             t = timed_loop(one, max_n=max_n, max_s=max_s, min_n=20)
             out[name] = {**latency_stats(t), "mean_count": float(np.mean(counts))}
     return out
+
+
+# -- side by side: ours over HTTP and in-process against PostGIS's candidate search with the clipped volume in SQL --
+BAND = (0.0, 15.0)  # one depth band, metres below the ground
+
+#: PostGIS: the candidates of the three collections (GiST &&, exact ST_Intersects, z columns) and each one's volume in
+#: the band, computed in SQL: pipes clipped to the region (ST_Intersection), 3-D length of the clipped part, the
+#: circular segment between the band's planes at the clipped part's midpoint; manholes: the disc's share inside
+#: the region (exact for discs on the edge) x the vertical overlap; basements: the footprint clipped to the region x
+#: the vertical overlap.  The ground is the synthetic city's plane (the DEM samples it exactly), so PostGIS needs no
+#: raster.  One row per feature with volume, largest first, as our answer lists them.
+PG_SQL = """
+WITH r AS MATERIALIZED (SELECT ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, {srid}) AS g),
+p AS MATERIALIZED (
+  SELECT f.id, f.doc->>'utility' AS category, (f.doc->>'diameter')::float8 / 2 AS rad,
+         (f.doc->'centreline'->0->>2)::float8 AS za, (f.doc->'centreline'->1->>2)::float8 AS zb,
+         ST_Length(f.geom) AS len, f.geom, ST_Intersection(f.geom, r.g) AS clip
+  FROM {s}.f_pipes f, r
+  WHERE f.geom && r.g AND ST_Intersects(f.geom, r.g) AND f.maxz >= %(zlo)s AND f.minz <= %(zhi)s
+),
+m AS MATERIALIZED (SELECT p.*, ST_Centroid(clip) AS c FROM p),
+q AS MATERIALIZED (
+  SELECT id, category, rad, ST_Length(clip) * sqrt(1 + ((zb - za) / NULLIF(len, 0))^2) AS len3,
+         {g} AS g, za + (zb - za) * ST_LineLocatePoint(geom, c) AS mz
+  FROM m
+),
+t AS MATERIALIZED (
+  SELECT id, category, rad, len3, greatest(-1.0, least(1.0, (g - %(top)s - mz) / rad)) AS th,
+         greatest(-1.0, least(1.0, (g - %(bottom)s - mz) / rad)) AS tl
+  FROM q
+),
+n AS MATERIALIZED (
+  SELECT f.id, f.geom, (f.doc->>'diameter')::float8 / 2 AS rad, (f.doc->'position'->>2)::float8 AS zc,
+         (f.doc->>'depth')::float8 AS depth, {gn} AS g,
+         CASE WHEN ST_DWithin(f.geom, ST_Boundary(r.g), (f.doc->>'diameter')::float8 / 2)
+              THEN ST_Area(ST_Intersection(ST_Buffer(f.geom, (f.doc->>'diameter')::float8 / 2, 16), r.g))
+                   / ST_Area(ST_Buffer(f.geom, (f.doc->>'diameter')::float8 / 2, 16))
+              ELSE 1.0 END AS share
+  FROM {s}.f_pipe_nodes f, r
+  WHERE f.geom && r.g AND ST_Intersects(f.geom, r.g) AND f.maxz >= %(zlo)s AND f.minz <= %(zhi)s
+),
+b AS MATERIALIZED (
+  SELECT f.id, f.doc->>'kind' AS category, f.minz, f.maxz, ST_Intersection(f.geom, r.g) AS clip
+  FROM {s}.f_underground_structures f, r
+  WHERE f.geom && r.g AND ST_Intersects(f.geom, r.g) AND f.maxz >= %(zlo)s AND f.minz <= %(zhi)s
+),
+v AS (
+  SELECT id, category,
+         len3 * rad * rad * ((acos(-th) + th * sqrt(1 - th * th)) - (acos(-tl) + tl * sqrt(1 - tl * tl))) AS volume
+  FROM t
+  UNION ALL
+  SELECT id, 'manhole', pi() * rad * rad * share
+         * greatest(0.0, least(zc, g - %(top)s) - greatest(zc - depth, g - %(bottom)s))
+  FROM n
+  UNION ALL
+  SELECT id, category, ST_Area(clip) * greatest(0.0, least(maxz, g - %(top)s) - greatest(minz, g - %(bottom)s))
+  FROM (SELECT b.*, {gc} AS g FROM b) bb
+)
+SELECT id, category, volume FROM v WHERE volume > 1e-9 ORDER BY volume DESC
+"""
+
+
+def pg_sql(schema: str) -> str:
+    """:data:`PG_SQL` for a schema: the ground plane ``_ground`` written in SQL at each solid's sample point."""
+    plane = "(45 + 0.001 * ({x} - " + repr(synth.X0) + "))"
+    return PG_SQL.format(
+        srid=synth.CITY.crs_epsg,
+        s=f'"{schema}"',
+        g=plane.format(x="ST_X(c)"),
+        gn=plane.format(x="ST_X(f.geom)"),
+        gc=plane.format(x="ST_X(ST_Centroid(clip))"),
+    )
+
+
+def pg_args(win: shapely.Polygon) -> dict[str, float]:
+    """The SQL's parameters for a window: its corners, the band and the z filter ours uses over its ground."""
+    x0, y0, x1, y1 = win.bounds
+    g = _ground(np.array([x0, x1]))
+    return {
+        "x0": x0,
+        "y0": y0,
+        "x1": x1,
+        "y1": y1,
+        "top": BAND[0],
+        "bottom": BAND[1],
+        "zlo": float(g.min()) - BAND[1] - 1.0,
+        "zhi": float(g.max()) - BAND[0] + 1.0,
+    }
+
+
+def request_body(win: shapely.Polygon) -> bytes:
+    """POST body of ``/analysis/underground-use`` for a window: the region in the city CRS (EPSG:4550's official
+    axis order is northing, easting) and the one band."""
+    import orjson
+
+    ring = [[y, x] for x, y in shapely.get_coordinates(win.exterior).tolist()]
+    crs = f"http://www.opengis.net/def/crs/EPSG/0/{synth.CITY.crs_epsg}"
+    return orjson.dumps({"region": {"type": "Polygon", "coordinates": [ring]}, "crs": crs, "bands": [list(BAND)]})
+
+
+def side_by_side(
+    sqlite_path: str | Path,
+    pg_url: str | None,
+    schema: str,
+    n_buildings: int,
+    *,
+    rounds: int = 400,
+    log=print,
+) -> dict[str, Any]:
+    """Interleaved, window by window: ours over HTTP (uvicorn, one worker, keep-alive) on SQLite and, with
+    ``pg_url``, on PostGIS; ours in-process (``underground_use``) on SQLite; and PostGIS's SQL (:data:`PG_SQL`,
+    psycopg over the cluster's Unix socket when it has one).  Every figure is p50/p99 in ms over the same windows
+    under the same load; also the occupied volumes of the two answers for one window (they must agree)."""
+    import http.client
+    import os
+
+    import orjson
+
+    from .common import Server, machine
+
+    wins = _windows(n_buildings, 200, seed=23)
+    bodies = [request_body(w) for w in wins]
+    local = open_store(str(sqlite_path))
+    times: dict[str, list[float]] = {"http_sqlite": [], "inproc_sqlite": [], "postgis_sql": []}
+    servers = [("http_sqlite", Server(Path(sqlite_path)))]
+    if pg_url:
+        times["http_postgis"] = []
+        servers.append(("http_postgis", Server(f"{pg_url}{'&' if '?' in pg_url else '?'}schema={schema}")))  # type: ignore[arg-type]
+    pg_conn = None
+    if pg_url:
+        import psycopg
+
+        pg_conn = psycopg.connect(pg_url, autocommit=True)
+    sql = pg_sql(schema)
+    load0 = os.getloadavg()
+    check: dict[str, Any] = {}
+    try:
+        conns = {}
+        for name, srv in servers:
+            srv.start()
+            conns[name] = http.client.HTTPConnection("127.0.0.1", int(srv.url.rsplit(":", 1)[1]), timeout=60)
+
+        def post(name: str, i: int) -> bytes:
+            c = conns[name]
+            c.request("POST", "/analysis/underground-use", body=bodies[i], headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200:
+                raise RuntimeError(f"{name}: {r.status} {body[:300]!r}")
+            return body
+
+        def one(i: int) -> dict[str, float]:
+            w = i % len(wins)
+            out = {}
+            for name in times:
+                t0 = time.perf_counter()
+                if name.startswith("http_"):
+                    post(name, w)
+                elif name == "inproc_sqlite":
+                    underground_use(local, wins[w], bands=[list(BAND)])
+                elif pg_conn is not None:
+                    pg_conn.execute(sql, pg_args(wins[w])).fetchall()
+                out[name] = time.perf_counter() - t0
+            return out
+
+        for i in range(10):  # warm-up: imports, pools, caches, file pages
+            one(i)
+        for i in range(rounds):
+            for name, t in one(i).items():
+                times[name].append(t)
+        # the answers agree: ours (HTTP, SQLite and PostGIS) and PostGIS's SQL, occupied volume of one window
+        ours = {name: orjson.loads(post(name, 0))["bands"][0]["occupied_volume"] for name, _ in servers}
+        check = {f"{k}_m3": v for k, v in ours.items()}
+        if pg_conn is not None:
+            rows = pg_conn.execute(sql, pg_args(wins[0])).fetchall()
+            check["postgis_sql_m3"] = float(sum(r[2] for r in rows))
+            check["postgis_sql_features"] = len(rows)
+        check["ours_features"] = len(underground_use(local, wins[0], bands=[list(BAND)]).bands[0].features)
+    finally:
+        for _, srv in servers:
+            srv.stop()
+        if pg_conn is not None:
+            pg_conn.close()
+        local.close()
+    res = {name: latency_stats(t) for name, t in times.items()} | {
+        "load_before": load0,
+        "load_after": os.getloadavg(),
+        "rounds": rounds,
+        "check": check,
+        "machine": machine(),
+    }
+    log(
+        "underground side by side: "
+        + ", ".join(f"{k} p50 {v['p50']:.2f} / p99 {v['p99']:.2f} ms" for k, v in res.items() if k in times)
+    )
+    return res
 
 
 def run(ctx: Context) -> dict[str, Any]:

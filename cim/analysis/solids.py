@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from ..model import Building, PipeNode, PipeSegment, UndergroundStructure
 from ..store.base import Region, Store
+from ..store.memo import per_version
 from ..terrain import Terrain
 from ..typed import ArrayNx2, FloatArray, IntArray
 
@@ -329,7 +330,28 @@ def ground_sampler(terrain: Terrain | None) -> GroundFn | None:
         g = terrain.sample(clamped)
         return np.where(np.isfinite(g), g, fill)
 
+    def bounds(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, float]:
+        """Lowest and highest ground :func:`ground` can return in a box: the DEM nodes it interpolates there
+        (and the no-data fill), widened by 1e-9 m for rounding."""
+        ny, nx = terrain.z.shape
+        fx = (np.clip([xmin, xmax], x0, x1) - terrain.x0) / terrain.cell
+        fy = (np.clip([ymin, ymax], y0, y1) - terrain.y0) / terrain.cell
+        i0, i1 = np.clip(np.floor(fx).astype(np.int64), 0, nx - 2)
+        j0, j1 = np.clip(np.floor(fy).astype(np.int64), 0, ny - 2)
+        sub = terrain.z[j0 : j1 + 2, i0 : i1 + 2]
+        nan = np.isnan(sub)
+        lo = min(float(np.min(sub, where=~nan, initial=np.inf)), fill if nan.any() else np.inf)
+        hi = max(float(np.max(sub, where=~nan, initial=-np.inf)), fill if nan.any() else -np.inf)
+        return lo - 1e-9, hi + 1e-9
+
+    ground.bounds = bounds  # type: ignore[attr-defined]
     return ground
+
+
+def store_ground(store: Store) -> GroundFn | None:
+    """:func:`ground_sampler` of the store's terrain, kept per store until its version changes: the DEM is read
+    and decoded once, not on every request."""
+    return per_version(store, "ground", lambda: ground_sampler(store.terrain()))
 
 
 def ground_range(ground: GroundFn, polygon: shapely.Geometry, cell: float = 5.0) -> tuple[float, float]:
@@ -367,7 +389,12 @@ def grid_pieces(polygons: np.ndarray, cell: float) -> tuple[np.ndarray, IntArray
     boxes = shapely.box(x0, y0, np.minimum(x0 + cell, b[owner, 2]), np.minimum(y0 + cell, b[owner, 3]))
     whole = count == 1
     pieces = np.where(whole[owner], polygons[owner], None)  # type: ignore[call-overload]
-    cut = ~whole[owner]
+    # an axis-aligned rectangle (4 corners, no hole, the area of its box) is cut into the boxes themselves
+    rect = (shapely.get_num_coordinates(polygons) == 5) & (shapely.get_num_interior_rings(polygons) == 0)
+    rect &= np.isclose(shapely.area(polygons), (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), rtol=1e-12, atol=0)
+    use_box = ~whole[owner] & rect[owner]
+    pieces[use_box] = boxes[use_box]
+    cut = ~whole[owner] & ~rect[owner]
     if cut.any():
         pieces[cut] = shapely.intersection(boxes[cut], polygons[owner[cut]])
     keep = shapely.area(pieces) > 0
@@ -384,6 +411,9 @@ def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry) -> tu
     """
     if len(a) == 0:
         return a, b, np.zeros(0, np.int64)
+    box = _as_box(polygon)
+    if box is not None:
+        return _clip_box(a, b, box)
     shapely.prepare(polygon)
     boundary = polygon.boundary
     shapely.prepare(boundary)
@@ -407,6 +437,50 @@ def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry) -> tu
     a2 = np.concatenate([a[whole], a[vertical], a[seg] + t0[:, None] * d3])
     b2 = np.concatenate([b[whole], b[vertical], a[seg] + t1[:, None] * d3])
     return a2, b2, idx
+
+
+def _as_box(polygon: shapely.Geometry) -> tuple[float, float, float, float] | None:
+    """(minx, miny, maxx, maxy) when ``polygon`` is an axis-aligned rectangle (4 corners, no hole), else None."""
+    if shapely.get_type_id(polygon) != 3 or shapely.get_num_interior_rings(polygon) != 0:
+        return None
+    ring = shapely.get_coordinates(polygon.exterior)
+    if len(ring) != 5:
+        return None
+    x0, y0, x1, y1 = polygon.bounds
+    on_x = np.isin(ring[:, 0], (x0, x1)).all() and np.isin(ring[:, 1], (y0, y1)).all()
+    corners = {(float(x), float(y)) for x, y in ring[:4].tolist()}
+    return (x0, y0, x1, y1) if on_x and len(corners) == 4 else None
+
+
+def _clip_box(
+    a: FloatArray, b: FloatArray, box: tuple[float, float, float, float]
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """:func:`clip_segments` for an axis-aligned rectangle, by the Liang-Barsky parameters of every segment at once
+    (the rectangle closed: parts along its edges count; parts of no plan length do not, except vertical
+    segments whose point lies in the rectangle or on its edge)."""
+    x0, y0, x1, y1 = box
+    d = b[:, :2] - a[:, :2]
+    t0, t1 = np.zeros(len(a)), np.ones(len(a))
+    out = np.zeros(len(a), bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for p, q in (
+            (-d[:, 0], a[:, 0] - x0),
+            (d[:, 0], x1 - a[:, 0]),
+            (-d[:, 1], a[:, 1] - y0),
+            (d[:, 1], y1 - a[:, 1]),
+        ):
+            r = q / p
+            t0 = np.where(p < 0, np.maximum(t0, r), t0)
+            t1 = np.where(p > 0, np.minimum(t1, r), t1)
+            out |= (p == 0) & (q < 0)
+    flat = (d == 0).all(axis=1)
+    keep = np.flatnonzero(~out & ((t0 < t1) | flat))
+    t0, t1 = t0[keep, None], t1[keep, None]
+    ak, bk = a[keep], b[keep]
+    d3 = bk - ak
+    a2 = np.where(t0 == 0, ak, ak + t0 * d3)
+    b2 = np.where(t1 == 1, bk, ak + t1 * d3)
+    return a2, b2, keep.astype(np.int64)
 
 
 def subdivide(a: FloatArray, b: FloatArray, step: float) -> tuple[FloatArray, FloatArray, IntArray]:

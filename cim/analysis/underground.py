@@ -52,8 +52,9 @@ from .solids import (
     discs,
     grid_pieces,
     ground_range,
-    ground_sampler,
+    section_area,
     section_area_between,
+    store_ground,
     subdivide,
     underground_solids,
 )
@@ -191,11 +192,31 @@ def occupancy(
     sw = solids.swept
     if len(sw):
         a, b, seg = clip_segments(sw.a, sw.b, polygon)
-        mid, length, sub = subdivide(a, b, step)
-        src = seg[sub]
+        # a piece whose whole section lies inside a band (or outside it) wherever the ground may be under the
+        # region counts its section x length (or nothing) without being cut; the others are integrated
+        hh = sw.half_h[seg]
+        zlo, zhi = np.minimum(a[:, 2], b[:, 2]) - hh, np.maximum(a[:, 2], b[:, 2]) + hh
+        if depth:
+            gb = getattr(ground, "bounds", None)
+            glo, ghi = gb(*polygon.bounds) if gb is not None else (-np.inf, np.inf)
+        else:
+            glo = ghi = 0.0
+        full, partial = [], np.zeros(len(seg), bool)
+        for top, bottom in bands:
+            u_lo, u_hi = (glo - top, ghi - top) if depth else (top, top)  # the band's upper plane
+            l_lo, l_hi = (glo - bottom, ghi - bottom) if depth else (bottom, bottom)  # and its lower plane
+            inside = (zhi <= u_lo) & (zlo >= l_hi)
+            outside = (zlo >= u_hi) | (zhi <= l_lo)
+            full.append(inside)
+            partial |= ~inside & ~outside
+        whole = section_area(sw.half_w[seg], hh, sw.circular[seg]) * np.linalg.norm(b - a, axis=1)
+        cut = np.flatnonzero(partial)
+        mid, length, sub = subdivide(a[cut], b[cut], step)
+        src = seg[cut[sub]]
         zc = mid[:, 2]
         g = ground(mid[:, :2]) if depth else None  # type: ignore[misc]
         for k, (top, bottom) in enumerate(bands):
+            vol[k] += np.bincount(sw.owner[seg[full[k]]], whole[full[k]], minlength=n_own)
             lo, hi = _planes(g, top, bottom, depth)
             area = section_area_between(lo - zc, hi - zc, sw.half_w[src], sw.half_h[src], sw.circular[src])
             vol[k] += np.bincount(sw.owner[src], area * length, minlength=n_own)
@@ -242,24 +263,27 @@ def occupancy(
         for c in dict.fromkeys(cats[nz].tolist()):
             by_cat[c] = round(float(v[nz][cats[nz] == c].sum()), 6)
         occupied = float(v.sum())
+        order = nz.tolist()
         out.append(
-            BandUse(
-                reference=reference,
-                top=top,
-                bottom=bottom,
-                soil_volume=round(soil[k], 6),
-                occupied_volume=round(occupied, 6),
-                ratio=round(occupied / soil[k], 10) if soil[k] > 0 else 0.0,
-                by_category=dict(sorted(by_cat.items(), key=lambda kv: -kv[1])),
-                features=[
-                    FeatureVolume(
-                        id=own.ids[i],
-                        collection=own.collections[i],
-                        category=own.categories[i],
-                        volume=round(float(v[i]), 6),
-                    )
-                    for i in nz.tolist()
-                ],
+            BandUse.model_validate(  # one validation in pydantic-core for the band and all its features
+                {
+                    "reference": reference,
+                    "top": top,
+                    "bottom": bottom,
+                    "soil_volume": round(soil[k], 6),
+                    "occupied_volume": round(occupied, 6),
+                    "ratio": round(occupied / soil[k], 10) if soil[k] > 0 else 0.0,
+                    "by_category": dict(sorted(by_cat.items(), key=lambda kv: -kv[1])),
+                    "features": [
+                        {
+                            "id": own.ids[i],
+                            "collection": own.collections[i],
+                            "category": own.categories[i],
+                            "volume": round(vol_i, 6),
+                        }
+                        for i, vol_i in zip(order, v[nz].tolist(), strict=True)
+                    ],
+                }
             )
         )
     return out
@@ -309,7 +333,7 @@ def underground_use(
         raise InvalidParameter(
             "bands", "give either bands (depths below ground) or z_min and z_max (elevations), not both."
         )
-    ground = ground_sampler(store.terrain())
+    ground = store_ground(store)
     if absolute:
         lo, hi = check_z_range(z_min, z_max)
         checked = [(hi, lo)]
