@@ -346,7 +346,10 @@ def underground_use(
                 "The city has no terrain, so depths below ground cannot be "
                 "measured: give z_min and z_max (absolute elevations) instead.",
             )
-        gmin, gmax = ground_range(ground, polygon)
+        # the z filter covers every band over the region's ground: the DEM's bounds there when the sampler
+        # knows them (strict, one slice), else sampled
+        gb = getattr(ground, "bounds", None)
+        gmin, gmax = gb(*polygon.bounds) if gb is not None else ground_range(ground, polygon)
         zrange = (gmin - max(b for _, b in checked) - 1.0, gmax - min(t for t, _ in checked) + 1.0)
     region = Region(polygon, *zrange)
     solids = underground_solids(store, region)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import shapely
 
-from cim.analysis.solids import UNDERGROUND, Solids, ground_range, ground_sampler, underground_solids
+from cim.analysis.solids import UNDERGROUND, Solids, ground_sampler, underground_solids
 from cim.analysis.underground import DEFAULT_BANDS, occupancy, underground_use
 from cim.store import Region, open_store
 
@@ -77,7 +77,7 @@ def test_underground_use_equals_the_old_path(sample_store):
     ground = ground_sampler(sample_store.terrain())
     for poly in _windows(sample_store):
         res = underground_use(sample_store, poly)
-        gmin, gmax = ground_range(ground, poly)
+        gmin, gmax = ground.bounds(*poly.bounds)  # the z filter underground_use derives from the DEM
         region = Region(poly, gmin - DEFAULT_BANDS[-1][1] - 1.0, gmax + 1.0)
         old = occupancy(_old_solids(sample_store, region), poly, DEFAULT_BANDS, ground=ground)
         assert res.bands == old
@@ -88,3 +88,47 @@ def test_underground_use_equals_the_old_path(sample_store):
         )
         assert res.bands == old
     assert any(b.occupied_volume > 0 for b in res.bands)
+
+
+def test_rectangle_clipping_equals_geos(monkeypatch):
+    """Segments clipped to an axis-aligned rectangle by Liang-Barsky: the same parts as GEOS's intersection,
+    including segments along the edges, through a corner, vertical ones and ones that only touch."""
+    from cim.analysis import solids
+
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0, 130, (3000, 3)), rng.uniform(0, 130, (3000, 3))
+    a[:40, 0] = b[:40, 0] = 10.0  # along the west edge
+    a[40:80, 1] = b[40:80, 1] = 70.0  # along the north edge
+    b[80:120, :2] = a[80:120, :2]  # vertical
+    a[120:130, :2], b[120:130, :2] = (10, 20), (10, 20)  # vertical on the corner
+    a[130:140, :2], b[130:140, :2] = (0, 20), (10, 20)  # touching the corner: no length inside
+    a[0, :2], b[0, :2], a[40, :2], b[40, :2], a[80, :2] = (10, 30), (10, 60), (0, 70), (100, 70), (50, 50)
+    b[80, :2] = a[80, :2]
+    box = shapely.box(10, 20, 110, 70)
+    assert solids._as_box(box) == (10, 20, 110, 70)
+    assert solids._as_box(shapely.affinity.rotate(box, 5)) is None
+    fast = solids.clip_segments(a, b, box)
+    monkeypatch.setattr(solids, "_as_box", lambda polygon: None)
+    slow = solids.clip_segments(a, b, box)
+    i, j = np.argsort(fast[2], kind="stable"), np.argsort(slow[2], kind="stable")
+    np.testing.assert_array_equal(fast[2][i], slow[2][j])
+    assert 0 < len(i) < len(a) and {0, 40, 80, 120}.issubset(fast[2].tolist()) and 130 not in fast[2].tolist()
+    np.testing.assert_allclose(fast[0][i], slow[0][j], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast[1][i], slow[1][j], rtol=0, atol=1e-9)
+
+
+def test_ground_bounds_hold_every_sample():
+    """The ground sampler's bounds over a box hold every elevation it returns there (no-data cells included)."""
+    from cim.terrain import Terrain
+
+    rng = np.random.default_rng(4)
+    z = rng.normal(50, 5, (40, 60)).astype(np.float32)
+    z[10:14, 20:25] = np.nan
+    ground = ground_sampler(Terrain(1000.0, 2000.0, 10.0, z))
+    for _ in range(50):
+        x0, y0 = rng.uniform(900, 1650), rng.uniform(1900, 2400)
+        w, h = rng.uniform(1, 200, 2)
+        lo, hi = ground.bounds(x0, y0, x0 + w, y0 + h)
+        g = ground(np.column_stack([rng.uniform(x0, x0 + w, 2000), rng.uniform(y0, y0 + h, 2000)]))
+        assert lo <= g.min() and g.max() <= hi
+        assert hi - lo < 60  # a bound over the box, not over the whole DEM
