@@ -345,12 +345,12 @@ def request_body(win: shapely.Polygon) -> bytes:
     return orjson.dumps({"region": {"type": "Polygon", "coordinates": [ring]}, "crs": crs, "bands": [list(BAND)]})
 
 
-def _post(conn, body: bytes) -> bytes:
-    """One ``POST /analysis/underground-use`` on a keep-alive connection; the body of a 200."""
+def _post(conn, body: bytes, status: int = 200) -> bytes:
+    """One ``POST /analysis/underground-use`` on a keep-alive connection; the answer's body (``status`` expected)."""
     conn.request("POST", "/analysis/underground-use", body=body, headers={"Content-Type": "application/json"})
     r = conn.getresponse()
     out = r.read()
-    if r.status != 200:
+    if r.status != status:
         raise RuntimeError(f"underground-use: {r.status} {out[:300]!r}")
     return out
 
@@ -391,6 +391,9 @@ def side_by_side(
             stack.enter_context(srv)
             conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
             calls[name] = lambda w, conn=conn: _post(conn, bodies[w])
+            if name == "http_sqlite":  # the floor of the HTTP path: a body refused (422) before any analysis runs
+                floor = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+                calls["http_floor_422"] = lambda w, conn=floor: _post(conn, b'{"region": null}', 422)
         if pg_url:
             import psycopg
 
@@ -537,6 +540,7 @@ def rows(result: dict[str, Any]) -> list[Row]:
             "inproc_sqlite": "ours in-process (SQLite)",
             "postgis_sql": "PostGIS SQL: candidates + clipped volume",
             "http_postgis": "ours over HTTP (PostGIS store)",
+            "http_floor_422": "HTTP floor: a 422 before any analysis",
         }
         for key, label in names.items():
             if key in sbs:
