@@ -391,9 +391,9 @@ def side_by_side(
             stack.enter_context(srv)
             conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
             calls[name] = lambda w, conn=conn: _post(conn, bodies[w])
-            if name == "http_sqlite":  # the floor of the HTTP path: a body refused (422) before any analysis runs
+            if name == "http_sqlite":  # the floor of the HTTP path: a body refused (400) before any analysis runs
                 floor = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
-                calls["http_floor_422"] = lambda w, conn=floor: _post(conn, b'{"region": null}', 422)
+                calls["http_floor_400"] = lambda w, conn=floor: _post(conn, b'{"region": null}', 400)
         if pg_url:
             import psycopg
 
@@ -540,7 +540,7 @@ def rows(result: dict[str, Any]) -> list[Row]:
             "inproc_sqlite": "ours in-process (SQLite)",
             "postgis_sql": "PostGIS SQL: candidates + clipped volume",
             "http_postgis": "ours over HTTP (PostGIS store)",
-            "http_floor_422": "HTTP floor: a 422 before any analysis",
+            "http_floor_400": "HTTP floor: a 400 before any analysis",
         }
         for key, label in names.items():
             if key in sbs:
