@@ -443,13 +443,48 @@ def _as_box(polygon: shapely.Geometry) -> tuple[float, float, float, float] | No
     """(minx, miny, maxx, maxy) when ``polygon`` is an axis-aligned rectangle (4 corners, no hole), else None."""
     if shapely.get_type_id(polygon) != 3 or shapely.get_num_interior_rings(polygon) != 0:
         return None
-    ring = shapely.get_coordinates(polygon.exterior)
+    ring = shapely.get_coordinates(polygon)
     if len(ring) != 5:
         return None
-    x0, y0, x1, y1 = polygon.bounds
-    on_x = np.isin(ring[:, 0], (x0, x1)).all() and np.isin(ring[:, 1], (y0, y1)).all()
-    corners = {(float(x), float(y)) for x, y in ring[:4].tolist()}
-    return (x0, y0, x1, y1) if on_x and len(corners) == 4 else None
+    d = np.diff(ring, axis=0)
+    if not ((d[:, 0] == 0) ^ (d[:, 1] == 0)).all():  # every edge parallel to an axis, none of zero length
+        return None
+    lo, hi = ring.min(axis=0), ring.max(axis=0)
+    return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+
+def are_boxes(polygons: np.ndarray) -> np.ndarray:
+    """(k,) bool: which polygons are axis-aligned rectangles (:func:`_as_box`, vectorised)."""
+    polygons = np.asarray(polygons, dtype=object)
+    out = (
+        (shapely.get_type_id(polygons) == 3)
+        & (shapely.get_num_interior_rings(polygons) == 0)
+        & (shapely.get_num_coordinates(polygons) == 5)
+    )
+    if out.any():
+        idx = np.flatnonzero(out)
+        d = np.diff(shapely.get_coordinates(polygons[idx]).reshape(-1, 5, 2), axis=1)
+        out[idx] = ((d[:, :, 0] == 0) ^ (d[:, :, 1] == 0)).all(axis=1)
+    return out
+
+
+def box_cells(boxes: FloatArray, cell: float) -> tuple[FloatArray, FloatArray, IntArray]:
+    """:func:`grid_pieces` of axis-aligned rectangles (k, 4) minx, miny, maxx, maxy, in numpy: the cells' areas (n,),
+    centroids (n, 2) and the index of the rectangle each came from (n,), in the same order."""
+    if len(boxes) == 0:
+        return np.zeros(0), np.zeros((0, 2)), np.zeros(0, np.int64)
+    nx = np.maximum(1, np.ceil((boxes[:, 2] - boxes[:, 0]) / cell - 1e-9)).astype(np.int64)
+    ny = np.maximum(1, np.ceil((boxes[:, 3] - boxes[:, 1]) / cell - 1e-9)).astype(np.int64)
+    count = nx * ny
+    owner = np.repeat(np.arange(len(boxes)), count)
+    j = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    b = boxes[owner]
+    x0 = b[:, 0] + (j % nx[owner]) * cell
+    y0 = b[:, 1] + (j // nx[owner]) * cell
+    x1, y1 = np.minimum(x0 + cell, b[:, 2]), np.minimum(y0 + cell, b[:, 3])
+    area = (x1 - x0) * (y1 - y0)
+    keep = area > 0
+    return area[keep], np.column_stack([(x0 + x1) / 2, (y0 + y1) / 2])[keep], owner[keep]
 
 
 def _clip_box(

@@ -48,6 +48,9 @@ from .registry import Analysis
 from .solids import (
     GroundFn,
     Solids,
+    _as_box,
+    are_boxes,
+    box_cells,
     clip_segments,
     discs,
     grid_pieces,
@@ -224,12 +227,8 @@ def occupancy(
     # prisms: footprint ∩ region, cells following the terrain
     pr = solids.prisms
     if len(pr):
-        hit = np.flatnonzero(shapely.intersects(polygon, pr.polygons))
-        inter = shapely.intersection(pr.polygons[hit], polygon)
-        pieces, which = grid_pieces(inter, prism_cell)
-        src = hit[which]
-        area = shapely.area(pieces)
-        g = ground(shapely.get_coordinates(shapely.centroid(pieces))) if depth else None  # type: ignore[misc]
+        area, centre, src = _prism_cells(pr.polygons, polygon, prism_cell)
+        g = ground(centre) if depth else None  # type: ignore[misc]
         for k, (top, bottom) in enumerate(bands):
             lo, hi = _planes(g, top, bottom, depth)
             overlap = np.clip(np.minimum(hi, pr.top[src]) - np.maximum(lo, pr.bottom[src]), 0.0, None)
@@ -287,6 +286,41 @@ def occupancy(
             )
         )
     return out
+
+
+def _prism_cells(
+    polygons: np.ndarray, polygon: shapely.Geometry, cell: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Footprints (k,) ∩ ``polygon`` cut into cells of ``cell`` metres (:func:`grid_pieces`): areas (n,) m²,
+    centroids (n, 2) and footprint index (n,).  Axis-aligned rectangles in a rectangular region are clipped
+    and cut in numpy (the same cells), the others with GEOS."""
+    region_box = _as_box(polygon)
+    rect = np.zeros(len(polygons), bool)
+    if region_box is not None:
+        rect = are_boxes(polygons)
+    out_a, out_c, out_i = [], [], []
+    if rect.any():
+        ri = np.flatnonzero(rect)
+        b = shapely.bounds(polygons[ri])
+        x0, y0, x1, y1 = region_box  # type: ignore[misc]
+        clip = np.column_stack(
+            [np.maximum(b[:, 0], x0), np.maximum(b[:, 1], y0), np.minimum(b[:, 2], x1), np.minimum(b[:, 3], y1)]
+        )
+        hit = (clip[:, 0] < clip[:, 2]) & (clip[:, 1] < clip[:, 3])
+        a, c, k = box_cells(clip[hit], cell)
+        out_a.append(a)
+        out_c.append(c)
+        out_i.append(ri[hit][k])
+    other = np.flatnonzero(~rect)
+    if len(other):
+        hit = other[shapely.intersects(polygon, polygons[other])]
+        pieces, which = grid_pieces(shapely.intersection(polygons[hit], polygon), cell)
+        out_a.append(shapely.area(pieces))
+        out_c.append(shapely.get_coordinates(shapely.centroid(pieces)).reshape(-1, 2))
+        out_i.append(hit[which])
+    if not out_a:
+        return np.zeros(0), np.zeros((0, 2)), np.zeros(0, np.int64)
+    return np.concatenate(out_a), np.concatenate(out_c), np.concatenate(out_i).astype(np.int64)
 
 
 def _soil_volumes(

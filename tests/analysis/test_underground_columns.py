@@ -132,3 +132,33 @@ def test_ground_bounds_hold_every_sample():
         g = ground(np.column_stack([rng.uniform(x0, x0 + w, 2000), rng.uniform(y0, y0 + h, 2000)]))
         assert lo <= g.min() and g.max() <= hi
         assert hi - lo < 60  # a bound over the box, not over the whole DEM
+
+
+def test_rectangle_footprints_cut_in_numpy_equal_geos():
+    """Footprint cells in a rectangular region: rectangles clipped and cut in numpy give the cells GEOS gives
+    (areas and centroids per footprint); a rotated footprint and an L-shape take the GEOS path."""
+    from cim.analysis.solids import are_boxes, grid_pieces
+    from cim.analysis.underground import _prism_cells
+
+    rng = np.random.default_rng(6)
+    xy, wh = rng.uniform(-50, 250, (60, 2)), rng.uniform(3, 45, (60, 2))
+    polys = list(shapely.box(xy[:, 0], xy[:, 1], xy[:, 0] + wh[:, 0], xy[:, 1] + wh[:, 1]))
+    polys += [
+        shapely.affinity.rotate(polys[0], 20),
+        shapely.Polygon([(0, 0), (30, 0), (30, 10), (10, 10), (10, 30), (0, 30)]),
+    ]
+    polys = np.array(polys, dtype=object)
+    assert are_boxes(polys).tolist() == [True] * 60 + [False, False]
+    region = shapely.box(0, 0, 200, 150)
+    area, centre, owner = _prism_cells(polys, region, 10.0)
+    hit = np.flatnonzero(shapely.intersects(region, polys))
+    pieces, which = grid_pieces(shapely.intersection(polys[hit], region), 10.0)
+    ref_area, ref_owner = shapely.area(pieces), hit[which]
+    ref_centre = shapely.get_coordinates(shapely.centroid(pieces))
+    assert len(area) == len(ref_area) > 100
+    for k in range(len(polys)):
+        a, b = np.sort(area[owner == k]), np.sort(ref_area[ref_owner == k])
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+        c, d = np.round(centre[owner == k], 6), np.round(ref_centre[ref_owner == k], 6)
+        c, d = c[np.lexsort(c.T)], d[np.lexsort(d.T)]
+        np.testing.assert_allclose(c, d, rtol=0, atol=1e-6)
