@@ -325,12 +325,18 @@ class PostGISStore:
         model = get_spec(collection).model
         return [model.model_validate(d) for d in docs]
 
+    def _sensor_tables(self) -> str | None:
+        """The sensor tables' name prefix for the ``alarm`` queryable ('"schema".', or None when there are none)."""
+        with self._read.connection() as conn:
+            row = conn.execute("SELECT to_regclass(%s)", (f'"{self.schema}".sta_alarms',)).fetchone()
+        return f'"{self.schema}".' if row is not None and row[0] is not None else None
+
     def _full_where(self, collection: str, region: Region | None, flt: Filter | None) -> tuple[sql.Composable, list]:
         srid = self.city().crs_epsg
         where, args = self._where(region, srid)
         if flt is None:
             return where, args
-        comp = compile_filter(flt, collection, "postgis", srid)
+        comp = compile_filter(flt, collection, "postgis", srid, sensors=self._sensor_tables)
         return sql.SQL("{} AND ({})").format(where, sql.SQL(comp.sql)), [*args, *comp.params]
 
     def query(
@@ -346,7 +352,7 @@ class PostGISStore:
         get_spec(collection)
         t = self._t(collection)
         where, args = self._full_where(collection, region, filter)
-        order = sql.SQL(order_by(sortby, collection, "postgis"))
+        order = sql.SQL(order_by(sortby, collection, "postgis", sensors=self._sensor_tables))
         with self._read.connection() as conn:
             if region is None and filter is None:
                 matched = self.counts()[collection]

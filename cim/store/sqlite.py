@@ -348,10 +348,15 @@ class SQLiteStore:
             ]
         return out
 
+    def _sensor_tables(self) -> str | None:
+        """The sensor tables' name prefix for the ``alarm`` queryable ("", or None when the store has none)."""
+        have = self._conn().execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sta_alarms'")
+        return "" if have.fetchone() else None
+
     def _where(self, collection: str, region: Region | None, flt: Filter | None) -> Compiled:
         """WHERE fragment for a region and a filter (SQL path); release() it after the query."""
         _, rt = _t(collection)
-        parts = [compile_filter(flt, collection, "sqlite", self.city().crs_epsg, rtree=rt)]
+        parts = [compile_filter(flt, collection, "sqlite", self.city().crs_epsg, rtree=rt, sensors=self._sensor_tables)]
         if region is not None:
             where, args = _rtree_where(region)
             key = register_predicate("s_intersects", region.polygon)
@@ -378,7 +383,7 @@ class SQLiteStore:
         try:
             conn = self._conn()
             matched = conn.execute(f"SELECT count(*) FROM {f} WHERE {where.sql}", where.params).fetchone()[0]
-            order = order_by(sortby, collection, "sqlite")
+            order = order_by(sortby, collection, "sqlite", sensors=self._sensor_tables)
             rows = conn.execute(
                 f"SELECT doc FROM {f} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*where.params, -1 if limit is None else limit, offset],
