@@ -9,7 +9,8 @@
   ``cim.sensors.series`` in-process, ``GET /sta/v1.1/Datastreams(n)/Observations?$filter=phenomenonTime ge
   ... and phenomenonTime lt ...&$top=1440`` in-process (the library call the route makes) and over HTTP.
 
-``--quick``: a tenth of the rows.
+``--quick``: a tenth of the rows.  The window store is built once and kept in ``bench/out`` (with a ``.ok``
+marker holding its build rate); delete it to rebuild.
 """
 
 from __future__ import annotations
@@ -194,23 +195,36 @@ def _window(ctx: Context) -> dict[str, Any]:
     import httpx
 
     from cim import sensors
+    from cim.sensors import Sensors
+    from cim.store import open_store
 
     from .common import Server
 
     streams, per = 100, (10_000 if ctx.quick else 100_000)
     path = ctx.out / f"sensors-{streams * per}.sqlite"
-    remove_store(path)
-    s, sta = _store(str(path), streams)
-    t0 = time.perf_counter()
-    for k0 in range(0, streams, 10):
-        sta.ingest([(k + 1, *_series(per, k)) for k in range(k0, k0 + 10)])
-    build_s = time.perf_counter() - t0
-    out: dict[str, Any] = {
-        "observations": streams * per,
-        "numpy_ingest": streams * per / build_s,
-        "store_mb": os.path.getsize(path) / 1e6,
-    }
-    ctx.log(f"sensors: {streams * per:,} observations in {build_s:.1f} s ({out['numpy_ingest']:,.0f}/s)")
+    ok = path.with_suffix(".ok")  # the store is built once and kept (bench/out is not committed)
+    out: dict[str, Any] = {"observations": streams * per}
+    if ok.exists() and path.exists():
+        s = open_store(str(path))
+        sta = Sensors(s)
+        out["cached"] = True
+        out["numpy_ingest"] = float(ok.read_text() or "nan")
+        ctx.log(f"sensors: reusing the {streams * per:,}-observation store {path}")
+    else:
+        remove_store(path)
+        ok.unlink(missing_ok=True)
+        s, sta = _store(str(path), streams)
+        t0 = time.perf_counter()
+        for k0 in range(0, streams, 10):
+            sta.ingest([(k + 1, *_series(per, k)) for k in range(k0, k0 + 10)])
+        build_s = time.perf_counter() - t0
+        out["numpy_ingest"] = streams * per / build_s
+        s.close()
+        s = open_store(str(path))
+        sta = Sensors(s)
+        ok.write_text(f"{out['numpy_ingest']:.0f}")
+        ctx.log(f"sensors: {streams * per:,} observations in {build_s:.1f} s ({out['numpy_ingest']:,.0f}/s)")
+    out["store_mb"] = os.path.getsize(path) / 1e6
     rng = np.random.default_rng(3)
     days = per // 1440
     picks = [
@@ -266,7 +280,6 @@ def _window(ctx: Context) -> dict[str, Any]:
         f"series {out['series']['p50']:.2f} ms, STA in-process {out['sta_inprocess']['p50']:.2f} ms, "
         f"HTTP {out['sta_http']['p50']:.2f} ms"
     )
-    remove_store(path)
     return out
 
 

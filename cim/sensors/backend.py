@@ -84,7 +84,7 @@ class Conn:
         """Insert one row with its own id."""
         self.x(f"INSERT INTO {self.T(table)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
 
-    def load_obs(self, cols: dict[str, np.ndarray]) -> None:
+    def load_obs(self, cols: dict[str, Any]) -> None:
         """Append observations: parallel arrays ``id, ds, t, result, rj, rt, foi`` (rj an object array)."""
         raise NotImplementedError
 
@@ -106,6 +106,8 @@ class Conn:
 
 # -- SQLite --------------------------------------------------------------------------------------------------
 class SQLiteConn(Conn):
+    """A SQLite connection of the store (``?`` placeholders, JSON as text, ``json_extract``)."""
+
     dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -138,16 +140,24 @@ class SQLiteConn(Conn):
         path = path.replace("'", "''")
         return f"json_extract({col}, '{path}')"
 
-    def load_obs(self, cols: dict[str, np.ndarray]) -> None:
+    def load_obs(self, cols: dict[str, Any]) -> None:
         n = len(cols["id"])
         if n == 0:
             return
-        names, lists = _obs_lists(cols)
-        marks = ", ".join("?" * len(names))
-        self.c.executemany(f"INSERT INTO sta_obs ({', '.join(names)}) VALUES ({marks})", zip(*lists, strict=True))
+        names, lists = _obs_lists(cols)  # id, ds, t, result, then the optional columns set
+        marks = ["?"] * len(names)
+        for k in ("foi", "ds"):  # one datastream (every write path), one FeatureOfInterest: the id in the SQL
+            a = cols.get(k)
+            if k in names and a is not None and n > 1 and a[0] != NO_INT and bool((a == a[0]).all()):
+                i = names.index(k)
+                marks[i] = str(int(a[0]))
+                del lists[i]
+        self.c.executemany(
+            f"INSERT INTO sta_obs ({', '.join(names)}) VALUES ({', '.join(marks)})", zip(*lists, strict=True)
+        )
 
 
-def _obs_lists(cols: dict[str, np.ndarray]) -> tuple[list[str], list[list]]:
+def _obs_lists(cols: dict[str, Any]) -> tuple[list[str], list[list]]:
     """Column names and value lists of an observation block, leaving out the optional columns nobody set."""
     n = len(cols["id"])
     names = ["id", "ds", "t", "result"]
@@ -201,6 +211,9 @@ def _sqlite_schema(c: sqlite3.Connection) -> None:
 
 
 class SQLiteBackend:
+    """The sensor tables of a SQLite store: created on first use; ``read()`` and ``write()`` (one
+    ``BEGIN IMMEDIATE`` transaction that also bumps the store version) yield a :class:`SQLiteConn`."""
+
     dialect = "sqlite"
 
     def __init__(self, store: Any) -> None:
@@ -248,6 +261,8 @@ class SQLiteBackend:
 
 # -- PostGIS -------------------------------------------------------------------------------------------------
 class PGConn(Conn):
+    """A psycopg connection of the store (``%s`` placeholders, jsonb, schema-qualified tables, ``COPY``)."""
+
     dialect = "postgis"
 
     def __init__(self, conn: Any, schema: str) -> None:
@@ -289,7 +304,7 @@ class PGConn(Conn):
     def lock_obs(self) -> None:
         self.c.execute(f"LOCK TABLE {self.T('sta_obs_blocks')} IN SHARE ROW EXCLUSIVE MODE")
 
-    def load_obs(self, cols: dict[str, np.ndarray]) -> None:
+    def load_obs(self, cols: dict[str, Any]) -> None:
         n = len(cols["id"])
         if n == 0:
             return
@@ -310,6 +325,9 @@ class PGConn(Conn):
 
 
 class PGBackend:
+    """The sensor tables of a PostGIS store's schema: created on first use (BRIN on time, TimescaleDB
+    hypertable where installed); ``read()`` and ``write()`` yield a :class:`PGConn`."""
+
     dialect = "postgis"
 
     def __init__(self, store: Any) -> None:
