@@ -51,7 +51,20 @@ def _thing(k: int) -> dict[str, Any]:
     }
 
 
-def _store(url: str, things: int):
+def _mb(path: Any) -> float:
+    """MB of a SQLite store with its WAL (pages not yet checkpointed live there)."""
+    wal = f"{path}-wal"
+    return (os.path.getsize(path) + (os.path.getsize(wal) if os.path.exists(wal) else 0)) / 1e6
+
+
+def _located(k: int) -> dict[str, Any]:
+    """The bench Thing k with a Location: its observations get a FeatureOfInterest made from it."""
+    loc = {"type": "Point", "coordinates": [123.40 + k * 1e-3, 41.80]}
+    return {**_thing(k), "Locations": [{"name": f"site {k}", "description": "bench", "encodingType":
+            "application/geo+json", "location": loc}]}  # fmt: skip
+
+
+def _store(url: str, things: int, located: bool = False):
     from cim.sensors import Sensors
     from cim.store import open_store
     from tests import common
@@ -60,7 +73,7 @@ def _store(url: str, things: int):
     s.init(common.CITY, overwrite=True)
     sta = Sensors(s)
     for k in range(things):
-        sta.create("Things", _thing(k), "")
+        sta.create("Things", _located(k) if located else _thing(k), "")
     return s, sta
 
 
@@ -101,6 +114,17 @@ def _ingest(ctx: Context, pg_url: str | None) -> dict[str, Any]:
     out["sqlite_dataarray"] = n / (time.perf_counter() - t)
     out["sqlite_dataarray_cpu"] = n / (time.process_time() - c)  # per second of this process's CPU time
     ctx.log(f"sensors: DataArray into SQLite in-process {out['sqlite_dataarray']:,.0f} obs/s")
+    out["sqlite_mb_per_mobs"] = _mb(path) / (n / 1e6)
+    s.close()
+    remove_store(path)
+    # the same into Things with a Location: every observation gets the FeatureOfInterest made from it
+    s, sta = _store(str(path), streams, located=True)
+    t, c = time.perf_counter(), time.process_time()
+    sta.create_observations(body, "")
+    out["sqlite_dataarray_foi"] = n / (time.perf_counter() - t)
+    out["sqlite_dataarray_foi_cpu"] = n / (time.process_time() - c)
+    out["sqlite_foi_mb_per_mobs"] = _mb(path) / (n / 1e6)
+    ctx.log(f"sensors: DataArray into SQLite, Things with a Location {out['sqlite_dataarray_foi']:,.0f} obs/s")
     s.close()
     remove_store(path)
     out["sqlite_executemany"] = _sqlite_ceiling(ctx, streams, per)
@@ -305,6 +329,13 @@ def rows(r: dict[str, Any]) -> list[Row]:
             NAME,
             f"DataArray into SQLite, in-process, {i['observations']:,} obs",
             {"value": i["sqlite_dataarray"]},
+            "obs/s",
+        ),
+        (NAME, "  same, per CPU-second of the process", {"value": i["sqlite_dataarray_cpu"]}, "obs/s"),
+        (
+            NAME,
+            "DataArray into SQLite, Things with a Location (auto FOI)",
+            {"value": i["sqlite_dataarray_foi"]},
             "obs/s",
         ),
         (NAME, "DataArray into SQLite over HTTP", {"value": i["sqlite_http"]}, "obs/s"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -110,12 +111,32 @@ def iso(ms: int | None) -> str | None:
     return np.datetime_as_string(np.int64(ms).astype("datetime64[ms]"), unit="ms") + "Z"
 
 
+@lru_cache(maxsize=1)
+def _clock() -> tuple[list[str], list[str]]:
+    """``THH:MM:`` for each minute of a day (1,440) and ``SS.mmmZ`` for each ms of a minute (60,000; 3.5 MB)."""
+    hm = [f"T{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
+    return hm, [f"{s:02d}.{f:03d}Z" for s in range(60) for f in range(1000)]
+
+
 def iso_array(ms: np.ndarray) -> list[str]:
-    """int64 ms (n,) -> ISO strings with milliseconds and ``Z``."""
+    """int64 ms (n,) -> ISO strings with milliseconds and ``Z``: each distinct day formatted once by numpy,
+    the time of day from tables (twice as fast as numpy's per-value formatting for a day of minute data)."""
     if len(ms) == 0:
         return []
-    s = np.datetime_as_string(np.asarray(ms, dtype=np.int64).astype("datetime64[ms]"), unit="ms")
-    return [x + "Z" for x in s.tolist()]
+    days, tod = np.divmod(np.asarray(ms, dtype=np.int64), 86_400_000)
+    uniq, inv = np.unique(days, return_inverse=True)
+    dates = np.datetime_as_string(uniq.astype("datetime64[D]")).tolist()
+    hm, sf = np.divmod(tod, 60_000)
+    hms, sfs = _clock()
+    return [
+        a + b + c
+        for a, b, c in zip(
+            map(dates.__getitem__, inv.ravel().tolist()),
+            map(hms.__getitem__, hm.tolist()),
+            map(sfs.__getitem__, sf.tolist()),
+            strict=True,
+        )
+    ]
 
 
 def now_ms() -> int:
