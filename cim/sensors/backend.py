@@ -173,6 +173,33 @@ def _obs_lists(cols: dict[str, Any]) -> tuple[list[str], list[list]]:
     return names, lists
 
 
+def _binary_copy(cols: dict[str, Any]) -> tuple[list[str], bytes] | None:
+    """PostgreSQL's binary COPY format for an observation block whose values are all present and numeric
+    (no JSON results, no NaN, no missing resultTime or FeatureOfInterest): column names and the body, built as
+    one numpy structured array of big-endian fields (per row: field count, then length and value per column).
+    None otherwise (the row-by-row path handles NULLs)."""
+    if cols.get("rj") is not None or np.isnan(cols["result"]).any():
+        return None
+    names = ["id", "ds", "t", "result"]
+    for k in ("rt", "foi"):
+        a = cols.get(k)
+        if a is not None and (a != NO_INT).any():
+            if (a == NO_INT).any():
+                return None
+            names.append(k)
+    n = len(cols["id"])
+    dtype = [("count", ">i2")]
+    for k in names:
+        dtype += [(f"len_{k}", ">i4"), (k, ">f8" if k == "result" else ">i8")]
+    rows = np.empty(n, dtype=np.dtype(dtype))
+    rows["count"] = len(names)
+    for k in names:
+        rows[f"len_{k}"] = 8
+        rows[k] = cols[k]
+    head = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    return names, head + rows.tobytes() + (-1).to_bytes(2, "big", signed=True)
+
+
 def _none_for_nan(a: np.ndarray) -> list:
     out = a.tolist()
     nan = np.isnan(a)
@@ -307,6 +334,14 @@ class PGConn(Conn):
     def load_obs(self, cols: dict[str, Any]) -> None:
         n = len(cols["id"])
         if n == 0:
+            return
+        blob = _binary_copy(cols)
+        if blob is not None:  # every value present and numeric: one numpy-built binary COPY body
+            names, data = blob
+            with self.c.cursor().copy(
+                f"COPY {self.T('sta_obs')} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+            ) as cp:
+                cp.write(data)
             return
         names, lists = _obs_lists(cols)
         types = {
