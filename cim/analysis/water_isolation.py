@@ -26,7 +26,7 @@ class IsolationRequest(BaseModel):
 
 
 class IsolationResult(BaseModel):
-    """The isolation segment of a burst pipe, the valves to close and the nodes, buildings, people and demand cut off."""
+    """A burst pipe's isolation segment, the valves to close and the nodes, buildings, people and demand cut off."""
 
     pipe: str
     segment_pipes: list[str] = Field(description="Pipes (and EPANET pumps and valves) isolated with the burst pipe.")
