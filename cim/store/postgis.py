@@ -23,7 +23,17 @@ from ..model import City
 from ..query.cql2 import Filter, compile_filter, order_by
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
+from .base import (
+    Numbered,
+    Page,
+    Region,
+    first_duplicate,
+    next_number,
+    number_range,
+    points_from_bytes,
+    points_to_bytes,
+    prepare_rows,
+)
 
 try:  # optional dependency: only this backend needs it
     import psycopg
@@ -237,6 +247,7 @@ class PostGISStore:
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
         delete: Mapping[str, Sequence[str]] | None = None,
+        numbered: Numbered | None = None,
     ) -> dict[str, int]:
         city = self.city()
         rows = prepare_rows(features, srid=city.crs_epsg)
@@ -266,7 +277,20 @@ class PostGISStore:
                 old = self._blob(conn, "building_points")
                 pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
                 self._put_blob(conn, "building_points", points_to_bytes(pts))
-            for name, data in (blobs or {}).items():
+            extra = dict(blobs or {})
+            if numbered is not None:  # the meta row locked above orders the writers: no other claims this number
+                prefix, make = numbered
+                (top,) = _one(
+                    conn.execute(
+                        sql.SQL(
+                            'SELECT max(name COLLATE "C") FROM {} '
+                            'WHERE name COLLATE "C" >= %s AND name COLLATE "C" < %s'
+                        ).format(self._q("blobs")),
+                        number_range(prefix),
+                    )
+                )
+                extra.update(make(next_number(prefix, top)))
+            for name, data in extra.items():
                 self._put_blob(conn, name, bytes(data))
             conn.execute(
                 sql.SQL("UPDATE {} SET value = (value::bigint + 1)::text WHERE key = 'version'").format(self._q("meta"))
@@ -434,6 +458,18 @@ class PostGISStore:
                 ),
                 (job_id, Jsonb(doc)),
             )
+
+    def update_job(self, job_id: str, doc: dict) -> bool:
+        with self._pool.connection() as conn:
+            cur = conn.execute(
+                sql.SQL("UPDATE {} SET doc = %s WHERE id = %s").format(self._q("jobs")), (Jsonb(doc), job_id)
+            )
+            return cur.rowcount > 0
+
+    def delete_job(self, job_id: str) -> bool:
+        with self._pool.connection() as conn:
+            cur = conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self._q("jobs")), (job_id,))
+            return cur.rowcount > 0
 
     def get_job(self, job_id: str) -> dict | None:
         with self._pool.connection() as conn:
