@@ -729,9 +729,12 @@ class _Writer:
             otype, props = c.q(f"SELECT observation_type, properties FROM {c.T('sta_datastreams')} WHERE id = ?", [ds])[
                 0
             ]
-            arr = np.asarray(results) if len(results) else np.zeros(0)
+            try:
+                arr = np.asarray(results) if len(results) else np.zeros(0)
+            except ValueError:  # ragged: lists or objects among the results
+                arr = np.zeros(0, dtype=object)
             rj = None
-            if arr.dtype.kind in "iuf":
+            if arr.dtype.kind in "iuf" and arr.ndim == 1:
                 num = arr.astype(np.float64)
                 if not np.isfinite(num).all():
                     raise bad(where, "results are finite numbers.")
