@@ -70,6 +70,31 @@ class Region:
 
 
 @dataclass
+class FeatureIndex:
+    """A collection's features as columns, without their documents (3D Tiles skeletons, in fid order).
+
+    fids : (k,) int64 row keys (for :meth:`Store.feature_docs`); boxes : (k, 6) float64 minx, miny, minz,
+    maxx, maxy, maxz of each solid, metres; doc_bytes : (k,) size of the stored JSON document;
+    surface_bytes : (k,) bytes of its ``surfaces`` member (0 without, an estimate of the LOD2 mesh);
+    geom_bytes : (k,) size of its 2-D geometry as WKB (an estimate of an LOD1 prism's outline).
+    """
+
+    fids: np.ndarray
+    boxes: np.ndarray
+    doc_bytes: np.ndarray
+    surface_bytes: np.ndarray
+    geom_bytes: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence | np.ndarray) -> FeatureIndex:
+        """From rows (fid, minx, miny, minz, maxx, maxy, maxz, doc_bytes, surface_bytes, geom_bytes)."""
+        a = np.array(rows, dtype=np.float64).reshape(-1, 10)
+        return cls(
+            a[:, 0].astype(np.int64), a[:, 1:7], a[:, 7].astype(np.int64), a[:, 8].astype(np.int64), a[:, 9].astype(np.int64)
+        )
+
+
+@dataclass
 class Page:
     """One page of a query: the features and how many matched in all."""
 
@@ -206,6 +231,12 @@ class Store(Protocol):
         self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
     ) -> Iterator[BaseModel]:
         """Every matching feature in insertion order, streamed in batches (exports, analyses)."""
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        """Every feature's row key, 3-D box and document sizes, in fid order (no document is decoded)."""
+
+    def feature_docs(self, collection: str, fids: Sequence[int]) -> list[bytes]:
+        """The stored JSON documents of the features with these row keys (sorted ascending), in that order."""
 
     def get(self, collection: str, fid: str) -> BaseModel:
         """One feature by id, or FeatureNotFound (``/items/{fid}``)."""

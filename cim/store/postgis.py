@@ -23,7 +23,7 @@ from ..model import City
 from ..query.cql2 import Filter, compile_filter, order_by
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
+from .base import FeatureIndex, Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
 
 try:  # optional dependency: only this backend needs it
     import psycopg
@@ -375,6 +375,27 @@ class PostGISStore:
                 return
             last = rows[-1][0]
             yield from self._decode(collection, (r[1] for r in rows))
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        get_spec(collection)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT fid, minx, miny, minz, maxx, maxy, maxz, octet_length(doc::text), "
+                    "coalesce(octet_length((doc->'surfaces')::text), 0), octet_length(ST_AsBinary(geom)) "
+                    "FROM {} ORDER BY fid"
+                ).format(self._t(collection))
+            ).fetchall()
+        return FeatureIndex.from_rows(rows)
+
+    def feature_docs(self, collection: str, fids: Sequence[int]) -> list[bytes]:
+        get_spec(collection)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT doc::text FROM {} WHERE fid = ANY(%s) ORDER BY fid").format(self._t(collection)),
+                ([int(i) for i in fids],),
+            ).fetchall()
+        return [r[0].encode() for r in rows]
 
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)

@@ -25,7 +25,7 @@ from ..model import City
 from ..query.cql2 import Compiled, Filter, compile_filter, order_by, register_predicate, sqlite_predicate
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
+from .base import FeatureIndex, Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
 
 SCHEMA_VERSION = 2
 _CHUNK = 500  # ids per IN (...) list
@@ -456,6 +456,28 @@ class SQLiteStore:
                 return
             last = rows[-1][0]
             yield from self._decode(collection, (r[1] for r in rows))
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        """One scan of the table: sizes and byte offsets from the documents without parsing them."""
+        get_spec(collection)
+        f, _ = _t(collection)
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT fid, minx, miny, minz, maxx, maxy, maxz, length(doc), instr(doc, ?), instr(doc, ?), "
+                f"length(geom) FROM {f} ORDER BY fid",
+                (b'"surfaces":[{', b'"lods":'),
+            )
+            .fetchall()
+        )
+        a = np.array(rows, dtype=np.float64).reshape(-1, 11)
+        size, s, lods = a[:, 7], a[:, 8], a[:, 9]
+        a[:, 8] = np.where(s == 0, 0, np.where(lods > s, lods, size + 1) - s)
+        return FeatureIndex.from_rows(np.delete(a, 9, axis=1))
+
+    def feature_docs(self, collection: str, fids: Sequence[int]) -> list[bytes]:
+        get_spec(collection)
+        return self._docs(collection, [int(i) for i in fids])
 
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)
