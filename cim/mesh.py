@@ -28,6 +28,7 @@ Example
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -799,7 +800,7 @@ def building_meshes_docs(docs: Sequence[dict[str, Any]]) -> Mesh:
                 cols.append(SURFACE_COLORS.get(srf.get("type"), other))
         meshes.append(
             polygons_flat(
-                np.array(coords, dtype=float).reshape(-1, 3),
+                np.fromiter(itertools.chain.from_iterable(coords), float, 3 * len(coords)).reshape(-1, 3),
                 np.array(ring_len, np.int64),
                 np.array(poly_rings, np.int64),
                 np.array(feat, np.int64),

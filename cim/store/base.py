@@ -90,7 +90,11 @@ class FeatureIndex:
         """From rows (fid, minx, miny, minz, maxx, maxy, maxz, doc_bytes, surface_bytes, geom_bytes)."""
         a = np.array(rows, dtype=np.float64).reshape(-1, 10)
         return cls(
-            a[:, 0].astype(np.int64), a[:, 1:7], a[:, 7].astype(np.int64), a[:, 8].astype(np.int64), a[:, 9].astype(np.int64)
+            a[:, 0].astype(np.int64),
+            a[:, 1:7],
+            a[:, 7].astype(np.int64),
+            a[:, 8].astype(np.int64),
+            a[:, 9].astype(np.int64),
         )
 
 
@@ -235,8 +239,9 @@ class Store(Protocol):
     def feature_index(self, collection: str) -> FeatureIndex:
         """Every feature's row key, 3-D box and document sizes, in fid order (no document is decoded)."""
 
-    def feature_docs(self, collection: str, fids: Sequence[int]) -> list[bytes]:
-        """The stored JSON documents of the features with these row keys (sorted ascending), in that order."""
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        """The stored JSON documents of the features with these row keys (sorted ascending), in that order,
+        less their top-level members named in ``without`` (e.g. ``lods``: what a reader will not parse)."""
 
     def get(self, collection: str, fid: str) -> BaseModel:
         """One feature by id, or FeatureNotFound (``/items/{fid}``)."""

@@ -388,12 +388,14 @@ class PostGISStore:
             ).fetchall()
         return FeatureIndex.from_rows(rows)
 
-    def feature_docs(self, collection: str, fids: Sequence[int]) -> list[bytes]:
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
         get_spec(collection)
         with self._read.connection() as conn:
             rows = conn.execute(
-                sql.SQL("SELECT doc::text FROM {} WHERE fid = ANY(%s) ORDER BY fid").format(self._t(collection)),
-                ([int(i) for i in fids],),
+                sql.SQL("SELECT (doc - %s::text[])::text FROM {} WHERE fid = ANY(%s) ORDER BY fid").format(
+                    self._t(collection)
+                ),
+                (list(without), [int(i) for i in fids]),
             ).fetchall()
         return [r[0].encode() for r in rows]
 

@@ -475,9 +475,27 @@ class SQLiteStore:
         a[:, 8] = np.where(s == 0, 0, np.where(lods > s, lods, size + 1) - s)
         return FeatureIndex.from_rows(np.delete(a, 9, axis=1))
 
-    def feature_docs(self, collection: str, fids: Sequence[int]) -> list[bytes]:
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
         get_spec(collection)
-        return self._docs(collection, [int(i) for i in fids])
+        fids = [int(i) for i in fids]
+        if not without:
+            return self._docs(collection, fids)
+        f, _ = _t(collection)
+        paths = ", ".join("?" * len(without))
+        names = [f'$."{w}"' for w in without]
+        conn = self._conn()
+        out: list[bytes] = []
+        for i in range(0, len(fids), _CHUNK):
+            chunk = fids[i : i + _CHUNK]
+            out += [
+                r[0].encode() if isinstance(r[0], str) else r[0]
+                for r in conn.execute(
+                    f"SELECT json_remove(doc, {paths}) FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY fid",
+                    [*names, *chunk],
+                )
+            ]
+        return out
 
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)
