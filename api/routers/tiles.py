@@ -145,7 +145,8 @@ def layers(request: Request) -> ORJSONResponse:
 )
 def tileset(request: Request, store: StoreDep, layer: LayerName) -> Response:
     """The tileset of ``buildings``, ``pipes`` (with manholes), ``underground-structures`` or ``terrain``,
-    built on first request after each change of the store.  Tile URIs carry the store version."""
+    built on first request after each change of the store (buildings: the tree from the spatial index at
+    once, each tile built when first requested).  Tile URIs carry the store version."""
     built = tile_cache(request, store).get(_layer(layer))
     return _send(
         request,
@@ -153,7 +154,7 @@ def tileset(request: Request, store: StoreDep, layer: LayerName) -> Response:
         REVALIDATE,
         JSON,
         lambda: built.tileset,
-        lambda: built.sink.read("tileset.json.gz"),
+        lambda: built.read("tileset.json.gz"),
     )
 
 
@@ -174,6 +175,4 @@ def tile(
                 404, f"Tiles of store version {head[1:]} are gone (now {built.version}); reload {layer}/tileset.json."
             )
         raise HTTPException(404, f"No tile {path!r} in layer {layer!r}; see {layer}/tileset.json.")
-    return _send(
-        request, built.etag(path), IMMUTABLE, GLB, lambda: built.sink.read(path), lambda: built.sink.read(path + ".gz")
-    )
+    return _send(request, built.etag(path), IMMUTABLE, GLB, lambda: built.read(path), lambda: built.read(path + ".gz"))
