@@ -45,6 +45,14 @@ class TileSettings(BaseSettings):
     max_vertices: int = Field(30_000, ge=100)
 
 
+class StaleTile(KeyError):
+    """A tile asked for after the store moved past its version (the router answers 404: reload the tileset)."""
+
+    def __init__(self, layer: str, version: int) -> None:
+        super().__init__(f"{layer} tiles of version {version}")
+        self.layer, self.version = layer, version
+
+
 @dataclass(frozen=True)
 class BuiltLayer:
     """A layer's tiles of one store version."""
@@ -152,6 +160,8 @@ class TileCache:
                 except KeyError:
                     pass
                 data, _ = build_tile(self.store, skel, address)
+                if self.store.read_version() != version:  # the city changed under the build: not this tile
+                    raise StaleTile(layer, version)
                 out.write(path, data)
 
         return self._finish(layer, version, sink, body, make)

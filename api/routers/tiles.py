@@ -22,7 +22,7 @@ from tiles.layers import LAYERS
 
 from ..deps import StoreDep, base_url
 from ..media import JSON, ORJSONResponse
-from ..tilecache import FORMAT, TileCache
+from ..tilecache import FORMAT, StaleTile, TileCache
 from . import viewer
 
 router = APIRouter(tags=["3D"])
@@ -175,4 +175,11 @@ def tile(
                 404, f"Tiles of store version {head[1:]} are gone (now {built.version}); reload {layer}/tileset.json."
             )
         raise HTTPException(404, f"No tile {path!r} in layer {layer!r}; see {layer}/tileset.json.")
-    return _send(request, built.etag(path), IMMUTABLE, GLB, lambda: built.read(path), lambda: built.read(path + ".gz"))
+    try:
+        return _send(
+            request, built.etag(path), IMMUTABLE, GLB, lambda: built.read(path), lambda: built.read(path + ".gz")
+        )
+    except StaleTile as exc:  # the store changed while this tile was being built
+        raise HTTPException(
+            404, f"Tiles of store version {exc.version} are gone; reload {layer}/tileset.json."
+        ) from None

@@ -222,3 +222,33 @@ def test_first_tileset_builds_no_tile(tmp_path, sample_city_path):
         assert c.get(f"/3dtiles/buildings/{uris[-1]}").content == r.content
         n = sum(len(glb_vertices(c.get(f"/3dtiles/buildings/{u}").content)[2]["id"]) for u in uris)
         assert n == doc["extras"]["features"]
+
+
+def test_a_write_during_a_tile_build_is_not_served_as_that_version(tmp_path, monkeypatch):
+    """A tile built from the store while a write lands is not kept under the old version: 404, reload."""
+    from api import tilecache
+    from api.main import create_app
+    from api.settings import Settings
+    from tests import common
+
+    path = tmp_path / "city.sqlite"
+    s = open_store(path, create=True)
+    s.init(common.CITY)
+    s.write(common.buildings()[:20])
+    real = tilecache.build_tile
+
+    def build_while_writing(store, skel, address):
+        out = real(store, skel, address)
+        s.write(common.buildings()[20:22])  # another client's import lands meanwhile
+        return out
+
+    monkeypatch.setattr(tilecache, "build_tile", build_while_writing)
+    with TestClient(create_app(Settings(store=str(path)))) as c:
+        uri = tile_paths(c.get("/3dtiles/buildings/tileset.json").json())[0]
+        r = c.get(f"/3dtiles/buildings/{uri}")
+        assert r.status_code == 404 and "reload" in r.json()["detail"]
+        monkeypatch.setattr(tilecache, "build_tile", real)
+        doc = c.get("/3dtiles/buildings/tileset.json").json()
+        assert doc["extras"]["features"] == 22
+        assert c.get(f"/3dtiles/buildings/{tile_paths(doc)[0]}").status_code == 200
+    s.close()
