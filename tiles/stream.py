@@ -8,8 +8,8 @@ before it writes a tile: memory and the first answer grow with the city.  Here:
    bounding region (the geodetic extent of its features' boxes, padded by 1e-8 rad, about 6 cm) and
    geometric errors, so ``tileset.json`` is ready in a fraction of a second.  A feature's prominence is
    the smaller of its box's diagonal and the square root of its box's surface; its vertex count is
-   estimated from its document (LOD2: the bytes of its ``surfaces`` over 24; LOD1: six per outline
-   point of its 2-D WKB), on the high side, so that tiles keep within :class:`~tiles.tileset.Budget`.
+   estimated on the high side (:func:`estimate_vertices`: from its stored sizes, calibrated on a few
+   hundred documents) so that tiles keep within :class:`~tiles.tileset.Budget`.
 2. **Tiles** (:func:`build_tile`): a tile's documents fetched by row key (:meth:`Store.feature_docs`),
    parsed as plain JSON (no model validation), meshed by :func:`cim.mesh.building_meshes_docs` (the same
    mesh as the model path), georeferenced and encoded: memory follows the tile, not the city.
@@ -47,7 +47,7 @@ from .tileset import Budget, Tile, TilesetResult, _document, _encode_tile, _geod
 STREAMED = frozenset({"buildings"})
 #: radians added around a tile's region (box corners to geodetic: a straight edge may bow by a few mm)
 PAD = 1e-8
-SURFACE_BYTES_PER_VERTEX = 24
+SAMPLE = 128  # documents read to learn a collection's vertices per stored byte
 #: document members a tile does not draw (every LOD as imported: most of a 3D BAG building's bytes)
 UNDRAWN = ("lods",)
 Progress = Callable[[str, float], None]
@@ -81,11 +81,35 @@ class Skeleton:
         return a if t is not None and t.has_content else None
 
 
-def estimate_vertices(doc_bytes: np.ndarray, surface_bytes: np.ndarray, geom_bytes: np.ndarray) -> np.ndarray:
-    """Mesh vertices per feature, estimated on the high side from its stored sizes (bytes, (k,) each)."""
-    lod1 = 6 * np.maximum(geom_bytes - 9, 16) // 16
-    lod2 = -(-surface_bytes // SURFACE_BYTES_PER_VERTEX)
-    return np.where(surface_bytes > 0, lod2, lod1).astype(np.int64)
+def doc_vertices(d: dict[str, Any]) -> int:
+    """A building document's mesh vertices, on the high side: its surfaces' ring points, else six per
+    outline point (an LOD1 prism: top, bottom and four per wall)."""
+    surfaces = d.get("surfaces")
+    if surfaces:
+        return sum(len(r) for srf in surfaces for r in srf["rings"])
+    return 6 * sum(len(r) for r in d["footprint"])
+
+
+def estimate_vertices(store: Any, collection: str, ix: Any) -> np.ndarray:
+    """Mesh vertices per feature (k,), estimated on the high side without reading every document: LOD1
+    from the 2-D WKB's size, LOD2 from the document's size times the most vertices per byte among up to
+    :data:`SAMPLE` documents spread over the collection (read and counted)."""
+    k = len(ix.fids)
+    lod1 = 6 * (np.maximum(ix.geom_bytes - 9, 16) // 16)
+    pick = np.unique(np.linspace(0, k - 1, min(k, SAMPLE)).astype(np.int64))
+    raw = store.feature_docs(collection, ix.fids[pick], without=UNDRAWN)
+    enabled = gc.isenabled()
+    gc.disable()  # see build_tile
+    try:
+        docs = [orjson.loads(d) for d in raw]
+    finally:
+        if enabled:
+            gc.enable()
+    lod2 = [i for i, d in enumerate(docs) if d.get("surfaces")]
+    if not lod2:
+        return lod1.astype(np.int64)
+    per_byte = max(doc_vertices(docs[i]) / max(int(ix.doc_bytes[pick[i]]), 1) for i in lod2)
+    return np.maximum(lod1, np.ceil(ix.doc_bytes * per_byte)).astype(np.int64)
 
 
 def box_prominence(boxes: np.ndarray) -> np.ndarray:
@@ -152,7 +176,7 @@ def skeleton(
     boxes = ix.boxes
     centres = (boxes[:, :2] + boxes[:, 3:5]) / 2
     prominence = box_prominence(boxes)
-    verts = estimate_vertices(ix.doc_bytes, ix.surface_bytes, ix.geom_bytes)
+    verts = estimate_vertices(store, cid, ix)
     x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
     x1, y1 = boxes[:, 3].max(), boxes[:, 4].max()
     side = max(x1 - x0, y1 - y0)

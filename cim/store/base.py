@@ -71,31 +71,24 @@ class Region:
 
 @dataclass
 class FeatureIndex:
-    """A collection's features as columns, without their documents (3D Tiles skeletons, in fid order).
+    """A collection's features as columns, without their documents (3D Tiles skeletons), in fid order.
 
     fids : (k,) int64 row keys (for :meth:`Store.feature_docs`); boxes : (k, 6) float64 minx, miny, minz,
-    maxx, maxy, maxz of each solid, metres; doc_bytes : (k,) size of the stored JSON document;
-    surface_bytes : (k,) bytes of its ``surfaces`` member (0 without, an estimate of the LOD2 mesh);
-    geom_bytes : (k,) size of its 2-D geometry as WKB (an estimate of an LOD1 prism's outline).
+    maxx, maxy, maxz of each solid, metres, from the spatial index (SQLite's R*Tree keeps them as float32
+    rounded outwards: up to 0.5 m larger at 4.6e6 m); doc_bytes : (k,) stored size of the document;
+    geom_bytes : (k,) size of its 2-D geometry as WKB.
     """
 
     fids: np.ndarray
     boxes: np.ndarray
     doc_bytes: np.ndarray
-    surface_bytes: np.ndarray
     geom_bytes: np.ndarray
 
     @classmethod
     def from_rows(cls, rows: Sequence | np.ndarray) -> FeatureIndex:
-        """From rows (fid, minx, miny, minz, maxx, maxy, maxz, doc_bytes, surface_bytes, geom_bytes)."""
-        a = np.array(rows, dtype=np.float64).reshape(-1, 10)
-        return cls(
-            a[:, 0].astype(np.int64),
-            a[:, 1:7],
-            a[:, 7].astype(np.int64),
-            a[:, 8].astype(np.int64),
-            a[:, 9].astype(np.int64),
-        )
+        """From rows (fid, minx, miny, minz, maxx, maxy, maxz, doc_bytes, geom_bytes)."""
+        a = np.array(rows, dtype=np.float64).reshape(-1, 9)
+        return cls(a[:, 0].astype(np.int64), a[:, 1:7], a[:, 7].astype(np.int64), a[:, 8].astype(np.int64))
 
 
 @dataclass
@@ -237,7 +230,7 @@ class Store(Protocol):
         """Every matching feature in insertion order, streamed in batches (exports, analyses)."""
 
     def feature_index(self, collection: str) -> FeatureIndex:
-        """Every feature's row key, 3-D box and document sizes, in fid order (no document is decoded)."""
+        """Every feature's row key, 3-D box and sizes, in fid order, without reading its document."""
 
     def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
         """The stored JSON documents of the features with these row keys (sorted ascending), in that order,

@@ -381,9 +381,8 @@ class PostGISStore:
         with self._read.connection() as conn:
             rows = conn.execute(
                 sql.SQL(
-                    "SELECT fid, minx, miny, minz, maxx, maxy, maxz, octet_length(doc::text), "
-                    "coalesce(octet_length((doc->'surfaces')::text), 0), octet_length(ST_AsBinary(geom)) "
-                    "FROM {} ORDER BY fid"
+                    "SELECT fid, minx, miny, minz, maxx, maxy, maxz, pg_column_size(doc), "
+                    "octet_length(ST_AsBinary(geom)) FROM {} ORDER BY fid"
                 ).format(self._t(collection))
             ).fetchall()
         return FeatureIndex.from_rows(rows)

@@ -458,22 +458,19 @@ class SQLiteStore:
             yield from self._decode(collection, (r[1] for r in rows))
 
     def feature_index(self, collection: str) -> FeatureIndex:
-        """One scan of the table: sizes and byte offsets from the documents without parsing them."""
+        """Boxes from the R*Tree, sizes from the record headers: no page of a document is read (reading
+        the exact boxes, stored after the document, would read every document's overflow pages)."""
         get_spec(collection)
-        f, _ = _t(collection)
+        f, rt = _t(collection)
         rows = (
             self._conn()
             .execute(
-                f"SELECT fid, minx, miny, minz, maxx, maxy, maxz, length(doc), instr(doc, ?), instr(doc, ?), "
-                f"length(geom) FROM {f} ORDER BY fid",
-                (b'"surfaces":[{', b'"lods":'),
+                f"SELECT f.fid, r.minx, r.miny, r.minz, r.maxx, r.maxy, r.maxz, length(f.doc), length(f.geom) "
+                f"FROM {f} AS f JOIN {rt} AS r ON r.fid = f.fid ORDER BY f.fid"
             )
             .fetchall()
         )
-        a = np.array(rows, dtype=np.float64).reshape(-1, 11)
-        size, s, lods = a[:, 7], a[:, 8], a[:, 9]
-        a[:, 8] = np.where(s == 0, 0, np.where(lods > s, lods, size + 1) - s)
-        return FeatureIndex.from_rows(np.delete(a, 9, axis=1))
+        return FeatureIndex.from_rows(rows)
 
     def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
         get_spec(collection)
