@@ -264,3 +264,16 @@ def test_a_write_during_a_tile_build_is_not_served_as_that_version(tmp_path, mon
         assert doc["extras"]["features"] == 22
         assert c.get(f"/3dtiles/buildings/{tile_paths(doc)[0]}").status_code == 200
     s.close()
+
+
+def test_streamed_buildings_on_both_stores(store):
+    """SQLite and PostGIS: the tiles from the index hold the same buildings and meshes as the whole-layer build."""
+    frame = city_frame(store)
+    new, old = MemorySink(), MemorySink()
+    build_layer(store, "buildings", new, frame=frame, budget=Budget(max_features=5), prefix="v1/")
+    build_layer(store, "buildings", old, frame=frame, budget=Budget(max_features=5), prefix="v1/", streamed=False)
+    got, got_rows = _tiles_by_building(new)
+    want, want_rows = _tiles_by_building(old)
+    assert sorted(got) == sorted(want) == sorted(f.id for f in store.iter_features("buildings")) and len(got) > 5
+    for fid, (v, ntri) in want.items():
+        assert got[fid][1] == ntri and np.abs(got[fid][0] - v).max() < 2e-3 and got_rows[fid] == want_rows[fid]
