@@ -127,6 +127,27 @@ def json_column(texts: Sequence[str | bytes | None]) -> list:
     return orjson.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")  # type: ignore[misc]
 
 
+class FeatureIndex:
+    """A collection's features as columns, without their documents (3D Tiles skeletons), in fid order.
+
+    fids : (k,) int64 row keys (for :meth:`Store.feature_docs`); boxes : (k, 6) float64 minx, miny, minz,
+    maxx, maxy, maxz of each solid, metres, from the spatial index (SQLite's R*Tree keeps them as float32
+    rounded outwards: up to 0.5 m larger at 4.6e6 m); doc_bytes : (k,) stored size of the document;
+    geom_bytes : (k,) size of its 2-D geometry as WKB.
+    """
+
+    fids: np.ndarray
+    boxes: np.ndarray
+    doc_bytes: np.ndarray
+    geom_bytes: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence | np.ndarray) -> FeatureIndex:
+        """From rows (fid, minx, miny, minz, maxx, maxy, maxz, doc_bytes, geom_bytes)."""
+        a = np.array(rows, dtype=np.float64).reshape(-1, 9)
+        return cls(a[:, 0].astype(np.int64), a[:, 1:7], a[:, 7].astype(np.int64), a[:, 8].astype(np.int64))
+
+
 @dataclass
 class Page:
     """One page of a query: the features and how many matched in all."""
@@ -273,6 +294,13 @@ class Store(Protocol):
         """Matching features as columns (ids, 3-D boxes, 2-D geometries and the named top-level fields of their
         documents), in insertion order, read in SQL without building models (analyses over many candidates:
         underground use).  ``region`` matches as in :meth:`query`."""
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        """Every feature's row key, 3-D box and sizes, in fid order, without reading its document."""
+
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        """The stored JSON documents of the features with these row keys (sorted ascending), in that order,
+        less their top-level members named in ``without`` (e.g. ``lods``: what a reader will not parse)."""
 
     def get(self, collection: str, fid: str) -> BaseModel:
         """One feature by id, or FeatureNotFound (``/items/{fid}``)."""

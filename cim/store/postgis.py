@@ -25,6 +25,7 @@ from ..terrain import Terrain
 from ..typed import Bounds3
 from .base import (
     Columns,
+    FeatureIndex,
     Numbered,
     Page,
     Region,
@@ -432,6 +433,28 @@ class PostGISStore:
             shapely.from_wkb(c[7]),
             {n: json_column(c[8 + k]) for k, n in enumerate(names)},
         )
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        get_spec(collection)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT fid, minx, miny, minz, maxx, maxy, maxz, pg_column_size(doc), "
+                    "octet_length(ST_AsBinary(geom)) FROM {} ORDER BY fid"
+                ).format(self._t(collection))
+            ).fetchall()
+        return FeatureIndex.from_rows(rows)
+
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        get_spec(collection)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT (doc - %s::text[])::text FROM {} WHERE fid = ANY(%s) ORDER BY fid").format(
+                    self._t(collection)
+                ),
+                (list(without), [int(i) for i in fids]),
+            ).fetchall()
+        return [r[0].encode() for r in rows]
 
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)

@@ -27,6 +27,7 @@ from ..terrain import Terrain
 from ..typed import Bounds3
 from .base import (
     Columns,
+    FeatureIndex,
     Numbered,
     Page,
     Region,
@@ -517,6 +518,43 @@ class SQLiteStore:
             parsed = orjson.loads(b"[" + b",".join(docs) + b"]")
             values = {n: [d.get(n) for d in parsed] for n in names}
         return Columns(ids, boxes, geoms, values)
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        """Boxes from the R*Tree, sizes from the record headers: no page of a document is read (reading
+        the exact boxes, stored after the document, would read every document's overflow pages)."""
+        get_spec(collection)
+        f, rt = _t(collection)
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT f.fid, r.minx, r.miny, r.minz, r.maxx, r.maxy, r.maxz, length(f.doc), length(f.geom) "
+                f"FROM {f} AS f JOIN {rt} AS r ON r.fid = f.fid ORDER BY f.fid"
+            )
+            .fetchall()
+        )
+        return FeatureIndex.from_rows(rows)
+
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        get_spec(collection)
+        fids = [int(i) for i in fids]
+        if not without:
+            return self._docs(collection, fids)
+        f, _ = _t(collection)
+        paths = ", ".join("?" * len(without))
+        names = [f'$."{w}"' for w in without]
+        conn = self._conn()
+        out: list[bytes] = []
+        for i in range(0, len(fids), _CHUNK):
+            chunk = fids[i : i + _CHUNK]
+            out += [
+                r[0].encode() if isinstance(r[0], str) else r[0]
+                for r in conn.execute(
+                    f"SELECT json_remove(doc, {paths}) FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY fid",
+                    [*names, *chunk],
+                )
+            ]
+        return out
 
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)
