@@ -127,6 +127,7 @@ def json_column(texts: Sequence[str | bytes | None]) -> list:
     return orjson.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")  # type: ignore[misc]
 
 
+@dataclass
 class FeatureIndex:
     """A collection's features as columns, without their documents (3D Tiles skeletons), in fid order.
 
