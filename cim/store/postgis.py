@@ -255,7 +255,7 @@ class PostGISStore:
         delete: Mapping[str, Sequence[str]] | None = None,
     ) -> dict[str, int]:
         city = self.city()
-        rows = prepare_rows(features, srid=city.crs_epsg, city_epsg=city.crs_epsg)
+        rows = prepare_rows(features, srid=city.crs_epsg, city_epsg=city.crs_epsg, jsonb=True)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute(sql.SQL("SELECT value FROM {} WHERE key = 'version' FOR UPDATE").format(self._q("meta")))
             for cid, ids in (delete or {}).items():  # removed first: a write may delete and add one id
