@@ -66,6 +66,8 @@ def _create_collection(conn: sqlite3.Connection, cid: str) -> None:
 class SQLiteStore:
     """The embedded store.  ``path`` is the database file (created by ``init`` when ``create``)."""
 
+    inline_reads = True  # reads are short in-process calls: a server may make index reads on its event loop
+
     def __init__(self, path: str | Path, *, create: bool = False, mmap_mb: int = 64, cache_mb: int = 16) -> None:
         """``mmap_mb``, ``cache_mb``: memory-mapped I/O and page cache per connection (one per thread), MiB:
         they bound what a busy server holds (``CIM_SQLITE_MMAP_MB``, ``CIM_SQLITE_CACHE_MB``)."""
