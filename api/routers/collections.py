@@ -34,11 +34,11 @@ CollectionId = Annotated[str, Path(alias="collectionId", description="Collection
 Format = Annotated[Literal["json", "geojson"] | None, Query(description="Output format (GeoJSON).")]
 
 
-def _cached(request: Request, store: Store, key: tuple, make: Callable[[], Any]) -> Any:
+def _cached(request: Request, store: Store, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
     """``make()``, made once per store version (and ``key``) and kept on the app: documents that change only
     with the store (collections, queryables) cost one read of the version per request."""
     version = (id(store), store.read_version())
-    cache = getattr(request.app.state, "docs_cache", None)
+    cache: tuple[tuple[int, int], dict[tuple[str, ...], Any]] | None = getattr(request.app.state, "docs_cache", None)
     if cache is None or cache[0] != version:
         cache = request.app.state.docs_cache = (version, {})
     value = cache[1].get(key)

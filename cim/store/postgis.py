@@ -286,7 +286,7 @@ class PostGISStore:
                             ).format(t)
                         ) as cp,
                     ):
-                        gjs = r.geojson or [None] * len(r.ids)
+                        gjs: list[bytes | None] = list(r.geojson) if r.geojson is not None else [None] * len(r.ids)
                         for fid, doc, geom, b, gj in zip(r.ids, r.docs, r.geoms, r.boxes, gjs, strict=True):
                             cp.write_row((fid, doc.decode(), geom.hex(), *b, gj))
                 except psycopg.errors.UniqueViolation:

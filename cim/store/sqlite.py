@@ -269,6 +269,7 @@ class SQLiteStore:
                 if replace:
                     self._delete_ids(conn, cid, r.ids)
                 (start,) = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {f}").fetchone()
+                gjs: list[bytes | None] = list(r.geojson) if r.geojson is not None else [None] * len(r.ids)
                 fids = range(start, start + len(r.ids))
                 try:
                     conn.executemany(
@@ -276,9 +277,7 @@ class SQLiteStore:
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             (fid, i, d, g, *b, gj)
-                            for fid, i, d, g, b, gj in zip(
-                                fids, r.ids, r.docs, r.geoms, r.boxes, r.geojson or [None] * len(r.ids), strict=True
-                            )
+                            for fid, i, d, g, b, gj in zip(fids, r.ids, r.docs, r.geoms, r.boxes, gjs, strict=True)
                         ),
                     )
                 except sqlite3.IntegrityError:
