@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import uuid
 from urllib.parse import quote
 
 import numpy as np
@@ -147,7 +148,7 @@ def test_sample_city_copied_between_stores(sample_city_path, tmp_path, request, 
         dst = open_store(tmp_path / "copy.sqlite", create=True)
     else:
         cluster = request.getfixturevalue("pg_cluster")
-        dst = open_store(f"{cluster.url}?schema=t_fast_{tmp_path.name[-12:].lower()}", create=True)
+        dst = open_store(f"{cluster.url}?schema=t_fast_{uuid.uuid4().hex[:12]}", create=True)
     try:
         copy_store(src, dst)
         assert sum(1 for cid in COLLECTIONS if dst.counts()[cid]) >= 4
