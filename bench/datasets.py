@@ -26,8 +26,11 @@ from .common import Context, remove_store
 COLLECTION = "buildings"
 
 
+STORE_LAYOUT = "gj"  # change when stored rows gain a column (the CRS84 GeoJSON, issue 16): cached stores are rebuilt
+
+
 def _synth_digest() -> str:
-    return hashlib.sha1(Path(synth.__file__).read_bytes()).hexdigest()[:10]
+    return hashlib.sha1(Path(synth.__file__).read_bytes() + STORE_LAYOUT.encode()).hexdigest()[:10]
 
 
 def synth_store(ctx: Context, n: int) -> Path:

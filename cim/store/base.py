@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import orjson
@@ -158,6 +158,14 @@ class Page:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class EncodedPage:
+    """One page of a query as each feature's stored CRS84 GeoJSON bytes (``query_geojson``)."""
+
+    features: list[bytes]
+    matched: int
+
+
 def points_to_bytes(points: np.ndarray) -> bytes:
     """(n, 3) float points -> compact bytes (npy)."""
     import io
@@ -182,13 +190,50 @@ class Rows:
     docs: list[bytes]
     geoms: list[bytes]
     boxes: list[Bounds3]  # minx, miny, minz, maxx, maxy, maxz of each solid, metres
+    geojson: list[bytes] | None = None  # each feature's CRS84 GeoJSON Feature, as the items route writes it
 
 
-def prepare_rows(features: Iterable[BaseModel], srid: int | None = None) -> dict[str, Rows]:
+def jsonb_order(value: Any) -> Any:
+    """``value`` with every object's keys in PostgreSQL ``jsonb``'s order (shorter first, then by bytes): a
+    document as PostGIS reads it back."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+        return {k: jsonb_order(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [jsonb_order(v) for v in value]
+    return value
+
+
+def encode_geojson(collection: str, docs: Sequence[bytes], city_epsg: int, *, jsonb: bool = False) -> list[bytes]:
+    """Each stored document's GeoJSON Feature in CRS84, as bytes: exactly what ``/items`` writes for it
+    (``cim.geojson.encode_features``, then orjson).  Encoded from the documents as the store reads them back
+    (``jsonb``: with PostgreSQL's key order), not from the models written, so the bytes are the ones the read
+    path makes; one pyproj call per 2,000 features."""
+    from ..crs import OutputCRS
+    from ..geojson import encode_features
+
+    spec = get_spec(collection)
+    out = OutputCRS(city_epsg)
+    result: list[bytes] = []
+    for k in range(0, len(docs), 2000):
+        chunk = docs[k : k + 2000]
+        if jsonb:
+            feats = [spec.model.model_validate(jsonb_order(orjson.loads(d))) for d in chunk]
+        else:
+            feats = [spec.model.model_validate_json(d) for d in chunk]
+        result += [orjson.dumps(f, option=orjson.OPT_SERIALIZE_NUMPY) for f in encode_features(spec, feats, out)]
+    return result
+
+
+def prepare_rows(
+    features: Iterable[BaseModel], srid: int | None = None, city_epsg: int | None = None, *, jsonb: bool = False
+) -> dict[str, Rows]:
     """Group features by collection and encode them once for any backend.
 
-    ``srid`` set: geometries are EWKB carrying it (PostGIS); else plain WKB.  Raises InvalidFeature
-    naming the collection and feature when a geometry or a coordinate cannot be stored.
+    ``srid`` set: geometries are EWKB carrying it (PostGIS); else plain WKB.  ``city_epsg`` set: each
+    feature's CRS84 GeoJSON is encoded too (:func:`encode_geojson`; ``jsonb``: the documents are stored as
+    PostgreSQL jsonb).  Raises InvalidFeature naming the
+    collection and feature when a geometry or a coordinate cannot be stored.
     """
     groups: dict[str, list[BaseModel]] = {cid: [] for cid in COLLECTIONS}
     for feat in features:
@@ -215,7 +260,8 @@ def prepare_rows(features: Iterable[BaseModel], srid: int | None = None) -> dict
         if srid is not None:
             shapes = shapely.set_srid(shapes, srid)
         geoms = list(shapely.to_wkb(shapes, include_srid=srid is not None))
-        out[cid] = Rows(ids, docs, geoms, boxes)
+        gj = None if city_epsg is None else encode_geojson(cid, docs, city_epsg, jsonb=jsonb)
+        out[cid] = Rows(ids, docs, geoms, boxes, gj)
     return out
 
 
@@ -305,6 +351,22 @@ class Store(Protocol):
 
     def get(self, collection: str, fid: str) -> BaseModel:
         """One feature by id, or FeatureNotFound (``/items/{fid}``)."""
+
+    def query_geojson(
+        self,
+        collection: str,
+        *,
+        region: Region | None = None,
+        filter: Filter | None = None,
+        sortby: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> EncodedPage | None:
+        """``query``'s page as each feature's CRS84 GeoJSON bytes stored at write time (``/items`` in CRS84
+        without projections), or None when a feature of the page was written without them (older stores)."""
+
+    def get_geojson(self, collection: str, fid: str) -> bytes | None:
+        """One feature's stored CRS84 GeoJSON bytes, None when it has none (older stores), or FeatureNotFound."""
 
     def terrain(self) -> Terrain | None:
         """The terrain DEM, if any (analyses, meshes)."""

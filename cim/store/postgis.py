@@ -1,7 +1,8 @@
 """PostGIS store: the Store contract on PostgreSQL 15 + PostGIS 3 (psycopg 3, a connection pool).
 
 URL: ``postgresql://user:password@host:port/dbname?schema=cim`` (``schema`` defaults to ``cim``; one
-city per schema).  Per collection a table ``f_<name>(fid, id, doc jsonb, geom, minx..maxz, env)``
+city per schema).  Per collection a table ``f_<name>(fid, id, doc jsonb, geom, minx..maxz, env, gj)`` (gj: the
+feature's CRS84 GeoJSON as ``/items`` writes it, NULL in rows of older stores)
 with a 2-D GiST index on ``geom`` (exact bbox tests run in SQL) and an n-D GiST index on ``env``, a
 3-D segment spanning the solid's box (candidate searches for the analyses).  Writes are one
 transaction, loaded with COPY.
@@ -26,6 +27,7 @@ from ..typed import Bounds3
 from .base import (
     Columns,
     FeatureIndex,
+    EncodedPage,
     Numbered,
     Page,
     Region,
@@ -117,6 +119,7 @@ class PostGISStore:
                 ) from exc
         self._counts: tuple[int, dict[str, int]] | None = None
         self._ensured = False
+        self._city: tuple[str, City] | None = None  # (the stored text, the model): validated once per change
         if not create and self._meta("schema_version") is None:
             self.close()
             raise StoreError(
@@ -196,7 +199,7 @@ class PostGISStore:
                 "doc jsonb NOT NULL, geom geometry(Geometry, {srid}) NOT NULL, minx float8 NOT NULL, "
                 "miny float8 NOT NULL, minz float8 NOT NULL, maxx float8 NOT NULL, maxy float8 NOT NULL, "
                 "maxz float8 NOT NULL, env geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakeLine("
-                "ST_MakePoint(minx, miny, minz), ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED)"
+                "ST_MakePoint(minx, miny, minz), ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED, gj bytea)"
             ).format(t=t, srid=sql.Literal(srid))
         )
         conn.execute(
@@ -209,19 +212,32 @@ class PostGISStore:
         )
 
     def _ensure_collections(self, srid: int) -> None:
-        """Create the tables of collections added since the store was made (once per store object)."""
+        """Create the tables of collections added since the store was made, and the ``gj`` column in tables made
+        before it (once per store object)."""
         with self._pool.connection() as conn, conn.transaction():
             rows = conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (self.schema,)
             ).fetchall()
             have = {r[0] for r in rows}
+            rows = conn.execute(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = %s AND column_name = 'gj'",
+                (self.schema,),
+            ).fetchall()
+            with_gj = {r[0] for r in rows}
             for cid in COLLECTIONS:
-                if "f_" + cid.replace("-", "_") not in have:
+                name = "f_" + cid.replace("-", "_")
+                if name not in have:
                     self._create_collection(conn, cid, srid)
+                elif name not in with_gj:
+                    conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS gj bytea").format(self._t(cid)))
         self._ensured = True
 
     def city(self) -> City:
+        """The city record, validated once per change of the stored text (one small read per call)."""
         raw = self._meta("city")
+        cached = self._city
+        if cached is not None and raw == cached[0] and self._ensured:
+            return cached[1]
         if raw is None:
             raise StoreError(
                 f"Schema {self.schema!r} holds no city: run `cim init` or `cim sample` first.",
@@ -230,6 +246,7 @@ class PostGISStore:
         city = City.model_validate_json(raw)
         if not self._ensured:
             self._ensure_collections(city.crs_epsg)
+        self._city = (raw, city)
         return city
 
     def version(self) -> int:
@@ -254,7 +271,7 @@ class PostGISStore:
         numbered: Numbered | None = None,
     ) -> dict[str, int]:
         city = self.city()
-        rows = prepare_rows(features, srid=city.crs_epsg)
+        rows = prepare_rows(features, srid=city.crs_epsg, city_epsg=city.crs_epsg, jsonb=True)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute(sql.SQL("SELECT value FROM {} WHERE key = 'version' FOR UPDATE").format(self._q("meta")))
             for cid, ids in (delete or {}).items():  # removed first: a write may delete and add one id
@@ -268,11 +285,14 @@ class PostGISStore:
                     with (
                         conn.transaction(),
                         conn.cursor().copy(
-                            sql.SQL("COPY {} (id, doc, geom, minx, miny, minz, maxx, maxy, maxz) FROM STDIN").format(t)
+                            sql.SQL(
+                                "COPY {} (id, doc, geom, minx, miny, minz, maxx, maxy, maxz, gj) FROM STDIN"
+                            ).format(t)
                         ) as cp,
                     ):
-                        for fid, doc, geom, b in zip(r.ids, r.docs, r.geoms, r.boxes, strict=True):
-                            cp.write_row((fid, doc.decode(), geom.hex(), *b))
+                        gjs: list[bytes | None] = list(r.geojson) if r.geojson is not None else [None] * len(r.ids)
+                        for fid, doc, geom, b, gj in zip(r.ids, r.docs, r.geoms, r.boxes, gjs, strict=True):
+                            cp.write_row((fid, doc.decode(), geom.hex(), *b, gj))
                 except psycopg.errors.UniqueViolation:
                     raise DuplicateFeature(cid, first_duplicate(r.ids, self._existing(conn, t))) from None
             if terrain is not None:
@@ -377,6 +397,35 @@ class PostGISStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> Page:
+        docs, matched = self._page(collection, region, filter, sortby, limit, offset, "doc")
+        return Page(self._decode(collection, docs), matched)
+
+    def query_geojson(
+        self,
+        collection: str,
+        *,
+        region: Region | None = None,
+        filter: Filter | None = None,
+        sortby: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> EncodedPage | None:
+        if not self._ensured:
+            self.city()  # adds the gj column to older stores
+        gj, matched = self._page(collection, region, filter, sortby, limit, offset, "gj")
+        return None if None in gj else EncodedPage([bytes(g) for g in gj], matched)
+
+    def _page(
+        self,
+        collection: str,
+        region: Region | None,
+        filter: Filter | None,
+        sortby: list[tuple[str, bool]] | None,
+        limit: int | None,
+        offset: int,
+        col: str,
+    ) -> tuple[list[Any], int]:
+        """Column ``col`` (``doc`` or ``gj``) of a page's rows and how many matched."""
         get_spec(collection)
         t = self._t(collection)
         where, args = self._full_where(collection, region, filter)
@@ -387,10 +436,12 @@ class PostGISStore:
             else:
                 matched = _one(conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where), args))[0]
             rows = conn.execute(
-                sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(t, where, order),
+                sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
+                    sql.Identifier(col), t, where, order
+                ),
                 [*args, limit, offset],
             ).fetchall()
-        return Page(self._decode(collection, (r[0] for r in rows)), matched)
+        return [r[0] for r in rows], matched
 
     def iter_features(
         self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
@@ -465,6 +516,18 @@ class PostGISStore:
         if row is None:
             raise FeatureNotFound(collection, fid)
         return self._decode(collection, [row[0]])[0]
+
+    def get_geojson(self, collection: str, fid: str) -> bytes | None:
+        get_spec(collection)
+        if not self._ensured:
+            self.city()
+        with self._read.connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT gj FROM {} WHERE id = %s").format(self._t(collection)), (fid,)
+            ).fetchone()
+        if row is None:
+            raise FeatureNotFound(collection, fid)
+        return None if row[0] is None else bytes(row[0])
 
     def _put_blob(self, conn, name: str, data: bytes) -> None:
         conn.execute(

@@ -2,8 +2,9 @@
 
 Layout: ``meta(key, value)`` holds the schema version, the city (JSON) and the store version;
 ``blobs`` holds the terrain DEM and the LiDAR building points; each collection has
-``f_<name>(fid, id, doc, geom)`` (doc = the feature as JSON, geom = its 2-D geometry as WKB)
-and ``rt_<name>`` (an R*Tree over the solid's 3-D box).
+``f_<name>(fid, id, doc, geom, minx..maxz, gj)`` (doc = the feature as JSON, geom = its 2-D geometry as
+WKB, gj = its CRS84 GeoJSON Feature as ``/items`` writes it, NULL in rows of older stores) and ``rt_<name>``
+(an R*Tree over the solid's 3-D box).
 Connections are per thread, so reads run in parallel.
 """
 
@@ -28,6 +29,7 @@ from ..typed import Bounds3
 from .base import (
     Columns,
     FeatureIndex,
+    EncodedPage,
     Numbered,
     Page,
     Region,
@@ -70,13 +72,15 @@ def _create_collection(conn: sqlite3.Connection, cid: str) -> None:
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
         "doc BLOB NOT NULL, geom BLOB NOT NULL, minx REAL, miny REAL, minz REAL, "
-        "maxx REAL, maxy REAL, maxz REAL)"
+        "maxx REAL, maxy REAL, maxz REAL, gj BLOB)"
     )
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
 
 
 class SQLiteStore:
     """The embedded store.  ``path`` is the database file (created by ``init`` when ``create``)."""
+
+    inline_reads = True  # reads are short in-process calls: a server may make index reads on its event loop
 
     def __init__(self, path: str | Path, *, create: bool = False, mmap_mb: int = 64, cache_mb: int = 16) -> None:
         """``mmap_mb``, ``cache_mb``: memory-mapped I/O and page cache per connection (one per thread), MiB:
@@ -95,6 +99,8 @@ class SQLiteStore:
         self._counts: tuple[int, dict[str, int]] | None = None
         self._bounds: dict[str, tuple[int, Bounds3 | None]] = {}
         self._ensured = False
+        self._city: tuple[str, City] | None = None  # (the stored text, the model): validated once per change
+        self._has_gj = True  # False: a read-only file from before the gj column
 
     # -- connections -------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -185,6 +191,10 @@ class SQLiteStore:
         self._bounds = {}
 
     def city(self) -> City:
+        """The city record, validated once per change of the stored text (one small read per call)."""
+        cached = self._city
+        if cached is not None and self._ensured and self._meta("city") == cached[0]:
+            return cached[1]
         version = self._meta("schema_version")
         if version is not None and int(version) != SCHEMA_VERSION:
             raise StoreError(
@@ -199,18 +209,32 @@ class SQLiteStore:
             )
         if not self._ensured:
             self._ensure_collections()
-        return City.model_validate_json(raw)
+        city = City.model_validate_json(raw)
+        self._city = (raw, city)
+        return city
 
     def _ensure_collections(self) -> None:
-        """Create the tables of collections added since the store was made (once per store object)."""
+        """Create the tables of collections added since the store was made, and the ``gj`` column in tables
+        made before it (once per store object; a read-only file keeps its tables as they are)."""
         conn = self._conn()
         have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = [cid for cid in COLLECTIONS if _t(cid)[0] not in have]
-        if missing:
-            conn.execute("BEGIN IMMEDIATE")
+        no_gj = [
+            cid
+            for cid in COLLECTIONS
+            if cid not in missing and "gj" not in {r[1] for r in conn.execute(f"PRAGMA table_info({_t(cid)[0]})")}
+        ]
+        if missing or no_gj:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # read-only: nothing to add
+                self._ensured, self._has_gj = True, not no_gj
+                return
             try:
                 for cid in missing:
                     _create_collection(conn, cid)
+                for cid in no_gj:
+                    conn.execute(f"ALTER TABLE {_t(cid)[0]} ADD COLUMN gj BLOB")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -235,8 +259,8 @@ class SQLiteStore:
         delete: Mapping[str, Sequence[str]] | None = None,
         numbered: Numbered | None = None,
     ) -> dict[str, int]:
-        self.city()  # must be initialised
-        rows = prepare_rows(features)
+        city = self.city()  # must be initialised
+        rows = prepare_rows(features, city_epsg=city.crs_epsg)
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -248,13 +272,15 @@ class SQLiteStore:
                 if replace:
                     self._delete_ids(conn, cid, r.ids)
                 (start,) = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {f}").fetchone()
+                gjs: list[bytes | None] = list(r.geojson) if r.geojson is not None else [None] * len(r.ids)
                 fids = range(start, start + len(r.ids))
                 try:
                     conn.executemany(
-                        f"INSERT INTO {f} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        f"INSERT INTO {f} (fid, id, doc, geom, minx, miny, minz, maxx, maxy, maxz, gj) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
-                            (fid, i, d, g, *b)
-                            for fid, i, d, g, b in zip(fids, r.ids, r.docs, r.geoms, r.boxes, strict=True)
+                            (fid, i, d, g, *b, gj)
+                            for fid, i, d, g, b, gj in zip(fids, r.ids, r.docs, r.geoms, r.boxes, gjs, strict=True)
                         ),
                     )
                 except sqlite3.IntegrityError:
@@ -355,7 +381,8 @@ class SQLiteStore:
         geom = {r[0]: r[5] for r in rows}
         return region.select(fids, cand[:, 1:], lambda sub: list(shapely.from_wkb([geom[i] for i in sub.tolist()])))
 
-    def _docs(self, collection: str, fids: list[int]) -> list[bytes]:
+    def _docs(self, collection: str, fids: list[int], col: str = "doc") -> list[bytes]:
+        """Column ``col`` (``doc`` or ``gj``) of the rows ``fids``, in fid order."""
         f, _ = _t(collection)
         conn = self._conn()
         out: list[bytes] = []
@@ -364,7 +391,7 @@ class SQLiteStore:
             out += [
                 r[0]
                 for r in conn.execute(
-                    f"SELECT doc FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) ORDER BY fid", chunk
+                    f"SELECT {col} FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) ORDER BY fid", chunk
                 )
             ]
         return out
@@ -398,7 +425,8 @@ class SQLiteStore:
         sortby: list[tuple[str, bool]] | None,
         limit: int | None,
         offset: int,
-    ) -> Page:
+        col: str = "doc",
+    ) -> tuple[list[bytes], int]:
         f, _ = _t(collection)
         where = self._where(collection, region, flt)
         try:
@@ -406,14 +434,43 @@ class SQLiteStore:
             matched = conn.execute(f"SELECT count(*) FROM {f} WHERE {where.sql}", where.params).fetchone()[0]
             order = order_by(sortby, collection, "sqlite", sensors=self._sensor_tables)
             rows = conn.execute(
-                f"SELECT doc FROM {f} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                f"SELECT {col} FROM {f} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*where.params, -1 if limit is None else limit, offset],
             ).fetchall()
         except sqlite3.OperationalError as exc:  # pragma: no cover - a compiler bug, not user input
             raise StoreError(f"query failed: {exc}", where={"store": self.url}) from exc
         finally:
             where.release()
-        return Page(self._decode(collection, (r[0] for r in rows)), matched)
+        return [r[0] for r in rows], matched
+
+    def _page(
+        self,
+        collection: str,
+        region: Region | None,
+        flt: Filter | None,
+        sortby: list[tuple[str, bool]] | None,
+        limit: int | None,
+        offset: int,
+        col: str,
+    ) -> tuple[list[bytes], int]:
+        """Column ``col`` of a page's rows and how many matched (``query``, ``query_geojson``)."""
+        get_spec(collection)
+        f, _ = _t(collection)
+        if flt is not None or sortby:
+            return self._sql_query(collection, region, flt, sortby, limit, offset, col)
+        if region is None:
+            matched = self.counts()[collection]
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {col} FROM {f} ORDER BY fid LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset)
+                )
+                .fetchall()
+            )
+            return [r[0] for r in rows], matched
+        fids = self._matching_fids(collection, region)
+        page = fids[offset : None if limit is None else offset + limit]
+        return self._docs(collection, page.tolist(), col), len(fids)
 
     def query(
         self,
@@ -425,21 +482,25 @@ class SQLiteStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> Page:
-        get_spec(collection)
-        f, _ = _t(collection)
-        if filter is not None or sortby:
-            return self._sql_query(collection, region, filter, sortby, limit, offset)
-        if region is None:
-            matched = self.counts()[collection]
-            rows = (
-                self._conn()
-                .execute(f"SELECT doc FROM {f} ORDER BY fid LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset))
-                .fetchall()
-            )
-            return Page(self._decode(collection, (r[0] for r in rows)), matched)
-        fids = self._matching_fids(collection, region)
-        page = fids[offset : None if limit is None else offset + limit]
-        return Page(self._decode(collection, self._docs(collection, page.tolist())), len(fids))
+        docs, matched = self._page(collection, region, filter, sortby, limit, offset, "doc")
+        return Page(self._decode(collection, docs), matched)
+
+    def query_geojson(
+        self,
+        collection: str,
+        *,
+        region: Region | None = None,
+        filter: Filter | None = None,
+        sortby: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> EncodedPage | None:
+        if not self._ensured:
+            self.city()  # adds the gj column to older stores
+        if not self._has_gj:
+            return None
+        gj, matched = self._page(collection, region, filter, sortby, limit, offset, "gj")
+        return None if None in gj else EncodedPage(gj, matched)
 
     def iter_features(
         self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
@@ -563,6 +624,18 @@ class SQLiteStore:
         if row is None:
             raise FeatureNotFound(collection, fid)
         return self._decode(collection, [row[0]])[0]
+
+    def get_geojson(self, collection: str, fid: str) -> bytes | None:
+        get_spec(collection)
+        if not self._ensured:
+            self.city()
+        if not self._has_gj:
+            return None
+        f, _ = _t(collection)
+        row = self._conn().execute(f"SELECT gj FROM {f} WHERE id = ?", (fid,)).fetchone()
+        if row is None:
+            raise FeatureNotFound(collection, fid)
+        return row[0]
 
     @staticmethod
     def _blob(conn: sqlite3.Connection, name: str) -> bytes | None:
