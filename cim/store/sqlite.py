@@ -28,8 +28,8 @@ from ..terrain import Terrain
 from ..typed import Bounds3
 from .base import (
     Columns,
-    FeatureIndex,
     EncodedPage,
+    FeatureIndex,
     Numbered,
     Page,
     Region,
