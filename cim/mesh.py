@@ -546,8 +546,8 @@ def polygons_flat(
     tstart = np.cumsum(ntri) - ntri
     faces = np.empty((int(ntri.sum()), 3), np.int64)
     faces[tstart[tri3]] = vstart[tri3][:, None] + np.arange(3)
-    for ks, j, tri in fan_rows:
-        faces[tstart[ks] + j] = vstart[ks][:, None] + tri
+    for ks, j, fan in fan_rows:
+        faces[tstart[ks] + j] = vstart[ks][:, None] + fan
     for k, t in tris.items():
         faces[tstart[k] : tstart[k] + len(t)] = t + vstart[k]
     normals = np.repeat(normal, count, axis=0)

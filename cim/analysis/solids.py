@@ -221,8 +221,8 @@ def _polylines(lines: list[list]) -> tuple[FloatArray, FloatArray, IntArray]:
     """3-D polylines (lists of [x, y, z]) -> their straight pieces' ends (m, 3), (m, 3) and pieces per line (n,)."""
     n = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     if len(lines) and (n == 2).all():
-        pts = np.array(lines, dtype=float).reshape(-1, 2, 3)
-        return pts[:, 0], pts[:, 1], n - 1
+        ends = np.array(lines, dtype=float).reshape(-1, 2, 3)
+        return ends[:, 0], ends[:, 1], n - 1
     pts = np.array(list(chain.from_iterable(lines)), dtype=float).reshape(-1, 3)
     last = np.cumsum(n) - 1
     first = last - n + 1
