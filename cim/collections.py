@@ -252,5 +252,10 @@ def get_spec(collection: str) -> CollectionSpec:
 
 
 def collection_of(feature: BaseModel) -> str:
-    """The id of the collection a feature model belongs to (KeyError for other models)."""
-    return MODEL_COLLECTION[type(feature)]
+    """The id of the collection a feature model (or :class:`cim.encoded.Encoded`) belongs to (KeyError for others)."""
+    try:
+        return MODEL_COLLECTION[type(feature)]
+    except KeyError:
+        if type(feature).__name__ == "Encoded":
+            return feature.collection  # type: ignore[attr-defined]
+        raise

@@ -24,6 +24,7 @@ import numpy as np
 import orjson
 
 from ..model import StructureKind
+from ._cityjson_fast import Fallback, encode_buildings, encode_model
 from ._surfaces import (
     UNKNOWN,
     Component,
@@ -50,6 +51,7 @@ _KINDS = ("Solid", "CompositeSolid", "MultiSolid", "MultiSurface", "CompositeSur
 _BUILDING = {"Building", "BuildingPart"}
 _TUNNEL = {"Tunnel", "TunnelPart"}
 _SNIFF = re.compile(rb'"type"\s*:\s*"CityJSON(Feature)?"')
+BATCH = 1000  # buildings per batch of the array path (cim.io._cityjson_fast)
 _YEAR_KEYS = ("yearOfConstruction", "oorspronkelijkbouwjaar", "oorspronkelijk_bouwjaar")
 
 
@@ -308,7 +310,62 @@ class CityJSONReader:
         empty: list[str] = []
         total = max(len(buildings) + len(tunnels), 1)
         kids = self._children(objs)
-        for k, oid in enumerate(buildings + tunnels):
+        done = 0
+        for start in range(0, len(buildings), BATCH):
+            chunk = buildings[start : start + BATCH]
+            if ctx.encode:
+                try:
+                    feats, pcs, emp, dropped, inst = encode_buildings(
+                        chunk, objs, kids, state, self, file, ctx, warnings
+                    )
+                except Fallback:
+                    pass
+                else:
+                    features += feats
+                    pieces += pcs
+                    empty += emp
+                    state.dropped += dropped
+                    state.instances += inst
+                    done += len(chunk)
+                    ctx.report(0.2 + 0.8 * done / total)
+                    continue
+            self._one_by_one(chunk, objs, kids, state, file, ctx, warnings, features, pieces, empty)
+            done += len(chunk)
+            ctx.report(0.2 + 0.8 * done / total)
+        self._one_by_one(tunnels, objs, kids, state, file, ctx, warnings, features, pieces, empty)
+        if empty:
+            warnings.append(
+                f"{len(empty)} objects without geometry were skipped: {', '.join(empty[:10])}"
+                + (" ..." if len(empty) > 10 else "")
+            )
+        if state.dropped:
+            warnings.append(f"{state.dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
+        if state.instances:
+            warnings.append(f"{state.instances} GeometryInstance geometries (templates) were skipped")
+        if (w := pieces_warning(pieces)) is not None:
+            warnings.append(w)
+        if (w := summarise_skipped(dict(skipped))) is not None:
+            warnings.append(w)
+        ctx.report(1.0)
+        return ImportResult(
+            features=ours + features, source_crs=declared or ctx.crs, warnings=warnings, format=self.name
+        )
+
+    def _one_by_one(
+        self,
+        ids: list[str],
+        objs: dict[str, dict],
+        kids: dict[str, list[str]],
+        state: _State,
+        file: str,
+        ctx: ImportContext,
+        warnings: list[str],
+        features: list,
+        pieces: list[tuple[str, int, float]],
+        empty: list[str],
+    ) -> None:
+        """Buildings (tunnels) ``ids`` read one by one into models (appended to ``features``)."""
+        for oid in ids:
             obj = objs[oid]
             parts = self._descendants(oid, kids)
             comps = [state.component(oid, obj, None)] + [state.component(p, objs[p], p) for p in parts]
@@ -332,32 +389,13 @@ class CityJSONReader:
                 features.append(
                     make_structure(oid, d, file=file, attributes=attrs, name=name, kind=StructureKind.tunnel)
                 )
-            else:
-                try:
-                    b = self._building(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
-                except ImportError_ as exc:
-                    skip_or_raise(ctx, exc)
-                    continue
-                features.append(b)
-            if k % 64 == 0:
-                ctx.report(0.2 + 0.8 * k / total)
-        if empty:
-            warnings.append(
-                f"{len(empty)} objects without geometry were skipped: {', '.join(empty[:10])}"
-                + (" ..." if len(empty) > 10 else "")
-            )
-        if state.dropped:
-            warnings.append(f"{state.dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
-        if state.instances:
-            warnings.append(f"{state.instances} GeometryInstance geometries (templates) were skipped")
-        if (w := pieces_warning(pieces)) is not None:
-            warnings.append(w)
-        if (w := summarise_skipped(dict(skipped))) is not None:
-            warnings.append(w)
-        ctx.report(1.0)
-        return ImportResult(
-            features=ours + features, source_crs=declared or ctx.crs, warnings=warnings, format=self.name
-        )
+                continue
+            try:
+                b = self._building(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
+            except ImportError_ as exc:
+                skip_or_raise(ctx, exc)
+                continue
+            features.append(encode_model(b) if ctx.encode else b)
 
     @staticmethod
     def _root(oid: str, objs: dict[str, dict]) -> str | None:
@@ -418,6 +456,23 @@ class CityJSONReader:
         ctx: ImportContext | None = None,
         warnings: list[str] | None = None,
     ):
+        kw = CityJSONReader._building_kwargs(oid, d, attrs, parts, part_objs, name, file, ctx, warnings)
+        return make_building(oid, d, **kw)
+
+    @staticmethod
+    def _building_kwargs(
+        oid: str,
+        d,
+        attrs: dict,
+        parts: list[str],
+        part_objs: list[dict],
+        name: str | None,
+        file: str,
+        ctx: ImportContext | None = None,
+        warnings: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``make_building(oid, d, **kw)`` for a CityJSON building."""
+
         def first_int(key: str, lo: int, hi: int) -> int | None:
             vals = [
                 int_in(a.get(key), lo, hi)
@@ -438,9 +493,7 @@ class CityJSONReader:
                     source = "attribute"
                 elif warnings is not None:
                     warnings.append(implausible_warning("measuredHeight", mh, oid, "floors or --default-height"))
-        return make_building(
-            oid,
-            d,
+        return dict(
             file=file,
             attributes=attrs,
             name=name,

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..encoded import Encoded
 from ..errors import InvalidParameter
 from ..store import Store
 from ..terrain import Terrain
@@ -124,6 +125,7 @@ def import_files(  # noqa: C901 - predates the complexity gate (issue 14); split
             skip_invalid=skip_invalid,
             cell=cell,
             store=store,
+            encode=collection is None and not check and not reject_on_clash,
         )
         try:
             if collection is not None:
@@ -164,7 +166,8 @@ def import_files(  # noqa: C901 - predates the complexity gate (issue 14); split
             points.append(result.building_points)
         per: dict[str, int] = {}
         for f in result.features:
-            per[type(f).__name__] = per.get(type(f).__name__, 0) + 1
+            kind = f.kind if isinstance(f, Encoded) else type(f).__name__
+            per[kind] = per.get(kind, 0) + 1
         report.files.append(
             {
                 "file": name,
