@@ -18,6 +18,7 @@ caller then reads that batch object by object, which raises the error naming the
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from ._surfaces import (
     _lodf,
     _newell,
     building_fields,
+    semantic_code,
 )
 from .base import ImportContext, ImportError_
 from .buildings import skip_or_raise
@@ -96,7 +98,7 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
     # -- gather: every surface of every geometry of every component, in the slow path's order --------
     rings: list = []
     surf_nr: list[int] = []  # rings per surface
-    types_parts: list[np.ndarray] = []
+    sem_inputs: list[tuple[dict, list | None, int]] = []  # per geometry: (geometry, semantic values, surfaces)
     geo_comp: list[int] = []
     geo_lod: list[str] = []
     geo_kind: list[str] = []
@@ -142,7 +144,7 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
                 for s in surfaces:
                     rings.extend(s)
                 surf_nr.extend(nr)
-                types_parts.append(state._types(g, vals, len(surfaces)))
+                sem_inputs.append((g, vals, len(surfaces)))
                 mine.append(len(geo_comp))
                 geo_comp.append(len(comp_part))
                 geo_lod.append(str(lod) if lod is not None else "1")
@@ -164,7 +166,7 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
     # -- vertex indices, checked and gathered at once -------------------------------------------------
     try:
         ring_len = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
-        idx = np.fromiter((i for r in rings for i in r), dtype=np.int64, count=int(ring_len.sum()))
+        idx = np.fromiter(chain.from_iterable(rings), dtype=np.int64, count=int(ring_len.sum()))
     except (KeyError, TypeError, ValueError, OverflowError):
         raise Fallback from None
     G = len(geo_comp)
@@ -179,7 +181,7 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
     if not (state.finite_in[idx].all() and state.finite_out[idx].all()):
         raise Fallback
     xyz = state.xyz[idx]
-    types = np.concatenate(types_parts)
+    types = _semantic_types(sem_inputs, state)
 
     # -- clean: degenerate exteriors and short holes dropped (cim.io._surfaces.clean) -----------------
     ring_off = _offsets(ring_len)
@@ -307,19 +309,21 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
     coords = np.round(xyz, 4).tolist()
     rol, pol, tl = ro.tolist(), po.tolist(), types.tolist()
     goff = _offsets(np.bincount(pgeom, minlength=G)).tolist()
+    ring_lists = [coords[a:b] for a, b in zip(rol[:-1], rol[1:], strict=True)]
+    names = [_TYPE_NAME.get(t) for t in tl]
+    single = (nr == 1).tolist()
+    surf_docs: list[dict] = []
+    for k in range(len(tl)):
+        rs = [ring_lists[pol[k]]] if single[k] else ring_lists[pol[k] : pol[k + 1]]
+        name = names[k]
+        surf_docs.append({"rings": rs} if name is None else {"type": name, "rings": rs})
     geo_surfs: list[list[dict]] = []
     for g in range(G):
         part = comp_part[geo_comp[g]]
-        out = []
-        for k in range(goff[g], goff[g + 1]):
-            s: dict[str, Any] = {}
-            name = _TYPE_NAME.get(tl[k])
-            if name is not None:
-                s["type"] = name
-            s["rings"] = [coords[rol[r] : rol[r + 1]] for r in range(pol[k], pol[k + 1])]
-            if part is not None:
-                s["part"] = part
-            out.append(s)
+        out = surf_docs[goff[g] : goff[g + 1]]
+        if part is not None:
+            for sd in out:
+                sd["part"] = part
         geo_surfs.append(out)
 
     # -- one document per building ------------------------------------------------------------------
@@ -390,6 +394,39 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
     encoded = _encode(enc_ids, enc_docs, enc_fp, enc_z)
     features = [encoded[f] if isinstance(f, int) else f for f in features]
     return features, pieces, empty, dropped, instances
+
+
+def _semantic_types(inputs: list[tuple[dict, list | None, int]], state: Any) -> np.ndarray:
+    """(S,) int8 semantic codes of every surface of the batch, as ``_State._types`` gives them per geometry,
+    with one array lookup where every value is an integer."""
+    codes: list[int] = []
+    code_off: list[int] = []
+    code_n: list[int] = []
+    vals_all: list = []
+    unknown: list[int] = []  # surfaces to leave UNKNOWN, per geometry with semantics of no use
+    for g, vals, n in inputs:
+        sem = g.get("semantics")
+        entries = sem.get("surfaces") if isinstance(sem, dict) else None
+        if not isinstance(entries, list) or vals is None or len(vals) != n:
+            code_off.append(len(codes))
+            code_n.append(0)
+            unknown.append(n)
+            vals_all.extend([-1] * n)
+            continue
+        code_off.append(len(codes))
+        code_n.append(len(entries))
+        codes.extend(semantic_code(e.get("type")) if isinstance(e, dict) else UNKNOWN for e in entries)
+        unknown.append(0)
+        vals_all.extend(vals)
+    v = np.array(vals_all) if vals_all else np.zeros(0, np.int64)
+    if v.dtype.kind != "i" or v.ndim != 1:  # None, floats, lists ...: geometry by geometry
+        return np.concatenate([state._types(g, vals, n) for g, vals, n in inputs])
+    geom = np.repeat(np.arange(len(inputs)), [n for _, _, n in inputs])
+    ncode = np.asarray(code_n, dtype=np.int64)[geom]
+    ok = (v >= 0) & (v < ncode)
+    table = np.asarray(codes + [UNKNOWN], dtype=np.int8)
+    at = np.where(ok, np.asarray(code_off, dtype=np.int64)[geom] + v, len(codes))
+    return table[at]
 
 
 def _document(fields: dict[str, Any]) -> tuple[bytes | None, list]:

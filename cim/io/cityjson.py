@@ -255,32 +255,128 @@ class CityJSONReader:
         return src
 
     # -- reading -----------------------------------------------------------------------------
-    def read(self, path: Path, ctx: ImportContext) -> ImportResult:  # noqa: C901 - predates the complexity gate (issue 14); split it when it next changes
+    def read(self, path: Path, ctx: ImportContext) -> ImportResult:
         file = ctx.filename or path.name
+        if ctx.encode:  # a CityJSONSeq is read in batches of lines: memory follows the batch, not the file
+            n_skipped = len(ctx.skipped)
+            try:
+                result = self._read_seq_batches(path, file, ctx)
+            except (ImportError_, _Restart):  # the whole-file read below says what is wrong, as it always has
+                del ctx.skipped[n_skipped:]
+                result = None
+            if result is not None:
+                return result
         doc, src, _ = self._parse(path, file)
         declared = _declared_crs(doc)
         crs = resolve_crs(declared, ctx)
-        warnings: list[str] = []
-        if (w := datum_warning(crs, ctx.city)) is not None:
-            warnings.append(w)
+        acc = _Acc()
+        self._read_source(src, crs, file, ctx, acc, (0.0, 1.0))
+        return acc.result(self.name, declared or ctx.crs, datum_warning(crs, ctx.city), ctx)
+
+    def _read_seq_batches(self, path: Path, file: str, ctx: ImportContext) -> ImportResult | None:
+        """A CityJSONSeq read BATCH features at a time (None when the file is not one, or its header holds
+        objects); raises _Restart where a batch refers to objects outside it."""
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below
+        except OSError:
+            return None
+        with fh:
+            size = max(path.stat().st_size, 1)
+            k, head = 0, b""
+            for head in fh:
+                k += 1
+                if head.strip():
+                    break
+            if not head.strip():
+                return None
+            try:
+                header = orjson.loads(head)
+            except orjson.JSONDecodeError:
+                return None
+            if not (isinstance(header, dict) and header.get("type") == "CityJSON") or header.get("CityObjects"):
+                return None
+            nxt, skipped_blank = b"", 0
+            for nxt in fh:
+                if nxt.strip():
+                    break
+                skipped_blank += 1
+            if not nxt.strip():  # one line only: a CityJSON document, not a sequence
+                return None
+            k += skipped_blank
+            transform = _transform(header, file)
+            declared = _declared_crs(header)
+            crs = resolve_crs(declared, ctx)
+            acc = _Acc()
+            seen: set[str] = set()
+            batch: list[tuple[int, bytes]] = []
+            line = k
+            for raw in _chain_first(nxt, fh):
+                line += 1
+                if not raw.strip():
+                    continue
+                batch.append((line, raw))
+                if len(batch) >= BATCH:
+                    self._seq_batch(batch, transform, seen, crs, file, ctx, acc, fh.tell() / size)
+                    batch = []
+            if batch:
+                self._seq_batch(batch, transform, seen, crs, file, ctx, acc, 1.0)
+        return acc.result(self.name, declared or ctx.crs, datum_warning(crs, ctx.city), ctx)
+
+    def _seq_batch(
+        self,
+        batch: list[tuple[int, bytes]],
+        transform: dict | None,
+        seen: set[str],
+        crs: Any,
+        file: str,
+        ctx: ImportContext,
+        acc: _Acc,
+        upto: float,
+    ) -> None:
+        src = _Source()
+        for line, raw in batch:
+            feat = _loads(raw, file, line=line)
+            if not isinstance(feat, dict) or feat.get("type") != "CityJSONFeature":
+                raise ImportError_("Expected a CityJSONFeature on this line.", file=file, line=line)
+            fid = str(feat.get("id")) if feat.get("id") is not None else None
+            objects = feat.get("CityObjects")
+            if not isinstance(objects, dict):
+                raise ImportError_(
+                    "The CityJSONFeature has no 'CityObjects' object.", file=file, line=line, feature=fid
+                )
+            if not seen.isdisjoint(objects):
+                raise _Restart
+            seen.update(objects)
+            src.add(objects, _vertices(feat.get("vertices"), transform, file, line, fid), line, file)
+        objs = src.objects
+        for o in objs.values():  # parts and parents must be in the batch, as they are in one feature
+            for key in ("parents", "children"):
+                refs = o.get(key)
+                if refs and not (isinstance(refs, list) and all(isinstance(r, str) and r in objs for r in refs)):
+                    raise _Restart
+        self._read_source(src, crs, file, ctx, acc, (acc.progress, upto))
+        acc.progress = upto
+
+    def _read_source(
+        self, src: _Source, crs: Any, file: str, ctx: ImportContext, acc: _Acc, span: tuple[float, float]
+    ) -> None:
+        """The objects of ``src`` (a file, or a batch of a CityJSONSeq's lines) into ``acc``."""
         raw = np.concatenate(src.blocks) if src.blocks else np.zeros((0, 3))
         finite_in = np.isfinite(raw).all(axis=1)
         xyz = to_city(raw, crs, ctx.city) if len(raw) else raw
         finite_out = np.isfinite(xyz).all(axis=1)
-        ctx.report(0.2)
+        lo, hi = span
+        ctx.report(lo + 0.2 * (hi - lo))
 
         objs = src.objects
         buildings: list[str] = []
         tunnels: list[str] = []
-        skipped: Counter[str] = Counter()
-        orphans: list[str] = []
-        ours: list = []  # objects this service wrote (cim:collection): restored as they were
         for oid, obj in objs.items():
             t = obj.get("type")
             if isinstance(obj.get("attributes"), dict) and "cim:collection" in obj["attributes"]:
-                lo = src.base[oid]
+                base = src.base[oid]
                 try:
-                    ours.append(from_cim_object(oid, obj, xyz[lo : lo + src.count[oid]]))
+                    acc.ours.append(from_cim_object(oid, obj, xyz[base : base + src.count[oid]]))
                 except (IndexError, KeyError, TypeError, ValueError) as exc:
                     raise ImportError_(
                         f"The object {oid!r} written by this service cannot be restored: {exc}",
@@ -295,19 +391,11 @@ class CityJSONReader:
                 root = self._root(oid, objs)
                 if root is None:  # an orphan part stands on its own
                     (buildings if t == "BuildingPart" else tunnels).append(oid)
-                    orphans.append(oid)
+                    acc.orphans.append(oid)
             else:
-                skipped[str(t)] += 1
+                acc.skipped[str(t)] += 1
 
-        if orphans:
-            warnings.append(
-                f"{len(orphans)} parts have no parent Building or Tunnel in the file and were imported "
-                f"on their own: {', '.join(orphans[:10])}" + (" ..." if len(orphans) > 10 else "")
-            )
-        state = _State(file, xyz, finite_in, finite_out, src)  # type: ignore[arg-type]
-        features: list = []
-        pieces: list[tuple[str, int, float]] = []
-        empty: list[str] = []
+        state = _State(file, xyz, finite_in, finite_out, src)
         total = max(len(buildings) + len(tunnels), 1)
         kids = self._children(objs)
         done = 0
@@ -316,40 +404,28 @@ class CityJSONReader:
             if ctx.encode:
                 try:
                     feats, pcs, emp, dropped, inst = encode_buildings(
-                        chunk, objs, kids, state, self, file, ctx, warnings
+                        chunk, objs, kids, state, self, file, ctx, acc.notes
                     )
                 except Fallback:
                     pass
                 else:
-                    features += feats
-                    pieces += pcs
-                    empty += emp
+                    acc.buildings += feats
+                    acc.pieces += pcs
+                    acc.empty += emp
                     state.dropped += dropped
                     state.instances += inst
                     done += len(chunk)
-                    ctx.report(0.2 + 0.8 * done / total)
+                    ctx.report(lo + (hi - lo) * (0.2 + 0.8 * done / total))
                     continue
-            self._one_by_one(chunk, objs, kids, state, file, ctx, warnings, features, pieces, empty)
+            self._one_by_one(chunk, objs, kids, state, file, ctx, acc.notes, acc.buildings, acc.pieces, acc.empty)
             done += len(chunk)
-            ctx.report(0.2 + 0.8 * done / total)
-        self._one_by_one(tunnels, objs, kids, state, file, ctx, warnings, features, pieces, empty)
-        if empty:
-            warnings.append(
-                f"{len(empty)} objects without geometry were skipped: {', '.join(empty[:10])}"
-                + (" ..." if len(empty) > 10 else "")
-            )
-        if state.dropped:
-            warnings.append(f"{state.dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
-        if state.instances:
-            warnings.append(f"{state.instances} GeometryInstance geometries (templates) were skipped")
-        if (w := pieces_warning(pieces)) is not None:
-            warnings.append(w)
-        if (w := summarise_skipped(dict(skipped))) is not None:
-            warnings.append(w)
-        ctx.report(1.0)
-        return ImportResult(
-            features=ours + features, source_crs=declared or ctx.crs, warnings=warnings, format=self.name
+            ctx.report(lo + (hi - lo) * (0.2 + 0.8 * done / total))
+        self._one_by_one(
+            tunnels, objs, kids, state, file, ctx, acc.notes, acc.tunnels, acc.tunnel_pieces, acc.tunnel_empty
         )
+        acc.dropped += state.dropped
+        acc.instances += state.instances
+        ctx.report(hi)
 
     def _one_by_one(
         self,
@@ -505,6 +581,64 @@ class CityJSONReader:
             year_built=year,
             use=use_from_function(attrs.get("function")),
             ctx=ctx,
+        )
+
+
+class _Restart(Exception):  # noqa: N818 - a signal, not an error
+    """A CityJSONSeq that cannot be read batch by batch (an object refers to one in another batch, or an id
+    repeats): it is read whole."""
+
+
+def _chain_first(first: bytes, rest: Any) -> Any:
+    if first:
+        yield first
+    yield from rest
+
+
+class _Acc:
+    """What the sources of one file add up to, in the order the whole-file read gives it."""
+
+    def __init__(self) -> None:
+        self.ours: list = []
+        self.buildings: list = []
+        self.tunnels: list = []
+        self.pieces: list[tuple[str, int, float]] = []
+        self.tunnel_pieces: list[tuple[str, int, float]] = []
+        self.empty: list[str] = []
+        self.tunnel_empty: list[str] = []
+        self.orphans: list[str] = []
+        self.skipped: Counter[str] = Counter()
+        self.notes: list[str] = []  # warnings about single objects, in object order
+        self.dropped = 0
+        self.instances = 0
+        self.progress = 0.0
+
+    def result(self, fmt: str, source_crs: str | None, datum: str | None, ctx: ImportContext) -> ImportResult:
+        warnings: list[str] = [] if datum is None else [datum]
+        orphans = self.orphans
+        if orphans:
+            warnings.append(
+                f"{len(orphans)} parts have no parent Building or Tunnel in the file and were imported "
+                f"on their own: {', '.join(orphans[:10])}" + (" ..." if len(orphans) > 10 else "")
+            )
+        warnings += self.notes
+        empty = self.empty + self.tunnel_empty
+        if empty:
+            warnings.append(
+                f"{len(empty)} objects without geometry were skipped: {', '.join(empty[:10])}"
+                + (" ..." if len(empty) > 10 else "")
+            )
+        if self.dropped:
+            warnings.append(f"{self.dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
+        if self.instances:
+            warnings.append(f"{self.instances} GeometryInstance geometries (templates) were skipped")
+        if (w := pieces_warning(self.pieces + self.tunnel_pieces)) is not None:
+            warnings.append(w)
+        if (w := summarise_skipped(dict(self.skipped))) is not None:
+            warnings.append(w)
+        ctx.report(1.0)
+        return ImportResult(
+            features=self.ours + self.buildings + self.tunnels, source_crs=source_crs, warnings=warnings, format=fmt
         )
 
 
