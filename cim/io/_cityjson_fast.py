@@ -141,8 +141,7 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
                     raise Fallback from None
                 if not surfaces:
                     raise Fallback
-                for s in surfaces:
-                    rings.extend(s)
+                rings.extend(chain.from_iterable(surfaces))
                 surf_nr.extend(nr)
                 sem_inputs.append((g, vals, len(surfaces)))
                 mine.append(len(geo_comp))
@@ -262,9 +261,15 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
     # -- union per building, then its largest piece (cim.io._surfaces.union_footprint) -----------------
     soff = _offsets(per_bld).tolist()
     unions = np.empty(len(bld), dtype=object)
-    for k in range(len(bld)):
-        a, b = soff[k], soff[k + 1]
-        unions[k] = shapes[a] if b - a == 1 else shapely.union_all(shapes[a:b])
+    one = per_bld == 1
+    unions[one] = shapes[np.asarray(soff[:-1])[one]]
+    many = np.flatnonzero(~one)
+    if len(many):  # one GEOS union per building, in one call: rows of a table padded with None
+        width = int(per_bld[many].max())
+        table = np.full((len(many), width), None, dtype=object)
+        for row, k in enumerate(many.tolist()):
+            table[row, : soff[k + 1] - soff[k]] = shapes[soff[k] : soff[k + 1]]
+        unions[many] = shapely.union_all(table, axis=1)
     pieces_g, pidx = shapely.get_parts(unions, return_index=True)
     ok = (shapely.get_type_id(pieces_g) == 3) & ~shapely.is_empty(pieces_g)
     pieces_g, pidx = pieces_g[ok], pidx[ok]
@@ -311,12 +316,10 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
     goff = _offsets(np.bincount(pgeom, minlength=G)).tolist()
     ring_lists = [coords[a:b] for a, b in zip(rol[:-1], rol[1:], strict=True)]
     names = [_TYPE_NAME.get(t) for t in tl]
-    single = (nr == 1).tolist()
-    surf_docs: list[dict] = []
-    for k in range(len(tl)):
-        rs = [ring_lists[pol[k]]] if single[k] else ring_lists[pol[k] : pol[k + 1]]
-        name = names[k]
-        surf_docs.append({"rings": rs} if name is None else {"type": name, "rings": rs})
+    rings_of = [[ring_lists[a]] if b == a + 1 else ring_lists[a:b] for a, b in zip(pol[:-1], pol[1:], strict=True)]
+    surf_docs = [
+        {"rings": rs} if name is None else {"type": name, "rings": rs} for name, rs in zip(names, rings_of, strict=True)
+    ]
     geo_surfs: list[list[dict]] = []
     for g in range(G):
         part = comp_part[geo_comp[g]]

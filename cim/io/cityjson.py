@@ -51,7 +51,7 @@ _KINDS = ("Solid", "CompositeSolid", "MultiSolid", "MultiSurface", "CompositeSur
 _BUILDING = {"Building", "BuildingPart"}
 _TUNNEL = {"Tunnel", "TunnelPart"}
 _SNIFF = re.compile(rb'"type"\s*:\s*"CityJSON(Feature)?"')
-BATCH = 1000  # buildings per batch of the array path (cim.io._cityjson_fast)
+BATCH = 250  # buildings (CityJSONSeq lines) per batch of the array path (cim.io._cityjson_fast)
 _YEAR_KEYS = ("yearOfConstruction", "oorspronkelijkbouwjaar", "oorspronkelijk_bouwjaar")
 
 
@@ -142,6 +142,23 @@ def _vertices(raw: Any, transform: dict | None, file: str, line: int | None, fea
     if transform is not None:
         v = v * transform["scale"] + transform["translate"]
     return v
+
+
+def _vertex_blocks(raws: list[Any], transform: dict | None) -> list[np.ndarray] | None:
+    """The vertices of many CityJSONFeatures with one array conversion, as ``_vertices`` gives them one by
+    one; None where any is not a plain non-empty list of [x, y, z] numbers (then ``_vertices`` says which)."""
+    if not all(isinstance(r, list) and r for r in raws):
+        return None
+    lens = [len(r) for r in raws]
+    try:
+        v = np.asarray(list(chain.from_iterable(raws)), dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    if v.ndim != 2 or v.shape[1] != 3 or v.shape[0] != sum(lens):
+        return None
+    if transform is not None:
+        v = v * transform["scale"] + transform["translate"]
+    return np.split(v, np.cumsum(lens)[:-1])
 
 
 def _transform(doc: dict, file: str) -> dict | None:
@@ -334,20 +351,27 @@ class CityJSONReader:
         upto: float,
     ) -> None:
         src = _Source()
+        feats = []
         for line, raw in batch:
             feat = _loads(raw, file, line=line)
             if not isinstance(feat, dict) or feat.get("type") != "CityJSONFeature":
                 raise ImportError_("Expected a CityJSONFeature on this line.", file=file, line=line)
-            fid = str(feat.get("id")) if feat.get("id") is not None else None
             objects = feat.get("CityObjects")
             if not isinstance(objects, dict):
+                fid = str(feat.get("id")) if feat.get("id") is not None else None
                 raise ImportError_(
                     "The CityJSONFeature has no 'CityObjects' object.", file=file, line=line, feature=fid
                 )
             if not seen.isdisjoint(objects):
                 raise _Restart
             seen.update(objects)
-            src.add(objects, _vertices(feat.get("vertices"), transform, file, line, fid), line, file)
+            feats.append(feat)
+        blocks = _vertex_blocks([f.get("vertices") for f in feats], transform)
+        for (line, _), feat, verts in zip(batch, feats, blocks or [None] * len(feats), strict=True):
+            if verts is None:
+                fid = str(feat.get("id")) if feat.get("id") is not None else None
+                verts = _vertices(feat.get("vertices"), transform, file, line, fid)
+            src.add(feat["CityObjects"], verts, line, file)
         objs = src.objects
         for o in objs.values():  # parts and parents must be in the batch, as they are in one feature
             for key in ("parents", "children"):

@@ -113,3 +113,80 @@ def test_import_files_stores_what_models_store(tmp_path):
         s.close()
     assert docs[0] == docs[1]
     assert len(docs[0]) == 49
+
+
+def _zurich_seq(tmp_path: Path, lines_edit=None) -> Path:
+    import json
+
+    from .test_cityjson import to_seq
+
+    doc = json.loads(shared_data("buildings", "zurich_subset_lod2.json").read_text())
+    lines = to_seq(doc)
+    if lines_edit is not None:
+        lines = lines_edit(lines)
+    path = tmp_path / "zurich.city.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_cityjsonseq_in_batches_stores_the_same_documents(tmp_path, monkeypatch):
+    """Zurich (buildings with parts) as CityJSONSeq, read 7 lines at a time: what the whole-file read gives."""
+    from cim.io import cityjson
+
+    monkeypatch.setattr(cityjson, "BATCH", 7)
+    path = _zurich_seq(tmp_path)
+    ctx = ImportContext(city=City(name="t", crs_epsg=2056), encode=True, filename=path.name)
+    assert cityjson.CityJSONReader()._read_seq_batches(path, path.name, ctx) is not None  # batches, not whole
+    slow, fast = _both(path, 2056, None)
+    assert len(fast.features) == 49
+    _assert_same(slow, fast, min_encoded=49)
+
+
+def test_cityjsonseq_part_on_another_line_is_read_whole(tmp_path, monkeypatch):
+    """A BuildingPart on a line of its own (its parent in another batch): the file is read whole, the same."""
+    import json
+
+    from cim.io import cityjson
+
+    monkeypatch.setattr(cityjson, "BATCH", 3)
+
+    def split(lines: list[str]) -> list[str]:
+        k = next(i for i, ln in enumerate(lines[1:], 1) if len(json.loads(ln)["CityObjects"]) > 1)
+        feat = json.loads(lines[k])
+        pid = next(o for o, v in feat["CityObjects"].items() if v["type"] == "BuildingPart")
+        part = {"type": "CityJSONFeature", "id": pid, "CityObjects": {pid: feat["CityObjects"].pop(pid)}}
+        part["vertices"] = feat["vertices"]  # the part's indices stay valid in a copy of the vertices
+        return (
+            [*lines[: k + 1], *lines[k + 1 :], json.dumps(part)][:k]
+            + [json.dumps(feat)]
+            + lines[k + 1 :]
+            + [json.dumps(part)]
+        )
+
+    path = _zurich_seq(tmp_path, split)
+    ctx = ImportContext(city=City(name="t", crs_epsg=2056), encode=True, filename=path.name)
+    with pytest.raises(cityjson._Restart):
+        cityjson.CityJSONReader()._read_seq_batches(path, path.name, ctx)
+    slow, fast = _both(path, 2056, None)
+    _assert_same(slow, fast, min_encoded=40)
+
+
+def test_cityjsonseq_bad_line_in_a_later_batch_is_named(tmp_path, monkeypatch):
+    from cim.io import cityjson
+    from cim.io.base import ImportError_
+
+    monkeypatch.setattr(cityjson, "BATCH", 4)
+
+    def cut(lines: list[str]) -> list[str]:
+        lines[30] = lines[30][: len(lines[30]) // 2]
+        return lines
+
+    path = _zurich_seq(tmp_path, cut)
+    city = City(name="t", crs_epsg=2056)
+    errors = []
+    for encode in (False, True):
+        with pytest.raises(ImportError_) as exc:
+            read(path, ImportContext(city=city, encode=encode))
+        errors.append((exc.value.message, exc.value.where))
+    assert errors[0] == errors[1]
+    assert errors[1][1]["line"] == 31
