@@ -156,12 +156,8 @@ def test_cityjsonseq_part_on_another_line_is_read_whole(tmp_path, monkeypatch):
         pid = next(o for o, v in feat["CityObjects"].items() if v["type"] == "BuildingPart")
         part = {"type": "CityJSONFeature", "id": pid, "CityObjects": {pid: feat["CityObjects"].pop(pid)}}
         part["vertices"] = feat["vertices"]  # the part's indices stay valid in a copy of the vertices
-        return (
-            [*lines[: k + 1], *lines[k + 1 :], json.dumps(part)][:k]
-            + [json.dumps(feat)]
-            + lines[k + 1 :]
-            + [json.dumps(part)]
-        )
+        lines[k] = json.dumps(feat)
+        return [*lines, json.dumps(part)]
 
     path = _zurich_seq(tmp_path, split)
     ctx = ImportContext(city=City(name="t", crs_epsg=2056), encode=True, filename=path.name)
