@@ -104,7 +104,7 @@ def measure(path: Path, epsg: int, repeat: int, work: Path) -> dict[str, Any]:
 
 
 _RSS_SCRIPT = """
-import resource, sys, time
+import sys, time
 from pathlib import Path
 from cim.io import import_files
 from cim.model import City
@@ -115,7 +115,14 @@ t0 = time.perf_counter()
 rep = import_files(store, [Path(sys.argv[1])])
 dt = time.perf_counter() - t0
 store.close()
-print(rep.counts.get("buildings", 0), dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(rep.counts.get("buildings", 0), dt, hwm())
+"""
+# VmHWM: this process's own peak RSS, KiB (ru_maxrss would also count the bench process it was forked from)
+_HWM = """
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
 """
 
 
@@ -129,7 +136,7 @@ def peak_rss(path: Path, epsg: int, work: Path) -> dict[str, Any]:
     remove_store(store)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", _RSS_SCRIPT, str(path), str(store), str(epsg)],
+        [sys.executable, "-c", _HWM + _RSS_SCRIPT, str(path), str(store), str(epsg)],
         capture_output=True,
         text=True,
         check=True,
@@ -140,8 +147,7 @@ def peak_rss(path: Path, epsg: int, work: Path) -> dict[str, Any]:
         [
             sys.executable,
             "-c",
-            "import resource, cim.io, cim.store, cim.io.cityjson, shapely, pyproj\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+            _HWM + "import cim.io, cim.store, cim.io.cityjson, shapely, pyproj\nprint(hwm())",
         ],
         capture_output=True,
         text=True,

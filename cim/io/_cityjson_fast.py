@@ -509,7 +509,7 @@ def _encode(ids: list[str], docs: list[bytes], fps: list[list], zs: list[tuple[f
                 shapes[k],
                 (bmin[0], bmin[1], z0, bmax[0], bmax[1], z1),
                 xy[vo[k] : vo[k + 1]],
-                zs[k],
+                (zs[k][0], zs[k][1] or zs[k][0]),  # as placement.result_z reads a Building
             )
         )
     return out
