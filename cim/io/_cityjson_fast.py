@@ -328,6 +328,15 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
             for sd in out:
                 sd["part"] = part
         geo_surfs.append(out)
+    # each geometry's surfaces written once; a document is put together from these bytes (the top LOD's
+    # surfaces appear twice in it: in "surfaces" and in "lods")
+    geo_json = [orjson.dumps(out)[1:-1] for out in geo_surfs]
+    lod_json = []
+    for g in range(G):
+        part = comp_part[geo_comp[g]]
+        head = orjson.dumps({"lod": geo_lod[g], "kind": geo_kind[g]})[:-1]
+        tail = b"}" if part is None else b',"part":' + orjson.dumps(part) + b"}"
+        lod_json.append(head + b',"surfaces":[' + geo_json[g] + b"]" + tail)
 
     # -- one document per building ------------------------------------------------------------------
     features: list[Any] = []
@@ -352,6 +361,8 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
             roofs.append(round(max(zmax[g] for g in upper), 4))
         surfaces: list[dict] = []
         lods: list[dict] = []
+        surf_json: list[bytes] = []
+        lods_json: list[bytes] = []
         best = 0.0
         for c in comps:
             part = comp_part[c]
@@ -362,10 +373,13 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
                 if part is not None:
                     lg["part"] = part
                 lods.append(lg)
-                by_lod.setdefault(geo_lod[g], []).extend(s)
+                lods_json.append(lod_json[g])
+                by_lod.setdefault(geo_lod[g], []).append(g)
             top = max(by_lod, key=_lodf)
             best = max(best, _lodf(top))
-            surfaces += by_lod[top]
+            for g in by_lod[top]:
+                surfaces += geo_surfs[g]
+                surf_json.append(geo_json[g])
         if n_big[k] > 1:
             pieces.append((oid, int(n_big[k]), lost[k]))
         d = Derived(fp, int(n_big[k]), lost[k], min(grounds), max(roofs), "geometry", surfaces, lods, best)  # type: ignore[arg-type]
@@ -382,7 +396,7 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
         try:
             kw = reader._building_kwargs(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
             fields = building_fields(oid, d, **kw)
-            doc, ext = _document(fields)
+            doc, ext = _document(fields, b",".join(surf_json), b",".join(lods_json))
             if doc is None:  # pydantic says what is wrong (and raises), as for the slow path
                 features.append(encode_model(_checked(Building, oid, file, **fields)))
                 continue
@@ -432,9 +446,10 @@ def _semantic_types(inputs: list[tuple[dict, list | None, int]], state: Any) -> 
     return table[at]
 
 
-def _document(fields: dict[str, Any]) -> tuple[bytes | None, list]:
+def _document(fields: dict[str, Any], surfaces: bytes, lods: bytes) -> tuple[bytes | None, list]:
     """(the Building document as bytes, its cleaned footprint rings), or (None, []) where pydantic would
-    refuse a value (then pydantic is asked, for its message)."""
+    refuse a value (then pydantic is asked, for its message).  ``surfaces`` and ``lods``: the JSON of
+    ``fields["surfaces"]`` and ``fields["lods"]`` without their brackets, written beforehand."""
     fid = fields["id"]
     if not isinstance(fid, str) or not 1 <= len(fid) <= 200:
         return None, []
@@ -463,15 +478,15 @@ def _document(fields: dict[str, Any]) -> tuple[bytes | None, list]:
     if fields["year_built"] is not None:
         doc["year_built"] = fields["year_built"]
     doc["cim_level"] = fields["cim_level"]
-    doc["surfaces"] = fields["surfaces"]
-    doc["lods"] = fields["lods"]
+    rest: dict[str, Any] = {}  # after "surfaces" and "lods", in the model's field order
     if fields["parts"] is not None:
-        doc["parts"] = fields["parts"]
-    doc["height_source"] = fields["height_source"]
+        rest["parts"] = fields["parts"]
+    rest["height_source"] = fields["height_source"]
     try:
-        return orjson.dumps(doc), fp
+        head, tail = orjson.dumps(doc), orjson.dumps(rest)
     except TypeError:  # something orjson cannot write (a huge integer): the model path decides
         return None, []
+    return head[:-1] + b',"surfaces":[' + surfaces + b'],"lods":[' + lods + b"]," + tail[1:], fp
 
 
 def _encode(ids: list[str], docs: list[bytes], fps: list[list], zs: list[tuple[float, float]]) -> list[Encoded]:
