@@ -9,6 +9,10 @@
   The height comes from the geometry; a ``measuredHeight`` attribute stays in ``attributes``.
 * Tunnel / TunnelPart become an :class:`~cim.model.UndergroundStructure` (kind tunnel, footprint prism).
 * Other CityObject types are skipped with one warning counting them per type.
+
+When the importer asks for encoded features (``ImportContext.encode``), buildings go through the array path
+(:mod:`cim.io._cityjson_fast`) BATCH at a time, and a CityJSONSeq is read BATCH lines at a time (memory follows
+the batch); anything unusual in a batch sends it through the object-by-object path below, which names the fault.
 """
 
 from __future__ import annotations
