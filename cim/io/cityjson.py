@@ -56,6 +56,7 @@ _BUILDING = {"Building", "BuildingPart"}
 _TUNNEL = {"Tunnel", "TunnelPart"}
 _SNIFF = re.compile(rb'"type"\s*:\s*"CityJSON(Feature)?"')
 BATCH = 250  # buildings (CityJSONSeq lines) per batch of the array path (cim.io._cityjson_fast)
+_HEADER_MAX = 1 << 20  # bytes: a CityJSONSeq header line longer than this is read as a whole file
 _YEAR_KEYS = ("yearOfConstruction", "oorspronkelijkbouwjaar", "oorspronkelijk_bouwjaar")
 
 
@@ -304,12 +305,15 @@ class CityJSONReader:
         with fh:
             size = max(path.stat().st_size, 1)
             k, head = 0, b""
-            for head in fh:
+            while True:  # the first line that is not blank: a sequence's header is short
+                head = fh.readline(_HEADER_MAX)
+                if not head:
+                    return None
+                if not head.endswith(b"\n"):  # a long first line (a CityJSON document on one line) or the last
+                    return None
                 k += 1
                 if head.strip():
                     break
-            if not head.strip():
-                return None
             try:
                 header = orjson.loads(head)
             except orjson.JSONDecodeError:
