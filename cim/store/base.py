@@ -17,13 +17,33 @@ from pydantic import BaseModel
 
 from ..collections import COLLECTIONS, collection_of, get_spec
 from ..encoded import Encoded
-from ..errors import InvalidFeature
+from ..errors import InvalidFeature, StoreError
 from ..model import City
 from ..terrain import Terrain
 from ..typed import Bounds3
 
 if TYPE_CHECKING:
     from ..query.cql2 import Filter
+
+
+#: (blob-name prefix, n -> blobs): a numbered record written with a write (``Store.write(numbered=...)``)
+Numbered = tuple[str, Callable[[int], Mapping[str, bytes]]]
+
+
+def number_range(prefix: str) -> tuple[str, str]:
+    """The blob names ``lo <= name < hi`` that start with ``prefix`` (an index range scan on either store)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def next_number(prefix: str, greatest: str | None) -> int:
+    """The number after the greatest blob name under ``prefix`` (names ``<prefix><8 digits>...``, so that the
+    greatest name holds the greatest number); 1 when there is none."""
+    if greatest is None:
+        return 1
+    digits = greatest[len(prefix) :][:8]
+    if not digits.isdigit():
+        raise StoreError(f"Blob {greatest!r} is not a numbered record under {prefix!r}.")
+    return int(digits) + 1
 
 
 @dataclass(frozen=True)
@@ -179,6 +199,7 @@ class Store(Protocol):
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
         delete: Mapping[str, Sequence[str]] | None = None,
+        numbered: Numbered | None = None,
     ) -> dict[str, int]:
         """Add features, terrain (replacing any), LiDAR building points ((n, 3) metres, appended) and named
         blobs (replacing those of the same name: e.g. a hydraulic model's source) in one transaction: all
@@ -186,6 +207,9 @@ class Store(Protocol):
 
         A duplicate id raises DuplicateFeature unless ``replace``; ``delete`` (collection -> ids) removes
         features first, in the same transaction (ids not stored are ignored); returns counts per collection.
+        ``numbered`` (prefix, make): inside the transaction, under the lock that orders writes, claim the next
+        number n of the blobs named ``<prefix><n:08d>...`` (:func:`next_number`) and write the blobs ``make(n)``
+        too: concurrent writers get distinct, gap-free, increasing numbers (:mod:`cim.versions`).
         """
 
     def counts(self) -> dict[str, int]:
@@ -235,6 +259,13 @@ class Store(Protocol):
 
     def put_job(self, job_id: str, doc: dict) -> None:
         """Create or update an import job's status document (shared by every API worker)."""
+
+    def update_job(self, job_id: str, doc: dict) -> bool:
+        """Replace a job's document only if it is still stored (atomically); False when it is gone (a dismissed
+        process job: its runner then drops what it was about to record)."""
+
+    def delete_job(self, job_id: str) -> bool:
+        """Remove a job document; False when there was none (``DELETE /jobs/{id}``)."""
 
     def get_job(self, job_id: str) -> dict | None:
         """An import job's status document, or None (``GET /imports/{id}``)."""

@@ -23,7 +23,17 @@ from ..model import City
 from ..query.cql2 import Filter, compile_filter, order_by
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
+from .base import (
+    Numbered,
+    Page,
+    Region,
+    first_duplicate,
+    next_number,
+    number_range,
+    points_from_bytes,
+    points_to_bytes,
+    prepare_rows,
+)
 
 try:  # optional dependency: only this backend needs it
     import psycopg
@@ -237,6 +247,7 @@ class PostGISStore:
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
         delete: Mapping[str, Sequence[str]] | None = None,
+        numbered: Numbered | None = None,
     ) -> dict[str, int]:
         city = self.city()
         rows = prepare_rows(features, srid=city.crs_epsg)
@@ -266,7 +277,20 @@ class PostGISStore:
                 old = self._blob(conn, "building_points")
                 pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
                 self._put_blob(conn, "building_points", points_to_bytes(pts))
-            for name, data in (blobs or {}).items():
+            extra = dict(blobs or {})
+            if numbered is not None:  # the meta row locked above orders the writers: no other claims this number
+                prefix, make = numbered
+                (top,) = _one(
+                    conn.execute(
+                        sql.SQL(
+                            'SELECT max(name COLLATE "C") FROM {} '
+                            'WHERE name COLLATE "C" >= %s AND name COLLATE "C" < %s'
+                        ).format(self._q("blobs")),
+                        number_range(prefix),
+                    )
+                )
+                extra.update(make(next_number(prefix, top)))
+            for name, data in extra.items():
                 self._put_blob(conn, name, bytes(data))
             conn.execute(
                 sql.SQL("UPDATE {} SET value = (value::bigint + 1)::text WHERE key = 'version'").format(self._q("meta"))
@@ -325,12 +349,18 @@ class PostGISStore:
         model = get_spec(collection).model
         return [model.model_validate(d) for d in docs]
 
+    def _sensor_tables(self) -> str | None:
+        """The sensor tables' name prefix for the ``alarm`` queryable ('"schema".', or None when there are none)."""
+        with self._read.connection() as conn:
+            row = conn.execute("SELECT to_regclass(%s)", (f'"{self.schema}".sta_alarms',)).fetchone()
+        return f'"{self.schema}".' if row is not None and row[0] is not None else None
+
     def _full_where(self, collection: str, region: Region | None, flt: Filter | None) -> tuple[sql.Composable, list]:
         srid = self.city().crs_epsg
         where, args = self._where(region, srid)
         if flt is None:
             return where, args
-        comp = compile_filter(flt, collection, "postgis", srid)
+        comp = compile_filter(flt, collection, "postgis", srid, sensors=self._sensor_tables)
         return sql.SQL("{} AND ({})").format(where, sql.SQL(comp.sql)), [*args, *comp.params]
 
     def query(
@@ -346,7 +376,7 @@ class PostGISStore:
         get_spec(collection)
         t = self._t(collection)
         where, args = self._full_where(collection, region, filter)
-        order = sql.SQL(order_by(sortby, collection, "postgis"))
+        order = sql.SQL(order_by(sortby, collection, "postgis", sensors=self._sensor_tables))
         with self._read.connection() as conn:
             if region is None and filter is None:
                 matched = self.counts()[collection]
@@ -428,6 +458,18 @@ class PostGISStore:
                 ),
                 (job_id, Jsonb(doc)),
             )
+
+    def update_job(self, job_id: str, doc: dict) -> bool:
+        with self._pool.connection() as conn:
+            cur = conn.execute(
+                sql.SQL("UPDATE {} SET doc = %s WHERE id = %s").format(self._q("jobs")), (Jsonb(doc), job_id)
+            )
+            return cur.rowcount > 0
+
+    def delete_job(self, job_id: str) -> bool:
+        with self._pool.connection() as conn:
+            cur = conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self._q("jobs")), (job_id,))
+            return cur.rowcount > 0
 
     def get_job(self, job_id: str) -> dict | None:
         with self._pool.connection() as conn:

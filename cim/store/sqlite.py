@@ -25,7 +25,17 @@ from ..model import City
 from ..query.cql2 import Compiled, Filter, compile_filter, order_by, register_predicate, sqlite_predicate
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
+from .base import (
+    Numbered,
+    Page,
+    Region,
+    first_duplicate,
+    next_number,
+    number_range,
+    points_from_bytes,
+    points_to_bytes,
+    prepare_rows,
+)
 
 SCHEMA_VERSION = 2
 _CHUNK = 500  # ids per IN (...) list
@@ -220,6 +230,7 @@ class SQLiteStore:
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
         delete: Mapping[str, Sequence[str]] | None = None,
+        numbered: Numbered | None = None,
     ) -> dict[str, int]:
         self.city()  # must be initialised
         rows = prepare_rows(features)
@@ -253,7 +264,14 @@ class SQLiteStore:
                 old = self._blob(conn, "building_points")
                 pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
                 conn.execute("INSERT OR REPLACE INTO blobs VALUES ('building_points', ?)", (points_to_bytes(pts),))
-            for name, data in (blobs or {}).items():
+            extra = dict(blobs or {})
+            if numbered is not None:  # BEGIN IMMEDIATE holds the write lock: no other writer claims this number
+                prefix, make = numbered
+                (top,) = conn.execute(
+                    "SELECT max(name) FROM blobs WHERE name >= ? AND name < ?", number_range(prefix)
+                ).fetchone()
+                extra.update(make(next_number(prefix, top)))
+            for name, data in extra.items():
                 conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (name, bytes(data)))
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
             conn.execute("COMMIT")
@@ -348,10 +366,15 @@ class SQLiteStore:
             ]
         return out
 
+    def _sensor_tables(self) -> str | None:
+        """The sensor tables' name prefix for the ``alarm`` queryable ("", or None when the store has none)."""
+        have = self._conn().execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sta_alarms'")
+        return "" if have.fetchone() else None
+
     def _where(self, collection: str, region: Region | None, flt: Filter | None) -> Compiled:
         """WHERE fragment for a region and a filter (SQL path); release() it after the query."""
         _, rt = _t(collection)
-        parts = [compile_filter(flt, collection, "sqlite", self.city().crs_epsg, rtree=rt)]
+        parts = [compile_filter(flt, collection, "sqlite", self.city().crs_epsg, rtree=rt, sensors=self._sensor_tables)]
         if region is not None:
             where, args = _rtree_where(region)
             key = register_predicate("s_intersects", region.polygon)
@@ -378,7 +401,7 @@ class SQLiteStore:
         try:
             conn = self._conn()
             matched = conn.execute(f"SELECT count(*) FROM {f} WHERE {where.sql}", where.params).fetchone()[0]
-            order = order_by(sortby, collection, "sqlite")
+            order = order_by(sortby, collection, "sqlite", sensors=self._sensor_tables)
             rows = conn.execute(
                 f"SELECT doc FROM {f} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*where.params, -1 if limit is None else limit, offset],
@@ -492,6 +515,13 @@ class SQLiteStore:
 
     def put_job(self, job_id: str, doc: dict) -> None:
         self._conn().execute("INSERT OR REPLACE INTO jobs VALUES (?, ?)", (job_id, orjson.dumps(doc)))
+
+    def update_job(self, job_id: str, doc: dict) -> bool:
+        cur = self._conn().execute("UPDATE jobs SET doc = ? WHERE id = ?", (orjson.dumps(doc), job_id))
+        return cur.rowcount > 0
+
+    def delete_job(self, job_id: str) -> bool:
+        return self._conn().execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount > 0
 
     def get_job(self, job_id: str) -> dict | None:
         row = self._conn().execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
