@@ -129,28 +129,28 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
                     raise Fallback
                 lod = g.get("lod")
                 try:
-                    surfaces, vals = _surfaces_of(g)
-                    if vals is not None and len(vals) != len(surfaces):
+                    surfs, vals = _surfaces_of(g)
+                    if vals is not None and len(vals) != len(surfs):
                         vals = None
-                    if not all(surfaces):
-                        keep = [bool(s) for s in surfaces]
+                    if not all(surfs):
+                        keep = [bool(s) for s in surfs]
                         vals = None if vals is None else [v for v, k in zip(vals, keep, strict=True) if k]
-                        surfaces = [s for s in surfaces if s]
-                    nr = list(map(len, surfaces))
+                        surfs = [s for s in surfs if s]
+                    nr = list(map(len, surfs))
                 except (KeyError, TypeError, ValueError, OverflowError):
                     raise Fallback from None
-                if not surfaces:
+                if not surfs:
                     raise Fallback
-                rings.extend(chain.from_iterable(surfaces))
+                rings.extend(chain.from_iterable(surfs))
                 surf_nr.extend(nr)
-                sem_inputs.append((g, vals, len(surfaces)))
+                sem_inputs.append((g, vals, len(surfs)))
                 mine.append(len(geo_comp))
                 geo_comp.append(len(comp_part))
                 geo_lod.append(str(lod) if lod is not None else "1")
                 geo_kind.append(t)
                 geo_base.append(src.base[cid])
                 geo_count.append(src.count[cid])
-                geo_nsurf.append(len(surfaces))
+                geo_nsurf.append(len(surfs))
             if mine:
                 comps.append(len(comp_part))
             comp_part.append(part)
@@ -317,7 +317,7 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
     ring_lists = [coords[a:b] for a, b in zip(rol[:-1], rol[1:], strict=True)]
     names = [_TYPE_NAME.get(t) for t in tl]
     rings_of = [[ring_lists[a]] if b == a + 1 else ring_lists[a:b] for a, b in zip(pol[:-1], pol[1:], strict=True)]
-    surf_docs = [
+    surf_docs: list[dict[str, Any]] = [
         {"rings": rs} if name is None else {"type": name, "rings": rs} for name, rs in zip(names, rings_of, strict=True)
     ]
     geo_surfs: list[list[dict]] = []

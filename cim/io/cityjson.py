@@ -374,7 +374,7 @@ class CityJSONReader:
                 raise _Restart
             seen.update(objects)
             feats.append(feat)
-        blocks = _vertex_blocks([f.get("vertices") for f in feats], transform)
+        blocks: list[np.ndarray | None] = list(_vertex_blocks([f.get("vertices") for f in feats], transform) or [])
         for (line, _), feat, verts in zip(batch, feats, blocks or [None] * len(feats), strict=True):
             if verts is None:
                 fid = str(feat.get("id")) if feat.get("id") is not None else None
@@ -427,7 +427,7 @@ class CityJSONReader:
             else:
                 acc.skipped[str(t)] += 1
 
-        state = _State(file, xyz, finite_in, finite_out, src)
+        state = _State(file, xyz, finite_in, finite_out, src)  # type: ignore[arg-type]
         total = max(len(buildings) + len(tunnels), 1)
         kids = self._children(objs)
         done = 0
