@@ -186,3 +186,27 @@ def test_cityjsonseq_bad_line_in_a_later_batch_is_named(tmp_path, monkeypatch):
         errors.append((exc.value.message, exc.value.where))
     assert errors[0] == errors[1]
     assert errors[1][1]["line"] == 31
+
+
+def test_encoded_features_in_each_store(empty_store):
+    """SQLite and PostGIS store the encoded features as they store models: documents, and the geometry and
+    box the spatial index answers from."""
+    from cim.store.base import Region
+
+    path = shared_data("buildings", "zurich_subset_lod2.json")
+    city = City(name="z", crs_epsg=2056)
+    empty_store.init(city, overwrite=True)
+    rep = import_files(empty_store, [path])
+    assert rep.counts == {"buildings": 49}
+    models = {f.id: f for f in read(path, ImportContext(city=city)).features}
+    stored = {f.id: f for f in empty_store.query("buildings", limit=1000).features}
+    assert stored.keys() == models.keys()
+    for fid, m in models.items():
+        assert stored[fid].model_dump(mode="json") == m.model_dump(mode="json"), fid
+    b = next(iter(models.values()))
+    import shapely
+
+    pt = shapely.Polygon(b.exterior()).representative_point()  # inside the footprint
+    x, y = pt.x, pt.y
+    hit = empty_store.query("buildings", region=Region.box(x - 0.5, y - 0.5, x + 0.5, y + 0.5)).features
+    assert b.id in {f.id for f in hit}
