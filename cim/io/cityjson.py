@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 
 from ..model import StructureKind
-from ._cityjson_fast import Fallback, encode_buildings, encode_model
+from ._cityjson_fast import encode_buildings, encode_model
 from ._surfaces import (
     UNKNOWN,
     Component,
@@ -434,12 +434,15 @@ class CityJSONReader:
         for start in range(0, len(buildings), BATCH):
             chunk = buildings[start : start + BATCH]
             if ctx.encode:
+                n_notes, n_skipped = len(acc.notes), len(ctx.skipped)
                 try:
                     feats, pcs, emp, dropped, inst = encode_buildings(
                         chunk, objs, kids, state, self, file, ctx, acc.notes
                     )
-                except Fallback:
-                    pass
+                except ImportError_:
+                    raise  # a building's own fault, as the object-by-object path raises it
+                except Exception:  # noqa: BLE001 - Fallback, or what the array path did not foresee: the slow path reads it
+                    del acc.notes[n_notes:], ctx.skipped[n_skipped:]
                 else:
                     acc.buildings += feats
                     acc.pieces += pcs

@@ -210,3 +210,29 @@ def test_encoded_features_in_each_store(empty_store):
     x, y = pt.x, pt.y
     hit = empty_store.query("buildings", region=Region.box(x - 0.5, y - 0.5, x + 0.5, y + 0.5)).features
     assert b.id in {f.id for f in hit}
+
+
+@pytest.mark.parametrize("fault", ["vertex", "geometry type"])
+def test_a_fault_in_a_batch_is_named_as_before(tmp_path, fault):
+    """A batch with a fault goes through the object-by-object path: the same error, naming the object."""
+    import json
+
+    from cim.io.base import ImportError_
+
+    doc = json.loads(shared_data("buildings", "multi_lod.json").read_text())
+    oid = list(doc["CityObjects"])[4]
+    g = doc["CityObjects"][oid]["geometry"][2]
+    if fault == "vertex":
+        g["boundaries"][0][3][0][1] = len(doc["vertices"]) + 7
+    else:
+        g["type"] = "MultiPoint"
+    path = tmp_path / "bad.city.json"
+    path.write_text(json.dumps(doc))
+    city = City(name="t", crs_epsg=28992)
+    errors = []
+    for encode in (False, True):
+        with pytest.raises(ImportError_) as exc:
+            read(path, ImportContext(city=city, crs="EPSG:7415", encode=encode))
+        errors.append((exc.value.message, exc.value.where))
+    assert errors[0] == errors[1]
+    assert errors[1][1]["feature"] == oid
