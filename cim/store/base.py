@@ -6,6 +6,7 @@ comment on each method says which route or command relies on it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -88,6 +89,65 @@ class Region:
         else:
             fids = fids[inside]
         return np.sort(fids)
+
+
+@dataclass
+class Columns:
+    """Features of one collection as columns, in insertion order (:meth:`Store.columns`).
+
+    ``ids`` (n,); ``boxes`` (n, 6) minx, miny, minz, maxx, maxy, maxz of each solid, metres; ``geoms`` (n,)
+    their 2-D geometries (shapely, city CRS); ``fields`` each requested top-level field of the stored
+    documents as (n,) JSON values (None where a document lacks it).
+    """
+
+    ids: list[str]
+    boxes: np.ndarray
+    geoms: np.ndarray
+    fields: dict[str, list]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_fields(fields: Sequence[str]) -> list[str]:
+    """Top-level document field names for :meth:`Store.columns` (plain identifiers: they go into the SQL)."""
+    out = list(fields)
+    for name in out:
+        if not isinstance(name, str) or _FIELD.fullmatch(name) is None:
+            raise ValueError(f"Not a document field name: {name!r}")
+    return out
+
+
+def json_column(texts: Sequence[str | bytes | None]) -> list:
+    """A column of JSON texts (None for SQL NULL) -> their values, parsed in one call."""
+    if not texts:
+        return []
+    return orjson.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")  # type: ignore[misc]
+
+
+@dataclass
+class FeatureIndex:
+    """A collection's features as columns, without their documents (3D Tiles skeletons), in fid order.
+
+    fids : (k,) int64 row keys (for :meth:`Store.feature_docs`); boxes : (k, 6) float64 minx, miny, minz,
+    maxx, maxy, maxz of each solid, metres, from the spatial index (SQLite's R*Tree keeps them as float32
+    rounded outwards: up to 0.5 m larger at 4.6e6 m); doc_bytes : (k,) stored size of the document;
+    geom_bytes : (k,) size of its 2-D geometry as WKB.
+    """
+
+    fids: np.ndarray
+    boxes: np.ndarray
+    doc_bytes: np.ndarray
+    geom_bytes: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence | np.ndarray) -> FeatureIndex:
+        """From rows (fid, minx, miny, minz, maxx, maxy, maxz, doc_bytes, geom_bytes)."""
+        a = np.array(rows, dtype=np.float64).reshape(-1, 9)
+        return cls(a[:, 0].astype(np.int64), a[:, 1:7], a[:, 7].astype(np.int64), a[:, 8].astype(np.int64))
 
 
 @dataclass
@@ -235,6 +295,18 @@ class Store(Protocol):
         self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
     ) -> Iterator[BaseModel]:
         """Every matching feature in insertion order, streamed in batches (exports, analyses)."""
+
+    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+        """Matching features as columns (ids, 3-D boxes, 2-D geometries and the named top-level fields of their
+        documents), in insertion order, read in SQL without building models (analyses over many candidates:
+        underground use).  ``region`` matches as in :meth:`query`."""
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        """Every feature's row key, 3-D box and sizes, in fid order, without reading its document."""
+
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        """The stored JSON documents of the features with these row keys (sorted ascending), in that order,
+        less their top-level members named in ``without`` (e.g. ``lods``: what a reader will not parse)."""
 
     def get(self, collection: str, fid: str) -> BaseModel:
         """One feature by id, or FeatureNotFound (``/items/{fid}``)."""

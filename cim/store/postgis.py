@@ -24,10 +24,14 @@ from ..query.cql2 import Filter, compile_filter, order_by
 from ..terrain import Terrain
 from ..typed import Bounds3
 from .base import (
+    Columns,
+    FeatureIndex,
     Numbered,
     Page,
     Region,
+    check_fields,
     first_duplicate,
+    json_column,
     next_number,
     number_range,
     points_from_bytes,
@@ -405,6 +409,52 @@ class PostGISStore:
                 return
             last = rows[-1][0]
             yield from self._decode(collection, (r[1] for r in rows))
+
+    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+        """One statement: the GiST search with the exact test in SQL, each field taken from the jsonb document
+        as JSON text (parsed per column in one call), the geometry as WKB."""
+        get_spec(collection)
+        names = check_fields(fields)
+        where, args = self._where(region, self.city().crs_epsg)
+        cols = sql.SQL("").join(sql.SQL(", (doc -> {})::text").format(sql.Literal(n)) for n in names)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT id, minx, miny, minz, maxx, maxy, maxz, ST_AsBinary(geom){} FROM {} WHERE {} ORDER BY fid"
+                ).format(cols, self._t(collection), where),
+                args,
+            ).fetchall()
+        if not rows:
+            return Columns([], np.zeros((0, 6)), np.zeros(0, dtype=object), {n: [] for n in names})
+        c = list(zip(*rows, strict=True))
+        return Columns(
+            list(c[0]),
+            np.array(c[1:7], dtype=float).T,
+            shapely.from_wkb(c[7]),
+            {n: json_column(c[8 + k]) for k, n in enumerate(names)},
+        )
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        get_spec(collection)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT fid, minx, miny, minz, maxx, maxy, maxz, pg_column_size(doc), "
+                    "octet_length(ST_AsBinary(geom)) FROM {} ORDER BY fid"
+                ).format(self._t(collection))
+            ).fetchall()
+        return FeatureIndex.from_rows(rows)
+
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        get_spec(collection)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT (doc - %s::text[])::text FROM {} WHERE fid = ANY(%s) ORDER BY fid").format(
+                    self._t(collection)
+                ),
+                (list(without), [int(i) for i in fids]),
+            ).fetchall()
+        return [r[0].encode() for r in rows]
 
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)

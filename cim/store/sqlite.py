@@ -26,9 +26,12 @@ from ..query.cql2 import Compiled, Filter, compile_filter, order_by, register_pr
 from ..terrain import Terrain
 from ..typed import Bounds3
 from .base import (
+    Columns,
+    FeatureIndex,
     Numbered,
     Page,
     Region,
+    check_fields,
     first_duplicate,
     next_number,
     number_range,
@@ -479,6 +482,79 @@ class SQLiteStore:
                 return
             last = rows[-1][0]
             yield from self._decode(collection, (r[1] for r in rows))
+
+    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+        """One statement: the R*Tree's candidates joined with their rows, then the exact 2-D test; the documents of
+        the matches are parsed in one orjson call (no models) and the fields picked from them."""
+        get_spec(collection)
+        names = check_fields(fields)
+        f, rt = _t(collection)
+        doc = ", f.doc" if names else ""
+        head = f"SELECT f.id, f.minx, f.miny, f.minz, f.maxx, f.maxy, f.maxz, f.geom{doc} FROM "
+        if region is None:
+            rows = self._conn().execute(head + f"{f} AS f ORDER BY f.fid").fetchall()
+        else:
+            where, args = _rtree_where(region, "r.")
+            rows = (
+                self._conn()
+                .execute(head + f"{rt} AS r JOIN {f} AS f ON f.fid = r.fid WHERE {where} ORDER BY f.fid", args)
+                .fetchall()
+            )
+        if not rows:
+            return Columns([], np.zeros((0, 6)), np.zeros(0, dtype=object), {n: [] for n in names})
+        cols = list(zip(*rows, strict=True))
+        boxes = np.array(cols[1:7], dtype=float).T
+        geoms = shapely.from_wkb(cols[7])
+        ids, docs = list(cols[0]), cols[8] if names else ()
+        if region is not None:
+            shapely.prepare(region.polygon)
+            keep = shapely.intersects(region.polygon, geoms)
+            if not keep.all():
+                idx = np.flatnonzero(keep).tolist()
+                ids, boxes, geoms = [ids[i] for i in idx], boxes[keep], geoms[keep]
+                docs = tuple(docs[i] for i in idx) if names else ()
+        values = {n: [] for n in names}  # type: dict[str, list]
+        if names and ids:
+            parsed = orjson.loads(b"[" + b",".join(docs) + b"]")
+            values = {n: [d.get(n) for d in parsed] for n in names}
+        return Columns(ids, boxes, geoms, values)
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        """Boxes from the R*Tree, sizes from the record headers: no page of a document is read (reading
+        the exact boxes, stored after the document, would read every document's overflow pages)."""
+        get_spec(collection)
+        f, rt = _t(collection)
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT f.fid, r.minx, r.miny, r.minz, r.maxx, r.maxy, r.maxz, length(f.doc), length(f.geom) "
+                f"FROM {f} AS f JOIN {rt} AS r ON r.fid = f.fid ORDER BY f.fid"
+            )
+            .fetchall()
+        )
+        return FeatureIndex.from_rows(rows)
+
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        get_spec(collection)
+        fids = [int(i) for i in fids]
+        if not without:
+            return self._docs(collection, fids)
+        f, _ = _t(collection)
+        paths = ", ".join("?" * len(without))
+        names = [f'$."{w}"' for w in without]
+        conn = self._conn()
+        out: list[bytes] = []
+        for i in range(0, len(fids), _CHUNK):
+            chunk = fids[i : i + _CHUNK]
+            out += [
+                r[0].encode() if isinstance(r[0], str) else r[0]
+                for r in conn.execute(
+                    f"SELECT json_remove(doc, {paths}) FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY fid",
+                    [*names, *chunk],
+                )
+            ]
+        return out
 
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)
