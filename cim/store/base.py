@@ -17,6 +17,7 @@ import shapely
 from pydantic import BaseModel
 
 from ..collections import COLLECTIONS, collection_of, get_spec
+from ..encoded import Encoded
 from ..errors import InvalidFeature, StoreError
 from ..model import City
 from ..terrain import Terrain
@@ -228,7 +229,8 @@ def encode_geojson(collection: str, docs: Sequence[bytes], city_epsg: int, *, js
 def prepare_rows(
     features: Iterable[BaseModel], srid: int | None = None, city_epsg: int | None = None, *, jsonb: bool = False
 ) -> dict[str, Rows]:
-    """Group features by collection and encode them once for any backend.
+    """Group features by collection and encode them once for any backend (an :class:`~cim.encoded.Encoded`
+    feature comes encoded already).
 
     ``srid`` set: geometries are EWKB carrying it (PostGIS); else plain WKB.  ``city_epsg`` set: each
     feature's CRS84 GeoJSON is encoded too (:func:`encode_geojson`; ``jsonb``: the documents are stored as
@@ -247,10 +249,13 @@ def prepare_rows(
             continue
         spec = get_spec(cid)
         ids = [f.id for f in feats]  # type: ignore[attr-defined]
-        docs = [orjson.dumps(f.model_dump(mode="json", exclude_none=True)) for f in feats]
+        docs = [
+            f.doc if isinstance(f, Encoded) else orjson.dumps(f.model_dump(mode="json", exclude_none=True))
+            for f in feats
+        ]
         try:
-            boxes = [spec.bounds(f) for f in feats]
-            shapes = np.array([spec.shape(f) for f in feats], dtype=object)
+            boxes = [f.box if isinstance(f, Encoded) else spec.bounds(f) for f in feats]
+            shapes = np.array([f.shape if isinstance(f, Encoded) else spec.shape(f) for f in feats], dtype=object)
         except Exception as exc:  # a geometry shapely or numpy cannot take
             raise InvalidFeature(f"Bad geometry in {cid}: {exc}", where={"collection": cid}) from exc
         finite = np.isfinite(np.asarray(boxes, dtype=float)).all(axis=1)
