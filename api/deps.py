@@ -14,15 +14,17 @@ from cim.store import Store
 from .settings import Settings
 
 
-def get_store(request: Request) -> Store:
+# The dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in the thread pool, a hop that
+# cost more than the work of these one-liners (BENCHMARKS.md, items profile).
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_city(request: Request) -> LocalCity:
+async def get_city(request: Request) -> LocalCity:
     """The service's city (the library's service layer over the store), made once per app."""
     return request.app.state.city
 
@@ -49,8 +51,25 @@ class OutputCRSParam:
         ),
     ] = None
 
-    def uri(self, store: Store) -> str:
-        return check_supported(self.crs, store.city().crs_epsg, "crs")
+    def uri(self, store: Store, city_epsg: int | None = None) -> str:
+        """The normalised URI of ``crs`` (default CRS84); ``city_epsg`` saves a read of the city record."""
+        return check_supported(self.crs, store.city().crs_epsg if city_epsg is None else city_epsg, "crs")
+
+
+async def output_crs(
+    crs: Annotated[
+        str | None,
+        Query(
+            description="CRS of the returned coordinates (URI); default CRS84. "
+            "Coordinates are written in the CRS's official axis order."
+        ),
+    ] = None,
+) -> OutputCRSParam:
+    """``crs`` as :class:`OutputCRSParam`, without the thread-pool hop of a class dependency."""
+    return OutputCRSParam(crs)
+
+
+OutputCRSDep = Annotated[OutputCRSParam, Depends(output_crs)]
 
 
 def _check_bearer(request: Request, tokens: list[str]) -> None:
@@ -72,7 +91,7 @@ def _check_bearer(request: Request, tokens: list[str]) -> None:
         )
 
 
-def require_writer(request: Request) -> None:
+async def require_writer(request: Request) -> None:
     """Writes need ``Authorization: Bearer <token>`` with a configured write token (RFC 6750 answers)."""
     settings: Settings = request.app.state.settings
     tokens = settings.tokens()
@@ -83,7 +102,7 @@ def require_writer(request: Request) -> None:
     _check_bearer(request, tokens)
 
 
-def require_reader(request: Request) -> None:
+async def require_reader(request: Request) -> None:
     """With ``protect_reads`` on, every route but /health needs a read or write token."""
     settings: Settings = request.app.state.settings
     if settings.protect_reads and request.url.path != "/health":

@@ -6,6 +6,10 @@ stable URL, pointing at ``{layer}/v{version}/{address}.glb``; every file also pr
 ``{dir}/{store key}/{layer}/`` and API workers share them (a worker that finds a tileset of the
 current version on disk uses it without building); otherwise each worker keeps its own in memory.
 Requests never name files: a tile path is served only when the current tileset lists it.
+
+Buildings (:data:`tiles.stream.STREAMED`) answer at once: ``tileset.json`` is the skeleton made from the
+store's index (a fraction of a second for a city), and each tile is built when first asked for (one tile's
+features read, meshed and encoded: well under a second) and kept like the others.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +27,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from cim.store import Store
 from tiles.layers import LAYERS
 from tiles.sink import DirectorySink, GzipSink, MemorySink, PrefixSink, Sink
+from tiles.stream import STREAMED, build_tile, skeleton
 from tiles.tileset import Budget, build_layer, city_frame, tile_paths
 
 #: bump when the tiling or the encoding changes, so that caches and ETags change with it
-FORMAT = "1"
+FORMAT = "2"
 
 
 class TileSettings(BaseSettings):
@@ -39,6 +45,14 @@ class TileSettings(BaseSettings):
     max_vertices: int = Field(30_000, ge=100)
 
 
+class StaleTile(KeyError):
+    """A tile asked for after the store moved past its version (the router answers 404: reload the tileset)."""
+
+    def __init__(self, layer: str, version: int) -> None:
+        super().__init__(f"{layer} tiles of version {version}")
+        self.layer, self.version = layer, version
+
+
 @dataclass(frozen=True)
 class BuiltLayer:
     """A layer's tiles of one store version."""
@@ -49,6 +63,17 @@ class BuiltLayer:
     paths: frozenset[str]  # content URIs of the tileset (relative to the layer)
     tileset: bytes
     key: str  # the store, the format and the version, hashed (ETags)
+    make: Callable[[str], None] | None = None  # builds a listed tile not in the sink yet (streamed layers)
+
+    def read(self, path: str) -> bytes:
+        """A file of the layer (``tileset.json``, a tile, either with ``.gz``), built first if need be."""
+        try:
+            return self.sink.read(path)
+        except KeyError:
+            if self.make is None:
+                raise
+        self.make(path.removesuffix(".gz"))
+        return self.sink.read(path)
 
     def etag(self, path: str) -> str:
         return '"' + hashlib.sha1(f"{self.key}/{self.layer}/{path}".encode()).hexdigest()[:20] + '"'
@@ -80,14 +105,19 @@ class TileCache:
             hit = self._built.get(layer)
             if hit is not None and hit.version == version:
                 return hit
-            built = self._load(layer, version) or self._build(layer, version)
+            if layer in STREAMED:
+                built = self._skeleton(layer, version)
+            else:
+                built = self._load(layer, version) or self._build(layer, version)
             self._built[layer] = built
             return built
 
-    def _finish(self, layer: str, version: int, sink: Sink, body: bytes) -> BuiltLayer:
+    def _finish(
+        self, layer: str, version: int, sink: Sink, body: bytes, make: Callable[[str], None] | None = None
+    ) -> BuiltLayer:
         doc = json.loads(body)
         key = hashlib.sha1(f"{self.store_key}|{version}".encode()).hexdigest()[:16]
-        return BuiltLayer(layer, version, sink, frozenset(tile_paths(doc)), body, key)
+        return BuiltLayer(layer, version, sink, frozenset(tile_paths(doc)), body, key, make)
 
     def _load(self, layer: str, version: int) -> BuiltLayer | None:
         """A tileset of this version already on disk (another worker built it)."""
@@ -101,6 +131,40 @@ class TileCache:
         if json.loads(body).get("extras", {}).get("version") != version:
             return None
         return self._finish(layer, version, sink, body)
+
+    def _skeleton(self, layer: str, version: int) -> BuiltLayer:
+        """The tileset from the index now; tiles when asked for (the same in every worker: a tile another
+        worker wrote to the shared directory is read, not built)."""
+        skel = skeleton(
+            self.store,
+            layer,
+            city_frame(self.store),
+            budget=self.budget,
+            prefix=f"v{version}/",
+            extras={"version": version, "format": FORMAT},
+        )
+        sink = self._sink(layer)
+        out = GzipSink(sink)
+        body = json.dumps(skel.tileset, separators=(",", ":")).encode()
+        out.write("tileset.json", body)
+        lock = threading.Lock()
+
+        def make(path: str) -> None:
+            address = skel.address(path)
+            if address is None:
+                raise KeyError(path)
+            with lock:
+                try:
+                    sink.read(path + ".gz")
+                    return
+                except KeyError:
+                    pass
+                data, _ = build_tile(self.store, skel, address)
+                if self.store.read_version() != version:  # the city changed under the build: not this tile
+                    raise StaleTile(layer, version)
+                out.write(path, data)
+
+        return self._finish(layer, version, sink, body, make)
 
     def _build(self, layer: str, version: int) -> BuiltLayer:
         sink = self._sink(layer)

@@ -7,7 +7,8 @@ Three requests, each measured three ways:
 ``item``     ``/collections/buildings/items/{id}``, ids cycling over a spread of buildings
 
 * ``library``: the calls the route makes, without FastAPI (bbox parsing and region, ``store.query``,
-  ``cim.geojson.encode_features``, orjson), timed per stage; "query+encode" is the headline;
+  ``cim.geojson.encode_features``, orjson), timed per stage; "query+encode" is the headline; "stored" is the
+  route's path since issue 16 (``store.query_geojson`` / ``get_geojson``: the stored CRS84 bytes, joined);
 * ``testclient``: the app from ``api.main.create_app`` through ``fastapi.testclient.TestClient``
   (in process: routing, validation, the response; no sockets);
 * ``http``: uvicorn in a subprocess on loopback, loaded by wrk at 1 and 16 connections.
@@ -100,7 +101,14 @@ def bench_library(ctx: Context, store: Any, p: dict[str, Any]) -> dict[str, Any]
     out_crs = OutputCRS(epsg, CRS84)
 
     def page_call(kind: str) -> tuple[Any, dict[str, list[float]]]:
-        stages: dict[str, list[float]] = {"region": [], "query": [], "encode": [], "serialise": [], "query+encode": []}
+        stages: dict[str, list[float]] = {
+            "region": [],
+            "query": [],
+            "encode": [],
+            "serialise": [],
+            "query+encode": [],
+            "stored": [],  # what the route does now: the stored CRS84 GeoJSON bytes, joined (issue 16)
+        }
 
         def call(i: int) -> None:
             t0 = time.perf_counter()
@@ -116,12 +124,19 @@ def bench_library(ctx: Context, store: Any, p: dict[str, Any]) -> dict[str, Any]
             t3 = time.perf_counter()
             orjson.dumps(docs, option=orjson.OPT_SERIALIZE_NUMPY)
             t4 = time.perf_counter()
+            if kind == "item":
+                store.get_geojson(COLLECTION, p["ids"][i % len(p["ids"])])
+            else:
+                raw = store.query_geojson(COLLECTION, region=region, limit=LIMIT, offset=offset)
+                b",".join(raw.features if raw is not None else [])
+            t5 = time.perf_counter()
             for k, v in (
                 ("region", t1 - t0),
                 ("query", t2 - t1),
                 ("encode", t3 - t2),
                 ("serialise", t4 - t3),
                 ("query+encode", t3 - t1),
+                ("stored", t5 - t4),
             ):
                 stages[k].append(v)
 

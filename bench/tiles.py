@@ -7,14 +7,24 @@
   stored in SQLite first (not timed); compare with pg2b3dm's published ~1,400 buildings/s;
 * ``requests``: uvicorn on loopback serving the sample city: the first ``tileset.json`` (which builds the
   layer), then GLB tiles of the buildings and pipes layers cycled one at a time over one keep-alive
-  connection (p50, p99; gzip accepted), and under load (wrk, or the httpx fallback) at 16 connections.
+  connection (p50, p99; gzip accepted), and under load (wrk, or the httpx fallback) at 16 connections;
+* ``city`` (issue 16): 12,000 LOD2 buildings, twice: ``bench/datasets.lod2_cityjson`` (gabled roofs,
+  7 surfaces and 30 vertices each, EPSG:4550) and the ten real 3D BAG buildings of ``multi_lod.json``
+  repeated on a grid (LOD2.2 as triangles, 35 surfaces and ~100 vertices each, EPSG:7415), imported
+  first (not timed).  ``cim tiles build -l buildings --jobs 1|2`` as a fresh process: wall time from
+  start to exit (interpreter start-up included), buildings/s, and peak RSS of the process tree (the
+  sum over the command and its workers, sampled every 20 ms; the largest single process too); the
+  whole-layer build of before (``build_layer(streamed=False)``, in memory) on the generated file; then a
+  fresh server on the store: the first ``tileset.json`` (the skeleton), the first tile, all tiles.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -130,13 +140,225 @@ def _requests(ctx: Context) -> dict[str, Any]:
     return out
 
 
+CITY_N = 12_000
+BAG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "buildings" / "multi_lod.json"
+
+
+def replicate_bag(path: Path, n: int) -> int:
+    """The buildings of ``multi_lod.json`` (real 3D BAG, CityJSON 2.0) repeated on a grid to ``n``
+    buildings (ids ``{id}-{copy}``), written as one CityJSON file; returns how many."""
+    import numpy as np
+
+    d = json.loads(BAG.read_text())
+    scale = np.asarray(d["transform"]["scale"])
+    v = np.asarray(d["vertices"], dtype=np.int64)
+    span = (v.max(axis=0) - v.min(axis=0)) * scale
+    copies = n // len(d["CityObjects"])
+    side = int(np.ceil(np.sqrt(copies)))
+    objs: dict[str, Any] = {}
+    verts = []
+
+    def shift(b: Any, by: int) -> Any:
+        return [shift(x, by) for x in b] if isinstance(b, list) else b + by
+
+    for c in range(copies):
+        off = np.round(np.array([(c % side) * (span[0] + 5), (c // side) * (span[1] + 5), 0]) / scale)
+        verts.append(v + off.astype(np.int64))
+        for k, o in d["CityObjects"].items():
+            o2 = json.loads(json.dumps(o))
+            for g in o2.get("geometry", []):
+                g["boundaries"] = shift(g["boundaries"], c * len(v))
+            objs[f"{k}-{c}"] = o2
+    d["CityObjects"], d["vertices"] = objs, np.concatenate(verts).tolist()
+    path.write_text(json.dumps(d))
+    return len(objs)
+
+
+def _city_store(ctx: Context, label: str, work: Path) -> Path:
+    """The store of a 12,000-building city (kept between runs: importing is not what is measured)."""
+    from cim.io import import_files
+    from cim.model import City
+    from cim.store import open_store
+
+    from .datasets import lod2_cityjson
+
+    path = work / f"{label}-{CITY_N}.sqlite"
+    if path.exists():
+        s = open_store(path)
+        ok = s.counts().get("buildings") == CITY_N
+        s.close()
+        if ok:
+            return path
+    remove_store(path)
+    src = work / f"{label}-{CITY_N}.city.json"
+    if label == "generated":
+        lod2_cityjson(src, CITY_N)
+        epsg, crs = 4550, None
+    else:
+        replicate_bag(src, CITY_N)
+        epsg, crs = 7415, "EPSG:7415"
+    ctx.log(f"tiles: importing {CITY_N:,} {label} LOD2 buildings (not timed)")
+    s = open_store(path, create=True)
+    s.init(City(name=f"{label} LOD2", crs_epsg=epsg))
+    import_files(s, [src], crs=crs)
+    s.close()
+    src.unlink()
+    return path
+
+
+def run_tree(cmd: list[str], cwd: Path) -> dict[str, Any]:
+    """Run a command; its wall time, CPU time (user + system of the command and its workers, s: what a
+    loaded machine does not inflate) and peak RSS (MB) of its process tree, sampled every 20 ms."""
+    import resource
+    import subprocess
+
+    import psutil
+
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    top = psutil.Process(proc.pid)
+    peak_sum = peak_one = 0
+    while proc.poll() is None:
+        try:
+            procs = [top, *top.children(recursive=True)]
+            rss = [p.memory_info().rss for p in procs]
+            peak_sum, peak_one = max(peak_sum, sum(rss)), max(peak_one, max(rss))
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {err.decode()[-2000:]}")
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mb": peak_sum / 2**20,
+        "peak_rss_one_mb": peak_one / 2**20,
+        "stdout": out,
+    }
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    from .common import ROOT
+
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _city(ctx: Context) -> dict[str, Any]:
+    import shutil
+    import sys
+
+    from .common import ROOT
+    from .peers_env import loadavg
+
+    work = ctx.out / "tiles-city"
+    work.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {"buildings": CITY_N, "loadavg_start": loadavg()}
+    labels = ["generated"] + (["3dbag"] if BAG.exists() else [])
+    for label in labels:
+        store = _city_store(ctx, label, work)
+        res: dict[str, Any] = {}
+        for jobs in (1, 2):
+            runs = []
+            for _ in range(1 if ctx.quick else min(ctx.repeats, 3)):
+                target = work / f"out-{label}"
+                shutil.rmtree(target, ignore_errors=True)
+                r = run_tree(
+                    [sys.executable, "-m", "cim.cli", "tiles", "build", "--store", str(store), "-o", str(target)]
+                    + ["-l", "buildings", "--jobs", str(jobs), "--json"],
+                    ROOT,
+                )
+                layer = json.loads(r.pop("stdout"))["layers"][0]
+                runs.append({**r, "layer_s": layer["seconds"], "tiles": layer["tiles"], "bytes": layer["bytes"]})
+            best = sorted(runs, key=lambda x: x["wall_s"])[len(runs) // 2]
+            res[f"jobs{jobs}"] = {**best, "runs_wall_s": [x["wall_s"] for x in runs]}
+            ctx.log(
+                f"tiles: {label} {CITY_N:,} LOD2, --jobs {jobs}: {best['wall_s']:.1f} s wall, {best['cpu_s']:.1f} s CPU"
+                f" ({CITY_N / best['wall_s']:,.0f} bldg/s), peak RSS {best['peak_rss_mb']:.0f} MB"
+            )
+        if label == "generated":  # the whole-layer build of before, for comparison
+            code = (
+                "import sys; from cim.store import open_store; from tiles import MemorySink, build_layer; "
+                f"build_layer(open_store({str(store)!r}), 'buildings', MemorySink(), streamed=False)"
+            )
+            r = run_tree([sys.executable, "-c", code], ROOT)
+            r.pop("stdout")
+            res["whole_layer"] = r
+            ctx.log(f"tiles: {label} whole-layer build (before): {r['wall_s']:.1f} s, {r['peak_rss_mb']:.0f} MB")
+        with Server(store, log=ctx.out / "tiles-city-server.log") as server:
+            with httpx.Client(base_url=server.url, timeout=600) as c:
+                t0 = time.perf_counter()
+                doc = c.get("/3dtiles/buildings/tileset.json").raise_for_status().json()
+                res["first_tileset_ms"] = (time.perf_counter() - t0) * 1e3
+                from tiles.tileset import tile_paths
+
+                uris = tile_paths(doc)
+                t0 = time.perf_counter()
+                c.get(f"/3dtiles/buildings/{uris[0]}").raise_for_status()
+                res["first_tile_ms"] = (time.perf_counter() - t0) * 1e3
+                t0 = time.perf_counter()
+                for u in uris[1:]:
+                    c.get(f"/3dtiles/buildings/{u}").raise_for_status()
+                res["all_tiles_s"] = time.perf_counter() - t0 + res["first_tile_ms"] / 1e3
+                res["tiles"] = len(uris)
+        ctx.log(
+            f"tiles: {label} fresh server: first tileset.json {res['first_tileset_ms']:.0f} ms, first tile "
+            f"{res['first_tile_ms']:.0f} ms, all {len(uris)} tiles on demand {res['all_tiles_s']:.1f} s"
+        )
+        out[label] = res
+    out["loadavg_end"] = loadavg()
+    return out
+
+
 def run(ctx: Context) -> dict[str, Any]:
     n = 10_000 if ctx.quick else 100_000
-    return {"sample": _sample(ctx), "synthetic": _synthetic(ctx, n), "requests": _requests(ctx)}
+    return {"city": _city(ctx), "sample": _sample(ctx), "synthetic": _synthetic(ctx, n), "requests": _requests(ctx)}
 
 
 def rows(result: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
+    city = result.get("city", {})
+    for label in ("generated", "3dbag"):
+        r = city.get(label)
+        if not r:
+            continue
+        for jobs in (1, 2):
+            j = r[f"jobs{jobs}"]
+            out.append(
+                (
+                    NAME,
+                    f"{city['buildings']:,} {label} LOD2: cim tiles build --jobs {jobs}",
+                    {"value": j["wall_s"]},
+                    f"s wall, {j.get('cpu_s', float('nan')):.1f} s CPU; {city['buildings'] / j['wall_s']:,.0f} bldg/s; "
+                    f"peak RSS {j['peak_rss_mb']:.0f} MB "
+                    f"(largest process {j['peak_rss_one_mb']:.0f}); {j['tiles']} tiles; goal 5 s, 600 MB",
+                )
+            )
+        if "whole_layer" in r:
+            w = r["whole_layer"]
+            out.append(
+                (
+                    NAME,
+                    f"{label} LOD2: whole-layer build (before)",
+                    {"value": w["wall_s"]},
+                    f"s; {w['peak_rss_mb']:.0f} MB",
+                )
+            )
+        out.append(
+            (
+                NAME,
+                f"{label} LOD2: first tileset.json, fresh server",
+                {"value": r["first_tileset_ms"]},
+                f"ms (goal 1,000); first tile {r['first_tile_ms']:.0f} ms; all {r['tiles']} on demand "
+                f"{r['all_tiles_s']:.1f} s",
+            )
+        )
     s = result["sample"]
     total = sum(r["seconds"] for r in s.values())
     out.append(

@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 from pydantic import BaseModel
 
+from .encoded import Encoded
 from .errors import UnknownCollection
 from .layers import Community, Facility, Street
 from .model import Building, PipeNode, PipeSegment, UndergroundStructure
@@ -252,5 +253,7 @@ def get_spec(collection: str) -> CollectionSpec:
 
 
 def collection_of(feature: BaseModel) -> str:
-    """The id of the collection a feature model belongs to (KeyError for other models)."""
+    """The id of the collection a feature model (or :class:`cim.encoded.Encoded`) belongs to (KeyError for others)."""
+    if isinstance(feature, Encoded):
+        return feature.collection
     return MODEL_COLLECTION[type(feature)]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 DEFAULT_VERTICAL = "EPSG:5737"  # 1985 national height datum (China)
+CGCS2000 = 4490  # the geographic CRS of China Geodetic Coordinate System 2000 (its GK zones: EPSG:4491-4554)
 
 
-def split_city_crs(crs: str, vertical_datum: str | None = None) -> tuple[int, str]:
-    """(projected EPSG code, vertical datum ``EPSG:n``) of a city CRS given as ``crs`` (projected or compound)
-    and an optional explicit ``vertical_datum`` (which wins over the compound's).  ValueError says what is wrong."""
+def split_city_crs(crs: str, vertical_datum: str | None = None) -> tuple[int, str | None]:
+    """(projected EPSG code, vertical datum ``EPSG:n`` or None) of a city CRS given as ``crs`` (projected or
+    compound) and an optional explicit ``vertical_datum`` (which wins over the compound's).  A plain 2-D CRS
+    gets the 1985 national height datum (:data:`DEFAULT_VERTICAL`) only when it is based on CGCS2000 (China's
+    datum, as the 1985 heights are); any other gets None: the height datum is unknown.  ValueError says what
+    is wrong."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
@@ -29,4 +33,10 @@ def split_city_crs(crs: str, vertical_datum: str | None = None) -> tuple[int, st
         return code, f"EPSG:{v.to_epsg()}"
     if vertical is not None and vertical.to_epsg() is not None:
         return code, f"EPSG:{vertical.to_epsg()}"
-    return code, DEFAULT_VERTICAL
+    return code, DEFAULT_VERTICAL if is_cgcs2000(horizontal) else None
+
+
+def is_cgcs2000(crs: object) -> bool:
+    """Whether a pyproj CRS is CGCS2000 or a projection of it (EPSG:4490; its Gauss-Krüger zones EPSG:4491-4554)."""
+    geodetic = getattr(crs, "geodetic_crs", None)
+    return geodetic is not None and geodetic.to_epsg() == CGCS2000

@@ -38,7 +38,7 @@ def _wkt(gtype: str, parts: list[Any]) -> str:
 
 def csv_columns(spec: CollectionSpec, properties: Sequence[str] | None) -> list[str]:
     """id, then the scalar properties (queryables) or the ones asked for."""
-    names = list(properties) if properties is not None else list(queryables(spec.id))
+    names = list(properties) if properties is not None else [k for k, q in queryables(spec.id).items() if not q.derived]
     return ["id", *[n for n in names if n != "id"]]
 
 

@@ -68,6 +68,7 @@ def register(fn: IndicatorFn) -> IndicatorFn:
 
 
 def unregister(fn: IndicatorFn) -> None:
+    """Remove an indicator function added with :func:`register` (no-op if absent)."""
     if fn in _EXTRA:
         _EXTRA.remove(fn)
 
@@ -159,8 +160,8 @@ def underground_use(b: Board) -> list[Indicator]:
 
     from .analysis.underground import underground_use as use
 
-    bounds = [b.city.store.bounds(c) for c in ("buildings", "underground-structures", "pipes")]
-    bounds = [x for x in bounds if x is not None]
+    found = [b.city.store.bounds(c) for c in ("buildings", "underground-structures", "pipes")]
+    bounds = [x for x in found if x is not None]
     if not bounds:
         raise _missing("underground-use", "The city holds no buildings, pipes or underground structures.")
     x0, y0 = min(x[0] for x in bounds), min(x[1] for x in bounds)
@@ -297,6 +298,7 @@ def _missing(what: str, message: str) -> CIMError:
 
 # -- writers ------------------------------------------------------------------------------------------------------
 def to_csv(rows: list[Indicator]) -> str:
+    """The indicator rows as CSV, one row per indicator (value in its ``unit``)."""
     cols = ["id", "group", "title", "value", "unit", "target", "target_kind", "meets", "rule", "source", "note"]
     buf = io.StringIO()
     buf.write(",".join(cols) + "\n")

@@ -339,7 +339,11 @@ class City(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "City"
     crs_epsg: int = Field(4550, description="Projected CRS of all planar coordinates (EPSG code).")
-    vertical_datum: str = Field("EPSG:5737", description="Height datum (EPSG:5737 = 1985 national).")
+    vertical_datum: str | None = Field(
+        "EPSG:5737",
+        description="Height datum (EPSG:5737 = 1985 national); None: unknown (a 2-D CRS outside China, given "
+        "without a height datum).",
+    )
     urban_population: int | None = Field(None, ge=0, description="城区常住人口; selects rule thresholds.")
     frost_depth: Finite = Field(1.2, ge=0, le=5, description="Standard frost depth, metres.")
     fire_stations: list[FireStation] = Field(default_factory=list)

@@ -65,12 +65,12 @@ class Terrain:
         i = np.clip(np.floor(fx).astype(np.int64), 0, nx - 2)
         j = np.clip(np.floor(fy).astype(np.int64), 0, ny - 2)
         tx, ty = fx - i, fy - j
-        z = self.z.astype(np.float64)
+        z = self.z  # the four corners are cast to float64, not the whole grid (a copy per call)
         out = (
-            z[j, i] * (1 - tx) * (1 - ty)
-            + z[j, i + 1] * tx * (1 - ty)
-            + z[j + 1, i] * (1 - tx) * ty
-            + z[j + 1, i + 1] * tx * ty
+            z[j, i].astype(np.float64) * (1 - tx) * (1 - ty)
+            + z[j, i + 1].astype(np.float64) * tx * (1 - ty)
+            + z[j + 1, i].astype(np.float64) * (1 - tx) * ty
+            + z[j + 1, i + 1].astype(np.float64) * tx * ty
         )
         return np.where(inside, out, np.nan)
 

@@ -7,7 +7,10 @@ inside the Store protocol so that SQLite and PostGIS behave alike): the current 
 version writes two named blobs **in the same transaction as its features** (``store.write(blobs=...)``, all or
 nothing): ``versions/<n>.json`` (number, time in UTC, author, note, and per collection the ids added, changed
 and removed) and ``versions/<n>.before.json`` (the stored documents of the changed and removed features as
-they were before the write).  The city at version v is the current city with the versions after v undone,
+they were before the write).  The number is claimed inside that transaction, under the lock that orders the
+store's writers (``store.write(numbered=...)``: one more than the greatest ``versions/`` blob), so writers
+racing on one store (two imports, threads or processes) get distinct, gap-free numbers in commit order.  The
+city at version v is the current city with the versions after v undone,
 newest first: what they added is taken away, what they changed or removed is put back as it was.  Writes that
 bypass this module (``cim sample``, a bare ``store.write``) belong to the state before version 1 (version 0)
 and to the current state; terrain and LiDAR points are not versioned.
@@ -150,19 +153,24 @@ def write(
             else:
                 before.setdefault(cid, {})[fid] = doc
                 ch.changed.append(fid)
-    n = latest(store) + 1
-    version = Version(
-        n=n,
-        time=datetime.now(UTC),
-        author=author,
-        note=note,
-        changes={cid: ch for cid, ch in changes.items() if not ch.is_empty()},
-    )
-    blobs = dict(kw.pop("blobs", None) or {})
-    blobs[_name(n)] = version.model_dump_json().encode()
-    blobs[_name(n, before=True)] = orjson.dumps(before)
-    counts = store.write(feats, delete=delete, replace=replace, blobs=blobs, **kw)
-    return counts, version
+    claimed: list[Version] = []
+
+    def record(n: int) -> dict[str, bytes]:
+        """The version's two blobs, once the store has claimed its number ``n`` inside the write's transaction
+        (under the lock that orders writers: concurrent writes get distinct, gap-free numbers and times in
+        the same order)."""
+        version = Version(
+            n=n,
+            time=datetime.now(UTC),
+            author=author,
+            note=note,
+            changes={cid: ch for cid, ch in changes.items() if not ch.is_empty()},
+        )
+        claimed[:] = [version]
+        return {_name(n): version.model_dump_json().encode(), _name(n, before=True): orjson.dumps(before)}
+
+    counts = store.write(feats, delete=delete, replace=replace, numbered=(PREFIX, record), **kw)
+    return counts, claimed[0]
 
 
 def delete(store: Any, collection: str, ids: Sequence[str], *, author: str | None = None, note: str | None = None):

@@ -28,8 +28,18 @@ def _plain(v: Any) -> Any:
     return v.value if isinstance(v, Enum) else v
 
 
+@dataclass(frozen=True)
+class Attr:
+    """The values of one attribute of the features (enums as their values)."""
+
+    name: str
+
+    def __call__(self, feats: Sequence[Any], terrain: Terrain | None) -> list[Any]:
+        return [_plain(getattr(f, self.name, None)) for f in feats]
+
+
 def attr(name: str) -> Values:
-    return lambda feats, terrain: [_plain(getattr(f, name, None)) for f in feats]
+    return Attr(name)
 
 
 def _collections(feats: Sequence[Any], terrain: Terrain | None) -> list[str]:

@@ -512,14 +512,21 @@ def build_layer(
     frame: CityFrame | None = None,
     progress: Progress | None = None,
     extras: dict[str, Any] | None = None,
+    streamed: bool = True,
 ) -> TilesetResult:
     """Read a layer from a store, mesh it and write ``tileset.json`` and ``{prefix}{address}.glb`` into ``sink``.
 
     ``extras`` go into the tileset's ``extras`` (with the layer, its feature count, CRS and origin).
+    Buildings go tile by tile from the store's index (:mod:`tiles.stream`) unless ``streamed`` is False
+    (the whole layer meshed at once, as before: kept to compare against).
     """
+    from .stream import STREAMED, build_streamed
+
     lay = layer(name)
     report = progress or (lambda stage, f: None)
     frame = frame or city_frame(store)
+    if streamed and name in STREAMED and hasattr(store, "feature_index"):
+        return build_streamed(store, name, sink, frame, budget=budget, prefix=prefix, extras=extras, progress=report)
     terrain = store.terrain()
     if name == "terrain":
         return write_terrain_tileset(

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from cim.analysis.params import city_bbox
 from cim.collections import COLLECTIONS, get_spec
-from cim.crs import CRS84, OutputCRS, check_supported, city_to_lonlat, epsg_uri, supported_crs
+from cim.crs import CRS84, OutputCRS, check_supported, city_to_lonlat, epsg_uri, normalise, supported_crs
 from cim.errors import InvalidParameter
 from cim.geojson import encode_features
 from cim.io.writers import OutputContext, get_writer
@@ -19,7 +24,7 @@ from cim.query.cql2 import parse_filter, parse_sortby
 from cim.query.queryables import json_schema
 from cim.store import Store
 
-from ..deps import OutputCRSParam, SettingsDep, StoreDep, base_url
+from ..deps import OutputCRSDep, SettingsDep, StoreDep, base_url
 from ..media import CITYJSON, CITYJSON_SEQ, CSV, GEOJSON, JSON, SCHEMA_JSON, GeoJSONResponse, ORJSONResponse
 from .sensorthings import sensor_things
 
@@ -27,6 +32,27 @@ router = APIRouter(tags=["Data"])
 
 CollectionId = Annotated[str, Path(alias="collectionId", description="Collection id: " + ", ".join(COLLECTIONS))]
 Format = Annotated[Literal["json", "geojson"] | None, Query(description="Output format (GeoJSON).")]
+
+
+def _cached(request: Request, store: Store, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+    """``make()``, made once per store version (and ``key``) and kept on the app: documents that change only
+    with the store (collections, queryables) cost one read of the version per request."""
+    version = (id(store), store.read_version())
+    cache: tuple[tuple[int, int], dict[tuple[str, ...], Any]] | None = getattr(request.app.state, "docs_cache", None)
+    if cache is None or cache[0] != version:
+        cache = request.app.state.docs_cache = (version, {})
+    value = cache[1].get(key)
+    if value is None:
+        value = cache[1][key] = make()
+    return value
+
+
+def _dumps(doc: Any) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _json(content: bytes, media_type: str = JSON) -> Response:
+    return Response(content, media_type=media_type)
 
 
 def _extent(store: Store, cid: str) -> dict[str, Any] | None:
@@ -92,21 +118,32 @@ def _collection(request: Request, store: Store, cid: str) -> dict[str, Any]:
 
 
 @router.get("/collections", summary="Feature collections", response_class=ORJSONResponse)
-def collections(request: Request, store: StoreDep) -> ORJSONResponse:
+def collections(request: Request, store: StoreDep) -> Response:
     b = base_url(request)
-    city = store.city()
-    return ORJSONResponse(
-        {
-            "links": [{"href": f"{b}/collections", "rel": "self", "type": JSON, "title": "Collections"}],
-            "collections": [_collection(request, store, cid) for cid in COLLECTIONS],
-            "crs": supported_crs(city.crs_epsg),
-        }
-    )
+
+    def make() -> bytes:
+        city = store.city()
+        return _dumps(
+            {
+                "links": [{"href": f"{b}/collections", "rel": "self", "type": JSON, "title": "Collections"}],
+                "collections": [_collection(request, store, cid) for cid in COLLECTIONS],
+                "crs": supported_crs(city.crs_epsg),
+            }
+        )
+
+    return _json(_cached(request, store, ("collections", b), make))
 
 
 @router.get("/collections/{collectionId}", summary="One collection", response_class=ORJSONResponse)
-def collection(request: Request, cid: CollectionId, store: StoreDep) -> ORJSONResponse:
-    return ORJSONResponse(_collection(request, store, cid))
+def collection(request: Request, cid: CollectionId, store: StoreDep) -> Response:
+    get_spec(cid)
+    b = base_url(request)
+    return _json(_cached(request, store, ("collection", b, cid), lambda: _dumps(_collection(request, store, cid))))
+
+
+def _is_crs84(crs: str | None) -> bool:
+    """Whether a ``crs`` parameter asks for CRS84 (the default)."""
+    return crs is None or crs == "" or normalise(crs) == CRS84
 
 
 def _content_crs(uri: str) -> dict[str, str]:
@@ -144,10 +181,12 @@ def _properties(text: str | None, cid: str) -> list[str] | None:
     summary="Queryable properties (JSON Schema)",
     response_class=ORJSONResponse,
 )
-def queryables_doc(request: Request, cid: CollectionId) -> ORJSONResponse:
+def queryables_doc(request: Request, cid: CollectionId, store: StoreDep) -> Response:
     accept = request.headers.get("accept", "")
     media = JSON if JSON in accept and SCHEMA_JSON not in accept else SCHEMA_JSON
-    return ORJSONResponse(json_schema(cid, base_url(request)), media_type=media)
+    get_spec(cid)
+    b = base_url(request)
+    return _json(_cached(request, store, ("queryables", b, cid), lambda: _dumps(json_schema(cid, b))), media)
 
 
 @router.get(
@@ -156,12 +195,12 @@ def queryables_doc(request: Request, cid: CollectionId) -> ORJSONResponse:
     response_class=GeoJSONResponse,
     responses={200: {"content": {GEOJSON: {}, CSV: {}, CITYJSON: {}, CITYJSON_SEQ: {}}}},
 )
-def items(
+async def items(
     request: Request,
     cid: CollectionId,
     store: StoreDep,
     settings: SettingsDep,
-    out: Annotated[OutputCRSParam, Depends()],
+    out: OutputCRSDep,
     bbox: Annotated[
         str | None,
         Query(
@@ -211,9 +250,66 @@ def items(
         str | None, Query(alias="datetime", description="The collection as it was at this instant (RFC 3339).")
     ] = None,
 ) -> Response:
+    # Pages in CRS84 without filter, sort or projections (an index query and a byte join) run on the event loop
+    # where the store's reads are short in-process calls (SQLite): no thread-pool hop.  The rest: thread pool.
+    work = partial(
+        _items,
+        request,
+        cid,
+        store,
+        settings,
+        out,
+        bbox,
+        bbox_crs,
+        filter,
+        filter_lang,
+        filter_crs,
+        sortby,
+        properties,
+        skip_geometry,
+        limit,
+        offset,
+        f,
+        version,
+        datetime_,
+    )
+    fast = (
+        getattr(store, "inline_reads", False)
+        and _is_crs84(out.crs)
+        and filter is None
+        and sortby is None
+        and properties is None
+        and not skip_geometry
+        and version is None
+        and datetime_ is None
+        and _format(f, request) in ("json", "geojson")
+    )
+    return work() if fast else await run_in_threadpool(work)
+
+
+def _items(
+    request,
+    cid,
+    store,
+    settings,
+    out,
+    bbox,
+    bbox_crs,
+    filter,
+    filter_lang,
+    filter_crs,
+    sortby,
+    properties,
+    skip_geometry,
+    limit,
+    offset,
+    f,
+    version,
+    datetime_,
+) -> Response:
     spec = get_spec(cid)
     city = store.city()
-    out_uri = out.uri(store)
+    out_uri = out.uri(store, city.crs_epsg)
     fmt = _format(f, request)
     region = city_bbox(city, bbox, bbox_crs)
     if region is not None:
@@ -257,8 +353,49 @@ def items(
             f"limit must be at most {settings.max_limit} for GeoJSON (use f=csv or f=cityjsonseq to stream more).",
         )
     limit = limit or settings.default_limit
+    if out_uri == CRS84 and names is None and not skip_geometry:  # stored bytes, spliced (no models)
+        raw = store.query_geojson(cid, region=region, filter=flt, sortby=order, limit=limit, offset=offset)
+        if raw is not None:
+            links = _page_links(request, spec, cid, limit, offset, len(raw.features), raw.matched)
+            return Response(
+                _collection_bytes(raw.features, raw.matched, links), media_type=GEOJSON, headers=_content_crs(out_uri)
+            )
     page = store.query(cid, region=region, filter=flt, sortby=order, limit=limit, offset=offset)
     feats = encode_features(spec, page.features, ocrs, properties=names, skip_geometry=skip_geometry)
+    links = _page_links(request, spec, cid, limit, offset, len(feats), page.matched)
+    body = {
+        "type": "FeatureCollection",
+        "features": feats,
+        "numberMatched": page.matched,
+        "numberReturned": len(feats),
+        "timeStamp": _now(),
+        "links": links,
+    }
+    return GeoJSONResponse(body, headers=_content_crs(out_uri))
+
+
+_STAMP: list = [0, ""]  # [second, its RFC 3339 text]: strftime once a second, not once a page
+
+
+def _now() -> str:
+    now = time.time()
+    if int(now) != _STAMP[0]:
+        _STAMP[:] = [int(now), datetime.fromtimestamp(int(now), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
+    return _STAMP[1]
+
+
+def _collection_bytes(features: list[bytes], matched: int, links: list[dict[str, str]]) -> bytes:
+    """The FeatureCollection of the slow path's ``body``, byte for byte, around already encoded features."""
+    tail = orjson.dumps(
+        {"numberMatched": matched, "numberReturned": len(features), "timeStamp": _now(), "links": links}
+    )
+    return b'{"type":"FeatureCollection","features":[' + b",".join(features) + b"]," + tail[1:]
+
+
+def _page_links(
+    request: Request, spec: Any, cid: str, limit: int, offset: int, returned: int, matched: int
+) -> list[dict[str, str]]:
+    """The links of an items page: self, collection, the alternates, next and prev."""
     b = base_url(request)
     here = f"{b}/collections/{cid}/items"
     params = dict(request.query_params)
@@ -281,19 +418,11 @@ def items(
                 "title": f"Every match as {name}",
             }
         )
-    if offset + len(feats) < page.matched:
-        links.append(link("next", offset + len(feats), "Next page"))
+    if offset + returned < matched:
+        links.append(link("next", offset + returned, "Next page"))
     if offset > 0:
         links.append(link("prev", max(0, offset - limit), "Previous page"))
-    body = {
-        "type": "FeatureCollection",
-        "features": feats,
-        "numberMatched": page.matched,
-        "numberReturned": len(feats),
-        "timeStamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "links": links,
-    }
-    return GeoJSONResponse(body, headers=_content_crs(out_uri))
+    return links
 
 
 def _stream(fmt, store, spec, city, region, flt, order, names, skip_geometry, ocrs, limit, offset) -> Response:
@@ -325,26 +454,48 @@ def _stream(fmt, store, spec, city, region, flt, order, names, skip_geometry, oc
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="One feature", response_class=GeoJSONResponse)
-def item(
+async def item(
     request: Request,
     cid: CollectionId,
     fid: Annotated[str, Path(alias="featureId", description="Feature id")],
     store: StoreDep,
-    out: Annotated[OutputCRSParam, Depends()],
+    out: OutputCRSDep,
     f: Format = None,
-) -> GeoJSONResponse:
+) -> Response:
+    work = partial(_item, request, cid, fid, store, out, f)
+    return work() if getattr(store, "inline_reads", False) and _is_crs84(out.crs) else await run_in_threadpool(work)
+
+
+def _item(
+    request,
+    cid,
+    fid,
+    store,
+    out,
+    f,
+) -> Response:
     spec = get_spec(cid)
     city = store.city()
-    out_uri = out.uri(store)
+    out_uri = out.uri(store, city.crs_epsg)
+    raw = store.get_geojson(cid, fid) if out_uri == CRS84 else None
+    if raw is not None:  # the stored bytes, with the links (and sensors) spliced in after the properties
+        extra = {"links": _item_links(request, spec, cid, fid)}
+        sensor_things(extra, store, f"{cid}/{fid}", base_url(request))
+        body = raw[:-1] + b"," + orjson.dumps(extra)[1:]
+        return Response(body, media_type=GEOJSON, headers=_content_crs(out_uri))
     feature = store.get(cid, fid)
     doc = encode_features(spec, [feature], OutputCRS(city.crs_epsg, out_uri))[0]
+    doc["links"] = _item_links(request, spec, cid, fid)
+    sensor_things(doc, store, f"{cid}/{fid}", base_url(request))
+    return GeoJSONResponse(doc, headers=_content_crs(out_uri))
+
+
+def _item_links(request: Request, spec: Any, cid: str, fid: str) -> list[dict[str, str]]:
     b = base_url(request)
-    doc["links"] = [
+    return [
         {"href": f"{b}/collections/{cid}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},
         {"href": f"{b}/collections/{cid}", "rel": "collection", "type": JSON, "title": spec.title},
     ]
-    sensor_things(doc, store, f"{cid}/{fid}", b)
-    return GeoJSONResponse(doc, headers=_content_crs(out_uri))
 
 
 __all__ = ["router", "CRS84"]

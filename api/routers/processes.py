@@ -3,7 +3,8 @@
 ``/processes`` lists them, ``/processes/{id}`` describes one (inputs and outputs from its pydantic models),
 ``POST /processes/{id}/execution`` runs one: synchronously (the result, as ``POST /analysis/{id}`` gives it)
 or, with ``Prefer: respond-async``, as a job (201, ``Location: /jobs/{jobId}``).  ``/jobs``,
-``/jobs/{jobId}`` and ``/jobs/{jobId}/results`` read the jobs from the store, so any worker answers.  The
+``/jobs/{jobId}`` and ``/jobs/{jobId}/results`` read the jobs from the store, so any worker answers;
+``DELETE /jobs/{jobId}`` dismisses a job (cancels it, removes its record and results; a write token).  The
 library does the work (:mod:`cim.analysis.processes`).
 """
 
@@ -18,7 +19,7 @@ from cim.analysis import processes as P
 from cim.analysis.registry import analyses, get
 from cim.errors import CIMError, UnknownAnalysis
 
-from ..deps import CityDep, base_url
+from ..deps import CityDep, WriterDep, base_url
 from ..errors import status_of
 from ..media import JSON, ORJSONResponse, ProblemResponse
 
@@ -157,6 +158,22 @@ def job_status(request: Request, job_id: str) -> Response:
     if job is None:
         return _exception(request, 404, "no-such-job", "No such job", f"No job {job_id!r}.")
     return ORJSONResponse(_status_info(base_url(request), job))
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    summary="Dismiss a job: cancel it if it waits or runs, remove its record and results (a write token)",
+    response_class=ORJSONResponse,
+    dependencies=[WriterDep],
+)
+def dismiss_job(request: Request, job_id: str) -> Response:
+    """Every job id is listed at ``/jobs``, so dismissing one, like any write, needs a write token."""
+    job = _runner(request).dismiss(job_id)
+    if job is None:
+        return _exception(request, 404, "no-such-job", "No such job", f"No job {job_id!r}.")
+    info = _status_info(base_url(request), job)
+    info["links"] = [{"href": f"{base_url(request)}/jobs", "rel": "up", "type": JSON, "title": "The jobs"}]
+    return ORJSONResponse(info)
 
 
 @router.get("/jobs/{job_id}/results", summary="A job's results", response_class=ORJSONResponse)

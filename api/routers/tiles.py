@@ -22,7 +22,7 @@ from tiles.layers import LAYERS
 
 from ..deps import StoreDep, base_url
 from ..media import JSON, ORJSONResponse
-from ..tilecache import FORMAT, TileCache
+from ..tilecache import FORMAT, StaleTile, TileCache
 from . import viewer
 
 router = APIRouter(tags=["3D"])
@@ -145,7 +145,8 @@ def layers(request: Request) -> ORJSONResponse:
 )
 def tileset(request: Request, store: StoreDep, layer: LayerName) -> Response:
     """The tileset of ``buildings``, ``pipes`` (with manholes), ``underground-structures`` or ``terrain``,
-    built on first request after each change of the store.  Tile URIs carry the store version."""
+    built on first request after each change of the store (buildings: the tree from the spatial index at
+    once, each tile built when first requested).  Tile URIs carry the store version."""
     built = tile_cache(request, store).get(_layer(layer))
     return _send(
         request,
@@ -153,7 +154,7 @@ def tileset(request: Request, store: StoreDep, layer: LayerName) -> Response:
         REVALIDATE,
         JSON,
         lambda: built.tileset,
-        lambda: built.sink.read("tileset.json.gz"),
+        lambda: built.read("tileset.json.gz"),
     )
 
 
@@ -174,6 +175,11 @@ def tile(
                 404, f"Tiles of store version {head[1:]} are gone (now {built.version}); reload {layer}/tileset.json."
             )
         raise HTTPException(404, f"No tile {path!r} in layer {layer!r}; see {layer}/tileset.json.")
-    return _send(
-        request, built.etag(path), IMMUTABLE, GLB, lambda: built.sink.read(path), lambda: built.sink.read(path + ".gz")
-    )
+    try:
+        return _send(
+            request, built.etag(path), IMMUTABLE, GLB, lambda: built.read(path), lambda: built.read(path + ".gz")
+        )
+    except StaleTile as exc:  # the store changed while this tile was being built
+        raise HTTPException(
+            404, f"Tiles of store version {exc.version} are gone; reload {layer}/tileset.json."
+        ) from None

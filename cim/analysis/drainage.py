@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import InvalidParameter
 from ..hydro.storm import Hyetograph, Storm, hyetograph
 from ..io.swmm import BLOB_PREFIX, US_UNITS
+from ..model import PipeNode
+from ..store.typed import get_typed
 from .ponding import PondingRequest, PondingResult, ponding
 from .registry import Analysis
 
@@ -36,6 +38,8 @@ _SECTION = re.compile(r"^\s*\[([A-Za-z_]+)\]")
 
 
 class DrainageRequest(BaseModel):
+    """A drainage run: the design storm, the stored SWMM model and whether to pond manhole flooding on the terrain."""
+
     model_config = ConfigDict(extra="forbid")
     storm: Storm = Field(default_factory=Storm, description="Design storm (default: the city's design period).")
     model: str | None = Field(None, description="Stored SWMM model (file stem); default the only one stored.")
@@ -44,6 +48,8 @@ class DrainageRequest(BaseModel):
 
 
 class NodeResult(BaseModel):
+    """A SWMM node's flooding volume (m³), hours flooded and surcharged, and greatest depth (m)."""
+
     id: str
     flooding_m3: float
     hours_flooded: float
@@ -52,6 +58,8 @@ class NodeResult(BaseModel):
 
 
 class ConduitResult(BaseModel):
+    """A conduit's peak flow (model flow units), greatest depth / full depth and hours surcharged."""
+
     id: str
     peak_flow: float = Field(description="Peak flow in the model's flow units.")
     max_depth_ratio: float | None = Field(description="Largest depth / full depth (null: section unknown).")
@@ -59,11 +67,16 @@ class ConduitResult(BaseModel):
 
 
 class OutfallResult(BaseModel):
+    """Volume discharged at an outfall over the run, m³."""
+
     id: str
     volume_m3: float
 
 
 class DrainageResult(BaseModel):
+    """The SWMM run under the storm: nodes, conduits and outfalls, what flooded or surcharged, totals (m³), and the
+    coupled ponding."""
+
     model: str
     flow_units: str
     rainfall_mm: float
@@ -79,6 +92,7 @@ class DrainageResult(BaseModel):
 
 
 def model_names(city: LocalCity) -> list[str]:
+    """The SWMM models stored with the city (the file stems of their ``swmm/`` blobs)."""
     return [n[len(BLOB_PREFIX) :] for n in city.store.blob_names(BLOB_PREFIX)]
 
 
@@ -140,8 +154,10 @@ def _extend(lines: list[str], minutes: float) -> str:
 
     start = when(opts.get("START_DATE"), opts.get("START_TIME"))
     end = when(opts.get("END_DATE"), opts.get("END_TIME"))
-    need = start + timedelta(minutes=minutes + 60) if start else None
-    if start is None or end is None or end >= need:
+    if start is None or end is None:
+        return "\n".join(lines)
+    need = start + timedelta(minutes=minutes + 60)
+    if end >= need:
         return "\n".join(lines)
     new = []
     for ln in lines:
@@ -195,6 +211,7 @@ def _full_depths(text: str) -> dict[str, float]:
 
 
 def run(city: LocalCity, req: DrainageRequest) -> DrainageResult:
+    """The registered analysis: the stored SWMM model run under the design storm (then, with ``couple``, ponded)."""
     names = model_names(city)
     if not names:
         raise InvalidParameter("model", "The city holds no SWMM model: import a SWMM .inp file first.")
@@ -206,7 +223,10 @@ def run(city: LocalCity, req: DrainageRequest) -> DrainageResult:
         name = req.model
     else:
         raise InvalidParameter("model", f"No stored SWMM model {req.model!r}; stored: {', '.join(names)}.")
-    text = city.store.get_blob(BLOB_PREFIX + name).decode("utf-8", errors="replace")
+    blob = city.store.get_blob(BLOB_PREFIX + name)
+    if blob is None:  # removed since it was listed
+        raise InvalidParameter("model", f"No stored SWMM model {name!r}.")
+    text = blob.decode("utf-8", errors="replace")
     hy = hyetograph(req.storm, city.city().urban_population)
     inp = with_storm(text, hy)
     units = next((ln.split()[1].upper() for ln in text.splitlines() if ln.split()[:1] == ["FLOW_UNITS"]), "CFS")
@@ -258,7 +278,7 @@ def run(city: LocalCity, req: DrainageRequest) -> DrainageResult:
             if n.flooding_m3 <= 0:
                 continue
             try:
-                feat = city.store.get("pipe-nodes", n.id)
+                feat = get_typed(city.store, "pipe-nodes", n.id, PipeNode)
             except Exception:  # noqa: BLE001 - a model node that is not a stored feature has no position
                 continue
             pts.append((feat.position[0], feat.position[1], n.flooding_m3))

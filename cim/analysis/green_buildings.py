@@ -14,7 +14,10 @@ import numpy as np
 import shapely
 from pydantic import BaseModel, Field
 
+from ..layers import Community
+from ..model import Building
 from ..rules.city_services import green_rules
+from ..store.typed import iter_typed
 from .registry import Analysis
 
 if TYPE_CHECKING:
@@ -22,10 +25,15 @@ if TYPE_CHECKING:
 
 
 class GreenRequest(BaseModel):
+    """The first year of construction counted."""
+
     since: int = Field(2021, ge=1900, le=2100, description="First year of construction counted.")
 
 
 class GreenRow(BaseModel):
+    """One district's (or the total's) buildings built since the year, how many are star-rated, and the share against
+    the target."""
+
     district: str | None
     buildings: int = Field(description="Buildings built since the year.")
     star_rated: int = Field(description="Of which green_star >= 1.")
@@ -35,6 +43,8 @@ class GreenRow(BaseModel):
 
 
 class GreenResult(BaseModel):
+    """The star-rated share of new buildings, in total and by district, against the target share (0-1)."""
+
     since: int
     target_share: float
     target: str
@@ -60,11 +70,16 @@ def _row(district: str | None, stars: np.ndarray, target: float) -> GreenRow:
 
 
 def green_buildings(city: LocalCity, req: GreenRequest) -> GreenResult:
+    """The registered analysis: star ratings of the buildings built since ``since``, by district."""
     rules = green_rules()
     target = rules.target.share
-    blds = [b for b in city.store.iter_features("buildings") if b.year_built is not None and b.year_built >= req.since]
-    comms = list(city.store.iter_features("communities"))
-    district = np.array([b.attributes.get("district") for b in blds], dtype=object)
+    blds = [
+        b
+        for b in iter_typed(city.store, "buildings", Building)
+        if b.year_built is not None and b.year_built >= req.since
+    ]
+    comms = list(iter_typed(city.store, "communities", Community))
+    district = np.array([b.attributes.get("district") for b in blds], dtype=np.object_)
     todo = np.flatnonzero([d is None for d in district])
     if len(todo) and comms:
         polys = shapely.polygons([shapely.linearrings(c.footprint[0]) for c in comms])
@@ -72,7 +87,7 @@ def green_buildings(city: LocalCity, req: GreenRequest) -> GreenResult:
         hit = shapely.STRtree(polys).query(cent, predicate="within")
         for t, c in zip(hit[0][::-1], hit[1][::-1], strict=True):
             district[todo[t]] = comms[c].id
-    stars = np.array([-1 if b.green_star is None else b.green_star for b in blds], dtype=int)
+    stars = np.array([-1 if b.green_star is None else b.green_star for b in blds], dtype=np.int64)
     keys = sorted({d for d in district if d is not None}, key=str)
     rows = [_row(str(k), stars[district == k], target) for k in keys]
     if any(d is None for d in district):
@@ -88,6 +103,7 @@ def green_buildings(city: LocalCity, req: GreenRequest) -> GreenResult:
 
 
 def write_csv(result: GreenResult, request: GreenRequest) -> str:
+    """The district rows and the total as CSV."""
     buf = io.StringIO()
     buf.write("district,buildings,star_rated,share,meets_target\n")
     for r in [*result.districts, result.total.model_copy(update={"district": "(total)"})]:

@@ -20,6 +20,8 @@ import shapely
 from pydantic import BaseModel, Field, field_validator
 
 from ..errors import InvalidParameter
+from ..layers import Community, Facility, Street
+from ..model import Building
 from ..rules.city_services import Circle, circles_source, complete_community, facility_kinds, living_circles
 from .params import CRS_DOC, Region, city_region
 from .registry import Analysis
@@ -45,9 +47,12 @@ class Homes:
 
 @dataclass
 class Layers:
-    facilities: list  # Facility models
-    communities: list  # Community models
-    community_shapes: np.ndarray
+    """What the living-circle and shelter analyses read: facilities, communities with their polygons (k,)
+    shapely, residential buildings, and the street graph with the facilities attached."""
+
+    facilities: list[Facility]
+    communities: list[Community]
+    community_shapes: np.ndarray  # (k,) shapely polygons, metres
     homes: Homes
     access: Access
 
@@ -55,24 +60,27 @@ class Layers:
 def load_layers(city: LocalCity, region: shapely.Geometry | None, *, access: bool = True) -> Layers:
     """Streets, facilities, communities and residential buildings (those in ``region``, else all)."""
     from ..store import Region as StoreRegion
+    from ..store.typed import iter_typed
     from .walk import Access, StreetGraph
 
     store = city.store
-    streets = [s for s in store.iter_features("streets") if s.walkable]
+    streets = [s for s in iter_typed(store, "streets", Street) if s.walkable]
     if not streets:
         raise InvalidParameter("streets", "The city has no walkable streets: import a streets layer first.")
     graph = StreetGraph.from_lines([s.coords() for s in streets])
-    facilities = list(store.iter_features("facilities"))
-    communities = list(store.iter_features("communities"))
+    facilities = list(iter_typed(store, "facilities", Facility))
+    communities = list(iter_typed(store, "communities", Community))
     shapes = np.array([shapely.Polygon(c.footprint[0], c.footprint[1:]) for c in communities], dtype=object)
-    kw = {"region": StoreRegion(region)} if region is not None else {}
-    buildings = [b for b in store.iter_features("buildings", **kw) if b.use in ("residential", "mixed")]
+    sreg = StoreRegion(region) if region is not None else None
+    buildings = [b for b in iter_typed(store, "buildings", Building, region=sreg) if b.use in ("residential", "mixed")]
     homes = _homes(buildings, communities, shapes)
-    fxy = np.array([f.point() for f in facilities], dtype=float).reshape(-1, 2)
+    fxy = np.array([f.point() for f in facilities], dtype=np.float64).reshape(-1, 2)
     return Layers(facilities, communities, shapes, homes, Access(graph, fxy, access=access))
 
 
-def _homes(buildings: list, communities: list, shapes: np.ndarray) -> Homes:
+def _homes(buildings: list[Building], communities: list[Community], shapes: np.ndarray) -> Homes:
+    """The residential buildings' centroids, communities and population: a community's stated population
+    shared among its buildings by floor area (floors x footprint, m²), else a building's own ``population``."""
     polys = np.array([shapely.Polygon(b.footprint[0], b.footprint[1:]) for b in buildings], dtype=object)
     cent = shapely.centroid(polys)
     xy = shapely.get_coordinates(cent).reshape(-1, 2)
@@ -99,7 +107,8 @@ def _homes(buildings: list, communities: list, shapes: np.ndarray) -> Homes:
     return Homes([b.id for b in buildings], xy, pop, comm)
 
 
-def kind_groups(facilities: list, kinds: list[str]) -> dict[str, np.ndarray]:
+def kind_groups(facilities: list[Facility], kinds: list[str]) -> dict[str, np.ndarray]:
+    """Per facility kind, the indices (j,) int of the facilities of that kind."""
     fk = np.array([f.kind for f in facilities], dtype=object)
     return {k: np.flatnonzero(fk == k) for k in kinds}
 
@@ -123,6 +132,8 @@ class CircleIn(BaseModel):
 
 
 class LivingCirclesRequest(BaseModel):
+    """A living-circle analysis: the area, the circles (default: the rule data's) and off-street legs."""
+
     region: Region | None = Field(None, description="Only residential buildings in this polygon (default all).")
     crs: str | None = Field(None, description=CRS_DOC)
     circles: list[CircleIn] | None = Field(
@@ -134,6 +145,8 @@ class LivingCirclesRequest(BaseModel):
 
 
 class BuildingDistances(BaseModel):
+    """A residential building's walking distance (m) to the nearest facility of each kind."""
+
     id: str
     community: str | None
     population: float | None
@@ -141,6 +154,8 @@ class BuildingDistances(BaseModel):
 
 
 class Coverage(BaseModel):
+    """For one circle and facility kind: residential buildings and people within its distance (m), counts and shares."""
+
     circle: str
     kind: str
     distance_m: float
@@ -151,6 +166,8 @@ class Coverage(BaseModel):
 
 
 class ChecklistRow(BaseModel):
+    """One complete-community item in one community: present, absent or too small against the standard sizes (m²)."""
+
     item: str
     kind: str
     status: Literal["present", "absent", "too-small", "size-unknown"]
@@ -161,6 +178,8 @@ class ChecklistRow(BaseModel):
 
 
 class CommunityCheck(BaseModel):
+    """A community's complete-community checklist: complete or not, what is missing or too small."""
+
     id: str
     name: str | None
     population: int | None
@@ -171,6 +190,8 @@ class CommunityCheck(BaseModel):
 
 
 class LivingCirclesResult(BaseModel):
+    """Distances per building, coverage per circle and kind, each community's checklist, the circles and rules used."""
+
     buildings: list[BuildingDistances]
     coverage: list[Coverage]
     communities: list[CommunityCheck]
@@ -179,12 +200,14 @@ class LivingCirclesResult(BaseModel):
 
 
 def circles_of(req_circles: list[CircleIn] | None) -> list[Circle]:
+    """The request's circles, or the rule data's (GB 50180-2018) when it gives none."""
     if req_circles is None:
         return living_circles()
     return [Circle(id=c.id, distance_m=c.distance_m, kinds=c.kinds, confidence=None) for c in req_circles]
 
 
 def coverage(circles: list[Circle], homes: Homes, dist: dict[str, np.ndarray]) -> list[Coverage]:
+    """Buildings and population within each circle's distance of each of its kinds; ``dist`` kind -> (m,) metres."""
     rows = []
     known = ~np.isnan(homes.population)
     pop_total = float(homes.population[known].sum())
@@ -207,14 +230,16 @@ def coverage(circles: list[Circle], homes: Homes, dist: dict[str, np.ndarray]) -
     return rows
 
 
-def checklist(facilities: list, communities: list, shapes: np.ndarray) -> list[CommunityCheck]:
+def checklist(facilities: list[Facility], communities: list[Community], shapes: np.ndarray) -> list[CommunityCheck]:
     """Each community's complete-community checklist: facilities whose point lies in it, against the sizes."""
     items = complete_community().items
     fxy = np.array([f.point() for f in facilities], dtype=float).reshape(-1, 2)
     pts = shapely.points(fxy)
     out = []
     for c, community in enumerate(communities):
-        inside = np.flatnonzero(shapely.contains_xy(shapes[c], fxy[:, 0], fxy[:, 1])) if len(pts) else []
+        inside = (
+            np.flatnonzero(shapely.contains_xy(shapes[c], fxy[:, 0], fxy[:, 1])) if len(pts) else np.zeros(0, np.int64)
+        )
         rows, missing, small = [], [], []
         for it in items:
             kinds = {it.kind, *it.also}
@@ -265,6 +290,7 @@ def checklist(facilities: list, communities: list, shapes: np.ndarray) -> list[C
 
 
 def living_circles_analysis(city: LocalCity, req: LivingCirclesRequest) -> LivingCirclesResult:
+    """The registered analysis: walking distances from every home to each kind, coverage and checklists."""
     region = city_region(city, req.region, req.crs) if req.region is not None else None
     circles = circles_of(req.circles)
     layers = load_layers(city, region, access=req.access)
@@ -297,6 +323,7 @@ def living_circles_analysis(city: LocalCity, req: LivingCirclesRequest) -> Livin
 
 
 def write_csv(result: LivingCirclesResult, request: LivingCirclesRequest) -> str:
+    """The buildings' distances as CSV: id, community, population, then one ``<kind>_m`` column per kind."""
     kinds = list(dict.fromkeys(k for c in result.circles for k in c.kinds))
     buf = io.StringIO()
     buf.write(",".join(["id", "community", "population", *[f"{k}_m" for k in kinds]]) + "\n")

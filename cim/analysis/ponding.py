@@ -32,18 +32,25 @@ WALL_M = 100.0  # buildings stand this far above the highest ground: walls water
 
 
 class RunoffCoefficients(BaseModel):
+    """Runoff coefficients (0-1, share of rain that runs off) by land cover."""
+
     model_config = ConfigDict(extra="forbid")
     buildings: float = Field(0.9, ge=0, le=1, description="Roofs.")
     other: float = Field(0.7, ge=0, le=1, description="Everything else.")
 
 
 class Road(BaseModel):
+    """A road centreline to check for standing water."""
+
     model_config = ConfigDict(extra="forbid")
     id: str
     geometry: dict[str, Any] = Field(description="GeoJSON LineString in the request's crs.")
 
 
 class PondingRequest(BaseModel):
+    """A ponding run: the area, the design storm, runoff coefficients, a uniform drainage sink (mm/h) and thresholds
+    (m)."""
+
     model_config = ConfigDict(extra="forbid")
     region: Region | None = Field(None, description="Area to analyse (default: the whole terrain).")
     crs: str | None = Field(None, description=CRS_DOC)
@@ -59,6 +66,8 @@ class PondingRequest(BaseModel):
 
 
 class Pond(BaseModel):
+    """One pond: its outline, water level (m), deepest point (m), volume (m³), area (m²) and where it spills."""
+
     id: str
     geometry: dict[str, Any]
     level_m: float
@@ -69,17 +78,23 @@ class Pond(BaseModel):
 
 
 class FloodedBuilding(BaseModel):
+    """A building with water deeper than the threshold at its walls (m)."""
+
     id: str
     depth_m: float
     use: str | None = None
 
 
 class FloodedRoad(BaseModel):
+    """A road with more than 15 cm of standing water somewhere along it; the deepest, m."""
+
     id: str
     max_depth_m: float
 
 
 class GridRef(BaseModel):
+    """The depth grid written as a Cloud-Optimised GeoTIFF: its URL, file, cell size (m), (rows, columns) and CRS."""
+
     url: str
     path: str
     cell_m: float
@@ -88,6 +103,8 @@ class GridRef(BaseModel):
 
 
 class PondingResult(BaseModel):
+    """Ponds, flooded buildings and roads, the rain and runoff (mm) and the water balance (m³) of a storm."""
+
     ponds: list[Pond]
     buildings_flooded: list[FloodedBuilding]
     roads_over_15cm: list[FloodedRoad]
@@ -101,6 +118,7 @@ class PondingResult(BaseModel):
 
 
 def run(city: LocalCity, req: PondingRequest) -> PondingResult:
+    """The registered analysis: :func:`ponding` without point sources."""
     return ponding(city, req)
 
 

@@ -10,7 +10,8 @@ the service answers ``/jobs/{jobId}`` and ``/jobs/{jobId}/results`` whichever wo
 Jobs run in a background thread of the process that accepted them: at most ``threads`` at once (more wait
 as ``accepted``), each under ``timeout_s`` seconds of running time; past it the job is ``failed`` with a
 message naming the limit.  Python cannot stop a running thread: the late analysis finishes in its thread
-and its result is dropped, and its slot stays taken until then.
+and its result is dropped, and its slot stays taken until then.  ``DELETE /jobs/{jobId}`` dismisses a job
+(:meth:`JobRunner.dismiss`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 BASE = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
 #: The Part 1 conformance classes this implementation meets (OGC 18-062r2, section 7.4).
-CONFORMANCE = [BASE + c for c in ("core", "ogc-process-description", "json", "oas30", "job-list")]
+CONFORMANCE = [BASE + c for c in ("core", "ogc-process-description", "json", "oas30", "job-list", "dismiss")]
 EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 OUTPUT = "result"
 JOB_TYPE = "process"
@@ -176,6 +177,11 @@ class JobRunner:
         job.update(changes, updated=now())
         self.store.put_job(job["jobID"], job)
 
+    def _update(self, job: dict[str, Any], **changes: Any) -> bool:
+        """Record a change of a stored job; False when the job was dismissed meanwhile (nothing recorded)."""
+        job.update(changes, updated=now())
+        return self.store.update_job(job["jobID"], job)
+
     def submit(self, analysis: Analysis, request: Any, *, fmt: str = "json") -> dict[str, Any]:
         """Validate the request now (bad input fails the call, not the job), store an ``accepted`` job and
         start it; returns the job's status document."""
@@ -201,6 +207,9 @@ class JobRunner:
     def _run(self, analysis: Analysis, request: BaseModel, job: dict[str, Any]) -> None:
         self._slots.acquire()
         box: dict[str, Any] = {}
+        if self.store.get_job(job["jobID"]) is None:  # dismissed while it waited: never started
+            self._slots.release()
+            return
 
         def work() -> None:
             try:
@@ -216,12 +225,14 @@ class JobRunner:
                 self._slots.release()
 
         try:
-            self._put(job, status="running", message="Running.", started=now(), progress=0)
+            if not self._update(job, status="running", message="Running.", started=now(), progress=0):
+                self._slots.release()  # dismissed just now
+                return
             t = threading.Thread(target=work, name=f"{threading.current_thread().name}-run", daemon=True)
             t.start()
             t.join(self.timeout_s)
             if t.is_alive():
-                self._put(
+                self._update(
                     job,
                     status="failed",
                     finished=now(),
@@ -237,14 +248,16 @@ class JobRunner:
                 return
             if "error" in box:
                 err = _error_doc(box["error"], self.status_of(box["error"]))
-                self._put(job, status="failed", finished=now(), message=err["detail"], exception=err)
+                self._update(job, status="failed", finished=now(), message=err["detail"], exception=err)
                 return
-            self.store.put_job(f"{job['jobID']}/results", {"type": RESULTS_TYPE, "value": box["value"]})
-            self._put(job, status="successful", finished=now(), progress=100, message="Done.")
+            results = f"{job['jobID']}/results"
+            self.store.put_job(results, {"type": RESULTS_TYPE, "value": box["value"]})
+            if not self._update(job, status="successful", finished=now(), progress=100, message="Done."):
+                self.store.delete_job(results)  # dismissed while it ran: its result is not kept
         except BaseException as exc:  # noqa: BLE001 - e.g. the store went away: record it if we still can
             try:
                 err = _error_doc(exc, 500)
-                self._put(job, status="failed", finished=now(), message=err["detail"], exception=err)
+                self._update(job, status="failed", finished=now(), message=err["detail"], exception=err)
             except Exception:  # noqa: BLE001
                 pass
 
@@ -254,7 +267,7 @@ class JobRunner:
         if job is None or job.get("type") != JOB_TYPE:
             return None
         if job["status"] in ("accepted", "running") and orphaned(job):
-            self._put(
+            self._update(
                 job,
                 status="failed",
                 finished=now(),
@@ -267,6 +280,25 @@ class JobRunner:
                 },
             )
         return job
+
+    def dismiss(self, job_id: str) -> dict[str, Any] | None:
+        """Dismiss a job (OGC API - Processes, "dismiss"): its status document and results are removed, so it
+        is no longer listed or readable.  A job still waiting never starts; a running one is cancelled as far
+        as Python allows: its analysis thread runs on to its end (a thread cannot be stopped) but nothing it
+        returns is recorded (the runner's writes only update a job that is still stored, and a result written
+        just before is removed again).  Returns the job's last status marked ``dismissed``, or None for an
+        unknown job."""
+        job = self.status(job_id)
+        if job is None:
+            return None
+        was = job["status"]
+        self.store.delete_job(job_id)  # first: from here on the runner records nothing
+        self.store.delete_job(f"{job_id}/results")
+        message = {
+            "accepted": "Dismissed before it started.",
+            "running": "Dismissed while running: its result will not be recorded.",
+        }.get(was, f"Dismissed ({was}): its record and results are removed.")
+        return {**job, "status": "dismissed", "message": message, "updated": now()}
 
     def result(self, job_id: str) -> Any:
         """The stored result of a successful job (JSON value or text), or None."""

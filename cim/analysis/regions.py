@@ -10,6 +10,7 @@ import shapely
 
 from ..crs import check_supported, epsg_uri, to_city_xy
 from ..errors import InvalidParameter
+from ..store.memo import per_version
 
 _DENSIFY = 32  # vertices per edge when a polygon is transformed between CRSs (sub-millimetre at district scale)
 
@@ -101,7 +102,13 @@ def region_polygon(
 
 
 def store_extent(store: Any) -> tuple[float, float, float, float] | None:
-    """(minx, miny, maxx, maxy) of everything in a store (features and terrain), city CRS metres; None if empty."""
+    """(minx, miny, maxx, maxy) of everything in a store (features and terrain), city CRS metres; None if empty.
+
+    Kept per store until its version changes (every analysis request checks its region against it)."""
+    return per_version(store, "extent", lambda: _store_extent(store))
+
+
+def _store_extent(store: Any) -> tuple[float, float, float, float] | None:
     boxes = []
     try:
         for cid, n in store.counts().items():

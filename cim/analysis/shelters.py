@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 
 class SheltersRequest(BaseModel):
+    """A shelter analysis: the area, the area per person (m²), the class of unclassed shelters, and off-street legs."""
+
     region: Region | None = Field(None, description="Only residential buildings in this polygon (default all).")
     crs: str | None = Field(None, description=CRS_DOC)
     area_per_person_m2: float | None = Field(
@@ -36,6 +38,8 @@ class SheltersRequest(BaseModel):
 
 
 class ShelterRow(BaseModel):
+    """One shelter: its class and service distance (m), effective area (m²), capacity and catchment (persons)."""
+
     id: str
     name: str | None
     shelter_class: str
@@ -49,6 +53,8 @@ class ShelterRow(BaseModel):
 
 
 class UnservedCommunity(BaseModel):
+    """A community's residents (persons) that no shelter reaches or that exceed their shelter's capacity."""
+
     id: str | None = Field(description="Community id; null for buildings outside every community.")
     population: float
     out_of_reach: float = Field(description="Residents no shelter reaches, persons.")
@@ -56,6 +62,8 @@ class UnservedCommunity(BaseModel):
 
 
 class SheltersResult(BaseModel):
+    """Shelter capacity against the residents: per shelter, the unserved by community, the rules applied."""
+
     population: float = Field(description="Residents of the buildings analysed (known population).")
     effective_area_m2: float
     area_per_person_m2: float | None = Field(description="Effective shelter area / population, m².")
@@ -68,12 +76,16 @@ class SheltersResult(BaseModel):
 
 
 def shelters_analysis(city: LocalCity, req: SheltersRequest) -> SheltersResult:
+    """The registered analysis: each resident to the nearest shelter within its class's service distance along the
+    streets, then capacity against catchment."""
     from ..errors import InvalidParameter
 
     rules = shelter_rules()
     if req.default_class not in rules.classes:
         raise InvalidParameter("default_class", f"Unknown shelter class; known: {', '.join(rules.classes)}.")
     per_person = req.area_per_person_m2 or rules.area_per_person.value_m2
+    if per_person is None:  # the shipped rule file states it
+        raise InvalidParameter("area_per_person_m2", "The shelter rules state no area per person: give one.")
     region = city_region(city, req.region, req.crs) if req.region is not None else None
     layers = load_layers(city, region, access=req.access)
     idx = [i for i, f in enumerate(layers.facilities) if f.kind == "shelter"]
@@ -91,13 +103,14 @@ def shelters_analysis(city: LocalCity, req: SheltersRequest) -> SheltersResult:
         best[ok] = res.distance[ok]
         owner[ok] = [pos[int(f)] for f in res.facility[ok]]
     pop = np.nan_to_num(homes.population, nan=0.0)
-    cap = np.array([(s.effective_area or 0.0) / per_person for s in shelters], dtype=float)
+    cap = np.array([(s.effective_area or 0.0) / per_person for s in shelters], dtype=np.float64)
     catch = np.bincount(owner[owner >= 0], weights=pop[owner >= 0], minlength=len(shelters)).astype(float)
     nb = np.bincount(owner[owner >= 0], minlength=len(shelters))
     served_frac = np.where(catch > cap, np.divide(cap, catch, out=np.zeros_like(cap), where=catch > 0), 1.0)
     frac = np.where(owner >= 0, served_frac[np.maximum(owner, 0)], 0.0)
     out_of_reach = np.where(owner < 0, pop, 0.0)
     excess = np.where(owner >= 0, pop * (1 - frac), 0.0)
+    min_area = rules.min_effective_area.value_m2
     rows = [
         ShelterRow(
             id=s.id,
@@ -109,20 +122,20 @@ def shelters_analysis(city: LocalCity, req: SheltersRequest) -> SheltersResult:
             population=float(catch[k]),
             buildings=int(nb[k]),
             over_capacity=float(max(catch[k] - cap[k], 0.0)),
-            meets_min_area=None if s.effective_area is None else s.effective_area > rules.min_effective_area.value_m2,
+            meets_min_area=None if s.effective_area is None or min_area is None else s.effective_area > min_area,
         )
         for k, s in enumerate(shelters)
     ]
     unserved = []
-    for c in range(-1, len(layers.communities)):
-        inside = homes.community == c
+    for ci in range(-1, len(layers.communities)):  # -1: outside every community
+        inside = homes.community == ci
         if not inside.any():
             continue
         r, e = float(out_of_reach[inside].sum()), float(excess[inside].sum())
         if r + e > 0:
             unserved.append(
                 UnservedCommunity(
-                    id=layers.communities[c].id if c >= 0 else None,
+                    id=layers.communities[ci].id if ci >= 0 else None,
                     population=float(pop[inside].sum()),
                     out_of_reach=r,
                     over_capacity=e,
@@ -148,6 +161,7 @@ def shelters_analysis(city: LocalCity, req: SheltersRequest) -> SheltersResult:
 
 
 def write_csv(result: SheltersResult, request: SheltersRequest) -> str:
+    """The shelters table as CSV (one row per shelter)."""
     buf = io.StringIO()
     cols = ["id", "name", "shelter_class", "service_distance_m", "effective_area_m2", "capacity", "population"]
     cols += ["buildings", "over_capacity"]

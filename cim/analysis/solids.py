@@ -21,12 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import shapely
 from pydantic import BaseModel
 
 from ..model import Building, PipeNode, PipeSegment, UndergroundStructure
+from ..store.base import Region, Store
+from ..store.memo import per_version
 from ..terrain import Terrain
 from ..typed import ArrayNx2, FloatArray, IntArray
 
@@ -192,6 +195,121 @@ class Solids:
         return cls(own, swept, prisms, chambers)
 
 
+#: document fields :func:`underground_solids` reads, per collection
+_FIELDS = {
+    "pipes": ("utility", "name", "centreline", "diameter", "width", "section_height"),
+    "pipe-nodes": ("kind", "utility", "name", "position", "depth", "diameter"),
+    "underground-structures": (
+        "kind",
+        "name",
+        "centreline",
+        "section",
+        "width",
+        "section_height",
+        "bottom_elevation",
+        "top_elevation",
+    ),
+}
+
+
+def _floats(values: list) -> FloatArray:
+    """JSON numbers (None where absent) -> (n,) floats, NaN for None."""
+    return np.array(values, dtype=float).reshape(-1)
+
+
+def _polylines(lines: list[list]) -> tuple[FloatArray, FloatArray, IntArray]:
+    """3-D polylines (lists of [x, y, z]) -> their straight pieces' ends (m, 3), (m, 3) and pieces per line (n,)."""
+    n = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    if len(lines) and (n == 2).all():
+        ends = np.array(lines, dtype=float).reshape(-1, 2, 3)
+        return ends[:, 0], ends[:, 1], n - 1
+    pts = np.array(list(chain.from_iterable(lines)), dtype=float).reshape(-1, 3)
+    last = np.cumsum(n) - 1
+    first = last - n + 1
+    not_last = np.ones(len(pts), bool)
+    not_last[last] = False
+    not_first = np.ones(len(pts), bool)
+    not_first[first] = False
+    return pts[not_last], pts[not_first], n - 1
+
+
+def underground_solids(store: Store, region: Region) -> Solids:
+    """The solids of the pipes, pipe nodes and underground structures matching ``region``, built from the
+    store's columns (:meth:`Store.columns`) without feature models: the same arrays, in the same order, as
+    ``Solids.from_features`` over ``store.iter_features`` of :data:`UNDERGROUND`."""
+    pipes = store.columns("pipes", _FIELDS["pipes"], region=region)
+    nodes = store.columns("pipe-nodes", _FIELDS["pipe-nodes"], region=region)
+    structs = store.columns("underground-structures", _FIELDS["underground-structures"], region=region)
+    own = Owners()
+    np_, nn = len(pipes), len(nodes)
+    util = pipes.fields["utility"]
+    own.ids += pipes.ids
+    own.collections += ["pipes"] * np_
+    own.categories += util
+    own.kinds += ["pipe"] * np_
+    own.utilities += util
+    own.names += pipes.fields["name"]
+    own.ids += nodes.ids
+    own.collections += ["pipe-nodes"] * nn
+    own.categories += ["manhole"] * nn
+    own.kinds += nodes.fields["kind"]
+    own.utilities += nodes.fields["utility"]
+    own.names += nodes.fields["name"]
+    kinds = structs.fields["kind"]
+    own.ids += structs.ids
+    own.collections += ["underground-structures"] * len(structs)
+    own.categories += kinds
+    own.kinds += kinds
+    own.utilities += [None] * len(structs)
+    own.names += structs.fields["name"]
+
+    # swept: pipes (circle of the diameter, else the box), then tunnels (circle or box of width x height)
+    a, b, pieces = _polylines(pipes.fields["centreline"])
+    d = _floats(pipes.fields["diameter"])
+    circ = ~np.isnan(d)
+    hw = np.where(circ, d, _floats(pipes.fields["width"])) / 2
+    hh = np.where(circ, d, _floats(pipes.fields["section_height"])) / 2
+    swept_parts = [(a, b, hw, hh, circ, np.arange(np_), pieces)]
+    cl = structs.fields["centreline"]
+    tun = np.array([c is not None for c in cl], dtype=bool)
+    if tun.any():
+        ti = np.flatnonzero(tun)
+        ta, tb, tp = _polylines([cl[i] for i in ti.tolist()])
+        w = _floats(structs.fields["width"])[ti]
+        round_ = np.array([structs.fields["section"][i] == "circular" for i in ti.tolist()], dtype=bool)
+        th = np.where(round_, w, _floats(structs.fields["section_height"])[ti]) / 2
+        swept_parts.append((ta, tb, w / 2, th, round_, np_ + nn + ti, tp))
+    rep = [np.repeat(np.arange(len(p[2])), p[6]) for p in swept_parts]
+    swept = Swept(
+        np.concatenate([p[0] for p in swept_parts]).reshape(-1, 3),
+        np.concatenate([p[1] for p in swept_parts]).reshape(-1, 3),
+        np.concatenate([p[2][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(float),
+        np.concatenate([p[3][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(float),
+        np.concatenate([p[4][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(bool),
+        np.concatenate([p[5][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(np.int64),
+    )
+
+    # prisms: structures with a footprint (their stored 2-D geometry), between bottom and top
+    pi = np.flatnonzero(~tun)
+    polys = np.asarray(structs.geoms, dtype=object)[pi]
+    bad = ~shapely.is_valid(polys)
+    if bad.any():  # as Solids.from_features: repair rather than fail in GEOS
+        polys[bad] = shapely.make_valid(polys[bad])
+    prisms = Prisms(
+        polys,
+        _floats(structs.fields["bottom_elevation"])[pi],
+        _floats(structs.fields["top_elevation"])[pi],
+        (np_ + nn + pi).astype(np.int64),
+    )
+
+    # chambers: cover at the node's z, down its depth, radius half its diameter (0 without one)
+    pos = np.array(nodes.fields["position"], dtype=float).reshape(-1, 3)
+    depth = np.nan_to_num(_floats(nodes.fields["depth"]), nan=0.0)
+    radius = np.nan_to_num(_floats(nodes.fields["diameter"]), nan=0.0) / 2
+    chambers = Chambers(pos[:, :2].copy(), radius, pos[:, 2] - depth, pos[:, 2], np_ + np.arange(nn, dtype=np.int64))
+    return Solids(own, swept, prisms, chambers)
+
+
 # -- terrain -------------------------------------------------------------------------------------
 def ground_sampler(terrain: Terrain | None) -> GroundFn | None:
     """A vectorised ground-elevation function ``(n, 2) -> (n,)`` over the terrain, or None without one.
@@ -212,7 +330,28 @@ def ground_sampler(terrain: Terrain | None) -> GroundFn | None:
         g = terrain.sample(clamped)
         return np.where(np.isfinite(g), g, fill)
 
+    def bounds(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, float]:
+        """Lowest and highest ground :func:`ground` can return in a box: the DEM nodes it interpolates there
+        (and the no-data fill), widened by 1e-9 m for rounding."""
+        ny, nx = terrain.z.shape
+        fx = (np.clip([xmin, xmax], x0, x1) - terrain.x0) / terrain.cell
+        fy = (np.clip([ymin, ymax], y0, y1) - terrain.y0) / terrain.cell
+        i0, i1 = np.clip(np.floor(fx).astype(np.int64), 0, nx - 2)
+        j0, j1 = np.clip(np.floor(fy).astype(np.int64), 0, ny - 2)
+        sub = terrain.z[j0 : j1 + 2, i0 : i1 + 2]
+        nan = np.isnan(sub)
+        lo = min(float(np.min(sub, where=~nan, initial=np.inf)), fill if nan.any() else np.inf)
+        hi = max(float(np.max(sub, where=~nan, initial=-np.inf)), fill if nan.any() else -np.inf)
+        return lo - 1e-9, hi + 1e-9
+
+    ground.bounds = bounds  # type: ignore[attr-defined]
     return ground
+
+
+def store_ground(store: Store) -> GroundFn | None:
+    """:func:`ground_sampler` of the store's terrain, kept per store until its version changes: the DEM is read
+    and decoded once, not on every request."""
+    return per_version(store, "ground", lambda: ground_sampler(store.terrain()))
 
 
 def ground_range(ground: GroundFn, polygon: shapely.Geometry, cell: float = 5.0) -> tuple[float, float]:
@@ -250,7 +389,12 @@ def grid_pieces(polygons: np.ndarray, cell: float) -> tuple[np.ndarray, IntArray
     boxes = shapely.box(x0, y0, np.minimum(x0 + cell, b[owner, 2]), np.minimum(y0 + cell, b[owner, 3]))
     whole = count == 1
     pieces = np.where(whole[owner], polygons[owner], None)  # type: ignore[call-overload]
-    cut = ~whole[owner]
+    # an axis-aligned rectangle (4 corners, no hole, the area of its box) is cut into the boxes themselves
+    rect = (shapely.get_num_coordinates(polygons) == 5) & (shapely.get_num_interior_rings(polygons) == 0)
+    rect &= np.isclose(shapely.area(polygons), (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), rtol=1e-12, atol=0)
+    use_box = ~whole[owner] & rect[owner]
+    pieces[use_box] = boxes[use_box]
+    cut = ~whole[owner] & ~rect[owner]
     if cut.any():
         pieces[cut] = shapely.intersection(boxes[cut], polygons[owner[cut]])
     keep = shapely.area(pieces) > 0
@@ -267,6 +411,9 @@ def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry) -> tu
     """
     if len(a) == 0:
         return a, b, np.zeros(0, np.int64)
+    box = _as_box(polygon)
+    if box is not None:
+        return _clip_box(a, b, box)
     shapely.prepare(polygon)
     boundary = polygon.boundary
     shapely.prepare(boundary)
@@ -290,6 +437,85 @@ def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry) -> tu
     a2 = np.concatenate([a[whole], a[vertical], a[seg] + t0[:, None] * d3])
     b2 = np.concatenate([b[whole], b[vertical], a[seg] + t1[:, None] * d3])
     return a2, b2, idx
+
+
+def _as_box(polygon: shapely.Geometry) -> tuple[float, float, float, float] | None:
+    """(minx, miny, maxx, maxy) when ``polygon`` is an axis-aligned rectangle (4 corners, no hole), else None."""
+    if shapely.get_type_id(polygon) != 3 or shapely.get_num_interior_rings(polygon) != 0:
+        return None
+    ring = shapely.get_coordinates(polygon)
+    if len(ring) != 5:
+        return None
+    d = np.diff(ring, axis=0)
+    if not ((d[:, 0] == 0) ^ (d[:, 1] == 0)).all():  # every edge parallel to an axis, none of zero length
+        return None
+    lo, hi = ring.min(axis=0), ring.max(axis=0)
+    return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+
+def are_boxes(polygons: np.ndarray) -> np.ndarray:
+    """(k,) bool: which polygons are axis-aligned rectangles (:func:`_as_box`, vectorised)."""
+    polygons = np.asarray(polygons, dtype=object)
+    out = (
+        (shapely.get_type_id(polygons) == 3)
+        & (shapely.get_num_interior_rings(polygons) == 0)
+        & (shapely.get_num_coordinates(polygons) == 5)
+    )
+    if out.any():
+        idx = np.flatnonzero(out)
+        d = np.diff(shapely.get_coordinates(polygons[idx]).reshape(-1, 5, 2), axis=1)
+        out[idx] = ((d[:, :, 0] == 0) ^ (d[:, :, 1] == 0)).all(axis=1)
+    return out
+
+
+def box_cells(boxes: FloatArray, cell: float) -> tuple[FloatArray, FloatArray, IntArray]:
+    """:func:`grid_pieces` of axis-aligned rectangles (k, 4) minx, miny, maxx, maxy, in numpy: the cells' areas (n,),
+    centroids (n, 2) and the index of the rectangle each came from (n,), in the same order."""
+    if len(boxes) == 0:
+        return np.zeros(0), np.zeros((0, 2)), np.zeros(0, np.int64)
+    nx = np.maximum(1, np.ceil((boxes[:, 2] - boxes[:, 0]) / cell - 1e-9)).astype(np.int64)
+    ny = np.maximum(1, np.ceil((boxes[:, 3] - boxes[:, 1]) / cell - 1e-9)).astype(np.int64)
+    count = nx * ny
+    owner = np.repeat(np.arange(len(boxes)), count)
+    j = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    b = boxes[owner]
+    x0 = b[:, 0] + (j % nx[owner]) * cell
+    y0 = b[:, 1] + (j // nx[owner]) * cell
+    x1, y1 = np.minimum(x0 + cell, b[:, 2]), np.minimum(y0 + cell, b[:, 3])
+    area = (x1 - x0) * (y1 - y0)
+    keep = area > 0
+    return area[keep], np.column_stack([(x0 + x1) / 2, (y0 + y1) / 2])[keep], owner[keep]
+
+
+def _clip_box(
+    a: FloatArray, b: FloatArray, box: tuple[float, float, float, float]
+) -> tuple[FloatArray, FloatArray, IntArray]:
+    """:func:`clip_segments` for an axis-aligned rectangle, by the Liang-Barsky parameters of every segment at once
+    (the rectangle closed: parts along its edges count; parts of no plan length do not, except vertical
+    segments whose point lies in the rectangle or on its edge)."""
+    x0, y0, x1, y1 = box
+    d = b[:, :2] - a[:, :2]
+    t0, t1 = np.zeros(len(a)), np.ones(len(a))
+    out = np.zeros(len(a), bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for p, q in (
+            (-d[:, 0], a[:, 0] - x0),
+            (d[:, 0], x1 - a[:, 0]),
+            (-d[:, 1], a[:, 1] - y0),
+            (d[:, 1], y1 - a[:, 1]),
+        ):
+            r = q / p
+            t0 = np.where(p < 0, np.maximum(t0, r), t0)
+            t1 = np.where(p > 0, np.minimum(t1, r), t1)
+            out |= (p == 0) & (q < 0)
+    flat = (d == 0).all(axis=1)
+    keep = np.flatnonzero(~out & ((t0 < t1) | flat))
+    t0, t1 = t0[keep, None], t1[keep, None]
+    ak, bk = a[keep], b[keep]
+    d3 = bk - ak
+    a2 = np.where(t0 == 0, ak, ak + t0 * d3)
+    b2 = np.where(t1 == 1, bk, ak + t1 * d3)
+    return a2, b2, keep.astype(np.int64)
 
 
 def subdivide(a: FloatArray, b: FloatArray, step: float) -> tuple[FloatArray, FloatArray, IntArray]:

@@ -46,16 +46,20 @@ from .params import CRS_DOC, Polygon, city_region
 from .regions import check_area
 from .registry import Analysis
 from .solids import (
-    UNDERGROUND,
     GroundFn,
     Solids,
+    _as_box,
+    are_boxes,
+    box_cells,
     clip_segments,
     discs,
     grid_pieces,
     ground_range,
-    ground_sampler,
+    section_area,
     section_area_between,
+    store_ground,
     subdivide,
+    underground_solids,
 )
 
 if TYPE_CHECKING:
@@ -191,11 +195,31 @@ def occupancy(
     sw = solids.swept
     if len(sw):
         a, b, seg = clip_segments(sw.a, sw.b, polygon)
-        mid, length, sub = subdivide(a, b, step)
-        src = seg[sub]
+        # a piece whose whole section lies inside a band (or outside it) wherever the ground may be under the
+        # region counts its section x length (or nothing) without being cut; the others are integrated
+        hh = sw.half_h[seg]
+        zlo, zhi = np.minimum(a[:, 2], b[:, 2]) - hh, np.maximum(a[:, 2], b[:, 2]) + hh
+        if depth:
+            gb = getattr(ground, "bounds", None)
+            glo, ghi = gb(*polygon.bounds) if gb is not None else (-np.inf, np.inf)
+        else:
+            glo = ghi = 0.0
+        full, partial = [], np.zeros(len(seg), bool)
+        for top, bottom in bands:
+            u_lo, u_hi = (glo - top, ghi - top) if depth else (top, top)  # the band's upper plane
+            l_lo, l_hi = (glo - bottom, ghi - bottom) if depth else (bottom, bottom)  # and its lower plane
+            inside = (zhi <= u_lo) & (zlo >= l_hi)
+            outside = (zlo >= u_hi) | (zhi <= l_lo)
+            full.append(inside)
+            partial |= ~inside & ~outside
+        whole = section_area(sw.half_w[seg], hh, sw.circular[seg]) * np.linalg.norm(b - a, axis=1)
+        cut = np.flatnonzero(partial)
+        mid, length, sub = subdivide(a[cut], b[cut], step)
+        src = seg[cut[sub]]
         zc = mid[:, 2]
         g = ground(mid[:, :2]) if depth else None  # type: ignore[misc]
         for k, (top, bottom) in enumerate(bands):
+            vol[k] += np.bincount(sw.owner[seg[full[k]]], whole[full[k]], minlength=n_own)
             lo, hi = _planes(g, top, bottom, depth)
             area = section_area_between(lo - zc, hi - zc, sw.half_w[src], sw.half_h[src], sw.circular[src])
             vol[k] += np.bincount(sw.owner[src], area * length, minlength=n_own)
@@ -203,12 +227,8 @@ def occupancy(
     # prisms: footprint ∩ region, cells following the terrain
     pr = solids.prisms
     if len(pr):
-        hit = np.flatnonzero(shapely.intersects(polygon, pr.polygons))
-        inter = shapely.intersection(pr.polygons[hit], polygon)
-        pieces, which = grid_pieces(inter, prism_cell)
-        src = hit[which]
-        area = shapely.area(pieces)
-        g = ground(shapely.get_coordinates(shapely.centroid(pieces))) if depth else None  # type: ignore[misc]
+        area, centre, src = _prism_cells(pr.polygons, polygon, prism_cell)
+        g = ground(centre) if depth else None  # type: ignore[misc]
         for k, (top, bottom) in enumerate(bands):
             lo, hi = _planes(g, top, bottom, depth)
             overlap = np.clip(np.minimum(hi, pr.top[src]) - np.maximum(lo, pr.bottom[src]), 0.0, None)
@@ -242,27 +262,65 @@ def occupancy(
         for c in dict.fromkeys(cats[nz].tolist()):
             by_cat[c] = round(float(v[nz][cats[nz] == c].sum()), 6)
         occupied = float(v.sum())
+        order = nz.tolist()
         out.append(
-            BandUse(
-                reference=reference,
-                top=top,
-                bottom=bottom,
-                soil_volume=round(soil[k], 6),
-                occupied_volume=round(occupied, 6),
-                ratio=round(occupied / soil[k], 10) if soil[k] > 0 else 0.0,
-                by_category=dict(sorted(by_cat.items(), key=lambda kv: -kv[1])),
-                features=[
-                    FeatureVolume(
-                        id=own.ids[i],
-                        collection=own.collections[i],
-                        category=own.categories[i],
-                        volume=round(float(v[i]), 6),
-                    )
-                    for i in nz.tolist()
-                ],
+            BandUse.model_validate(  # one validation in pydantic-core for the band and all its features
+                {
+                    "reference": reference,
+                    "top": top,
+                    "bottom": bottom,
+                    "soil_volume": round(soil[k], 6),
+                    "occupied_volume": round(occupied, 6),
+                    "ratio": round(occupied / soil[k], 10) if soil[k] > 0 else 0.0,
+                    "by_category": dict(sorted(by_cat.items(), key=lambda kv: -kv[1])),
+                    "features": [
+                        {
+                            "id": own.ids[i],
+                            "collection": own.collections[i],
+                            "category": own.categories[i],
+                            "volume": round(vol_i, 6),
+                        }
+                        for i, vol_i in zip(order, v[nz].tolist(), strict=True)
+                    ],
+                }
             )
         )
     return out
+
+
+def _prism_cells(
+    polygons: np.ndarray, polygon: shapely.Geometry, cell: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Footprints (k,) ∩ ``polygon`` cut into cells of ``cell`` metres (:func:`grid_pieces`): areas (n,) m²,
+    centroids (n, 2) and footprint index (n,).  Axis-aligned rectangles in a rectangular region are clipped
+    and cut in numpy (the same cells), the others with GEOS."""
+    region_box = _as_box(polygon)
+    rect = np.zeros(len(polygons), bool)
+    if region_box is not None:
+        rect = are_boxes(polygons)
+    out_a, out_c, out_i = [], [], []
+    if rect.any():
+        ri = np.flatnonzero(rect)
+        b = shapely.bounds(polygons[ri])
+        x0, y0, x1, y1 = region_box  # type: ignore[misc]
+        clip = np.column_stack(
+            [np.maximum(b[:, 0], x0), np.maximum(b[:, 1], y0), np.minimum(b[:, 2], x1), np.minimum(b[:, 3], y1)]
+        )
+        hit = (clip[:, 0] < clip[:, 2]) & (clip[:, 1] < clip[:, 3])
+        a, c, k = box_cells(clip[hit], cell)
+        out_a.append(a)
+        out_c.append(c)
+        out_i.append(ri[hit][k])
+    other = np.flatnonzero(~rect)
+    if len(other):
+        hit = other[shapely.intersects(polygon, polygons[other])]
+        pieces, which = grid_pieces(shapely.intersection(polygons[hit], polygon), cell)
+        out_a.append(shapely.area(pieces))
+        out_c.append(shapely.get_coordinates(shapely.centroid(pieces)).reshape(-1, 2))
+        out_i.append(hit[which])
+    if not out_a:
+        return np.zeros(0), np.zeros((0, 2)), np.zeros(0, np.int64)
+    return np.concatenate(out_a), np.concatenate(out_c), np.concatenate(out_i).astype(np.int64)
 
 
 def _soil_volumes(
@@ -309,7 +367,7 @@ def underground_use(
         raise InvalidParameter(
             "bands", "give either bands (depths below ground) or z_min and z_max (elevations), not both."
         )
-    ground = ground_sampler(store.terrain())
+    ground = store_ground(store)
     if absolute:
         lo, hi = check_z_range(z_min, z_max)
         checked = [(hi, lo)]
@@ -322,11 +380,13 @@ def underground_use(
                 "The city has no terrain, so depths below ground cannot be "
                 "measured: give z_min and z_max (absolute elevations) instead.",
             )
-        gmin, gmax = ground_range(ground, polygon)
+        # the z filter covers every band over the region's ground: the DEM's bounds there when the sampler
+        # knows them (strict, one slice), else sampled
+        gb = getattr(ground, "bounds", None)
+        gmin, gmax = gb(*polygon.bounds) if gb is not None else ground_range(ground, polygon)
         zrange = (gmin - max(b for _, b in checked) - 1.0, gmax - min(t for t, _ in checked) + 1.0)
     region = Region(polygon, *zrange)
-    feats = [f for cid in UNDERGROUND for f in store.iter_features(cid, region=region)]
-    solids = Solids.from_features(feats)
+    solids = underground_solids(store, region)
     result = occupancy(
         solids,
         polygon,

@@ -25,6 +25,8 @@ class Corrections(BaseModel):
 
 
 class BalanceRequest(BaseModel):
+    """A balance: one district or all, the period, registered consumption (m³), corrections and night use (m³/h)."""
+
     model_config = ConfigDict(extra="forbid")
     district: str | None = Field(None, description="Water district id; default: every district, ranked.")
     start: datetime | None = Field(None, description="Start of the period (ISO 8601; default: the first sample).")
@@ -50,12 +52,17 @@ class BalanceQuery(BaseModel):
 
 
 class Night(BaseModel):
+    """One night's minimum flow (02:00-04:00 local) and that flow less the legitimate night use, m³/h."""
+
     date: str
     minimum_m3_per_h: float
     net_m3_per_h: float
 
 
 class DistrictBalance(BaseModel):
+    """One district's water balance over the period: supply, registered use and loss (m³), rates (%), grade and night
+    flows."""
+
     district: str
     inlets: list[int | str]
     supply_m3: float = Field(description="Q_s: inlet volume less outlet volume over the period, m³.")
@@ -73,6 +80,8 @@ class DistrictBalance(BaseModel):
 
 
 class BalanceResult(BaseModel):
+    """The period balanced (ISO 8601) and the districts' balances, highest loss first."""
+
     start: str | None
     end: str | None
     without_meters: list[str] = Field(
@@ -84,18 +93,23 @@ class BalanceResult(BaseModel):
 
 
 def run(city: LocalCity, req: BalanceRequest) -> BalanceResult:
+    """The registered analysis: each district's balance from its meter datastreams, ranked by loss rate."""
     from ..errors import InvalidParameter
+    from ..store.typed import get_typed, iter_typed
+    from ..water.district import WaterDistrict
     from ..water.district_balance import district_balance, has_inlet_data
 
     store = city.store
     if req.district is not None:
-        districts = [store.get("water-districts", req.district)]
+        districts = [get_typed(store, "water-districts", req.district, WaterDistrict)]
     else:
-        districts = list(store.iter_features("water-districts"))
+        districts = list(iter_typed(store, "water-districts", WaterDistrict))
         if req.registered_m3 is not None:
             raise InvalidParameter("registered_m3", "registered_m3 is for one district: name the district.")
     corr = req.corrections.model_dump() if req.corrections else {}
-    out, span, skipped = [], [None, None], []
+    out: list[DistrictBalance] = []
+    span: list[str | None] = [None, None]
+    skipped: list[str] = []
     for d in districts:
         if req.district is None and not has_inlet_data(store, d):
             skipped.append(d.id)

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 
 class BurstRequest(BaseModel):
+    """A burst: the pipe, the leak area (m²), the simulated time (h, min) and the service pressure (m)."""
+
     model_config = ConfigDict(extra="forbid")
     pipe: str = Field(min_length=1, description="Id of the burst pipe (the leak sits at its middle).")
     leak_area_m2: float = Field(0.01, gt=0, le=10, description="Leak opening area, m² (discharge coefficient 0.75).")
@@ -27,6 +29,8 @@ class BurstRequest(BaseModel):
 
 
 class Phase(BaseModel):
+    """One simulated phase (normal, burst, isolated): junctions below service pressure, people and water."""
+
     phase: str = Field(description="normal (no burst), burst (leaking, before isolation), isolated.")
     nodes_below_service: list[str] = Field(description="Junctions whose pressure falls below the service pressure.")
     newly_below_service: list[str] = Field(description="Those that are not below it in normal operation.")
@@ -38,6 +42,8 @@ class Phase(BaseModel):
 
 
 class BurstResult(BaseModel):
+    """The three phases of a burst, the valves to close and the pipes of the isolation segment."""
+
     pipe: str
     service_pressure_m: float
     valves_to_close: list[str]
@@ -46,6 +52,7 @@ class BurstResult(BaseModel):
 
 
 def run(city: LocalCity, req: BurstRequest) -> BurstResult:
+    """The registered analysis: three WNTR pressure-dependent runs (normal, leaking, isolated) compared."""
     import numpy as np
 
     from ..errors import InvalidParameter

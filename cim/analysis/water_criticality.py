@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 
 class CriticalityRequest(BaseModel):
+    """How many segments to rank, by population or demand, and how many to simulate hydraulically."""
+
     model_config = ConfigDict(extra="forbid")
     top: int = Field(20, ge=1, le=10_000, description="How many segments to list.")
     by: Literal["population", "demand"] = Field("population", description="Rank by people or demand cut off.")
@@ -28,6 +30,8 @@ class CriticalityRequest(BaseModel):
 
 
 class SegmentCriticality(BaseModel):
+    """One ranked isolation segment: its pipes, nodes and valves and what its isolation cuts off (people, m³/h)."""
+
     rank: int
     segment: int = Field(description="Segment number (stable for an unchanged network).")
     pipes: list[str] = Field(description="Pipes (and EPANET pumps and valves) of the segment (none: a lone node).")
@@ -44,6 +48,8 @@ class SegmentCriticality(BaseModel):
 
 
 class CriticalityResult(BaseModel):
+    """The network's segment and valve counts and the most critical segments, most critical first."""
+
     network: str | None
     segments: int = Field(description="Isolation segments in the network.")
     valves: int
@@ -52,6 +58,7 @@ class CriticalityResult(BaseModel):
 
 
 def run(city: LocalCity, req: CriticalityRequest) -> CriticalityResult:
+    """The registered analysis: every segment's cut-off population and demand in one graph pass, ranked."""
     import numpy as np
 
     from ..water.network import prepare

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 
 class HydraulicsRequest(BaseModel):
+    """Simulation settings (h, min, demand model, PDD pressures in m); unset: the EPANET file's."""
+
     model_config = ConfigDict(extra="forbid")
     duration_h: float | None = Field(
         None, ge=0, le=24 * 31, description="Simulated hours; default: the EPANET file's, else 24."
@@ -32,17 +34,23 @@ class HydraulicsRequest(BaseModel):
 
 
 class NodeSeries(BaseModel):
+    """A node's time series, one value per report time: pressure (m), head (m), demand (m³/h)."""
+
     pressure_m: list[float]
     head_m: list[float]
     demand_m3_per_h: list[float]
 
 
 class LinkSeries(BaseModel):
+    """A link's time series, one value per report time: flow (m³/h) and velocity (m/s)."""
+
     flow_m3_per_h: list[float]
     velocity_m_per_s: list[float]
 
 
 class HydraulicsResult(BaseModel):
+    """Report times (s from the start) and every node's and link's series."""
+
     network: str | None = Field(description="The EPANET network simulated, or None for one built from features.")
     times_s: list[int]
     nodes: dict[str, NodeSeries]
@@ -50,6 +58,7 @@ class HydraulicsResult(BaseModel):
 
 
 def run(city: LocalCity, req: HydraulicsRequest) -> HydraulicsResult:
+    """The registered analysis: the network (an EPANET file or one built from pipe features) run by EPANET."""
     from ..water import hydraulics as hy
 
     name = hy.pick_network(city.store, req.network)

@@ -15,6 +15,8 @@ NETWORK_DOC = "EPANET network (the imported file's name without extension); defa
 
 
 class IsolationRequest(BaseModel):
+    """A burst pipe and the isolation valves that fail to close."""
+
     model_config = ConfigDict(extra="forbid")
     pipe: str = Field(min_length=1, description="Id of the burst pipe.")
     failed_valves: list[str] = Field(
@@ -24,6 +26,8 @@ class IsolationRequest(BaseModel):
 
 
 class IsolationResult(BaseModel):
+    """A burst pipe's isolation segment, the valves to close and the nodes, buildings, people and demand cut off."""
+
     pipe: str
     segment_pipes: list[str] = Field(description="Pipes (and EPANET pumps and valves) isolated with the burst pipe.")
     valves_to_close: list[str] = Field(description="Isolation valves to close, sorted.")
@@ -38,6 +42,7 @@ class IsolationResult(BaseModel):
 
 
 def run(city: LocalCity, req: IsolationRequest) -> IsolationResult:
+    """The registered analysis: the burst pipe's isolation segment and what loses its path to a source."""
     import numpy as np
 
     from ..water.network import prepare

@@ -32,7 +32,9 @@ class CityInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     crs_epsg: int = Field(description="Projected CRS of every planar coordinate (EPSG code).")
-    vertical_datum: str = Field(description="Height datum, e.g. EPSG:5737 (1985 national heights).")
+    vertical_datum: str | None = Field(
+        description="Height datum, e.g. EPSG:5737 (1985 national heights); None: unknown."
+    )
     counts: dict[str, int] = Field(description="Features per collection.")
     extent: list[float] | None = Field(
         None,

@@ -13,6 +13,12 @@ from rich.table import Table
 from ..errors import CIMError
 from . import StoreOpt, app, console, err_console, fail
 
+UNKNOWN_DATUM = (
+    "[yellow]note:[/] the city's height datum is unknown: its CRS is 2-D and not CGCS2000-based, so the 1985 "
+    "national datum (EPSG:5737) was not assumed; heights are kept as imported.  Record one with "
+    "cim init --vertical-datum EPSG:n (e.g. EPSG:5728 LN02 for Switzerland) or a compound --crs."
+)
+
 
 @app.command()
 def init(
@@ -28,7 +34,7 @@ def init(
         str | None,
         typer.Option(
             help="Height datum (vertical CRS), e.g. EPSG:5709 (NAP), EPSG:5703 (NAVD88); default: the "
-            "compound CRS's, else EPSG:5737 (1985 national)."
+            "compound CRS's, else EPSG:5737 (1985 national) for a CGCS2000 CRS, else none (unknown)."
         ),
     ] = None,
     name: Annotated[str, typer.Option(help="City name.")] = "City",
@@ -61,7 +67,9 @@ def init(
         s.close()
     except CIMError as exc:
         fail(exc)
-    console.print(f"Created city [bold]{name}[/] in {store} (EPSG:{code}, heights {vdatum}).")
+    console.print(f"Created city [bold]{name}[/] in {store} (EPSG:{code}, heights {vdatum or 'in an unknown datum'}).")
+    if vdatum is None:
+        console.print(UNKNOWN_DATUM)
 
 
 @app.command()
@@ -316,7 +324,7 @@ def info(
     if as_json:
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table(title=f"{city.name} — {city.crs}, heights {city.vertical_datum}")
+    table = Table(title=f"{city.name} — {city.crs}, heights {city.vertical_datum or 'in an unknown datum'}")
     for col in ("collection", "features", "minx", "miny", "minz", "maxx", "maxy", "maxz"):
         table.add_column(col, justify="right" if col != "collection" else "left")
     for cid, n in counts.items():
@@ -325,6 +333,8 @@ def info(
     console.print(table)
     if terrain is not None:
         console.print(f"terrain: {terrain.shape[1]} x {terrain.shape[0]} cells of {terrain.cell} m")
+    if city.vertical_datum is None:
+        console.print(UNKNOWN_DATUM)
 
 
 @app.command()

@@ -36,11 +36,18 @@ def build(
     max_vertices: Annotated[int, typer.Option(help="Most vertices in one tile (about 32 bytes each).")] = 30_000,
     gzip: Annotated[bool, typer.Option("--gzip", help="Also write each file pre-compressed (.gz).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Processes building tiles in parallel (buildings layer).")
+    ] = 1,
 ) -> None:
-    """Mesh every feature of the chosen layers and write their tilesets and GLB tiles."""
+    """Mesh every feature of the chosen layers and write their tilesets and GLB tiles.
+
+    Buildings are tiled tile by tile from the store's index (memory follows a tile, not the city), over
+    ``--jobs`` processes."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from tiles import LAYERS, Budget, GzipSink, PrefixSink, build_layer, city_frame, open_sink
+    from tiles.stream import STREAMED, build_streamed
 
     from ..store import open_store
 
@@ -67,16 +74,30 @@ def build(
                 def step(stage: str, f: float, task: Any = task) -> None:
                     progress.update(task, description=stage, completed=f)
 
-                result = build_layer(
-                    s,
-                    name,
-                    GzipSink(target) if gzip else target,
-                    budget=budget,
-                    prefix=f"v{version}/",
-                    frame=frame,
-                    extras={"version": version},
-                    progress=step,
-                )
+                if name in STREAMED:
+                    result = build_streamed(
+                        s,
+                        name,
+                        GzipSink(target) if gzip else target,
+                        frame,
+                        budget=budget,
+                        prefix=f"v{version}/",
+                        extras={"version": version},
+                        jobs=jobs,
+                        store_url=str(store),
+                        progress=step,
+                    )
+                else:
+                    result = build_layer(
+                        s,
+                        name,
+                        GzipSink(target) if gzip else target,
+                        budget=budget,
+                        prefix=f"v{version}/",
+                        frame=frame,
+                        extras={"version": version},
+                        progress=step,
+                    )
                 progress.update(task, completed=1.0)
                 rows.append(
                     {

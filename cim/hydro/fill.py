@@ -36,9 +36,9 @@ def fill_depressions(z: np.ndarray, *, method: str = "auto") -> np.ndarray:
         if kernel is None:
             raise RuntimeError("numba is not installed")
         nodata = np.isnan(z)
-        out = np.where(nodata, -np.inf, z).ravel().copy()
-        kernel(out, nodata.ravel(), z.shape[0], z.shape[1])
-        out = out.reshape(z.shape)
+        flat = np.where(nodata, -np.inf, z).ravel().copy()
+        kernel(flat, nodata.ravel(), z.shape[0], z.shape[1])
+        out = flat.reshape(z.shape)
         out[nodata] = np.nan
         return out
     if method == "reconstruction":

@@ -281,7 +281,80 @@ def fill_spill_merge(
     cap = h.cap
     outflow = float(ocean_water) + float(leaf_water[0])
 
-    # Euler-tour numbers: basin l lies under node x iff tin[x] <= tin[l] < tout[x]
+    tin, tout = _euler_tour(h)
+    arrays = h._arrays if compiled is not False else None
+    kern = _kernels() if arrays is not None else None
+    if kern is not None and arrays is not None:
+        parent, ca, cb, outlet, cap_a, drain, mg = arrays
+        wa = np.zeros(n)
+        wa[1 : h.n_leaves + 1] = np.asarray(leaf_water, dtype=np.float64)[1 : h.n_leaves + 1]
+        outflow = kern[1](wa, cap_a, parent, ca, cb, outlet, drain, np.asarray(tin), np.asarray(tout), mg, outflow)
+        return _levels(h, wa.tolist(), outflow)
+
+    for new, a, b, _p, leaf_a, leaf_b in h.merges:
+        if new < 0:  # a drains: into the ocean or into a depression that already drains there
+            if w[a] > cap[a]:
+                outflow += _downstream(h, w, tin, tout, h.drain_root[a], leaf_b, w[a] - cap[a])
+                w[a] = cap[a]
+            continue
+        total = w[a] + w[b]
+        if total >= cap[a] + cap[b]:
+            # both full to the pass: one lake above it; below it nothing is read again (the final pass
+            # stops at a lake), so the water need not be carried down
+            w[a], w[b] = cap[a], cap[b]
+        elif w[a] > cap[a]:
+            e = w[a] - cap[a]
+            w[a] = cap[a]
+            _pour(h, w, tin, tout, b, leaf_b, e)
+        elif w[b] > cap[b]:
+            e = w[b] - cap[b]
+            w[b] = cap[b]
+            _pour(h, w, tin, tout, a, leaf_a, e)
+        w[new] = total
+    return _levels(h, w, outflow)
+
+
+def _pour(h: Hierarchy, w: list[float], tin: list[int], tout: list[int], node: int, leaf: int, e: float) -> None:
+    """Pour ``e`` m^3 (all of it fits) into ``node``, entering at basin ``leaf`` below it: down towards the
+    basin, each depression keeps what it has room for up to its pass and the rest goes over the pass into
+    its sibling (from the basin across it)."""
+    cap = h.cap
+    work = [(node, leaf, e)]
+    while work:
+        x, leaf, e = work.pop()
+        t = tin[leaf]
+        while e > 0:
+            before = w[x]
+            w[x] += e
+            a, b = h.children[x]
+            if a < 0 or before >= cap[a] + cap[b] - 1e-12 * (before if before > 1.0 else 1.0):
+                break  # a basin, or already one lake above its children's pass
+            c, sib = (a, b) if tin[a] <= t < tout[a] else (b, a)
+            room = cap[c] - w[c]
+            room = room if room > 0.0 else 0.0
+            if e > room:
+                space = cap[sib] - w[sib]
+                if space > 0.0:
+                    work.append((sib, h.outlet[c], min(e - room, space)))
+                e = room
+            x = c
+
+
+def _downstream(h: Hierarchy, w: list[float], tin: list[int], tout: list[int], root: int, leaf: int, e: float) -> float:
+    """Pour ``e`` into drained depressions from ``root`` (entering at basin ``leaf``) down their chain of
+    outlets; returns what reaches the ocean."""
+    cap = h.cap
+    while e > 0 and root != OCEAN:
+        put = min(e, max(cap[root] - w[root], 0.0))
+        _pour(h, w, tin, tout, root, leaf, put)
+        e -= put
+        root, leaf = h.drain_root[root], h.outlet[root]
+    return e
+
+
+def _euler_tour(h: Hierarchy) -> tuple[list[int], list[int]]:
+    """Euler-tour numbers of the hierarchy's nodes: basin l lies under node x iff tin[x] <= tin[l] < tout[x]."""
+    n = len(h.parent)
     tin = [0] * n
     tout = [0] * n
     clock = 0
@@ -300,70 +373,7 @@ def fill_spill_merge(
             a, b = h.children[x]
             if a >= 0:
                 stack += [(b, False), (a, False)]
-
-    kern = _kernels() if compiled is not False and h._arrays is not None else None
-    if kern is not None:
-        parent, ca, cb, outlet, cap_a, drain, mg = h._arrays
-        wa = np.zeros(n)
-        wa[1 : h.n_leaves + 1] = np.asarray(leaf_water, dtype=np.float64)[1 : h.n_leaves + 1]
-        outflow = kern[1](wa, cap_a, parent, ca, cb, outlet, drain, np.asarray(tin), np.asarray(tout), mg, outflow)
-        return _levels(h, wa.tolist(), outflow)
-
-    def add(node: int, leaf: int, e: float) -> None:
-        """Pour ``e`` m^3 (all of it fits) into ``node``, entering at basin ``leaf`` below it: down towards the
-        basin, each depression keeps what it has room for up to its pass and the rest goes over the pass into
-        its sibling (from the basin across it)."""
-        work = [(node, leaf, e)]
-        while work:
-            x, leaf, e = work.pop()
-            t = tin[leaf]
-            while e > 0:
-                before = w[x]
-                w[x] += e
-                a, b = h.children[x]
-                if a < 0 or before >= cap[a] + cap[b] - 1e-12 * (before if before > 1.0 else 1.0):
-                    break  # a basin, or already one lake above its children's pass
-                c, sib = (a, b) if tin[a] <= t < tout[a] else (b, a)
-                room = cap[c] - w[c]
-                room = room if room > 0.0 else 0.0
-                if e > room:
-                    space = cap[sib] - w[sib]
-                    if space > 0.0:
-                        work.append((sib, h.outlet[c], min(e - room, space)))
-                    e = room
-                x = c
-
-    def downstream(root: int, leaf: int, e: float) -> float:
-        """Pour ``e`` into drained depressions from ``root`` (entering at basin ``leaf``) down their chain of
-        outlets; returns what reaches the ocean."""
-        while e > 0 and root != OCEAN:
-            put = min(e, max(cap[root] - w[root], 0.0))
-            add(root, leaf, put)
-            e -= put
-            root, leaf = h.drain_root[root], h.outlet[root]
-        return e
-
-    for new, a, b, _p, leaf_a, leaf_b in h.merges:
-        if new < 0:  # a drains: into the ocean or into a depression that already drains there
-            if w[a] > cap[a]:
-                outflow += downstream(h.drain_root[a], leaf_b, w[a] - cap[a])
-                w[a] = cap[a]
-            continue
-        total = w[a] + w[b]
-        if total >= cap[a] + cap[b]:
-            # both full to the pass: one lake above it; below it nothing is read again (the final pass
-            # stops at a lake), so the water need not be carried down
-            w[a], w[b] = cap[a], cap[b]
-        elif w[a] > cap[a]:
-            e = w[a] - cap[a]
-            w[a] = cap[a]
-            add(b, leaf_b, e)
-        elif w[b] > cap[b]:
-            e = w[b] - cap[b]
-            w[b] = cap[b]
-            add(a, leaf_a, e)
-        w[new] = total
-    return _levels(h, w, outflow)
+    return tin, tout
 
 
 def _levels(h: Hierarchy, w: list[float], outflow: float) -> Filled:

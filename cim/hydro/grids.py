@@ -59,6 +59,7 @@ def grid_dir() -> Path:
 
 
 def grid_key(*parts: str) -> str:
+    """A grid's key: the first 24 hex digits of the SHA-256 of ``parts`` (what the grid was computed from)."""
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 

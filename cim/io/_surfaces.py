@@ -364,6 +364,45 @@ def make_building(
 ) -> Building:
     """A validated Building.  A height that is not positive falls back on floors x storey height, then on
     ``ctx.default_height`` (:mod:`cim.io.buildings`); without either it raises ImportError_ naming the object."""
+    return _checked(
+        Building,
+        fid,
+        file,
+        **building_fields(
+            fid,
+            d,
+            file=file,
+            attributes=attributes,
+            name=name,
+            parts=parts,
+            height=height,
+            height_source=height_source,
+            floors_above=floors_above,
+            floors_below=floors_below,
+            year_built=year_built,
+            use=use,
+            ctx=ctx,
+        ),
+    )
+
+
+def building_fields(
+    fid: str,
+    d: Derived,
+    *,
+    file: str,
+    attributes: dict[str, Any],
+    name: str | None = None,
+    parts: list[str] | None = None,
+    height: float | None = None,
+    height_source: str | None = None,
+    floors_above: int | None = None,
+    floors_below: int | None = None,
+    year_built: int | None = None,
+    use: BuildingUse | None = None,
+    ctx: Any = None,
+) -> dict[str, Any]:
+    """The fields of :func:`make_building`'s Building, not yet validated (raises ImportError_ as it does)."""
     h = d.roof - d.ground if height is None else height
     if not np.isfinite(h) or h <= 0:
         from .buildings import fallback_height
@@ -389,7 +428,7 @@ def make_building(
         height_source=height_source or d.height_source,
     )
     fields["use"] = use if use is not None else BuildingUse.unknown  # no stated use stays unknown
-    return _checked(Building, fid, file, **fields)
+    return fields
 
 
 def make_structure(

@@ -68,6 +68,9 @@ class ImportContext:
     axis_used: str | None = None
     skipped: list[dict[str, str]] = field(default_factory=list)
     store: Any = None  # the target store, for files that refer to features already in it (valve layers)
+    # readers that can may return features already encoded for the store (cim.encoded.Encoded) instead of
+    # models: the importer asks for them when nothing after the read needs the models (no clash check)
+    encode: bool = False
 
     def report(self, fraction: float) -> None:
         if self.progress is not None:

@@ -21,6 +21,7 @@ kept; a ``name`` tag is the name.  Ids are ``osm-node-<id>`` / ``osm-way-<id>`` 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from .reproject import resolve_crs, to_city
 
 LAYERS = ("streets", "facilities", "communities")
 _GEOMETRY = {"streets": ("LineString",), "facilities": ("Point", "Polygon"), "communities": ("Polygon",)}
-_NAMES = {
+_NAMES: dict[str, dict[str, tuple[str, ...]]] = {  # collection -> canonical property -> accepted names
     "streets": {"name": ("name",), "class": ("class", "street_class", "highway"), "walkable": ("walkable",)}
     | {"drivable": ("drivable",), "id": ("id",)},
     "facilities": {
@@ -47,6 +48,7 @@ _NAMES = {
 
 
 def is_osm(path: Path, head: bytes | None = None) -> bool:
+    """Whether a file is OpenStreetMap data: a ``.pbf`` name, or ``<osm`` in its first 4 KiB (``head``, else read)."""
     name = path.name.lower()
     if name.endswith((".osm.pbf", ".pbf")):
         return True
@@ -88,7 +90,9 @@ class _LayerReader(_Reader):
 
     def run(self) -> ImportResult:
         doc = self._load()
-        feats, coords, n = [], [], 0
+        feats: list[Any] = []
+        coords: list[np.ndarray] = []
+        n = 0
         for k, fj in enumerate(self._features(doc)):
             f = self._parse(k, fj, coords, n)
             if f is not None:
@@ -208,8 +212,9 @@ class OSMReader:
         return text.startswith(b"<?xml") and b"<osm" in head[:1024] or path.name.lower().endswith(".osm.pbf")
 
     def read(self, path: Path, ctx: ImportContext, only: str | None = None) -> ImportResult:
+        """Streets and facilities of an OSM file (``only``: just ``streets`` or ``facilities``)."""
         try:
-            import osmium
+            import osmium  # noqa: F401 - checked here, used by _scan_osm
         except ModuleNotFoundError:
             raise ImportError_(
                 "Reading OpenStreetMap files needs the osmium package: pip install osmium.", file=ctx.filename
@@ -219,82 +224,18 @@ class OSMReader:
         mapping = osm_tags()
         rules, st = mapping["facilities"], mapping["streets"]
         name = ctx.filename or path.name
-        lonlat: list[tuple[float, float]] = []
-        items: list[tuple[str, str, dict[str, str], int, int]] = []  # (what, id, tags, start, stop)
-        skipped = 0  # facility relations (multipolygons), not read
-        broken = 0  # ways with nodes missing from the file
-        try:
-            proc = osmium.FileProcessor(str(path)).with_locations()
-            for obj in proc:
-                if obj.is_relation():
-                    if _facility_kind(dict(obj.tags), rules):
-                        skipped += 1
-                    continue
-                tags = dict(obj.tags)
-                if obj.is_node():
-                    if _facility_kind(tags, rules) is None:
-                        continue
-                    start = len(lonlat)
-                    lonlat.append((obj.location.lon, obj.location.lat))
-                    items.append(("node", f"osm-node-{obj.id}", tags, start, start + 1))
-                elif obj.is_way():
-                    is_street = tags.get("highway") in st["highway"] and tags.get("area") != "yes"
-                    kind = _facility_kind(tags, rules)
-                    if not is_street and kind is None:
-                        continue
-                    start = len(lonlat)
-                    try:
-                        lonlat += [(n.location.lon, n.location.lat) for n in obj.nodes]
-                    except osmium.InvalidLocationError:
-                        del lonlat[start:]
-                        broken += 1
-                        continue
-                    items.append(("way", f"osm-way-{obj.id}", tags, start, len(lonlat)))
-        except RuntimeError as exc:
-            raise ImportError_(f"Not a readable OpenStreetMap file: {exc}.", file=name) from None
+        scan = _scan_osm(path, rules, st, name)
         src = resolve_crs("OGC:CRS84", ctx, what="OpenStreetMap file")
-        ll = np.asarray(lonlat, dtype=float).reshape(-1, 2)
+        ll = np.asarray(scan.lonlat, dtype=float).reshape(-1, 2)
         xy = to_city(np.column_stack([ll, np.full(len(ll), np.nan)]), src, ctx.city)[:, :2] if len(ll) else ll
-        out: list[Any] = []
         try:
-            for what, fid, tags, a, b in items:
-                pts = [tuple(p) for p in xy[a:b]]
-                kind = _facility_kind(tags, rules)
-                if what == "way" and tags.get("highway") in st["highway"] and only in (None, "streets"):
-                    hw = tags["highway"]
-                    walk = hw not in st["not_walkable"] and tags.get("foot") != "no" and tags.get("access") != "no"
-                    if tags.get("foot") in ("yes", "designated"):
-                        walk = True
-                    if len(pts) >= 2:
-                        out.append(
-                            Street(
-                                id=fid,
-                                name=tags.get("name"),
-                                centreline=pts,
-                                street_class=hw,
-                                walkable=walk,
-                                drivable=hw not in st["not_drivable"] and tags.get("motor_vehicle") != "no",
-                                attributes={k: v for k, v in tags.items() if k not in ("name", "highway")},
-                            )
-                        )
-                    continue
-                if kind is None or only not in (None, "facilities"):
-                    continue
-                attrs = {k: v for k, v in tags.items() if k != "name"}
-                common = {"id": fid, "name": tags.get("name"), "kind": kind, "attributes": attrs}
-                common["capacity"] = _num_tag(tags.get("capacity"))
-                if what == "node":
-                    out.append(Facility(position=pts[0], **common))
-                elif len(pts) >= 4 and pts[0] == pts[-1]:
-                    out.append(Facility(footprint=[pts], **common))
-                elif pts:
-                    out.append(Facility(position=pts[0], **common))
+            out = [f for item in scan.items if (f := _osm_feature(item, xy, rules, st, only)) is not None]
         except ValidationError as exc:
             err = exc.errors()[0]
             raise ImportError_(f"Invalid feature: {err['msg']}.", file=name) from None
-        warnings = [f"{skipped} facility relations (multipolygons) were skipped: not read"] if skipped else []
-        if broken:
-            warnings.append(f"{broken} ways with nodes missing from the file were skipped")
+        warnings = [f"{scan.skipped} facility relations (multipolygons) were skipped: not read"] if scan.skipped else []
+        if scan.broken:
+            warnings.append(f"{scan.broken} ways with nodes missing from the file were skipped")
         return ImportResult(
             features=out,
             source_crs="OGC:CRS84",
@@ -305,6 +246,94 @@ class OSMReader:
                 "facilities": sum(isinstance(o, Facility) for o in out),
             },
         )
+
+
+@dataclass
+class _OSMScan:
+    """What one pass over an OSM file keeps: node positions (lon, lat degrees) and the items that use them."""
+
+    lonlat: list[tuple[float, float]] = field(default_factory=list)
+    items: list[tuple[str, str, dict[str, str], int, int]] = field(default_factory=list)  # what, id, tags, start, stop
+    skipped: int = 0  # facility relations (multipolygons), not read
+    broken: int = 0  # ways with nodes missing from the file
+
+
+def _scan_osm(path: Path, rules: list[dict[str, Any]], st: dict[str, Any], name: str) -> _OSMScan:
+    """The facility nodes, and the street and facility ways, of an OSM file (with their node locations)."""
+    import osmium
+
+    scan = _OSMScan()
+    lonlat = scan.lonlat
+    try:
+        for obj in osmium.FileProcessor(str(path)).with_locations():
+            if isinstance(obj, osmium.osm.Relation):
+                if _facility_kind(dict(obj.tags), rules):
+                    scan.skipped += 1
+                continue
+            if isinstance(obj, osmium.osm.Node):
+                tags = dict(obj.tags)
+                if _facility_kind(tags, rules) is None:
+                    continue
+                start = len(lonlat)
+                lonlat.append((obj.location.lon, obj.location.lat))
+                scan.items.append(("node", f"osm-node-{obj.id}", tags, start, start + 1))
+            elif isinstance(obj, osmium.osm.Way):
+                tags = dict(obj.tags)
+                is_street = tags.get("highway") in st["highway"] and tags.get("area") != "yes"
+                if not is_street and _facility_kind(tags, rules) is None:
+                    continue
+                start = len(lonlat)
+                try:
+                    lonlat += [(n.location.lon, n.location.lat) for n in obj.nodes]
+                except osmium.InvalidLocationError:
+                    del lonlat[start:]
+                    scan.broken += 1
+                    continue
+                scan.items.append(("way", f"osm-way-{obj.id}", tags, start, len(lonlat)))
+    except RuntimeError as exc:
+        raise ImportError_(f"Not a readable OpenStreetMap file: {exc}.", file=name) from None
+    return scan
+
+
+def _osm_feature(
+    item: tuple[str, str, dict[str, str], int, int],
+    xy: np.ndarray,
+    rules: list[dict[str, Any]],
+    st: dict[str, Any],
+    only: str | None,
+) -> Street | Facility | None:
+    """One scanned OSM item as a street or a facility (None: neither, or not of ``only``); ``xy`` (n, 2) metres."""
+    what, fid, tags, a, b = item
+    pts = [tuple(p) for p in xy[a:b]]
+    kind = _facility_kind(tags, rules)
+    if what == "way" and tags.get("highway") in st["highway"] and only in (None, "streets"):
+        hw = tags["highway"]
+        walk = hw not in st["not_walkable"] and tags.get("foot") != "no" and tags.get("access") != "no"
+        if tags.get("foot") in ("yes", "designated"):
+            walk = True
+        if len(pts) < 2:
+            return None
+        return Street(
+            id=fid,
+            name=tags.get("name"),
+            centreline=pts,
+            street_class=hw,
+            walkable=walk,
+            drivable=hw not in st["not_drivable"] and tags.get("motor_vehicle") != "no",
+            attributes={k: v for k, v in tags.items() if k not in ("name", "highway")},
+        )
+    if kind is None or only not in (None, "facilities"):
+        return None
+    attrs = {k: v for k, v in tags.items() if k != "name"}
+    common: dict[str, Any] = {"id": fid, "name": tags.get("name"), "kind": kind, "attributes": attrs}
+    common["capacity"] = _num_tag(tags.get("capacity"))
+    if what == "node":
+        return Facility(position=pts[0], **common)
+    if len(pts) >= 4 and pts[0] == pts[-1]:
+        return Facility(footprint=[pts], **common)
+    if pts:
+        return Facility(position=pts[0], **common)
+    return None
 
 
 register(OSMReader(), overwrite=True)

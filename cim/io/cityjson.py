@@ -9,6 +9,10 @@
   The height comes from the geometry; a ``measuredHeight`` attribute stays in ``attributes``.
 * Tunnel / TunnelPart become an :class:`~cim.model.UndergroundStructure` (kind tunnel, footprint prism).
 * Other CityObject types are skipped with one warning counting them per type.
+
+When the importer asks for encoded features (``ImportContext.encode``), buildings go through the array path
+(:mod:`cim.io._cityjson_fast`) BATCH at a time, and a CityJSONSeq is read BATCH lines at a time (memory follows
+the batch); anything unusual in a batch sends it through the object-by-object path below, which names the fault.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 import orjson
 
 from ..model import StructureKind
+from ._cityjson_fast import encode_buildings, encode_model
 from ._surfaces import (
     UNKNOWN,
     Component,
@@ -50,6 +55,8 @@ _KINDS = ("Solid", "CompositeSolid", "MultiSolid", "MultiSurface", "CompositeSur
 _BUILDING = {"Building", "BuildingPart"}
 _TUNNEL = {"Tunnel", "TunnelPart"}
 _SNIFF = re.compile(rb'"type"\s*:\s*"CityJSON(Feature)?"')
+BATCH = 250  # buildings (CityJSONSeq lines) per batch of the array path (cim.io._cityjson_fast)
+_HEADER_MAX = 1 << 20  # bytes: a CityJSONSeq header line longer than this is read as a whole file
 _YEAR_KEYS = ("yearOfConstruction", "oorspronkelijkbouwjaar", "oorspronkelijk_bouwjaar")
 
 
@@ -140,6 +147,23 @@ def _vertices(raw: Any, transform: dict | None, file: str, line: int | None, fea
     if transform is not None:
         v = v * transform["scale"] + transform["translate"]
     return v
+
+
+def _vertex_blocks(raws: list[Any], transform: dict | None) -> list[np.ndarray] | None:
+    """The vertices of many CityJSONFeatures with one array conversion, as ``_vertices`` gives them one by
+    one; None where any is not a plain non-empty list of [x, y, z] numbers (then ``_vertices`` says which)."""
+    if not all(isinstance(r, list) and r for r in raws):
+        return None
+    lens = [len(r) for r in raws]
+    try:
+        v = np.asarray(list(chain.from_iterable(raws)), dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    if v.ndim != 2 or v.shape[1] != 3 or v.shape[0] != sum(lens):
+        return None
+    if transform is not None:
+        v = v * transform["scale"] + transform["translate"]
+    return np.split(v, np.cumsum(lens)[:-1])
 
 
 def _transform(doc: dict, file: str) -> dict | None:
@@ -253,32 +277,138 @@ class CityJSONReader:
         return src
 
     # -- reading -----------------------------------------------------------------------------
-    def read(self, path: Path, ctx: ImportContext) -> ImportResult:  # noqa: C901 - predates the complexity gate (issue 14); split it when it next changes
+    def read(self, path: Path, ctx: ImportContext) -> ImportResult:
         file = ctx.filename or path.name
+        if ctx.encode:  # a CityJSONSeq is read in batches of lines: memory follows the batch, not the file
+            n_skipped = len(ctx.skipped)
+            try:
+                result = self._read_seq_batches(path, file, ctx)
+            except (ImportError_, _Restart):  # the whole-file read below says what is wrong, as it always has
+                del ctx.skipped[n_skipped:]
+                result = None
+            if result is not None:
+                return result
         doc, src, _ = self._parse(path, file)
         declared = _declared_crs(doc)
         crs = resolve_crs(declared, ctx)
-        warnings: list[str] = []
-        if (w := datum_warning(crs, ctx.city)) is not None:
-            warnings.append(w)
+        acc = _Acc()
+        self._read_source(src, crs, file, ctx, acc, (0.0, 1.0))
+        return acc.result(self.name, declared or ctx.crs, datum_warning(crs, ctx.city), ctx)
+
+    def _read_seq_batches(self, path: Path, file: str, ctx: ImportContext) -> ImportResult | None:
+        """A CityJSONSeq read BATCH features at a time (None when the file is not one, or its header holds
+        objects); raises _Restart where a batch refers to objects outside it."""
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below
+        except OSError:
+            return None
+        with fh:
+            size = max(path.stat().st_size, 1)
+            k, head = 0, b""
+            while True:  # the first line that is not blank: a sequence's header is short
+                head = fh.readline(_HEADER_MAX)
+                if not head:
+                    return None
+                if not head.endswith(b"\n"):  # a long first line (a CityJSON document on one line) or the last
+                    return None
+                k += 1
+                if head.strip():
+                    break
+            try:
+                header = orjson.loads(head)
+            except orjson.JSONDecodeError:
+                return None
+            if not (isinstance(header, dict) and header.get("type") == "CityJSON") or header.get("CityObjects"):
+                return None
+            nxt, skipped_blank = b"", 0
+            for nxt in fh:
+                if nxt.strip():
+                    break
+                skipped_blank += 1
+            if not nxt.strip():  # one line only: a CityJSON document, not a sequence
+                return None
+            k += skipped_blank
+            transform = _transform(header, file)
+            declared = _declared_crs(header)
+            crs = resolve_crs(declared, ctx)
+            acc = _Acc()
+            seen: set[str] = set()
+            batch: list[tuple[int, bytes]] = []
+            line = k
+            for raw in _chain_first(nxt, fh):
+                line += 1
+                if not raw.strip():
+                    continue
+                batch.append((line, raw))
+                if len(batch) >= BATCH:
+                    self._seq_batch(batch, transform, seen, crs, file, ctx, acc, fh.tell() / size)
+                    batch = []
+            if batch:
+                self._seq_batch(batch, transform, seen, crs, file, ctx, acc, 1.0)
+        return acc.result(self.name, declared or ctx.crs, datum_warning(crs, ctx.city), ctx)
+
+    def _seq_batch(
+        self,
+        batch: list[tuple[int, bytes]],
+        transform: dict | None,
+        seen: set[str],
+        crs: Any,
+        file: str,
+        ctx: ImportContext,
+        acc: _Acc,
+        upto: float,
+    ) -> None:
+        src = _Source()
+        feats = []
+        for line, raw in batch:
+            feat = _loads(raw, file, line=line)
+            if not isinstance(feat, dict) or feat.get("type") != "CityJSONFeature":
+                raise ImportError_("Expected a CityJSONFeature on this line.", file=file, line=line)
+            objects = feat.get("CityObjects")
+            if not isinstance(objects, dict):
+                fid = str(feat.get("id")) if feat.get("id") is not None else None
+                raise ImportError_(
+                    "The CityJSONFeature has no 'CityObjects' object.", file=file, line=line, feature=fid
+                )
+            if not seen.isdisjoint(objects):
+                raise _Restart
+            seen.update(objects)
+            feats.append(feat)
+        blocks: list[np.ndarray | None] = list(_vertex_blocks([f.get("vertices") for f in feats], transform) or [])
+        for (line, _), feat, verts in zip(batch, feats, blocks or [None] * len(feats), strict=True):
+            if verts is None:
+                fid = str(feat.get("id")) if feat.get("id") is not None else None
+                verts = _vertices(feat.get("vertices"), transform, file, line, fid)
+            src.add(feat["CityObjects"], verts, line, file)
+        objs = src.objects
+        for o in objs.values():  # parts and parents must be in the batch, as they are in one feature
+            for key in ("parents", "children"):
+                refs = o.get(key)
+                if refs and not (isinstance(refs, list) and all(isinstance(r, str) and r in objs for r in refs)):
+                    raise _Restart
+        self._read_source(src, crs, file, ctx, acc, (acc.progress, upto))
+        acc.progress = upto
+
+    def _read_source(
+        self, src: _Source, crs: Any, file: str, ctx: ImportContext, acc: _Acc, span: tuple[float, float]
+    ) -> None:
+        """The objects of ``src`` (a file, or a batch of a CityJSONSeq's lines) into ``acc``."""
         raw = np.concatenate(src.blocks) if src.blocks else np.zeros((0, 3))
         finite_in = np.isfinite(raw).all(axis=1)
         xyz = to_city(raw, crs, ctx.city) if len(raw) else raw
         finite_out = np.isfinite(xyz).all(axis=1)
-        ctx.report(0.2)
+        lo, hi = span
+        ctx.report(lo + 0.2 * (hi - lo))
 
         objs = src.objects
         buildings: list[str] = []
         tunnels: list[str] = []
-        skipped: Counter[str] = Counter()
-        orphans: list[str] = []
-        ours: list = []  # objects this service wrote (cim:collection): restored as they were
         for oid, obj in objs.items():
             t = obj.get("type")
             if isinstance(obj.get("attributes"), dict) and "cim:collection" in obj["attributes"]:
-                lo = src.base[oid]
+                base = src.base[oid]
                 try:
-                    ours.append(from_cim_object(oid, obj, xyz[lo : lo + src.count[oid]]))
+                    acc.ours.append(from_cim_object(oid, obj, xyz[base : base + src.count[oid]]))
                 except (IndexError, KeyError, TypeError, ValueError) as exc:
                     raise ImportError_(
                         f"The object {oid!r} written by this service cannot be restored: {exc}",
@@ -293,22 +423,60 @@ class CityJSONReader:
                 root = self._root(oid, objs)
                 if root is None:  # an orphan part stands on its own
                     (buildings if t == "BuildingPart" else tunnels).append(oid)
-                    orphans.append(oid)
+                    acc.orphans.append(oid)
             else:
-                skipped[str(t)] += 1
+                acc.skipped[str(t)] += 1
 
-        if orphans:
-            warnings.append(
-                f"{len(orphans)} parts have no parent Building or Tunnel in the file and were imported "
-                f"on their own: {', '.join(orphans[:10])}" + (" ..." if len(orphans) > 10 else "")
-            )
         state = _State(file, xyz, finite_in, finite_out, src)  # type: ignore[arg-type]
-        features: list = []
-        pieces: list[tuple[str, int, float]] = []
-        empty: list[str] = []
         total = max(len(buildings) + len(tunnels), 1)
         kids = self._children(objs)
-        for k, oid in enumerate(buildings + tunnels):
+        done = 0
+        for start in range(0, len(buildings), BATCH):
+            chunk = buildings[start : start + BATCH]
+            if ctx.encode:
+                n_notes, n_skipped = len(acc.notes), len(ctx.skipped)
+                try:
+                    feats, pcs, emp, dropped, inst = encode_buildings(
+                        chunk, objs, kids, state, self, file, ctx, acc.notes
+                    )
+                except ImportError_:
+                    raise  # a building's own fault, as the object-by-object path raises it
+                except Exception:  # noqa: BLE001 - Fallback, or what the array path did not foresee: the slow path reads it
+                    del acc.notes[n_notes:], ctx.skipped[n_skipped:]
+                else:
+                    acc.buildings += feats
+                    acc.pieces += pcs
+                    acc.empty += emp
+                    state.dropped += dropped
+                    state.instances += inst
+                    done += len(chunk)
+                    ctx.report(lo + (hi - lo) * (0.2 + 0.8 * done / total))
+                    continue
+            self._one_by_one(chunk, objs, kids, state, file, ctx, acc.notes, acc.buildings, acc.pieces, acc.empty)
+            done += len(chunk)
+            ctx.report(lo + (hi - lo) * (0.2 + 0.8 * done / total))
+        self._one_by_one(
+            tunnels, objs, kids, state, file, ctx, acc.notes, acc.tunnels, acc.tunnel_pieces, acc.tunnel_empty
+        )
+        acc.dropped += state.dropped
+        acc.instances += state.instances
+        ctx.report(hi)
+
+    def _one_by_one(
+        self,
+        ids: list[str],
+        objs: dict[str, dict],
+        kids: dict[str, list[str]],
+        state: _State,
+        file: str,
+        ctx: ImportContext,
+        warnings: list[str],
+        features: list,
+        pieces: list[tuple[str, int, float]],
+        empty: list[str],
+    ) -> None:
+        """Buildings (tunnels) ``ids`` read one by one into models (appended to ``features``)."""
+        for oid in ids:
             obj = objs[oid]
             parts = self._descendants(oid, kids)
             comps = [state.component(oid, obj, None)] + [state.component(p, objs[p], p) for p in parts]
@@ -332,32 +500,13 @@ class CityJSONReader:
                 features.append(
                     make_structure(oid, d, file=file, attributes=attrs, name=name, kind=StructureKind.tunnel)
                 )
-            else:
-                try:
-                    b = self._building(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
-                except ImportError_ as exc:
-                    skip_or_raise(ctx, exc)
-                    continue
-                features.append(b)
-            if k % 64 == 0:
-                ctx.report(0.2 + 0.8 * k / total)
-        if empty:
-            warnings.append(
-                f"{len(empty)} objects without geometry were skipped: {', '.join(empty[:10])}"
-                + (" ..." if len(empty) > 10 else "")
-            )
-        if state.dropped:
-            warnings.append(f"{state.dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
-        if state.instances:
-            warnings.append(f"{state.instances} GeometryInstance geometries (templates) were skipped")
-        if (w := pieces_warning(pieces)) is not None:
-            warnings.append(w)
-        if (w := summarise_skipped(dict(skipped))) is not None:
-            warnings.append(w)
-        ctx.report(1.0)
-        return ImportResult(
-            features=ours + features, source_crs=declared or ctx.crs, warnings=warnings, format=self.name
-        )
+                continue
+            try:
+                b = self._building(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
+            except ImportError_ as exc:
+                skip_or_raise(ctx, exc)
+                continue
+            features.append(encode_model(b) if ctx.encode else b)
 
     @staticmethod
     def _root(oid: str, objs: dict[str, dict]) -> str | None:
@@ -418,6 +567,23 @@ class CityJSONReader:
         ctx: ImportContext | None = None,
         warnings: list[str] | None = None,
     ):
+        kw = CityJSONReader._building_kwargs(oid, d, attrs, parts, part_objs, name, file, ctx, warnings)
+        return make_building(oid, d, **kw)
+
+    @staticmethod
+    def _building_kwargs(
+        oid: str,
+        d,
+        attrs: dict,
+        parts: list[str],
+        part_objs: list[dict],
+        name: str | None,
+        file: str,
+        ctx: ImportContext | None = None,
+        warnings: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``make_building(oid, d, **kw)`` for a CityJSON building."""
+
         def first_int(key: str, lo: int, hi: int) -> int | None:
             vals = [
                 int_in(a.get(key), lo, hi)
@@ -438,9 +604,7 @@ class CityJSONReader:
                     source = "attribute"
                 elif warnings is not None:
                     warnings.append(implausible_warning("measuredHeight", mh, oid, "floors or --default-height"))
-        return make_building(
-            oid,
-            d,
+        return dict(
             file=file,
             attributes=attrs,
             name=name,
@@ -452,6 +616,64 @@ class CityJSONReader:
             year_built=year,
             use=use_from_function(attrs.get("function")),
             ctx=ctx,
+        )
+
+
+class _Restart(Exception):  # noqa: N818 - a signal, not an error
+    """A CityJSONSeq that cannot be read batch by batch (an object refers to one in another batch, or an id
+    repeats): it is read whole."""
+
+
+def _chain_first(first: bytes, rest: Any) -> Any:
+    if first:
+        yield first
+    yield from rest
+
+
+class _Acc:
+    """What the sources of one file add up to, in the order the whole-file read gives it."""
+
+    def __init__(self) -> None:
+        self.ours: list = []
+        self.buildings: list = []
+        self.tunnels: list = []
+        self.pieces: list[tuple[str, int, float]] = []
+        self.tunnel_pieces: list[tuple[str, int, float]] = []
+        self.empty: list[str] = []
+        self.tunnel_empty: list[str] = []
+        self.orphans: list[str] = []
+        self.skipped: Counter[str] = Counter()
+        self.notes: list[str] = []  # warnings about single objects, in object order
+        self.dropped = 0
+        self.instances = 0
+        self.progress = 0.0
+
+    def result(self, fmt: str, source_crs: str | None, datum: str | None, ctx: ImportContext) -> ImportResult:
+        warnings: list[str] = [] if datum is None else [datum]
+        orphans = self.orphans
+        if orphans:
+            warnings.append(
+                f"{len(orphans)} parts have no parent Building or Tunnel in the file and were imported "
+                f"on their own: {', '.join(orphans[:10])}" + (" ..." if len(orphans) > 10 else "")
+            )
+        warnings += self.notes
+        empty = self.empty + self.tunnel_empty
+        if empty:
+            warnings.append(
+                f"{len(empty)} objects without geometry were skipped: {', '.join(empty[:10])}"
+                + (" ..." if len(empty) > 10 else "")
+            )
+        if self.dropped:
+            warnings.append(f"{self.dropped} degenerate polygons (fewer than 3 vertices or no area) were dropped")
+        if self.instances:
+            warnings.append(f"{self.instances} GeometryInstance geometries (templates) were skipped")
+        if (w := pieces_warning(self.pieces + self.tunnel_pieces)) is not None:
+            warnings.append(w)
+        if (w := summarise_skipped(dict(self.skipped))) is not None:
+            warnings.append(w)
+        ctx.report(1.0)
+        return ImportResult(
+            features=self.ours + self.buildings + self.tunnels, source_crs=source_crs, warnings=warnings, format=fmt
         )
 
 

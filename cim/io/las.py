@@ -122,7 +122,8 @@ class LasReader:
         if w:
             warnings.append(w)
         elif not src.is_compound and vert is None:
-            warnings.append(f"the file declares no vertical datum: its heights were taken as {city.vertical_datum}")
+            taken = city.vertical_datum or "the city's heights (its height datum is unknown)"
+            warnings.append(f"the file declares no vertical datum: its heights were taken as {taken}")
 
         area = (bounds[2] - bounds[0]) * (bounds[3] - bounds[1]) if bounds else 1.0
         try:

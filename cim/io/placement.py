@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from pyproj import CRS, Transformer
 
+from ..encoded import Encoded
 from ..model import Building, City, PipeNode, PipeSegment, UndergroundStructure
 from .base import ImportError_, ImportResult
 
@@ -140,7 +141,16 @@ def feature_xy(features: Iterable[Any]) -> tuple[np.ndarray, list[str]]:
     (in order; for messages)."""
     pts: list = []
     owners: list[str] = []
+    chunks: list[np.ndarray] = []  # the points so far, as arrays (encoded features carry theirs)
     for f in features:
+        if isinstance(f, Encoded):
+            if pts:
+                chunks.append(np.asarray(pts, dtype=float).reshape(-1, 2))
+                pts = []
+            if len(f.xy):
+                chunks.append(f.xy)
+                owners.append(f.id)
+            continue
         n = len(pts)
         if isinstance(f, Building):
             for ring in f.footprint:
@@ -155,9 +165,11 @@ def feature_xy(features: Iterable[Any]) -> tuple[np.ndarray, list[str]]:
             pts.extend(p[:2] for p in f.centreline or [])
         if len(pts) > n:
             owners.append(getattr(f, "id", "?"))
-    if not pts:
+    if pts:
+        chunks.append(np.asarray(pts, dtype=float).reshape(-1, 2))
+    if not chunks:
         return np.zeros((0, 2)), owners
-    return np.asarray(pts, dtype=float).reshape(-1, 2), owners
+    return np.concatenate(chunks), owners
 
 
 def result_xy(result: ImportResult) -> np.ndarray:
@@ -176,7 +188,9 @@ def result_z(result: ImportResult) -> np.ndarray:
     """Heights of one file's content, metres: building grounds and roofs, pipe and node z, terrain and point range."""
     zs: list[float] = []
     for f in result.features:
-        if isinstance(f, Building):
+        if isinstance(f, Encoded):
+            zs += f.z
+        elif isinstance(f, Building):
             zs += [f.ground_elevation, f.roof_elevation or f.ground_elevation]
         elif isinstance(f, PipeSegment):
             zs += [p[2] for p in (f.centreline[0], f.centreline[-1])]

@@ -142,6 +142,11 @@ def datum_warning(src: CRS, city: City, vertical: CRS | None = None) -> str | No
     if not src.is_compound and vertical is None:
         return None
     vert = src.sub_crs_list[1] if src.is_compound else vertical
+    if city.vertical_datum is None:
+        return (
+            f"heights are in {vert.name} and were kept as they are: the city's height datum is unknown "  # type: ignore[union-attr]
+            "(a city created with --vertical-datum records one)"
+        )
     if same_datum(vert, city.vertical_datum):  # type: ignore[arg-type]
         return None
     return (

@@ -29,6 +29,8 @@ def _header(head: bytes) -> list[str]:
 
 
 class ValvesCsvReader:
+    """The importer of an isolation-valve layer: rows of pipe id, end node id (and valve id) become valve pipe-nodes."""
+
     name = "valves-csv"
     extensions = (".csv",)
     description = "Isolation-valve layer (CSV with columns pipe,node[,id]) on pipes already in the store"

@@ -6,12 +6,18 @@ this module checks names and types against the collection's queryables and write
 exact shapely test registered as a SQL function) or PostGIS (``jsonb`` operators and ``ST_*``).
 Literal geometries are given in ``filter-crs`` (default CRS84) and moved to the city CRS; distances
 (``S_DWITHIN``) are metres.
+
+The derived queryable ``alarm`` (see :mod:`cim.query.queryables`) reads the store's sensor tables: one
+uncorrelated ``id IN (SELECT ...)`` per severity, highest first, so each runs once per query (SQLite
+materialises it, PostgreSQL hashes it) whatever the number of features.  A store without sensor tables
+compiles it to NULL.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -21,7 +27,7 @@ import shapely
 
 from ..crs import CRS84, check_supported, to_city_xy
 from ..errors import InvalidParameter
-from .queryables import Queryable, queryables
+from .queryables import ALARM_SEVERITIES, Queryable, queryables
 
 Dialect = Literal["sqlite", "postgis"]
 
@@ -40,6 +46,10 @@ _SPATIAL = {
 }
 _CONVERSE = {"s_within": "s_contains", "s_contains": "s_within"}
 _ARITH = {"+", "-", "*", "/"}
+
+#: how a store names its sensor tables for the ``alarm`` queryable: a callable returning the table-name prefix
+#: ("" in SQLite, '"schema".' in PostGIS), or None when the store has no sensor tables yet
+SensorTables = Callable[[], str | None]
 
 
 @dataclass(frozen=True)
@@ -137,11 +147,21 @@ class Compiled:
 class Compiler:
     """CQL2 JSON -> SQL for one collection, dialect and city."""
 
-    def __init__(self, collection: str, dialect: Dialect, city_epsg: int, *, rtree: str | None = None) -> None:
+    def __init__(
+        self,
+        collection: str,
+        dialect: Dialect,
+        city_epsg: int,
+        *,
+        rtree: str | None = None,
+        sensors: SensorTables | None = None,
+    ) -> None:
         self.collection = collection
         self.dialect = dialect
         self.epsg = city_epsg
         self.rtree = rtree
+        self.sensors = sensors
+        self._sensor_prefix: tuple[str | None] | None = None  # asked once, when alarm is first used
         self.q = queryables(collection)
         self.ph = "?" if dialect == "sqlite" else "%s"
         self.out = Compiled("")
@@ -154,7 +174,11 @@ class Compiler:
         return self.out
 
     def order_by(self, sortby: list[tuple[str, bool]]) -> str:
-        terms = [f"{self._prop_sql(name)} {'ASC' if asc else 'DESC'} NULLS LAST" for name, asc in sortby]
+        terms = [
+            f"{self._alarm_sql(rank=True) if name == 'alarm' else self._prop_sql(name)} {'ASC' if asc else 'DESC'} "
+            "NULLS LAST"
+            for name, asc in sortby
+        ]
         return ", ".join([*terms, "fid"])
 
     # nodes
@@ -225,6 +249,8 @@ class Compiler:
             return "id"
         q = self._queryable(name)
         assert q is not None
+        if q.derived:
+            return self._alarm_sql()
         if self.dialect == "sqlite":
             expr = f"json_extract(doc, '$.{name}')"
             return f"printf('%04d-01-01', {expr})" if temporal else expr
@@ -233,6 +259,32 @@ class Compiler:
             return f"make_date({text}::int, 1, 1)"
         cast = {"number": "::float8", "integer": "::bigint", "boolean": "::boolean", "string": ""}[q.type]
         return f"{text}{cast}"
+
+    def _alarm_sql(self, rank: bool = False) -> str:
+        """The ``alarm`` queryable: the highest severity among the feature's active alarms (its rank 1..4 for
+        sorting when ``rank``), NULL when none.  Literals only (no parameters), so ORDER BY can use it."""
+        if self._sensor_prefix is None:
+            self._sensor_prefix = (self.sensors() if self.sensors is not None else None,)
+        pre = self._sensor_prefix[0]
+        if pre is None:  # no sensor tables in this store: no feature has an alarm
+            return "CAST(NULL AS INTEGER)" if rank else "CAST(NULL AS TEXT)"
+        head = f"{self.collection}/"
+        n = len(head)
+        key = (
+            "json_extract(th.properties, '$.\"cim:feature\"')"
+            if self.dialect == "sqlite"
+            else "(th.properties->>'cim:feature')"
+        )
+        whens = []
+        for i in range(len(ALARM_SEVERITIES) - 1, -1, -1):
+            sev = ALARM_SEVERITIES[i]
+            ids = (
+                f"SELECT substr({key}, {n + 1}) FROM {pre}sta_alarms al JOIN {pre}sta_datastreams d ON d.id = al.ds "
+                f"JOIN {pre}sta_things th ON th.id = d.thing_id WHERE al.closed_t IS NULL AND al.severity = '{sev}' "
+                f"AND substr({key}, 1, {n}) = '{head.replace(chr(39), chr(39) * 2)}'"
+            )
+            whens.append(f"WHEN id IN ({ids}) THEN {i + 1 if rank else repr(sev)}")
+        return f"(CASE {' '.join(whens)} END)"
 
     def _value(self, node: Any, temporal: bool = False) -> tuple[str, str | None]:
         """SQL for a scalar expression and its type (None when unknown)."""
@@ -375,17 +427,25 @@ def register_predicate(op: str, geom: shapely.Geometry, dist: float = 0.0) -> st
 
 
 def compile_filter(
-    flt: Filter | None, collection: str, dialect: Dialect, city_epsg: int, *, rtree: str | None = None
+    flt: Filter | None,
+    collection: str,
+    dialect: Dialect,
+    city_epsg: int,
+    *,
+    rtree: str | None = None,
+    sensors: SensorTables | None = None,
 ) -> Compiled:
-    """SQL for ``flt`` (``TRUE`` when None)."""
+    """SQL for ``flt`` (``TRUE`` when None); ``sensors`` names the store's sensor tables (``alarm``)."""
     if flt is None:
         return Compiled("TRUE")
-    return Compiler(collection, dialect, city_epsg, rtree=rtree).where(flt)
+    return Compiler(collection, dialect, city_epsg, rtree=rtree, sensors=sensors).where(flt)
 
 
-def order_by(sortby: list[tuple[str, bool]] | None, collection: str, dialect: Dialect) -> str:
+def order_by(
+    sortby: list[tuple[str, bool]] | None, collection: str, dialect: Dialect, *, sensors: SensorTables | None = None
+) -> str:
     """The SQL ORDER BY clause of a ``sortby`` (then insertion order) for a backend's dialect."""
-    return Compiler(collection, dialect, 0).order_by(sortby or [])
+    return Compiler(collection, dialect, 0, sensors=sensors).order_by(sortby or [])
 
 
 def _is_prop(node: Any) -> bool:
@@ -396,4 +456,4 @@ def _is_date(node: Any) -> bool:
     return isinstance(node, dict) and ("date" in node or "timestamp" in node)
 
 
-__all__ = ["Filter", "parse_filter", "parse_sortby", "compile_filter", "order_by", "sqlite_predicate"]
+__all__ = ["Filter", "SensorTables", "parse_filter", "parse_sortby", "compile_filter", "order_by", "sqlite_predicate"]

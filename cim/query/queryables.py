@@ -3,6 +3,12 @@
 Derived from the pydantic feature models, so a new field is queryable without further code.  Only
 scalar fields (numbers, integers, strings, enums, booleans) are queryable; ``geometry`` stands for the
 feature's 2-D geometry in spatial predicates.
+
+Every collection also has ``alarm``, derived from the sensors watching a feature (:mod:`cim.sensors`): the
+highest severity (info < warning < alarm < critical) among the active (not closed) alarms of the
+Datastreams of the Things whose properties name the feature (``"cim:feature": "collection/fid"``), NULL when
+it has none (or the store has no sensor tables).  ``alarm IS NOT NULL``: features with an active alarm;
+``alarm = 'critical'``; ``alarm IN ('alarm', 'critical')``.  Sorting by it follows severity, not spelling.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ class Queryable:
     description: str = ""
     enum: tuple[str, ...] | None = None
     unit: str | None = None
+    derived: bool = False  # computed from other tables (``alarm``), not a field of the feature's document
 
     @property
     def temporal(self) -> bool:
@@ -57,9 +64,22 @@ def _scalar(tp: Any) -> tuple[str, tuple[str, ...] | None] | None:
     return None
 
 
+#: the severities of sensor alarms, lowest first (cim.sensors.alarms.SEVERITIES)
+ALARM_SEVERITIES = ("info", "warning", "alarm", "critical")
+ALARM = Queryable(
+    "alarm",
+    "string",
+    "Sensor alarm state: the highest severity among the active alarms of the sensors watching the feature "
+    "(SensorThings Things with properties.cim:feature = 'collection/id'); null when none is active.",
+    ALARM_SEVERITIES,
+    derived=True,
+)
+
+
 @lru_cache(maxsize=16)
 def queryables(collection: str) -> dict[str, Queryable]:
-    """name -> Queryable for a collection (UnknownCollection for a bad name)."""
+    """name -> Queryable for a collection (UnknownCollection for a bad name): the model's scalar fields, then
+    the derived ``alarm``."""
     spec: CollectionSpec = get_spec(collection)
     out: dict[str, Queryable] = {}
     for name, field in spec.model.model_fields.items():
@@ -71,6 +91,8 @@ def queryables(collection: str) -> dict[str, Queryable]:
         desc = field.description or ""
         unit = "m" if "metres" in desc else ("kV" if "kV" in desc else None)
         out[name] = Queryable(name, kind[0], desc, kind[1], unit)  # type: ignore[arg-type]
+    if "alarm" not in out:
+        out["alarm"] = ALARM
     return out
 
 

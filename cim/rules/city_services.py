@@ -128,22 +128,27 @@ def living_circles() -> list[Circle]:
 
 
 def circles_source() -> dict[str, str]:
+    """Where the default circles come from: the document, source, confidence and a note."""
     d = _circles_doc()
     return {"document": d["document"], "source": d["source"], "confidence": d["confidence"], "note": d["note"]}
 
 
 @lru_cache(maxsize=1)
 def complete_community() -> Checklist:
+    """The complete-community checklist (rule data ``complete_community.toml``)."""
     return Checklist.model_validate(_load("complete_community"))
 
 
 @lru_cache(maxsize=1)
 def shelter_rules() -> ShelterRules:
+    """The emergency-shelter rules (rule data ``shelters.toml``): area per person (m²), classes and service distances
+    (m)."""
     return ShelterRules.model_validate(_load("shelters"))
 
 
 @lru_cache(maxsize=1)
 def green_rules() -> GreenRules:
+    """The green-building rules (rule data ``green_buildings.toml``): the star scale and the target share."""
     return GreenRules.model_validate(_load("green_buildings"))
 
 

@@ -25,6 +25,8 @@ SEVERITIES = ("info", "warning", "alarm", "critical")
 
 @dataclass(frozen=True)
 class Detector:
+    """One threshold rule of a Datastream, one kind: rule index, kind, threshold, severity, UTC hours."""
+
     rule: int
     kind: str  # "low", "high" or "rate_per_hour"
     threshold: float

@@ -84,7 +84,7 @@ class Conn:
         """Insert one row with its own id."""
         self.x(f"INSERT INTO {self.T(table)} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
 
-    def load_obs(self, cols: dict[str, np.ndarray]) -> None:
+    def load_obs(self, cols: dict[str, Any]) -> None:
         """Append observations: parallel arrays ``id, ds, t, result, rj, rt, foi`` (rj an object array)."""
         raise NotImplementedError
 
@@ -106,6 +106,8 @@ class Conn:
 
 # -- SQLite --------------------------------------------------------------------------------------------------
 class SQLiteConn(Conn):
+    """A SQLite connection of the store (``?`` placeholders, JSON as text, ``json_extract``)."""
+
     dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -138,16 +140,24 @@ class SQLiteConn(Conn):
         path = path.replace("'", "''")
         return f"json_extract({col}, '{path}')"
 
-    def load_obs(self, cols: dict[str, np.ndarray]) -> None:
+    def load_obs(self, cols: dict[str, Any]) -> None:
         n = len(cols["id"])
         if n == 0:
             return
-        names, lists = _obs_lists(cols)
-        marks = ", ".join("?" * len(names))
-        self.c.executemany(f"INSERT INTO sta_obs ({', '.join(names)}) VALUES ({marks})", zip(*lists, strict=True))
+        names, lists = _obs_lists(cols)  # id, ds, t, result, then the optional columns set
+        marks = ["?"] * len(names)
+        for k in ("foi", "ds"):  # one datastream (every write path), one FeatureOfInterest: the id in the SQL
+            a = cols.get(k)
+            if k in names and a is not None and n > 1 and a[0] != NO_INT and bool((a == a[0]).all()):
+                i = names.index(k)
+                marks[i] = str(int(a[0]))
+                del lists[i]
+        self.c.executemany(
+            f"INSERT INTO sta_obs ({', '.join(names)}) VALUES ({', '.join(marks)})", zip(*lists, strict=True)
+        )
 
 
-def _obs_lists(cols: dict[str, np.ndarray]) -> tuple[list[str], list[list]]:
+def _obs_lists(cols: dict[str, Any]) -> tuple[list[str], list[list]]:
     """Column names and value lists of an observation block, leaving out the optional columns nobody set."""
     n = len(cols["id"])
     names = ["id", "ds", "t", "result"]
@@ -161,6 +171,33 @@ def _obs_lists(cols: dict[str, np.ndarray]) -> tuple[list[str], list[list]]:
             names.append(k)
             lists.append(_none_for_min(a, n))
     return names, lists
+
+
+def _binary_copy(cols: dict[str, Any]) -> tuple[list[str], bytes] | None:
+    """PostgreSQL's binary COPY format for an observation block whose values are all present and numeric
+    (no JSON results, no NaN, no missing resultTime or FeatureOfInterest): column names and the body, built as
+    one numpy structured array of big-endian fields (per row: field count, then length and value per column).
+    None otherwise (the row-by-row path handles NULLs)."""
+    if cols.get("rj") is not None or np.isnan(cols["result"]).any():
+        return None
+    names = ["id", "ds", "t", "result"]
+    for k in ("rt", "foi"):
+        a = cols.get(k)
+        if a is not None and (a != NO_INT).any():
+            if (a == NO_INT).any():
+                return None
+            names.append(k)
+    n = len(cols["id"])
+    dtype = [("count", ">i2")]
+    for k in names:
+        dtype += [(f"len_{k}", ">i4"), (k, ">f8" if k == "result" else ">i8")]
+    rows = np.empty(n, dtype=np.dtype(dtype))
+    rows["count"] = len(names)
+    for k in names:
+        rows[f"len_{k}"] = 8
+        rows[k] = cols[k]
+    head = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    return names, head + rows.tobytes() + (-1).to_bytes(2, "big", signed=True)
 
 
 def _none_for_nan(a: np.ndarray) -> list:
@@ -201,6 +238,9 @@ def _sqlite_schema(c: sqlite3.Connection) -> None:
 
 
 class SQLiteBackend:
+    """The sensor tables of a SQLite store: created on first use; ``read()`` and ``write()`` (one
+    ``BEGIN IMMEDIATE`` transaction that also bumps the store version) yield a :class:`SQLiteConn`."""
+
     dialect = "sqlite"
 
     def __init__(self, store: Any) -> None:
@@ -248,6 +288,8 @@ class SQLiteBackend:
 
 # -- PostGIS -------------------------------------------------------------------------------------------------
 class PGConn(Conn):
+    """A psycopg connection of the store (``%s`` placeholders, jsonb, schema-qualified tables, ``COPY``)."""
+
     dialect = "postgis"
 
     def __init__(self, conn: Any, schema: str) -> None:
@@ -289,9 +331,17 @@ class PGConn(Conn):
     def lock_obs(self) -> None:
         self.c.execute(f"LOCK TABLE {self.T('sta_obs_blocks')} IN SHARE ROW EXCLUSIVE MODE")
 
-    def load_obs(self, cols: dict[str, np.ndarray]) -> None:
+    def load_obs(self, cols: dict[str, Any]) -> None:
         n = len(cols["id"])
         if n == 0:
+            return
+        blob = _binary_copy(cols)
+        if blob is not None:  # every value present and numeric: one numpy-built binary COPY body
+            names, data = blob
+            with self.c.cursor().copy(
+                f"COPY {self.T('sta_obs')} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
+            ) as cp:
+                cp.write(data)
             return
         names, lists = _obs_lists(cols)
         types = {
@@ -310,6 +360,9 @@ class PGConn(Conn):
 
 
 class PGBackend:
+    """The sensor tables of a PostGIS store's schema: created on first use (BRIN on time, TimescaleDB
+    hypertable where installed); ``read()`` and ``write()`` yield a :class:`PGConn`."""
+
     dialect = "postgis"
 
     def __init__(self, store: Any) -> None:

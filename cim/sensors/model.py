@@ -33,6 +33,8 @@ class Nav:
 
 @dataclass(frozen=True)
 class EntitySet:
+    """One SensorThings entity set: its names, table, fields and navigation properties."""
+
     name: str  # "Things"
     singular: str  # "Thing"
     table: str
@@ -172,6 +174,7 @@ MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurem
 
 
 def entity_set(name: str) -> EntitySet:
+    """The entity set called ``name`` ("Things", ...); a 400 naming the path otherwise."""
     from .errors import bad
 
     s = SETS.get(name)

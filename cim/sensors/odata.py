@@ -322,7 +322,9 @@ def compile_orderby(text: str | None, es: EntitySet, c: Any, alias: str = "a") -
 
 def _split_top(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside parentheses and quotes."""
-    out, depth, cur, quote = [], 0, [], False
+    out: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, False
     for ch in text:
         if ch == "'":
             quote = not quote
@@ -356,24 +358,49 @@ class Options:
 _KNOWN = {"$filter", "$orderby", "$select", "$expand", "$top", "$skip", "$count", "$resultFormat"}
 
 
+def _whole(params: dict[str, str], name: str) -> int | None:
+    """A ``$top``/``$skip`` value: a whole number >= 0, None when absent."""
+    if name not in params:
+        return None
+    try:
+        v = int(params[name])
+    except ValueError:
+        raise bad(name, f"{name} must be a whole number, not {params[name]!r}.") from None
+    if v < 0:
+        raise bad(name, f"{name} must be 0 or more.")
+    return v
+
+
+def _expand(text: str, nested: bool) -> list[tuple[str, Options]]:
+    """``$expand=Datastreams($top=3;$select=id),Locations`` -> [(name, nested Options)] (one level)."""
+    out = []
+    for item in _split_top(text, ","):
+        m = re.fullmatch(r"([A-Za-z]+)(?:\((.*)\))?", item, re.S)
+        if m is None:
+            raise bad("$expand", f"Cannot read $expand item {item!r}.")
+        if nested:
+            raise bad("$expand", "$expand goes one level deep here.")
+        sub: dict[str, str] = {}
+        for part in _split_top(m.group(2) or "", ";"):
+            key, eq, value = part.partition("=")
+            if not eq:
+                raise bad("$expand", f"Cannot read $expand option {part!r}.")
+            sub[key.strip()] = value
+        out.append((m.group(1), parse_options(sub, nested=True)))
+    return out
+
+
 def parse_options(params: dict[str, str], *, nested: bool = False) -> Options:
     """Query parameters (``$top`` ...) -> Options; InvalidParameter naming the option at fault."""
     for k in params:
         if k.startswith("$") and k not in _KNOWN:
             raise bad(k, f"Unknown query option {k}; the options are {', '.join(sorted(_KNOWN))}.")
     o = Options(filter=params.get("$filter"), orderby=params.get("$orderby"))
-    for name in ("$top", "$skip"):
-        if name in params:
-            try:
-                v = int(params[name])
-            except ValueError:
-                raise bad(name, f"{name} must be a whole number, not {params[name]!r}.") from None
-            if v < 0:
-                raise bad(name, f"{name} must be 0 or more.")
-            if name == "$top":
-                o.top, o.top_given = min(v, MAX_TOP), True
-            else:
-                o.skip = v
+    top, skip = _whole(params, "$top"), _whole(params, "$skip")
+    if top is not None:
+        o.top, o.top_given = min(top, MAX_TOP), True
+    if skip is not None:
+        o.skip = skip
     if "$count" in params:
         if params["$count"] not in ("true", "false"):
             raise bad("$count", "$count is true or false.")
@@ -383,19 +410,7 @@ def parse_options(params: dict[str, str], *, nested: bool = False) -> Options:
         if not o.select:
             raise bad("$select", "$select is empty.")
     if "$expand" in params:
-        for item in _split_top(params["$expand"], ","):
-            m = re.fullmatch(r"([A-Za-z]+)(?:\((.*)\))?", item, re.S)
-            if m is None:
-                raise bad("$expand", f"Cannot read $expand item {item!r}.")
-            if nested:
-                raise bad("$expand", "$expand goes one level deep here.")
-            sub: dict[str, str] = {}
-            for part in _split_top(m.group(2) or "", ";"):
-                key, eq, value = part.partition("=")
-                if not eq:
-                    raise bad("$expand", f"Cannot read $expand option {part!r}.")
-                sub[key.strip()] = value
-            o.expand.append((m.group(1), parse_options(sub, nested=True)))
+        o.expand = _expand(params["$expand"], nested)
     if o.filter is not None and not o.filter.strip():
         raise bad("$filter", "$filter is empty.")
     return o

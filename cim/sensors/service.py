@@ -9,7 +9,8 @@ in the same transaction (:mod:`cim.sensors.alarms`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -60,16 +61,7 @@ class Sensors:
             raise bad("path", "The path names no entity set.")
         cur: _Target | None = None
         for n, seg in enumerate(segs):
-            m = _SEG.fullmatch(seg)
-            if m is None:
-                raise bad("path", f"Cannot read path segment {seg!r}.")
-            name, raw_id = m.group(1), m.group(2)
-            eid = None
-            if raw_id is not None:
-                try:
-                    eid = int(raw_id)
-                except ValueError:
-                    raise EntityNotFound(name, raw_id) from None
+            name, eid = _segment(seg)
             if cur is None:
                 es = entity_set(name)
                 cur = _Target(es, "1=1", [], False)
@@ -94,33 +86,37 @@ class Sensors:
                 raise EntityNotFound(f"{cur.es.name}/{name}", "")
             if not cur.single or cur.id is None:
                 raise bad("path", f"Navigate to {name} from one entity: {cur.es.name}(id)/{name}.")
-            target = entity_set(nav.target)
-            pid = cur.id
-            if nav.kind == "fwd":
-                cond, cparams = self._idc(c, cur.es, pid, "")
-                row = c.q(f"SELECT {nav.col} FROM {c.T(cur.es.table)} WHERE {cond}", cparams)
-                tid = row[0][0] if row else None
-                if tid is None:
-                    raise EntityNotFound(f"{cur.es.name}({pid})/{name}", "")
-                nxt = _Target(target, "a.id = ?", [tid], nav.name != "Locations")
-                nxt.id = tid
-            elif nav.kind == "rev":
-                nxt = _Target(target, f"a.{nav.col} = ?", [pid], False)
-            else:
-                table, mine, theirs = nav.link  # type: ignore[misc]
-                nxt = _Target(target, f"a.id IN (SELECT {theirs} FROM {c.T(table)} WHERE {mine} = ?)", [pid], False)
-            nxt.parent = (cur.es, pid, nav)
-            if eid is not None:
-                cond, cparams = self._idc(c, target, eid)
-                if not c.q(
-                    f"SELECT 1 FROM {c.T(target.table)} a WHERE {nxt.where} AND {cond}", [*nxt.params, *cparams]
-                ):
-                    raise EntityNotFound(target.name, eid)
-                nxt = _Target(target, cond, cparams, True)
-                nxt.id = eid
-            cur = nxt
+            cur = self._navigate(c, cur, nav, eid)
         assert cur is not None
         return cur
+
+    def _navigate(self, c: Conn, cur: _Target, nav: Any, eid: int | None) -> _Target:
+        """From one entity ``cur`` along navigation property ``nav`` (to entity ``eid`` of it, when given)."""
+        name = nav.name
+        target = entity_set(nav.target)
+        pid = cur.id
+        assert pid is not None  # navigation starts at one entity (checked by _resolve)
+        if nav.kind == "fwd":
+            cond, cparams = self._idc(c, cur.es, pid, "")
+            row = c.q(f"SELECT {nav.col} FROM {c.T(cur.es.table)} WHERE {cond}", cparams)
+            tid = row[0][0] if row else None
+            if tid is None:
+                raise EntityNotFound(f"{cur.es.name}({pid})/{name}", "")
+            nxt = _Target(target, "a.id = ?", [tid], nav.name != "Locations")
+            nxt.id = tid
+        elif nav.kind == "rev":
+            nxt = _Target(target, f"a.{nav.col} = ?", [pid], False)
+        else:
+            table, mine, theirs = nav.link  # type: ignore[misc]
+            nxt = _Target(target, f"a.id IN (SELECT {theirs} FROM {c.T(table)} WHERE {mine} = ?)", [pid], False)
+        nxt.parent = (cur.es, pid, nav)
+        if eid is not None:
+            cond, cparams = self._idc(c, target, eid)
+            if not c.q(f"SELECT 1 FROM {c.T(target.table)} a WHERE {nxt.where} AND {cond}", [*nxt.params, *cparams]):
+                raise EntityNotFound(target.name, eid)
+            nxt = _Target(target, cond, cparams, True)
+            nxt.id = eid
+        return nxt
 
     @staticmethod
     def _idc(c: Conn, es: EntitySet, eid: int, alias: str = "a") -> tuple[str, list[Any]]:
@@ -186,93 +182,112 @@ class Sensors:
             out["@iot.nextLink"] = f"{base}/{path.strip('/')}?{urlencode(q)}"
         return out
 
-    def _columns(self, es: EntitySet) -> list[str]:
-        cols = ["a.id", *(f"a.{f.col}" for f in es.fields)]
-        if es.name == "Observations":
-            cols += ["a.rj", "a.ds", "a.foi"]
+    @staticmethod
+    def _want(es: EntitySet, opts: Options) -> set[str] | None:
+        """The keys ``$select`` keeps (None: all), checked against the entity set; also checks ``$expand``."""
+        for name, _ in opts.expand:
+            if es.nav(name) is None:
+                raise bad("$expand", f"{es.name} have no navigation property {name!r}.")
+        if not opts.select:
+            return None
+        known = {"id", "@iot.id", "@iot.selfLink", *(f.name for f in es.fields), *(n.name for n in es.navs)}
         if es.name == "Datastreams":
-            cols += [
-                "(SELECT min(o.t) FROM {obs} o WHERE o.ds = a.id)",
-                "(SELECT max(o.t) FROM {obs} o WHERE o.ds = a.id)",
-            ]
+            known.add("phenomenonTime")
+        unknown = set(opts.select) - known
+        if unknown:
+            raise bad("$select", f"{es.name} have no property {sorted(unknown)[0]!r}.")
+        keep = {"@iot.id" if k == "id" else k for k in opts.select}
+        return keep | {f"{k}@iot.navigationLink" for k in opts.select}
+
+    @staticmethod
+    def _select(es: EntitySet, keep: set[str] | None, opts: Options) -> dict[str, str]:
+        """The columns a request needs, name -> SQL, in SELECT order: ``id`` (for ids, links and $expand),
+        the kept fields (by field name), Observations' ``rj`` (non-numeric results), ``ds``/``foi`` (for
+        $expand), Datastreams' ``min_t``/``max_t`` (phenomenonTime).  Columns nobody asked for are not read:
+        a day of minute data fetches two or three columns, not seven."""
+        expand = {name for name, _ in opts.expand}
+        links = keep is None or bool(keep & {"@iot.id", "@iot.selfLink"}) or bool(expand)
+        links = links or any(f"{n.name}@iot.navigationLink" in keep for n in es.navs)  # type: ignore[operator]
+        cols = {"id": "a.id"} if links else {}
+        cols.update({f.name: f"a.{f.col}" for f in es.fields if keep is None or f.name in keep})
+        if es.name == "Observations":
+            if "result" in cols:
+                cols["rj"] = "a.rj"
+            if "Datastream" in expand:
+                cols["ds"] = "a.ds"
+            if "FeatureOfInterest" in expand:
+                cols["foi"] = "a.foi"
+        if es.name == "Datastreams" and (keep is None or "phenomenonTime" in keep):
+            cols["min_t"] = "(SELECT min(o.t) FROM {obs} o WHERE o.ds = a.id)"
+            cols["max_t"] = "(SELECT max(o.t) FROM {obs} o WHERE o.ds = a.id)"
         return cols
 
     def _rows(
         self, c: Conn, es: EntitySet, where: str, params: list[Any], opts: Options, limit: int, offset: int
     ) -> list[tuple]:
         order = compile_orderby(opts.orderby, es, c)
-        cols = ", ".join(self._columns(es)).replace("{obs}", c.T("sta_obs"))
+        cols = self._select(es, self._want(es, opts), opts)
+        sel = (", ".join(cols.values()) or "1").replace("{obs}", c.T("sta_obs"))
         return c.q(
-            f"SELECT {cols} FROM {c.T(es.table)} a WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            f"SELECT {sel} FROM {c.T(es.table)} a WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
 
     def _render(self, c: Conn, es: EntitySet, rows: list[tuple], base: str, opts: Options) -> list[dict[str, Any]]:
-        """Rows -> entity dicts, column by column (times formatted by numpy), keeping only ``$select``ed keys."""
-        keep: set[str] | None = None
-        if opts.select:
-            known = {"id", "@iot.id", "@iot.selfLink", *(f.name for f in es.fields), *(n.name for n in es.navs)}
-            if es.name == "Datastreams":
-                known.add("phenomenonTime")
-            unknown = set(opts.select) - known
-            if unknown:
-                raise bad("$select", f"{es.name} have no property {sorted(unknown)[0]!r}.")
-            keep = {"@iot.id" if k == "id" else k for k in opts.select}
-            keep |= {f"{k}@iot.navigationLink" for k in opts.select}
-        for name, _ in opts.expand:
-            if es.nav(name) is None:
-                raise bad("$expand", f"{es.name} have no navigation property {name!r}.")
+        """Rows of :meth:`_rows` -> entity dicts, column by column (times formatted vectorised), keeping only
+        ``$select``ed keys."""
+        keep = self._want(es, opts)
         want = (lambda k: True) if keep is None else keep.__contains__  # noqa: E731
-        ids = [r[0] for r in rows]
+        pos = {k: i for i, k in enumerate(self._select(es, keep, opts))}
+        ids = [r[pos["id"]] for r in rows] if "id" in pos else []
         links = [f"{base}/{es.name}({i})" for i in ids]
         cols: dict[str, list[Any]] = {}
         if want("@iot.id"):
             cols["@iot.id"] = ids
         if want("@iot.selfLink"):
             cols["@iot.selfLink"] = links
-        for k, f in enumerate(es.fields, start=1):
-            if not want(f.name):
-                continue
-            vals = [r[k] for r in rows]
-            if f.kind == "time":
-                present = [v is not None for v in vals]
-                strs = iso_array(np.array([v if v is not None else 0 for v in vals], dtype=np.int64))
-                vals = strs if all(present) else [s if p else None for s, p in zip(strs, present, strict=True)]
-            elif f.kind == "json":
-                vals = [c.dec(v) if v is not None else None for v in vals]
-            elif f.kind == "result":
-                vals = [
-                    v if v is not None else (c.dec(r[k + 1]) if r[k + 1] is not None else None)
-                    for v, r in zip(vals, rows, strict=True)
-                ]
-            cols[f.name] = vals
-        if es.name == "Datastreams" and want("phenomenonTime"):
-            cols["phenomenonTime"] = [f"{iso(r[-2])}/{iso(r[-1])}" if r[-2] is not None else None for r in rows]
+        for f in es.fields:
+            if f.name in pos:
+                cols[f.name] = _field_values(c, f, pos[f.name], pos.get("rj"), rows)
+        if "min_t" in pos:
+            lo, hi = pos["min_t"], pos["max_t"]
+            cols["phenomenonTime"] = [f"{iso(r[lo])}/{iso(r[hi])}" if r[lo] is not None else None for r in rows]
         for nav in es.navs:
             key = f"{nav.name}@iot.navigationLink"
             if want(key):
                 cols[key] = [f"{link}/{nav.name}" for link in links]
-        keys = list(cols)
-        out = (
-            [dict(zip(keys, vals, strict=True)) for vals in zip(*(cols[k] for k in keys), strict=True)]
-            if keys
-            else [{} for _ in rows]
-        )
+        keys = tuple(cols)
+        out = _dict_maker(keys)(zip(*(cols[k] for k in keys), strict=True)) if keys else [{} for _ in rows]
         for ent in out:  # absent optional JSON members and the derived phenomenonTime are left out
-            for k in ("properties", "phenomenonTime"):
-                if k in ent and ent[k] is None and (k == "properties" or es.name == "Datastreams"):
-                    del ent[k]
+            for key in ("properties", "phenomenonTime"):
+                if key in ent and ent[key] is None and (key == "properties" or es.name == "Datastreams"):
+                    del ent[key]
+        if opts.expand:
+            self._expand_all(c, es, rows, pos, out, base, opts)
+        return out
+
+    def _expand_all(
+        self,
+        c: Conn,
+        es: EntitySet,
+        rows: list[tuple],
+        pos: dict[str, int],
+        out: list[dict[str, Any]],
+        base: str,
+        opts: Options,
+    ) -> None:
+        """``$expand`` (one level) into the rendered entities ``out``, row by row (``pos``: column positions)."""
         for i, r in enumerate(rows):
             for name, sub in opts.expand:
                 nav = es.nav(name)
+                assert nav is not None  # checked by _want
                 fk = None
                 if es.name == "Observations":  # the row holds ds and foi: no lookup by observation id
-                    fk = r[-2] if nav.name == "Datastream" else r[-1]
+                    fk = r[pos["ds"]] if nav.name == "Datastream" else r[pos["foi"]]
                     if fk is None:
                         out[i][nav.name] = None
                         continue
-                out[i].update(self._expand(c, es, r[0], nav, sub, base, fk))
-        return out
+                out[i].update(self._expand(c, es, r[pos["id"]], nav, sub, base, fk))
 
     def _expand(
         self, c: Conn, es: EntitySet, eid: int, nav: Any, sub: Options, base: str, fk: Any = None
@@ -349,18 +364,14 @@ class Sensors:
                 extra = set(comps) - allowed
                 if extra or len(set(comps)) != len(comps):
                     raise bad(f"{where}.components", f"Unsupported components {sorted(extra)}; use {sorted(allowed)}.")
-                if not isinstance(rows, list) or (
-                    rows and (set(map(type, rows)) != {list} or set(map(len, rows)) != {len(comps)})
-                ):
-                    raise bad(f"{where}.dataArray", f"dataArray is a list of rows of {len(comps)} values.")
-                cols = dict(zip(comps, zip(*rows, strict=True), strict=True)) if rows else {k: () for k in comps}
-                n = len(rows)
+                cols = _columns(rows, comps, f"{where}.dataArray")
+                n = len(cols["result"])
                 t = (
-                    parse_ms_array(list(cols["phenomenonTime"]), f"{where}.phenomenonTime")
+                    parse_ms_array(cols["phenomenonTime"], f"{where}.phenomenonTime")
                     if "phenomenonTime" in cols
                     else np.full(n, now_ms(), dtype=np.int64)
                 )
-                rt = parse_ms_array(list(cols["resultTime"]), f"{where}.resultTime") if "resultTime" in cols else None
+                rt = parse_ms_array(cols["resultTime"], f"{where}.resultTime") if "resultTime" in cols else None
                 foi = None
                 if "FeatureOfInterest/id" in cols:
                     try:
@@ -394,53 +405,57 @@ class Sensors:
             raise bad("body", "PATCH takes an object with the properties to change.")
         with self.b.write() as c:
             tgt = self._resolve(c, path)
-            if not tgt.single or tgt.prop:
+            if not tgt.single or tgt.prop or tgt.id is None:
                 raise bad("path", "PATCH one entity: /Things(1).")
             es, eid = tgt.es, tgt.id
-            sets: dict[str, Any] = {}
-            for k, v in body.items():
-                if k.startswith("@iot."):
-                    continue
-                f, nav = es.field(k), es.nav(k)
-                if f is not None:
-                    sets[f.col] = _Writer(self, c).value(es, f, v, {})
-                elif nav is not None and nav.kind == "fwd" and es.name != "HistoricalLocations":
-                    ref = v.get("@iot.id") if isinstance(v, dict) else None
-                    if not isinstance(ref, int):
-                        raise bad(k, f'{k} is a reference {{"@iot.id": n}}.')
-                    self._must_exist(c, entity_set(nav.target), ref)
-                    sets[nav.col] = ref
-                else:
-                    raise bad(k, f"{es.name} have no property {k!r} to change.")
+            sets = self._changes(c, es, body)
             if es.name == "Observations":
-                ds = tgt.params[0]
-                if "result" in sets:
-                    num, rj = sets.pop("result")
-                    sets["result"], sets["rj"] = num, rj
-                    self._check_result(c, ds, num, rj, "result")
-                if "ds" in sets:
-                    raise bad("Datastream", "An Observation stays in its Datastream; delete it and post a new one.")
-                if sets:
-                    self._set(c, es, eid, sets)
-                if "t" in sets:  # widen the id block's time span so that Observations(id) still finds it
-                    c.x(
-                        f"UPDATE {c.T('sta_obs_blocks')} SET min_t = CASE WHEN ? < min_t THEN ? ELSE min_t END, "
-                        "max_t = CASE WHEN ? > max_t THEN ? ELSE max_t END "
-                        f"WHERE id = (SELECT max(id) FROM {c.T('sta_obs_blocks')} WHERE id <= ?)",
-                        [sets["t"], sets["t"], sets["t"], sets["t"], eid],
-                    )
-                _Writer(self, c).recompute(ds)
+                self._update_observation(c, tgt.params[0], eid, sets)
                 return
-            if es.name == "Datastreams":
-                if "observation_type" in sets and sets["observation_type"] in NUMERIC_TYPES:
-                    bad_rows = c.q(f"SELECT 1 FROM {c.T('sta_obs')} WHERE ds = ? AND rj IS NOT NULL LIMIT 1", [eid])
-                    if bad_rows:
-                        raise bad("observationType", "The Datastream holds non-numeric results.")
-                self._set(c, es, eid, sets)
-                if "properties" in sets:
-                    _Writer(self, c).recompute(eid)
-                return
+            if es.name == "Datastreams" and sets.get("observation_type") in NUMERIC_TYPES:
+                if c.q(f"SELECT 1 FROM {c.T('sta_obs')} WHERE ds = ? AND rj IS NOT NULL LIMIT 1", [eid]):
+                    raise bad("observationType", "The Datastream holds non-numeric results.")
             self._set(c, es, eid, sets)
+            if es.name == "Datastreams" and "properties" in sets:
+                _Writer(self, c).recompute(eid)
+
+    def _changes(self, c: Conn, es: EntitySet, body: dict[str, Any]) -> dict[str, Any]:
+        """A PATCH body as column -> new value (validated; references checked)."""
+        sets: dict[str, Any] = {}
+        for k, v in body.items():
+            if k.startswith("@iot."):
+                continue
+            f, nav = es.field(k), es.nav(k)
+            if f is not None:
+                sets[f.col] = _Writer(self, c).value(es, f, v, {})
+            elif nav is not None and nav.kind == "fwd" and es.name != "HistoricalLocations":
+                ref = v.get("@iot.id") if isinstance(v, dict) else None
+                if not isinstance(ref, int):
+                    raise bad(k, f'{k} is a reference {{"@iot.id": n}}.')
+                self._must_exist(c, entity_set(nav.target), ref)
+                sets[nav.col] = ref
+            else:
+                raise bad(k, f"{es.name} have no property {k!r} to change.")
+        return sets
+
+    def _update_observation(self, c: Conn, ds: int, eid: int, sets: dict[str, Any]) -> None:
+        """PATCH of Observation ``eid`` of Datastream ``ds``: its row, its id block's time span, the alarms."""
+        if "result" in sets:
+            num, rj = sets.pop("result")
+            sets["result"], sets["rj"] = num, rj
+            self._check_result(c, ds, num, rj, "result")
+        if "ds" in sets:
+            raise bad("Datastream", "An Observation stays in its Datastream; delete it and post a new one.")
+        if sets:
+            self._set(c, SETS["Observations"], eid, sets)
+        if "t" in sets:  # widen the id block's time span so that Observations(id) still finds it
+            c.x(
+                f"UPDATE {c.T('sta_obs_blocks')} SET min_t = CASE WHEN ? < min_t THEN ? ELSE min_t END, "
+                "max_t = CASE WHEN ? > max_t THEN ? ELSE max_t END "
+                f"WHERE id = (SELECT max(id) FROM {c.T('sta_obs_blocks')} WHERE id <= ?)",
+                [sets["t"], sets["t"], sets["t"], sets["t"], eid],
+            )
+        _Writer(self, c).recompute(ds)
 
     @classmethod
     def _set(cls, c: Conn, es: EntitySet, eid: int, sets: dict[str, Any]) -> None:
@@ -513,7 +528,8 @@ class Sensors:
         Thing's location (GeoJSON geometry, CRS84) under ``geometry``."""
         if not self.b.exists():  # no sensor tables yet: nothing to report, and nothing created by a read
             return []
-        conds, params = ["1=1"], []
+        conds: list[str] = ["1=1"]
+        params: list[Any] = []
         if active is not None:
             conds.append("al.closed_t IS NULL" if active else "al.closed_t IS NOT NULL")
         if datastream is not None:
@@ -567,8 +583,11 @@ class _Writer:
 
     def __init__(self, sensors: Sensors, c: Conn) -> None:
         self.s, self.c = sensors, c
-        self.pending: list[tuple[int, np.ndarray, list[Any], np.ndarray | None, np.ndarray | None, str]] = []
+        self.pending: list[
+            tuple[int, np.ndarray, Sequence[Any] | np.ndarray, np.ndarray | None, np.ndarray | None, str]
+        ] = []
         self.obs_ids: list[int] = []
+        self.fois: dict[int, int | None] = {}  # datastream -> its generated FeatureOfInterest (auto_foi)
 
     def link(self, table: str, mine: str, theirs: str, a: int, b: int) -> None:
         c = self.c
@@ -611,43 +630,12 @@ class _Writer:
         if not isinstance(body, dict):
             raise bad(here, f"A {es.singular} is a JSON object.")
         if "@iot.id" in body:
-            ref = body["@iot.id"]
-            if not where:
-                raise bad("@iot.id", "The service assigns ids; leave @iot.id out of a new entity.")
-            if not isinstance(ref, int) or isinstance(ref, bool):
-                raise bad(here, "@iot.id is a number.")
-            self.s._must_exist(c, es, ref)
-            return ref
-        for k in body:
-            if k.startswith("@iot.") or k.endswith("@iot.navigationLink") or k in _SERVER_MADE.get(es.name, ()):
-                continue
-            if es.field(k) is None and es.nav(k) is None:
-                raise bad(f"{here}.{k}", f"{es.name} have no property {k!r}.")
+            return self._reference(es, body["@iot.id"], where, here)
+        _known_keys(es, body, here)
         if es.name == "HistoricalLocations":
             raise bad(here, "HistoricalLocations are made by the service.")
         if es.name == "Observations":
-            ds = fixed.get("ds")
-            if ds is None:
-                dsb = body.get("Datastream")
-                if dsb is None:
-                    raise bad(f"{here}.Datastream", 'An Observation needs its Datastream: {"@iot.id": n}.')
-                ds = self.insert(SETS["Datastreams"], dsb, {}, f"{here}.Datastream")
-            else:
-                self.s._must_exist(c, SETS["Datastreams"], ds)
-            if "result" not in body:
-                raise bad(f"{here}.result", "An Observation needs a result.")
-            t = np.array([parse_ms(body["phenomenonTime"], "phenomenonTime") if "phenomenonTime" in body else now_ms()])
-            rt = np.array([parse_ms(body["resultTime"], "resultTime")]) if body.get("resultTime") else None
-            foi = None
-            if body.get("FeatureOfInterest") is not None:
-                foi = np.array(
-                    [
-                        self.insert(
-                            SETS["FeaturesOfInterest"], body["FeatureOfInterest"], {}, f"{here}.FeatureOfInterest"
-                        )
-                    ]
-                )
-            self.add_obs(ds, t, [body["result"]], rt, foi, f"{here}.result")
+            self._observation(body, fixed, here)
             return -1
         cols: dict[str, Any] = {}
         for f in es.fields:
@@ -656,35 +644,70 @@ class _Writer:
             elif f.required:
                 raise bad(f"{here}.{f.name}", f"A {es.singular} needs {f.name}.")
         for nav in es.navs:
-            if nav.kind == "fwd" and nav.col in fixed:
+            if nav.kind != "fwd" or nav.col in fixed:
                 continue
-            if nav.kind == "fwd":
-                if nav.name in body:
-                    cols[nav.col] = self.insert(entity_set(nav.target), body[nav.name], {}, f"{here}.{nav.name}")
-                else:
-                    raise bad(f"{here}.{nav.name}", f"A {es.singular} needs its {nav.name}.")
+            if nav.name not in body:
+                raise bad(f"{here}.{nav.name}", f"A {es.singular} needs its {nav.name}.")
+            cols[nav.col] = self.insert(entity_set(nav.target), body[nav.name], {}, f"{here}.{nav.name}")
         cols.update(fixed)
         eid = c.insert(es.table, list(cols), list(cols.values()))
         for nav in es.navs:
-            if nav.kind == "fwd" or nav.name not in body:
-                continue
-            kids = body[nav.name]
-            if not isinstance(kids, list):
-                raise bad(f"{here}.{nav.name}", f"{nav.name} is a list.")
-            target = entity_set(nav.target)
-            for i, kid in enumerate(kids):
-                kw = f"{here}.{nav.name}[{i}]"
-                if nav.kind == "rev":
-                    if isinstance(kid, dict) and "@iot.id" in kid:
-                        raise bad(kw, f"Link an existing {target.singular} by PATCHing it.")
-                    self.insert(target, kid, {nav.col: eid}, kw)
-                else:
-                    table, mine, theirs = nav.link  # type: ignore[misc]
-                    self.link(table, mine, theirs, eid, self.insert(target, kid, {}, kw))
+            if nav.kind != "fwd" and nav.name in body:
+                self._children(nav, body[nav.name], eid, f"{here}.{nav.name}")
         return eid
 
+    def _reference(self, es: EntitySet, ref: Any, where: str, here: str) -> int:
+        """A nested ``{"@iot.id": n}``: the existing entity's id."""
+        if not where:
+            raise bad("@iot.id", "The service assigns ids; leave @iot.id out of a new entity.")
+        if not isinstance(ref, int) or isinstance(ref, bool):
+            raise bad(here, "@iot.id is a number.")
+        self.s._must_exist(self.c, es, ref)
+        return ref
+
+    def _children(self, nav: Any, kids: Any, eid: int, here: str) -> None:
+        """The entities nested under a new entity's to-many navigation property (deep insert)."""
+        if not isinstance(kids, list):
+            raise bad(here, f"{nav.name} is a list.")
+        target = entity_set(nav.target)
+        for i, kid in enumerate(kids):
+            kw = f"{here}[{i}]"
+            if nav.kind == "rev":
+                if isinstance(kid, dict) and "@iot.id" in kid:
+                    raise bad(kw, f"Link an existing {target.singular} by PATCHing it.")
+                self.insert(target, kid, {nav.col: eid}, kw)
+            else:
+                table, mine, theirs = nav.link
+                self.link(table, mine, theirs, eid, self.insert(target, kid, {}, kw))
+
+    def _observation(self, body: dict[str, Any], fixed: dict[str, Any], here: str) -> None:
+        """One posted Observation, queued for ``flush`` (its Datastream from the path or the body)."""
+        ds = fixed.get("ds")
+        if ds is None:
+            dsb = body.get("Datastream")
+            if dsb is None:
+                raise bad(f"{here}.Datastream", 'An Observation needs its Datastream: {"@iot.id": n}.')
+            ds = self.insert(SETS["Datastreams"], dsb, {}, f"{here}.Datastream")
+        else:
+            self.s._must_exist(self.c, SETS["Datastreams"], ds)
+        if "result" not in body:
+            raise bad(f"{here}.result", "An Observation needs a result.")
+        t = np.array([parse_ms(body["phenomenonTime"], "phenomenonTime") if "phenomenonTime" in body else now_ms()])
+        rt = np.array([parse_ms(body["resultTime"], "resultTime")]) if body.get("resultTime") else None
+        foi = None
+        if body.get("FeatureOfInterest") is not None:
+            fb = body["FeatureOfInterest"]
+            foi = np.array([self.insert(SETS["FeaturesOfInterest"], fb, {}, f"{here}.FeatureOfInterest")])
+        self.add_obs(ds, t, [body["result"]], rt, foi, f"{here}.result")
+
     def add_obs(
-        self, ds: Any, t: np.ndarray, results: list[Any], rt: np.ndarray | None, foi: np.ndarray | None, where: str
+        self,
+        ds: Any,
+        t: np.ndarray,
+        results: Sequence[Any] | np.ndarray,
+        rt: np.ndarray | None,
+        foi: np.ndarray | None,
+        where: str,
     ) -> None:
         if not isinstance(ds, int) or isinstance(ds, bool):
             raise bad(where, "Datastream id is a number.")
@@ -706,9 +729,12 @@ class _Writer:
             otype, props = c.q(f"SELECT observation_type, properties FROM {c.T('sta_datastreams')} WHERE id = ?", [ds])[
                 0
             ]
-            arr = np.asarray(results) if len(results) else np.zeros(0)
+            try:
+                arr = np.asarray(results) if len(results) else np.zeros(0)
+            except ValueError:  # ragged: lists or objects among the results
+                arr = np.zeros(0, dtype=object)
             rj = None
-            if arr.dtype.kind in "iuf":
+            if arr.dtype.kind in "iuf" and arr.ndim == 1:
                 num = arr.astype(np.float64)
                 if not np.isfinite(num).all():
                     raise bad(where, "results are finite numbers.")
@@ -734,6 +760,9 @@ class _Writer:
                     ["id", "last_id", "ds", "min_t", "max_t"],
                     [nxt - n, nxt - 1, ds, int(t.min()), int(t.max())],
                 )
+            if foi is None and n:
+                auto = self.auto_foi(ds)
+                foi = None if auto is None else np.full(n, auto, dtype=np.int64)
             last = c.q(f"SELECT t, result FROM {c.T('sta_obs')} WHERE ds = ? ORDER BY t DESC, id DESC LIMIT 1", [ds])
             c.load_obs(
                 {"id": ids, "ds": np.full(n, ds, dtype=np.int64), "t": t, "result": num, "rj": rj, "rt": rt, "foi": foi}
@@ -749,6 +778,42 @@ class _Writer:
                 self.recompute(ds, dets)
         self.obs_ids = np.concatenate(ids_all).tolist() if ids_all else []
         self.pending = []
+
+    def auto_foi(self, ds: int) -> int | None:
+        """The FeatureOfInterest of observations posted without one (STA 1.1, 8.2.7): made from the Location of
+        the Datastream's Thing (its newest, when it has several) and reused while that Location stays the same;
+        a new one when the Location moved.  None when the Thing has no Location (the observations keep none)."""
+        if ds in self.fois:
+            return self.fois[ds]
+        c, T = self.c, self.c.T  # noqa: N806
+        row = c.q(
+            f"SELECT tl.location_id FROM {T('sta_datastreams')} d JOIN {T('sta_thing_locations')} tl "
+            "ON tl.thing_id = d.thing_id WHERE d.id = ? ORDER BY tl.location_id DESC LIMIT 1",
+            [ds],
+        )
+        foi: int | None = None
+        if row:
+            loc = int(row[0][0])
+            made = f"Locations({loc})"
+            same = c.q(
+                f"SELECT f.id FROM {T('sta_fois')} f JOIN {T('sta_locations')} l ON l.id = ? "
+                f"WHERE {c.json_get('f.properties', ['cim:generatedFrom'], 'text')} = ? "
+                "AND f.feature = l.location AND f.encoding_type = l.encoding_type ORDER BY f.id LIMIT 1",
+                [loc, made],
+            )
+            if same:
+                foi = int(same[0][0])
+            else:
+                foi = int(
+                    c.q(
+                        f"INSERT INTO {T('sta_fois')} (name, description, encoding_type, feature, properties) "
+                        f"SELECT name, description, encoding_type, location, ? FROM {T('sta_locations')} WHERE id = ? "
+                        "RETURNING id",
+                        [c.json({"cim:generatedFrom": made}), loc],
+                    )[0][0]
+                )
+        self.fois[ds] = foi
+        return foi
 
     def recompute(self, ds: int, dets: list[A.Detector] | None = None) -> None:
         """Recompute a datastream's alarms from all its observations (after out-of-order writes, deletes,
@@ -801,6 +866,72 @@ class _Writer:
                         ],
                         [ds, d.rule, d.kind, d.severity, d.threshold, *vals],
                     )
+
+
+def _known_keys(es: EntitySet, body: dict[str, Any], here: str) -> None:
+    """A 400 for a key of ``body`` that is no property of ``es`` (annotations and server-made keys pass)."""
+    for k in body:
+        if k.startswith("@iot.") or k.endswith("@iot.navigationLink") or k in _SERVER_MADE.get(es.name, ()):
+            continue
+        if es.field(k) is None and es.nav(k) is None:
+            raise bad(f"{here}.{k}", f"{es.name} have no property {k!r}.")
+
+
+def _segment(seg: str) -> tuple[str, int | None]:
+    """One path segment: ``Things(7)`` -> ("Things", 7); ``name`` -> ("name", None)."""
+    m = _SEG.fullmatch(seg)
+    if m is None:
+        raise bad("path", f"Cannot read path segment {seg!r}.")
+    name, raw_id = m.group(1), m.group(2)
+    if raw_id is None:
+        return name, None
+    try:
+        return name, int(raw_id)
+    except ValueError:
+        raise EntityNotFound(name, raw_id) from None
+
+
+def _field_values(c: Conn, f: Any, k: int, rj: int | None, rows: list[tuple]) -> list[Any]:
+    """Column ``k`` of ``rows`` as field ``f``'s JSON values (times ISO, JSON decoded, results from the number
+    or else the JSON column ``rj``)."""
+    vals = [r[k] for r in rows]
+    if f.kind == "time":
+        if None not in vals:
+            return iso_array(np.array(vals, dtype=np.int64))
+        strs = iso_array(np.array([v if v is not None else 0 for v in vals], dtype=np.int64))
+        return [s if v is not None else None for s, v in zip(strs, vals, strict=True)]
+    if f.kind == "json":
+        return [c.dec(v) if v is not None else None for v in vals]
+    if f.kind == "result" and rj is not None:
+        return [
+            v if v is not None else (c.dec(r[rj]) if r[rj] is not None else None)
+            for v, r in zip(vals, rows, strict=True)
+        ]
+    return vals
+
+
+@lru_cache(maxsize=256)
+def _dict_maker(keys: tuple[str, ...]) -> Callable[[Any], list[dict[str, Any]]]:
+    """A function turning an iterable of value tuples into dicts with ``keys``: a dict display compiled once
+    per key set, 3x faster than ``dict(zip(keys, values))`` per row.  The keys are bound as values, never
+    written into the source."""
+    vs = ", ".join(f"v{i}" for i in range(len(keys)))
+    pairs = ", ".join(f"k{i}: v{i}" for i in range(len(keys)))
+    ks = ", ".join(f"k{i}" for i in range(len(keys)))
+    make = eval(f"lambda {ks}: lambda rows: [{{{pairs}}} for ({vs},) in rows]")  # noqa: S307
+    return make(*keys)
+
+
+def _columns(rows: Any, comps: list[str], where: str) -> dict[str, Any]:
+    """A DataArray's rows (lists of ``len(comps)`` values) as columns: component -> list of values."""
+    msg = f"dataArray is a list of rows of {len(comps)} values."
+    if not isinstance(rows, list):
+        raise bad(where, msg)
+    if not rows:
+        return {k: () for k in comps}
+    if set(map(type, rows)) != {list} or set(map(len, rows)) != {len(comps)}:
+        raise bad(where, msg)
+    return {k: [r[i] for r in rows] for i, k in enumerate(comps)}  # 3x faster than zip(*rows) for long lists
 
 
 def _series(c: Conn, ds: int, start: int | None, end: int | None) -> tuple[np.ndarray, np.ndarray]:

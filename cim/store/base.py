@@ -6,9 +6,10 @@ comment on each method says which route or command relies on it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import orjson
@@ -16,13 +17,34 @@ import shapely
 from pydantic import BaseModel
 
 from ..collections import COLLECTIONS, collection_of, get_spec
-from ..errors import InvalidFeature
+from ..encoded import Encoded
+from ..errors import InvalidFeature, StoreError
 from ..model import City
 from ..terrain import Terrain
 from ..typed import Bounds3
 
 if TYPE_CHECKING:
     from ..query.cql2 import Filter
+
+
+#: (blob-name prefix, n -> blobs): a numbered record written with a write (``Store.write(numbered=...)``)
+Numbered = tuple[str, Callable[[int], Mapping[str, bytes]]]
+
+
+def number_range(prefix: str) -> tuple[str, str]:
+    """The blob names ``lo <= name < hi`` that start with ``prefix`` (an index range scan on either store)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def next_number(prefix: str, greatest: str | None) -> int:
+    """The number after the greatest blob name under ``prefix`` (names ``<prefix><8 digits>...``, so that the
+    greatest name holds the greatest number); 1 when there is none."""
+    if greatest is None:
+        return 1
+    digits = greatest[len(prefix) :][:8]
+    if not digits.isdigit():
+        raise StoreError(f"Blob {greatest!r} is not a numbered record under {prefix!r}.")
+    return int(digits) + 1
 
 
 @dataclass(frozen=True)
@@ -70,12 +92,79 @@ class Region:
 
 
 @dataclass
+class Columns:
+    """Features of one collection as columns, in insertion order (:meth:`Store.columns`).
+
+    ``ids`` (n,); ``boxes`` (n, 6) minx, miny, minz, maxx, maxy, maxz of each solid, metres; ``geoms`` (n,)
+    their 2-D geometries (shapely, city CRS); ``fields`` each requested top-level field of the stored
+    documents as (n,) JSON values (None where a document lacks it).
+    """
+
+    ids: list[str]
+    boxes: np.ndarray
+    geoms: np.ndarray
+    fields: dict[str, list]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_fields(fields: Sequence[str]) -> list[str]:
+    """Top-level document field names for :meth:`Store.columns` (plain identifiers: they go into the SQL)."""
+    out = list(fields)
+    for name in out:
+        if not isinstance(name, str) or _FIELD.fullmatch(name) is None:
+            raise ValueError(f"Not a document field name: {name!r}")
+    return out
+
+
+def json_column(texts: Sequence[str | bytes | None]) -> list:
+    """A column of JSON texts (None for SQL NULL) -> their values, parsed in one call."""
+    if not texts:
+        return []
+    return orjson.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")  # type: ignore[misc]
+
+
+@dataclass
+class FeatureIndex:
+    """A collection's features as columns, without their documents (3D Tiles skeletons), in fid order.
+
+    fids : (k,) int64 row keys (for :meth:`Store.feature_docs`); boxes : (k, 6) float64 minx, miny, minz,
+    maxx, maxy, maxz of each solid, metres, from the spatial index (SQLite's R*Tree keeps them as float32
+    rounded outwards: up to 0.5 m larger at 4.6e6 m); doc_bytes : (k,) stored size of the document;
+    geom_bytes : (k,) size of its 2-D geometry as WKB.
+    """
+
+    fids: np.ndarray
+    boxes: np.ndarray
+    doc_bytes: np.ndarray
+    geom_bytes: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: Sequence | np.ndarray) -> FeatureIndex:
+        """From rows (fid, minx, miny, minz, maxx, maxy, maxz, doc_bytes, geom_bytes)."""
+        a = np.array(rows, dtype=np.float64).reshape(-1, 9)
+        return cls(a[:, 0].astype(np.int64), a[:, 1:7], a[:, 7].astype(np.int64), a[:, 8].astype(np.int64))
+
+
+@dataclass
 class Page:
     """One page of a query: the features and how many matched in all."""
 
     features: list[BaseModel]
     matched: int
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class EncodedPage:
+    """One page of a query as each feature's stored CRS84 GeoJSON bytes (``query_geojson``)."""
+
+    features: list[bytes]
+    matched: int
 
 
 def points_to_bytes(points: np.ndarray) -> bytes:
@@ -102,13 +191,51 @@ class Rows:
     docs: list[bytes]
     geoms: list[bytes]
     boxes: list[Bounds3]  # minx, miny, minz, maxx, maxy, maxz of each solid, metres
+    geojson: list[bytes] | None = None  # each feature's CRS84 GeoJSON Feature, as the items route writes it
 
 
-def prepare_rows(features: Iterable[BaseModel], srid: int | None = None) -> dict[str, Rows]:
-    """Group features by collection and encode them once for any backend.
+def jsonb_order(value: Any) -> Any:
+    """``value`` with every object's keys in PostgreSQL ``jsonb``'s order (shorter first, then by bytes): a
+    document as PostGIS reads it back."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (len(k.encode()), k.encode()))
+        return {k: jsonb_order(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [jsonb_order(v) for v in value]
+    return value
 
-    ``srid`` set: geometries are EWKB carrying it (PostGIS); else plain WKB.  Raises InvalidFeature
-    naming the collection and feature when a geometry or a coordinate cannot be stored.
+
+def encode_geojson(collection: str, docs: Sequence[bytes], city_epsg: int, *, jsonb: bool = False) -> list[bytes]:
+    """Each stored document's GeoJSON Feature in CRS84, as bytes: exactly what ``/items`` writes for it
+    (``cim.geojson.encode_features``, then orjson).  Encoded from the documents as the store reads them back
+    (``jsonb``: with PostgreSQL's key order), not from the models written, so the bytes are the ones the read
+    path makes; one pyproj call per 2,000 features."""
+    from ..crs import OutputCRS
+    from ..geojson import encode_features
+
+    spec = get_spec(collection)
+    out = OutputCRS(city_epsg)
+    result: list[bytes] = []
+    for k in range(0, len(docs), 2000):
+        chunk = docs[k : k + 2000]
+        if jsonb:
+            feats = [spec.model.model_validate(jsonb_order(orjson.loads(d))) for d in chunk]
+        else:
+            feats = [spec.model.model_validate_json(d) for d in chunk]
+        result += [orjson.dumps(f, option=orjson.OPT_SERIALIZE_NUMPY) for f in encode_features(spec, feats, out)]
+    return result
+
+
+def prepare_rows(
+    features: Iterable[BaseModel], srid: int | None = None, city_epsg: int | None = None, *, jsonb: bool = False
+) -> dict[str, Rows]:
+    """Group features by collection and encode them once for any backend (an :class:`~cim.encoded.Encoded`
+    feature comes encoded already).
+
+    ``srid`` set: geometries are EWKB carrying it (PostGIS); else plain WKB.  ``city_epsg`` set: each
+    feature's CRS84 GeoJSON is encoded too (:func:`encode_geojson`; ``jsonb``: the documents are stored as
+    PostgreSQL jsonb).  Raises InvalidFeature naming the
+    collection and feature when a geometry or a coordinate cannot be stored.
     """
     groups: dict[str, list[BaseModel]] = {cid: [] for cid in COLLECTIONS}
     for feat in features:
@@ -122,10 +249,13 @@ def prepare_rows(features: Iterable[BaseModel], srid: int | None = None) -> dict
             continue
         spec = get_spec(cid)
         ids = [f.id for f in feats]  # type: ignore[attr-defined]
-        docs = [orjson.dumps(f.model_dump(mode="json", exclude_none=True)) for f in feats]
+        docs = [
+            f.doc if isinstance(f, Encoded) else orjson.dumps(f.model_dump(mode="json", exclude_none=True))
+            for f in feats
+        ]
         try:
-            boxes = [spec.bounds(f) for f in feats]
-            shapes = np.array([spec.shape(f) for f in feats], dtype=object)
+            boxes = [f.box if isinstance(f, Encoded) else spec.bounds(f) for f in feats]
+            shapes = np.array([f.shape if isinstance(f, Encoded) else spec.shape(f) for f in feats], dtype=object)
         except Exception as exc:  # a geometry shapely or numpy cannot take
             raise InvalidFeature(f"Bad geometry in {cid}: {exc}", where={"collection": cid}) from exc
         finite = np.isfinite(np.asarray(boxes, dtype=float)).all(axis=1)
@@ -135,7 +265,8 @@ def prepare_rows(features: Iterable[BaseModel], srid: int | None = None) -> dict
         if srid is not None:
             shapes = shapely.set_srid(shapes, srid)
         geoms = list(shapely.to_wkb(shapes, include_srid=srid is not None))
-        out[cid] = Rows(ids, docs, geoms, boxes)
+        gj = None if city_epsg is None else encode_geojson(cid, docs, city_epsg, jsonb=jsonb)
+        out[cid] = Rows(ids, docs, geoms, boxes, gj)
     return out
 
 
@@ -174,6 +305,7 @@ class Store(Protocol):
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
         delete: Mapping[str, Sequence[str]] | None = None,
+        numbered: Numbered | None = None,
     ) -> dict[str, int]:
         """Add features, terrain (replacing any), LiDAR building points ((n, 3) metres, appended) and named
         blobs (replacing those of the same name: e.g. a hydraulic model's source) in one transaction: all
@@ -181,6 +313,9 @@ class Store(Protocol):
 
         A duplicate id raises DuplicateFeature unless ``replace``; ``delete`` (collection -> ids) removes
         features first, in the same transaction (ids not stored are ignored); returns counts per collection.
+        ``numbered`` (prefix, make): inside the transaction, under the lock that orders writes, claim the next
+        number n of the blobs named ``<prefix><n:08d>...`` (:func:`next_number`) and write the blobs ``make(n)``
+        too: concurrent writers get distinct, gap-free, increasing numbers (:mod:`cim.versions`).
         """
 
     def counts(self) -> dict[str, int]:
@@ -207,8 +342,36 @@ class Store(Protocol):
     ) -> Iterator[BaseModel]:
         """Every matching feature in insertion order, streamed in batches (exports, analyses)."""
 
+    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+        """Matching features as columns (ids, 3-D boxes, 2-D geometries and the named top-level fields of their
+        documents), in insertion order, read in SQL without building models (analyses over many candidates:
+        underground use).  ``region`` matches as in :meth:`query`."""
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        """Every feature's row key, 3-D box and sizes, in fid order, without reading its document."""
+
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        """The stored JSON documents of the features with these row keys (sorted ascending), in that order,
+        less their top-level members named in ``without`` (e.g. ``lods``: what a reader will not parse)."""
+
     def get(self, collection: str, fid: str) -> BaseModel:
         """One feature by id, or FeatureNotFound (``/items/{fid}``)."""
+
+    def query_geojson(
+        self,
+        collection: str,
+        *,
+        region: Region | None = None,
+        filter: Filter | None = None,
+        sortby: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> EncodedPage | None:
+        """``query``'s page as each feature's CRS84 GeoJSON bytes stored at write time (``/items`` in CRS84
+        without projections), or None when a feature of the page was written without them (older stores)."""
+
+    def get_geojson(self, collection: str, fid: str) -> bytes | None:
+        """One feature's stored CRS84 GeoJSON bytes, None when it has none (older stores), or FeatureNotFound."""
 
     def terrain(self) -> Terrain | None:
         """The terrain DEM, if any (analyses, meshes)."""
@@ -230,6 +393,13 @@ class Store(Protocol):
 
     def put_job(self, job_id: str, doc: dict) -> None:
         """Create or update an import job's status document (shared by every API worker)."""
+
+    def update_job(self, job_id: str, doc: dict) -> bool:
+        """Replace a job's document only if it is still stored (atomically); False when it is gone (a dismissed
+        process job: its runner then drops what it was about to record)."""
+
+    def delete_job(self, job_id: str) -> bool:
+        """Remove a job document; False when there was none (``DELETE /jobs/{id}``)."""
 
     def get_job(self, job_id: str) -> dict | None:
         """An import job's status document, or None (``GET /imports/{id}``)."""

@@ -1,7 +1,8 @@
 """PostGIS store: the Store contract on PostgreSQL 15 + PostGIS 3 (psycopg 3, a connection pool).
 
 URL: ``postgresql://user:password@host:port/dbname?schema=cim`` (``schema`` defaults to ``cim``; one
-city per schema).  Per collection a table ``f_<name>(fid, id, doc jsonb, geom, minx..maxz, env)``
+city per schema).  Per collection a table ``f_<name>(fid, id, doc jsonb, geom, minx..maxz, env, gj)`` (gj: the
+feature's CRS84 GeoJSON as ``/items`` writes it, NULL in rows of older stores)
 with a 2-D GiST index on ``geom`` (exact bbox tests run in SQL) and an n-D GiST index on ``env``, a
 3-D segment spanning the solid's box (candidate searches for the analyses).  Writes are one
 transaction, loaded with COPY.
@@ -23,7 +24,22 @@ from ..model import City
 from ..query.cql2 import Filter, compile_filter, order_by
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
+from .base import (
+    Columns,
+    EncodedPage,
+    FeatureIndex,
+    Numbered,
+    Page,
+    Region,
+    check_fields,
+    first_duplicate,
+    json_column,
+    next_number,
+    number_range,
+    points_from_bytes,
+    points_to_bytes,
+    prepare_rows,
+)
 
 try:  # optional dependency: only this backend needs it
     import psycopg
@@ -103,6 +119,7 @@ class PostGISStore:
                 ) from exc
         self._counts: tuple[int, dict[str, int]] | None = None
         self._ensured = False
+        self._city: tuple[str, City] | None = None  # (the stored text, the model): validated once per change
         if not create and self._meta("schema_version") is None:
             self.close()
             raise StoreError(
@@ -182,7 +199,7 @@ class PostGISStore:
                 "doc jsonb NOT NULL, geom geometry(Geometry, {srid}) NOT NULL, minx float8 NOT NULL, "
                 "miny float8 NOT NULL, minz float8 NOT NULL, maxx float8 NOT NULL, maxy float8 NOT NULL, "
                 "maxz float8 NOT NULL, env geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakeLine("
-                "ST_MakePoint(minx, miny, minz), ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED)"
+                "ST_MakePoint(minx, miny, minz), ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED, gj bytea)"
             ).format(t=t, srid=sql.Literal(srid))
         )
         conn.execute(
@@ -195,19 +212,32 @@ class PostGISStore:
         )
 
     def _ensure_collections(self, srid: int) -> None:
-        """Create the tables of collections added since the store was made (once per store object)."""
+        """Create the tables of collections added since the store was made, and the ``gj`` column in tables made
+        before it (once per store object)."""
         with self._pool.connection() as conn, conn.transaction():
             rows = conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (self.schema,)
             ).fetchall()
             have = {r[0] for r in rows}
+            rows = conn.execute(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = %s AND column_name = 'gj'",
+                (self.schema,),
+            ).fetchall()
+            with_gj = {r[0] for r in rows}
             for cid in COLLECTIONS:
-                if "f_" + cid.replace("-", "_") not in have:
+                name = "f_" + cid.replace("-", "_")
+                if name not in have:
                     self._create_collection(conn, cid, srid)
+                elif name not in with_gj:
+                    conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS gj bytea").format(self._t(cid)))
         self._ensured = True
 
     def city(self) -> City:
+        """The city record, validated once per change of the stored text (one small read per call)."""
         raw = self._meta("city")
+        cached = self._city
+        if cached is not None and raw == cached[0] and self._ensured:
+            return cached[1]
         if raw is None:
             raise StoreError(
                 f"Schema {self.schema!r} holds no city: run `cim init` or `cim sample` first.",
@@ -216,6 +246,7 @@ class PostGISStore:
         city = City.model_validate_json(raw)
         if not self._ensured:
             self._ensure_collections(city.crs_epsg)
+        self._city = (raw, city)
         return city
 
     def version(self) -> int:
@@ -237,9 +268,10 @@ class PostGISStore:
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
         delete: Mapping[str, Sequence[str]] | None = None,
+        numbered: Numbered | None = None,
     ) -> dict[str, int]:
         city = self.city()
-        rows = prepare_rows(features, srid=city.crs_epsg)
+        rows = prepare_rows(features, srid=city.crs_epsg, city_epsg=city.crs_epsg, jsonb=True)
         with self._pool.connection() as conn, conn.transaction():
             conn.execute(sql.SQL("SELECT value FROM {} WHERE key = 'version' FOR UPDATE").format(self._q("meta")))
             for cid, ids in (delete or {}).items():  # removed first: a write may delete and add one id
@@ -253,11 +285,14 @@ class PostGISStore:
                     with (
                         conn.transaction(),
                         conn.cursor().copy(
-                            sql.SQL("COPY {} (id, doc, geom, minx, miny, minz, maxx, maxy, maxz) FROM STDIN").format(t)
+                            sql.SQL(
+                                "COPY {} (id, doc, geom, minx, miny, minz, maxx, maxy, maxz, gj) FROM STDIN"
+                            ).format(t)
                         ) as cp,
                     ):
-                        for fid, doc, geom, b in zip(r.ids, r.docs, r.geoms, r.boxes, strict=True):
-                            cp.write_row((fid, doc.decode(), geom.hex(), *b))
+                        gjs: list[bytes | None] = list(r.geojson) if r.geojson is not None else [None] * len(r.ids)
+                        for fid, doc, geom, b, gj in zip(r.ids, r.docs, r.geoms, r.boxes, gjs, strict=True):
+                            cp.write_row((fid, doc.decode(), geom.hex(), *b, gj))
                 except psycopg.errors.UniqueViolation:
                     raise DuplicateFeature(cid, first_duplicate(r.ids, self._existing(conn, t))) from None
             if terrain is not None:
@@ -266,7 +301,20 @@ class PostGISStore:
                 old = self._blob(conn, "building_points")
                 pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
                 self._put_blob(conn, "building_points", points_to_bytes(pts))
-            for name, data in (blobs or {}).items():
+            extra = dict(blobs or {})
+            if numbered is not None:  # the meta row locked above orders the writers: no other claims this number
+                prefix, make = numbered
+                (top,) = _one(
+                    conn.execute(
+                        sql.SQL(
+                            'SELECT max(name COLLATE "C") FROM {} '
+                            'WHERE name COLLATE "C" >= %s AND name COLLATE "C" < %s'
+                        ).format(self._q("blobs")),
+                        number_range(prefix),
+                    )
+                )
+                extra.update(make(next_number(prefix, top)))
+            for name, data in extra.items():
                 self._put_blob(conn, name, bytes(data))
             conn.execute(
                 sql.SQL("UPDATE {} SET value = (value::bigint + 1)::text WHERE key = 'version'").format(self._q("meta"))
@@ -325,12 +373,18 @@ class PostGISStore:
         model = get_spec(collection).model
         return [model.model_validate(d) for d in docs]
 
+    def _sensor_tables(self) -> str | None:
+        """The sensor tables' name prefix for the ``alarm`` queryable ('"schema".', or None when there are none)."""
+        with self._read.connection() as conn:
+            row = conn.execute("SELECT to_regclass(%s)", (f'"{self.schema}".sta_alarms',)).fetchone()
+        return f'"{self.schema}".' if row is not None and row[0] is not None else None
+
     def _full_where(self, collection: str, region: Region | None, flt: Filter | None) -> tuple[sql.Composable, list]:
         srid = self.city().crs_epsg
         where, args = self._where(region, srid)
         if flt is None:
             return where, args
-        comp = compile_filter(flt, collection, "postgis", srid)
+        comp = compile_filter(flt, collection, "postgis", srid, sensors=self._sensor_tables)
         return sql.SQL("{} AND ({})").format(where, sql.SQL(comp.sql)), [*args, *comp.params]
 
     def query(
@@ -343,20 +397,51 @@ class PostGISStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> Page:
+        docs, matched = self._page(collection, region, filter, sortby, limit, offset, "doc")
+        return Page(self._decode(collection, docs), matched)
+
+    def query_geojson(
+        self,
+        collection: str,
+        *,
+        region: Region | None = None,
+        filter: Filter | None = None,
+        sortby: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> EncodedPage | None:
+        if not self._ensured:
+            self.city()  # adds the gj column to older stores
+        gj, matched = self._page(collection, region, filter, sortby, limit, offset, "gj")
+        return None if None in gj else EncodedPage([bytes(g) for g in gj], matched)
+
+    def _page(
+        self,
+        collection: str,
+        region: Region | None,
+        filter: Filter | None,
+        sortby: list[tuple[str, bool]] | None,
+        limit: int | None,
+        offset: int,
+        col: str,
+    ) -> tuple[list[Any], int]:
+        """Column ``col`` (``doc`` or ``gj``) of a page's rows and how many matched."""
         get_spec(collection)
         t = self._t(collection)
         where, args = self._full_where(collection, region, filter)
-        order = sql.SQL(order_by(sortby, collection, "postgis"))
+        order = sql.SQL(order_by(sortby, collection, "postgis", sensors=self._sensor_tables))
         with self._read.connection() as conn:
             if region is None and filter is None:
                 matched = self.counts()[collection]
             else:
                 matched = _one(conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(t, where), args))[0]
             rows = conn.execute(
-                sql.SQL("SELECT doc FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(t, where, order),
+                sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
+                    sql.Identifier(col), t, where, order
+                ),
                 [*args, limit, offset],
             ).fetchall()
-        return Page(self._decode(collection, (r[0] for r in rows)), matched)
+        return [r[0] for r in rows], matched
 
     def iter_features(
         self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
@@ -376,6 +461,52 @@ class PostGISStore:
             last = rows[-1][0]
             yield from self._decode(collection, (r[1] for r in rows))
 
+    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+        """One statement: the GiST search with the exact test in SQL, each field taken from the jsonb document
+        as JSON text (parsed per column in one call), the geometry as WKB."""
+        get_spec(collection)
+        names = check_fields(fields)
+        where, args = self._where(region, self.city().crs_epsg)
+        cols = sql.SQL("").join(sql.SQL(", (doc -> {})::text").format(sql.Literal(n)) for n in names)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT id, minx, miny, minz, maxx, maxy, maxz, ST_AsBinary(geom){} FROM {} WHERE {} ORDER BY fid"
+                ).format(cols, self._t(collection), where),
+                args,
+            ).fetchall()
+        if not rows:
+            return Columns([], np.zeros((0, 6)), np.zeros(0, dtype=object), {n: [] for n in names})
+        c = list(zip(*rows, strict=True))
+        return Columns(
+            list(c[0]),
+            np.array(c[1:7], dtype=float).T,
+            shapely.from_wkb(c[7]),
+            {n: json_column(c[8 + k]) for k, n in enumerate(names)},
+        )
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        get_spec(collection)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT fid, minx, miny, minz, maxx, maxy, maxz, pg_column_size(doc), "
+                    "octet_length(ST_AsBinary(geom)) FROM {} ORDER BY fid"
+                ).format(self._t(collection))
+            ).fetchall()
+        return FeatureIndex.from_rows(rows)
+
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        get_spec(collection)
+        with self._read.connection() as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT (doc - %s::text[])::text FROM {} WHERE fid = ANY(%s) ORDER BY fid").format(
+                    self._t(collection)
+                ),
+                (list(without), [int(i) for i in fids]),
+            ).fetchall()
+        return [r[0].encode() for r in rows]
+
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)
         with self._read.connection() as conn:
@@ -385,6 +516,18 @@ class PostGISStore:
         if row is None:
             raise FeatureNotFound(collection, fid)
         return self._decode(collection, [row[0]])[0]
+
+    def get_geojson(self, collection: str, fid: str) -> bytes | None:
+        get_spec(collection)
+        if not self._ensured:
+            self.city()
+        with self._read.connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT gj FROM {} WHERE id = %s").format(self._t(collection)), (fid,)
+            ).fetchone()
+        if row is None:
+            raise FeatureNotFound(collection, fid)
+        return None if row[0] is None else bytes(row[0])
 
     def _put_blob(self, conn, name: str, data: bytes) -> None:
         conn.execute(
@@ -428,6 +571,18 @@ class PostGISStore:
                 ),
                 (job_id, Jsonb(doc)),
             )
+
+    def update_job(self, job_id: str, doc: dict) -> bool:
+        with self._pool.connection() as conn:
+            cur = conn.execute(
+                sql.SQL("UPDATE {} SET doc = %s WHERE id = %s").format(self._q("jobs")), (Jsonb(doc), job_id)
+            )
+            return cur.rowcount > 0
+
+    def delete_job(self, job_id: str) -> bool:
+        with self._pool.connection() as conn:
+            cur = conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self._q("jobs")), (job_id,))
+            return cur.rowcount > 0
 
     def get_job(self, job_id: str) -> dict | None:
         with self._pool.connection() as conn:

@@ -2,8 +2,9 @@
 
 Layout: ``meta(key, value)`` holds the schema version, the city (JSON) and the store version;
 ``blobs`` holds the terrain DEM and the LiDAR building points; each collection has
-``f_<name>(fid, id, doc, geom)`` (doc = the feature as JSON, geom = its 2-D geometry as WKB)
-and ``rt_<name>`` (an R*Tree over the solid's 3-D box).
+``f_<name>(fid, id, doc, geom, minx..maxz, gj)`` (doc = the feature as JSON, geom = its 2-D geometry as
+WKB, gj = its CRS84 GeoJSON Feature as ``/items`` writes it, NULL in rows of older stores) and ``rt_<name>``
+(an R*Tree over the solid's 3-D box).
 Connections are per thread, so reads run in parallel.
 """
 
@@ -25,7 +26,21 @@ from ..model import City
 from ..query.cql2 import Compiled, Filter, compile_filter, order_by, register_predicate, sqlite_predicate
 from ..terrain import Terrain
 from ..typed import Bounds3
-from .base import Page, Region, first_duplicate, points_from_bytes, points_to_bytes, prepare_rows
+from .base import (
+    Columns,
+    EncodedPage,
+    FeatureIndex,
+    Numbered,
+    Page,
+    Region,
+    check_fields,
+    first_duplicate,
+    next_number,
+    number_range,
+    points_from_bytes,
+    points_to_bytes,
+    prepare_rows,
+)
 
 SCHEMA_VERSION = 2
 _CHUNK = 500  # ids per IN (...) list
@@ -57,13 +72,15 @@ def _create_collection(conn: sqlite3.Connection, cid: str) -> None:
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
         "doc BLOB NOT NULL, geom BLOB NOT NULL, minx REAL, miny REAL, minz REAL, "
-        "maxx REAL, maxy REAL, maxz REAL)"
+        "maxx REAL, maxy REAL, maxz REAL, gj BLOB)"
     )
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
 
 
 class SQLiteStore:
     """The embedded store.  ``path`` is the database file (created by ``init`` when ``create``)."""
+
+    inline_reads = True  # reads are short in-process calls: a server may make index reads on its event loop
 
     def __init__(self, path: str | Path, *, create: bool = False, mmap_mb: int = 64, cache_mb: int = 16) -> None:
         """``mmap_mb``, ``cache_mb``: memory-mapped I/O and page cache per connection (one per thread), MiB:
@@ -82,6 +99,8 @@ class SQLiteStore:
         self._counts: tuple[int, dict[str, int]] | None = None
         self._bounds: dict[str, tuple[int, Bounds3 | None]] = {}
         self._ensured = False
+        self._city: tuple[str, City] | None = None  # (the stored text, the model): validated once per change
+        self._has_gj = True  # False: a read-only file from before the gj column
 
     # -- connections -------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -172,6 +191,10 @@ class SQLiteStore:
         self._bounds = {}
 
     def city(self) -> City:
+        """The city record, validated once per change of the stored text (one small read per call)."""
+        cached = self._city
+        if cached is not None and self._ensured and self._meta("city") == cached[0]:
+            return cached[1]
         version = self._meta("schema_version")
         if version is not None and int(version) != SCHEMA_VERSION:
             raise StoreError(
@@ -186,18 +209,32 @@ class SQLiteStore:
             )
         if not self._ensured:
             self._ensure_collections()
-        return City.model_validate_json(raw)
+        city = City.model_validate_json(raw)
+        self._city = (raw, city)
+        return city
 
     def _ensure_collections(self) -> None:
-        """Create the tables of collections added since the store was made (once per store object)."""
+        """Create the tables of collections added since the store was made, and the ``gj`` column in tables
+        made before it (once per store object; a read-only file keeps its tables as they are)."""
         conn = self._conn()
         have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = [cid for cid in COLLECTIONS if _t(cid)[0] not in have]
-        if missing:
-            conn.execute("BEGIN IMMEDIATE")
+        no_gj = [
+            cid
+            for cid in COLLECTIONS
+            if cid not in missing and "gj" not in {r[1] for r in conn.execute(f"PRAGMA table_info({_t(cid)[0]})")}
+        ]
+        if missing or no_gj:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # read-only: nothing to add
+                self._ensured, self._has_gj = True, not no_gj
+                return
             try:
                 for cid in missing:
                     _create_collection(conn, cid)
+                for cid in no_gj:
+                    conn.execute(f"ALTER TABLE {_t(cid)[0]} ADD COLUMN gj BLOB")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -220,9 +257,10 @@ class SQLiteStore:
         replace: bool = False,
         blobs: Mapping[str, bytes] | None = None,
         delete: Mapping[str, Sequence[str]] | None = None,
+        numbered: Numbered | None = None,
     ) -> dict[str, int]:
-        self.city()  # must be initialised
-        rows = prepare_rows(features)
+        city = self.city()  # must be initialised
+        rows = prepare_rows(features, city_epsg=city.crs_epsg)
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -234,13 +272,15 @@ class SQLiteStore:
                 if replace:
                     self._delete_ids(conn, cid, r.ids)
                 (start,) = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {f}").fetchone()
+                gjs: list[bytes | None] = list(r.geojson) if r.geojson is not None else [None] * len(r.ids)
                 fids = range(start, start + len(r.ids))
                 try:
                     conn.executemany(
-                        f"INSERT INTO {f} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        f"INSERT INTO {f} (fid, id, doc, geom, minx, miny, minz, maxx, maxy, maxz, gj) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
-                            (fid, i, d, g, *b)
-                            for fid, i, d, g, b in zip(fids, r.ids, r.docs, r.geoms, r.boxes, strict=True)
+                            (fid, i, d, g, *b, gj)
+                            for fid, i, d, g, b, gj in zip(fids, r.ids, r.docs, r.geoms, r.boxes, gjs, strict=True)
                         ),
                     )
                 except sqlite3.IntegrityError:
@@ -253,7 +293,14 @@ class SQLiteStore:
                 old = self._blob(conn, "building_points")
                 pts = building_points if old is None else np.concatenate([points_from_bytes(old), building_points])
                 conn.execute("INSERT OR REPLACE INTO blobs VALUES ('building_points', ?)", (points_to_bytes(pts),))
-            for name, data in (blobs or {}).items():
+            extra = dict(blobs or {})
+            if numbered is not None:  # BEGIN IMMEDIATE holds the write lock: no other writer claims this number
+                prefix, make = numbered
+                (top,) = conn.execute(
+                    "SELECT max(name) FROM blobs WHERE name >= ? AND name < ?", number_range(prefix)
+                ).fetchone()
+                extra.update(make(next_number(prefix, top)))
+            for name, data in extra.items():
                 conn.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (name, bytes(data)))
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
             conn.execute("COMMIT")
@@ -334,7 +381,8 @@ class SQLiteStore:
         geom = {r[0]: r[5] for r in rows}
         return region.select(fids, cand[:, 1:], lambda sub: list(shapely.from_wkb([geom[i] for i in sub.tolist()])))
 
-    def _docs(self, collection: str, fids: list[int]) -> list[bytes]:
+    def _docs(self, collection: str, fids: list[int], col: str = "doc") -> list[bytes]:
+        """Column ``col`` (``doc`` or ``gj``) of the rows ``fids``, in fid order."""
         f, _ = _t(collection)
         conn = self._conn()
         out: list[bytes] = []
@@ -343,15 +391,20 @@ class SQLiteStore:
             out += [
                 r[0]
                 for r in conn.execute(
-                    f"SELECT doc FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) ORDER BY fid", chunk
+                    f"SELECT {col} FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) ORDER BY fid", chunk
                 )
             ]
         return out
 
+    def _sensor_tables(self) -> str | None:
+        """The sensor tables' name prefix for the ``alarm`` queryable ("", or None when the store has none)."""
+        have = self._conn().execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sta_alarms'")
+        return "" if have.fetchone() else None
+
     def _where(self, collection: str, region: Region | None, flt: Filter | None) -> Compiled:
         """WHERE fragment for a region and a filter (SQL path); release() it after the query."""
         _, rt = _t(collection)
-        parts = [compile_filter(flt, collection, "sqlite", self.city().crs_epsg, rtree=rt)]
+        parts = [compile_filter(flt, collection, "sqlite", self.city().crs_epsg, rtree=rt, sensors=self._sensor_tables)]
         if region is not None:
             where, args = _rtree_where(region)
             key = register_predicate("s_intersects", region.polygon)
@@ -372,22 +425,52 @@ class SQLiteStore:
         sortby: list[tuple[str, bool]] | None,
         limit: int | None,
         offset: int,
-    ) -> Page:
+        col: str = "doc",
+    ) -> tuple[list[bytes], int]:
         f, _ = _t(collection)
         where = self._where(collection, region, flt)
         try:
             conn = self._conn()
             matched = conn.execute(f"SELECT count(*) FROM {f} WHERE {where.sql}", where.params).fetchone()[0]
-            order = order_by(sortby, collection, "sqlite")
+            order = order_by(sortby, collection, "sqlite", sensors=self._sensor_tables)
             rows = conn.execute(
-                f"SELECT doc FROM {f} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                f"SELECT {col} FROM {f} WHERE {where.sql} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*where.params, -1 if limit is None else limit, offset],
             ).fetchall()
         except sqlite3.OperationalError as exc:  # pragma: no cover - a compiler bug, not user input
             raise StoreError(f"query failed: {exc}", where={"store": self.url}) from exc
         finally:
             where.release()
-        return Page(self._decode(collection, (r[0] for r in rows)), matched)
+        return [r[0] for r in rows], matched
+
+    def _page(
+        self,
+        collection: str,
+        region: Region | None,
+        flt: Filter | None,
+        sortby: list[tuple[str, bool]] | None,
+        limit: int | None,
+        offset: int,
+        col: str,
+    ) -> tuple[list[bytes], int]:
+        """Column ``col`` of a page's rows and how many matched (``query``, ``query_geojson``)."""
+        get_spec(collection)
+        f, _ = _t(collection)
+        if flt is not None or sortby:
+            return self._sql_query(collection, region, flt, sortby, limit, offset, col)
+        if region is None:
+            matched = self.counts()[collection]
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {col} FROM {f} ORDER BY fid LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset)
+                )
+                .fetchall()
+            )
+            return [r[0] for r in rows], matched
+        fids = self._matching_fids(collection, region)
+        page = fids[offset : None if limit is None else offset + limit]
+        return self._docs(collection, page.tolist(), col), len(fids)
 
     def query(
         self,
@@ -399,21 +482,25 @@ class SQLiteStore:
         limit: int | None = None,
         offset: int = 0,
     ) -> Page:
-        get_spec(collection)
-        f, _ = _t(collection)
-        if filter is not None or sortby:
-            return self._sql_query(collection, region, filter, sortby, limit, offset)
-        if region is None:
-            matched = self.counts()[collection]
-            rows = (
-                self._conn()
-                .execute(f"SELECT doc FROM {f} ORDER BY fid LIMIT ? OFFSET ?", (-1 if limit is None else limit, offset))
-                .fetchall()
-            )
-            return Page(self._decode(collection, (r[0] for r in rows)), matched)
-        fids = self._matching_fids(collection, region)
-        page = fids[offset : None if limit is None else offset + limit]
-        return Page(self._decode(collection, self._docs(collection, page.tolist())), len(fids))
+        docs, matched = self._page(collection, region, filter, sortby, limit, offset, "doc")
+        return Page(self._decode(collection, docs), matched)
+
+    def query_geojson(
+        self,
+        collection: str,
+        *,
+        region: Region | None = None,
+        filter: Filter | None = None,
+        sortby: list[tuple[str, bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> EncodedPage | None:
+        if not self._ensured:
+            self.city()  # adds the gj column to older stores
+        if not self._has_gj:
+            return None
+        gj, matched = self._page(collection, region, filter, sortby, limit, offset, "gj")
+        return None if None in gj else EncodedPage(gj, matched)
 
     def iter_features(
         self, collection: str, *, region: Region | None = None, filter: Filter | None = None, batch: int = 1000
@@ -457,6 +544,79 @@ class SQLiteStore:
             last = rows[-1][0]
             yield from self._decode(collection, (r[1] for r in rows))
 
+    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+        """One statement: the R*Tree's candidates joined with their rows, then the exact 2-D test; the documents of
+        the matches are parsed in one orjson call (no models) and the fields picked from them."""
+        get_spec(collection)
+        names = check_fields(fields)
+        f, rt = _t(collection)
+        doc = ", f.doc" if names else ""
+        head = f"SELECT f.id, f.minx, f.miny, f.minz, f.maxx, f.maxy, f.maxz, f.geom{doc} FROM "
+        if region is None:
+            rows = self._conn().execute(head + f"{f} AS f ORDER BY f.fid").fetchall()
+        else:
+            where, args = _rtree_where(region, "r.")
+            rows = (
+                self._conn()
+                .execute(head + f"{rt} AS r JOIN {f} AS f ON f.fid = r.fid WHERE {where} ORDER BY f.fid", args)
+                .fetchall()
+            )
+        if not rows:
+            return Columns([], np.zeros((0, 6)), np.zeros(0, dtype=object), {n: [] for n in names})
+        cols = list(zip(*rows, strict=True))
+        boxes = np.array(cols[1:7], dtype=float).T
+        geoms = shapely.from_wkb(cols[7])
+        ids, docs = list(cols[0]), cols[8] if names else ()
+        if region is not None:
+            shapely.prepare(region.polygon)
+            keep = shapely.intersects(region.polygon, geoms)
+            if not keep.all():
+                idx = np.flatnonzero(keep).tolist()
+                ids, boxes, geoms = [ids[i] for i in idx], boxes[keep], geoms[keep]
+                docs = tuple(docs[i] for i in idx) if names else ()
+        values = {n: [] for n in names}  # type: dict[str, list]
+        if names and ids:
+            parsed = orjson.loads(b"[" + b",".join(docs) + b"]")
+            values = {n: [d.get(n) for d in parsed] for n in names}
+        return Columns(ids, boxes, geoms, values)
+
+    def feature_index(self, collection: str) -> FeatureIndex:
+        """Boxes from the R*Tree, sizes from the record headers: no page of a document is read (reading
+        the exact boxes, stored after the document, would read every document's overflow pages)."""
+        get_spec(collection)
+        f, rt = _t(collection)
+        rows = (
+            self._conn()
+            .execute(
+                f"SELECT f.fid, r.minx, r.miny, r.minz, r.maxx, r.maxy, r.maxz, length(f.doc), length(f.geom) "
+                f"FROM {f} AS f JOIN {rt} AS r ON r.fid = f.fid ORDER BY f.fid"
+            )
+            .fetchall()
+        )
+        return FeatureIndex.from_rows(rows)
+
+    def feature_docs(self, collection: str, fids: Sequence[int], *, without: Sequence[str] = ()) -> list[bytes]:
+        get_spec(collection)
+        fids = [int(i) for i in fids]
+        if not without:
+            return self._docs(collection, fids)
+        f, _ = _t(collection)
+        paths = ", ".join("?" * len(without))
+        names = [f'$."{w}"' for w in without]
+        conn = self._conn()
+        out: list[bytes] = []
+        for i in range(0, len(fids), _CHUNK):
+            chunk = fids[i : i + _CHUNK]
+            out += [
+                r[0].encode() if isinstance(r[0], str) else r[0]
+                for r in conn.execute(
+                    f"SELECT json_remove(doc, {paths}) FROM {f} WHERE fid IN ({','.join('?' * len(chunk))}) "
+                    "ORDER BY fid",
+                    [*names, *chunk],
+                )
+            ]
+        return out
+
     def get(self, collection: str, fid: str) -> BaseModel:
         get_spec(collection)
         f, _ = _t(collection)
@@ -464,6 +624,18 @@ class SQLiteStore:
         if row is None:
             raise FeatureNotFound(collection, fid)
         return self._decode(collection, [row[0]])[0]
+
+    def get_geojson(self, collection: str, fid: str) -> bytes | None:
+        get_spec(collection)
+        if not self._ensured:
+            self.city()
+        if not self._has_gj:
+            return None
+        f, _ = _t(collection)
+        row = self._conn().execute(f"SELECT gj FROM {f} WHERE id = ?", (fid,)).fetchone()
+        if row is None:
+            raise FeatureNotFound(collection, fid)
+        return row[0]
 
     @staticmethod
     def _blob(conn: sqlite3.Connection, name: str) -> bytes | None:
@@ -492,6 +664,13 @@ class SQLiteStore:
 
     def put_job(self, job_id: str, doc: dict) -> None:
         self._conn().execute("INSERT OR REPLACE INTO jobs VALUES (?, ?)", (job_id, orjson.dumps(doc)))
+
+    def update_job(self, job_id: str, doc: dict) -> bool:
+        cur = self._conn().execute("UPDATE jobs SET doc = ? WHERE id = ?", (orjson.dumps(doc), job_id))
+        return cur.rowcount > 0
+
+    def delete_job(self, job_id: str) -> bool:
+        return self._conn().execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount > 0
 
     def get_job(self, job_id: str) -> dict | None:
         row = self._conn().execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()

@@ -39,8 +39,8 @@ def volume_m3(times: np.ndarray, flow_m3_per_h: np.ndarray, start: np.datetime64
     q = np.asarray(flow_m3_per_h, dtype=float)
     ok = np.isfinite(q)
     t, q = t[ok], q[ok]
-    s = float(np.datetime64(start, "ms").astype(np.int64))
-    e = float(np.datetime64(end, "ms").astype(np.int64))
+    s = float(np.asarray(start, dtype="datetime64[ms]").astype(np.int64))
+    e = float(np.asarray(end, dtype="datetime64[ms]").astype(np.int64))
     if len(t) == 0 or e <= s:
         return 0.0
     inside = (t > s) & (t < e)
@@ -66,6 +66,8 @@ def total_flow(series: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
 
 @dataclass
 class NightFlow:
+    """Minimum night flow per night (k nights), m³/h, and its trend, m³/h per day."""
+
     nights: np.ndarray  # (k,) datetime64[D]: the local date of each night's 02:00
     minimum_m3_per_h: np.ndarray  # (k,) least inflow in the window
     net_m3_per_h: np.ndarray  # (k,) minimum less the legitimate night use
@@ -100,6 +102,8 @@ def night_flow(
 
 @dataclass
 class Balance:
+    """CJJ 92-2016 §5.2 balance of a district: volumes m³, rates and corrections %, grade; None without data."""
+
     supply_m3: float
     registered_m3: float | None
     loss_m3: float | None

@@ -58,7 +58,7 @@ def _ms(t: datetime | None) -> np.datetime64 | None:
 
 
 def _iso(t: np.datetime64) -> str:
-    return str(np.datetime64(t, "s")) + "Z"
+    return str(t.astype("datetime64[s]")) + "Z"
 
 
 def district_population(store: Store, district: WaterDistrict, persons_per_m2: float) -> float:
@@ -69,10 +69,12 @@ def district_population(store: Store, district: WaterDistrict, persons_per_m2: f
 
     poly = shapely.Polygon(district.area[0], district.area[1:])
     shapely.prepare(poly)
+    from ..model import Building
     from ..store import Region
+    from ..store.typed import iter_typed
 
     total = 0.0
-    for b in store.iter_features("buildings", region=Region(poly)):
+    for b in iter_typed(store, "buildings", Building, region=Region(poly)):
         if poly.contains(shapely.Polygon(b.footprint[0]).centroid):
             total += population(b, persons_per_m2)
     return total

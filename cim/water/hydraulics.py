@@ -63,14 +63,15 @@ def model_from_text(text: bytes) -> Any:
 
 def epanet_model(store: Store, network: str) -> Any:
     """The stored EPANET network as a WNTR model: the file's sections, then the stored features' values."""
-    from ..model import Utility
+    from ..model import PipeNode, PipeSegment, Utility
+    from ..store.typed import iter_typed
 
     text = store.get_blob(f"epanet/{network}")
     if text is None:
         raise InvalidParameter("network", f"No EPANET network {network!r} in the store.")
     wn = model_from_text(text)
     hw = wn.options.hydraulic.headloss == "H-W"
-    for p in store.iter_features("pipes", batch=5000):
+    for p in iter_typed(store, "pipes", PipeSegment, batch=5000):
         if p.utility != Utility.water or p.attributes.get("network") != network or p.id not in wn.pipe_name_list:
             continue
         link = wn.get_link(p.id)
@@ -80,7 +81,7 @@ def epanet_model(store: Store, network: str) -> Any:
             link.length = float(p.attributes["length_m"])
         if hw and p.attributes.get("roughness") is not None:
             link.roughness = float(p.attributes["roughness"])
-    for nd in store.iter_features("pipe-nodes", batch=5000):
+    for nd in iter_typed(store, "pipe-nodes", PipeNode, batch=5000):
         if nd.attributes.get("network") != network or nd.kind.value != "junction":
             continue
         if nd.id in wn.junction_name_list and nd.attributes.get("elevation_m") is not None:
@@ -129,6 +130,7 @@ def _fed(net: Any) -> np.ndarray:
 
 
 def _source_heads(store: Store, prepared: Prepared) -> np.ndarray:
+    """(n,) fixed head of each source node, m: its ``head_m``, else its ground + :data:`DEFAULT_SOURCE_HEAD_M`."""
     net = prepared.net
     heads = net.node_z + DEFAULT_SOURCE_HEAD_M
     for i in np.flatnonzero(net.source):

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import InvalidParameter
 from ..model import NodeKind, PipeNode, PipeSegment, Utility
+from ..store.typed import iter_typed
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -53,6 +54,10 @@ PER_CAPITA_M3_PER_DAY = 0.2
 SOURCE_KINDS = (NodeKind.reservoir, NodeKind.tank)
 
 
+def _unset() -> np.ndarray:
+    return np.empty(0)
+
+
 @dataclass
 class WaterNetwork:
     """The network as arrays.  n nodes, m links, k isolation valves; positions in city metres."""
@@ -72,16 +77,20 @@ class WaterNetwork:
     valve_link: np.ndarray  # (k,) int
     valve_node: np.ndarray  # (k,) int
     valve_xy: np.ndarray  # (k, 2)
-    node_z: np.ndarray | None = None  # (n,) ground elevation (stored position z; a pipe's end for implicit nodes)
-    node_head: np.ndarray | None = None  # (n,) attributes["head_m"] of sources, else NaN
-    diameter: np.ndarray | None = None  # (m,) metres, NaN for pumps and valves without one
-    roughness: np.ndarray | None = None  # (m,) attributes["roughness"], else NaN
+    # optional per-node and per-link values: NaN throughout when not given
+    node_z: np.ndarray = field(default_factory=_unset)  # (n,) ground elevation (stored z; a pipe's end if implicit)
+    node_head: np.ndarray = field(default_factory=_unset)  # (n,) attributes["head_m"] of sources, else NaN
+    diameter: np.ndarray = field(default_factory=_unset)  # (m,) metres, NaN for pumps and valves without one
+    roughness: np.ndarray = field(default_factory=_unset)  # (m,) attributes["roughness"], else NaN
     demand_stated: bool = False  # whether the demand came from the nodes' attributes
     node_index: dict[str, int] = field(default_factory=dict)
     link_index: dict[str, int] = field(default_factory=dict)
     valve_index: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, size in (("node_z", self.n), ("node_head", self.n), ("diameter", self.m), ("roughness", self.m)):
+            if getattr(self, name).size == 0 and size:
+                setattr(self, name, np.full(size, np.nan))
         self.node_index = {v: i for i, v in enumerate(self.node_ids)}
         self.link_index = {v: i for i, v in enumerate(self.link_ids)}
         self.valve_index = {v: i for i, v in enumerate(self.valve_ids)}
@@ -130,7 +139,7 @@ def _is_isolation(node: PipeNode) -> bool:
 def load(store: Store, network: str | None = None) -> WaterNetwork:
     """The water network of ``store`` (every water pipe, or the EPANET network ``network``)."""
     pipes: list[PipeSegment] = []
-    for p in store.iter_features("pipes", batch=5000):
+    for p in iter_typed(store, "pipes", PipeSegment, batch=5000):
         if p.utility == Utility.water and (network is None or p.attributes.get("network") == network):
             pipes.append(p)
     if network is not None and not pipes:
@@ -143,7 +152,7 @@ def load(store: Store, network: str | None = None) -> WaterNetwork:
     stored: dict[str, PipeNode] = {}
     link_nodes: list[PipeNode] = []
     valves: list[PipeNode] = []
-    for nd in store.iter_features("pipe-nodes", batch=5000):
+    for nd in iter_typed(store, "pipe-nodes", PipeNode, batch=5000):
         if nd.utility != Utility.water:
             continue
         if _is_isolation(nd):
@@ -220,55 +229,15 @@ def build(
         if fid not in index:
             add(fid, _kind(nd), tuple(nd.position))
 
-    n = len(ids)
-    node_xy = np.asarray(xy, dtype=float).reshape(n, 2)
-    src = np.array([k in (NodeKind.reservoir.value, NodeKind.tank.value) for k in kind], dtype=bool)
-    demand = np.zeros(n)
-    head = np.full(n, np.nan)
-    stated = False
-    for i, fid in enumerate(ids):
-        nd = stored.get(fid)
-        if nd is None:
-            continue
-        attrs = nd.attributes
-        if _truthy(attrs.get("source")):
-            src[i] = True
-        if isinstance(attrs.get("head_m"), int | float):
-            head[i] = float(attrs["head_m"])
-        d = _demand(attrs)
-        if d is not None:
-            demand[i] = d
-            stated = True
-
+    node_xy = np.asarray(xy, dtype=float).reshape(len(ids), 2)
+    src, demand, head, stated = _node_attributes(ids, kind, stored)
     link_ids = lids
     link_index = {v: i for i, v in enumerate(link_ids)}
     if len(link_index) != len(link_ids):
         dup = next(x for x in link_ids if link_ids.count(x) > 1)
         raise InvalidParameter("network", f"Link id {dup!r} is used twice in the water network; name a network.")
-    va, vn, vids, vxy = [], [], [], []
     a_arr, b_arr = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    for v in valves:
-        pipe = str(v.attributes["pipe"])
-        li = link_index.get(pipe)
-        if li is None:
-            raise InvalidParameter("valves", f"Isolation valve {v.id!r} sits on pipe {pipe!r}, not a water pipe.")
-        ends = (int(a_arr[li]), int(b_arr[li]))
-        node = v.attributes.get("node")
-        if node is None:
-            d = np.hypot(*(node_xy[list(ends)] - np.asarray(v.position[:2])).T)
-            ni = ends[int(np.argmin(d))]
-        else:
-            ni = index.get(str(node), -1)
-            if ni not in ends:
-                raise InvalidParameter(
-                    "valves",
-                    f"Isolation valve {v.id!r} names node {node!r}, which is not an end of pipe {pipe!r} "
-                    f"({ids[ends[0]]!r}, {ids[ends[1]]!r}).",
-                )
-        va.append(li)
-        vn.append(ni)
-        vids.append(v.id)
-        vxy.append(v.position[:2])
+    va, vn, vids, vxy = _place_valves(valves, ids, index, node_xy, link_index, a_arr, b_arr)
     return WaterNetwork(
         name=name,
         node_ids=ids,
@@ -291,6 +260,72 @@ def build(
         diameter=np.asarray(diam, dtype=float),
         roughness=np.asarray(rough, dtype=float),
     )
+
+
+def _node_attributes(
+    ids: list[str], kind: list[str], stored: dict[str, PipeNode]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Per node (n,): source flags, demand (m³/h), fixed head (m, NaN where none); and whether any node states
+    a demand.  Reservoirs and tanks are sources, as is a stored node whose ``attributes["source"]`` is true."""
+    n = len(ids)
+    src = np.array([k in (NodeKind.reservoir.value, NodeKind.tank.value) for k in kind], dtype=bool)
+    demand = np.zeros(n)
+    head = np.full(n, np.nan)
+    stated = False
+    for i, fid in enumerate(ids):
+        nd = stored.get(fid)
+        if nd is None:
+            continue
+        attrs = nd.attributes
+        if _truthy(attrs.get("source")):
+            src[i] = True
+        if isinstance(attrs.get("head_m"), int | float):
+            head[i] = float(attrs["head_m"])
+        d = _demand(attrs)
+        if d is not None:
+            demand[i] = d
+            stated = True
+    return src, demand, head, stated
+
+
+def _place_valves(
+    valves: list[PipeNode],
+    ids: list[str],
+    index: dict[str, int],
+    node_xy: np.ndarray,
+    link_index: dict[str, int],
+    a_arr: np.ndarray,
+    b_arr: np.ndarray,
+) -> tuple[list[int], list[int], list[str], list[Any]]:
+    """Each isolation valve's link and the end node it sits beside (its ``node`` attribute, else the pipe end
+    nearest it): link indices, node indices, valve ids, valve positions (x, y metres)."""
+    va: list[int] = []
+    vn: list[int] = []
+    vids: list[str] = []
+    vxy: list[Any] = []
+    for v in valves:
+        pipe = str(v.attributes["pipe"])
+        li = link_index.get(pipe)
+        if li is None:
+            raise InvalidParameter("valves", f"Isolation valve {v.id!r} sits on pipe {pipe!r}, not a water pipe.")
+        ends = (int(a_arr[li]), int(b_arr[li]))
+        node = v.attributes.get("node")
+        if node is None:
+            d = np.hypot(*(node_xy[list(ends)] - np.asarray(v.position[:2])).T)
+            ni = ends[int(np.argmin(d))]
+        else:
+            ni = index.get(str(node), -1)
+            if ni not in ends:
+                raise InvalidParameter(
+                    "valves",
+                    f"Isolation valve {v.id!r} names node {node!r}, which is not an end of pipe {pipe!r} "
+                    f"({ids[ends[0]]!r}, {ids[ends[1]]!r}).",
+                )
+        va.append(li)
+        vn.append(ni)
+        vids.append(v.id)
+        vxy.append(v.position[:2])
+    return va, vn, vids, vxy
 
 
 def _truthy(v: Any) -> bool:

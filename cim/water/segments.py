@@ -209,8 +209,8 @@ def criticality(seg: Segments, weights: np.ndarray) -> tuple[np.ndarray, np.ndar
     lost = np.zeros((k, w.shape[1]))
     lost[supplied] = w[supplied]
     if len(o):
-        pv = par[o]
+        po = par[o]  # each discovered vertex's parent
         low_a = np.asarray(low)
-        cut = (pv != root) & (low_a[o] >= dsc[pv])
-        np.add.at(lost, pv[cut], sub[o[cut]])
+        cut = (po != root) & (low_a[o] >= dsc[po])
+        np.add.at(lost, po[cut], sub[o[cut]])
     return lost, supplied

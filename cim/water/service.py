@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..model import Building, BuildingUse
+from ..store.typed import iter_typed
 from .network import PER_CAPITA_M3_PER_DAY, WaterNetwork
 
 if TYPE_CHECKING:
@@ -70,9 +71,9 @@ def serve(store: Store, net: WaterNetwork, persons_per_m2: float) -> Service:
     """Every building of the store to its serving node (see the module docstring)."""
     import shapely
 
-    buildings = list(store.iter_features("buildings", batch=5000))
+    buildings = list(iter_typed(store, "buildings", Building, batch=5000))
     ids = [b.id for b in buildings]
-    pop = np.array([population(b, persons_per_m2) for b in buildings], dtype=float)
+    pop = np.array([population(b, persons_per_m2) for b in buildings], dtype=np.float64)
     node = np.full(len(buildings), -1, dtype=np.int64)
     cand = np.flatnonzero((net.node_kind == "junction") & ~net.source)
     if len(buildings) and len(cand):

@@ -44,3 +44,30 @@ def test_a_new_rule_set_is_one_registration():
         from cim.rules.registry import RULE_SETS
 
         RULE_SETS.pop("toy", None)
+
+
+def test_every_shipped_rule_file_is_listed_and_loads():
+    """The listing comes from the files: every cim/rules/*.toml is a rule set under its stem, with a title, a
+    user (an analysis id where the first word is one) and a loader; those without overrides refuse them."""
+    from pathlib import Path
+
+    import cim.rules
+    from cim.analysis.registry import analyses
+
+    files = sorted(p.stem for p in Path(cim.rules.__file__).parent.glob("*.toml"))
+    assert {"storms", "complete_community", "osm_tags", "shelters", "gb50180_sunlight"} <= set(files)
+    sets = rule_sets()
+    assert set(files) <= set(sets)
+    ids = set(analyses())
+    for stem in files:
+        entry = sets[stem]
+        assert entry.name == stem and entry.title and entry.used_by, stem
+        first = entry.used_by.split(",")[0].split()[0]
+        assert first in ids or first == "import", (stem, entry.used_by)
+        assert load_rules(stem), stem  # loads, and is not empty
+    assert load_rules("storms")["formulas"]["shenyang"]["n"] == 0.77
+    assert [c.distance_m for c in load_rules("living_circles")] == [300.0, 500.0, 1000.0]
+    assert load_rules("shelters").area_per_person.value_m2 == 1.5
+    assert any(r["kind"] == "kindergarten" for r in load_rules("osm_tags")["facilities"])
+    with pytest.raises(InvalidParameter, match="takes no overrides"):
+        load_rules("storms", {"formulas.shenyang.n": 0.8})

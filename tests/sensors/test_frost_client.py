@@ -100,3 +100,55 @@ def test_frost_client_round_trip(server):
     things = svc.things().query().filter("properties/cim:feature eq 'pipe-nodes/N-17'").expand("Locations").list()
     assert [t.name for t in things] == ["Logger 17"]
     assert things.entities[0].locations.entities[0].location["coordinates"] == pytest.approx([123.4101, 41.7893])
+
+    # no FeatureOfInterest given: the service made one from the Thing's Location, once, and reuses it
+    fois = svc.features_of_interest().query().list()
+    assert len(fois.entities) == 1
+    foi = fois.entities[0]
+    assert foi.feature["coordinates"] == pytest.approx([123.4101, 41.7893]) and foi.name == "Node N-17"
+    assert foi.encoding_type == "application/geo+json"
+    obs = svc.observations().query().filter(f"Datastream/id eq {ds.id}").expand("FeatureOfInterest").list()
+    assert {o.feature_of_interest.id for o in obs} == {foi.id}
+
+    # the Thing moves (its Location patched): the next observation gets a new FeatureOfInterest there
+    import httpx
+
+    base = server.url + "/sta/v1.1"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    moved = {"type": "Point", "coordinates": [123.42, 41.8]}
+    loc_id = things.entities[0].locations.entities[0].id
+    r = httpx.patch(f"{base}/Locations({loc_id})", json={"location": moved}, headers=auth)
+    assert r.status_code == 200, r.text
+    r = httpx.post(
+        f"{base}/Observations",
+        json={"result": 4.0, "phenomenonTime": "2026-01-01T00:10:00Z", "Datastream": {"@iot.id": ds.id}},
+        headers=auth,
+    )
+    assert r.status_code == 201, r.text
+    new = httpx.get(r.headers["location"], params={"$expand": "FeatureOfInterest"}).json()["FeatureOfInterest"]
+    assert new["@iot.id"] != foi.id and new["feature"] == moved
+    # DataArray rows without FeatureOfInterest/id reuse it; a given FeatureOfInterest is kept
+    r = httpx.post(
+        f"{base}/CreateObservations",
+        json=[
+            {
+                "Datastream": {"@iot.id": ds.id},
+                "components": ["phenomenonTime", "result"],
+                "dataArray": [["2026-01-01T00:11:00Z", 4.1], ["2026-01-01T00:12:00Z", 4.2]],
+            },
+            {
+                "Datastream": {"@iot.id": ds.id},
+                "components": ["phenomenonTime", "result", "FeatureOfInterest/id"],
+                "dataArray": [["2026-01-01T00:13:00Z", 4.3, foi.id]],
+            },
+        ],
+        headers=auth,
+    )
+    assert r.status_code == 201, r.text
+    got = httpx.get(
+        f"{base}/Datastreams({ds.id})/Observations",
+        params={"$filter": "phenomenonTime ge 2026-01-01T00:10:00Z", "$orderby": "phenomenonTime",
+                "$expand": "FeatureOfInterest($select=id)"},
+    ).json()["value"]  # fmt: skip
+    assert [o["FeatureOfInterest"]["@iot.id"] for o in got] == [new["@iot.id"]] * 3 + [foi.id]
+    assert httpx.get(f"{base}/FeaturesOfInterest", params={"$count": "true"}).json()["@iot.count"] == 2

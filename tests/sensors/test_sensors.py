@@ -296,3 +296,48 @@ def test_incremental_alarms_equal_one_batch_on_random_data(tmp_path):
         store.close()
     assert len(got[0]) > 20 and {a[0] for a in got[0]} == {"low", "high", "rate_per_hour"}
     assert got[0] == got[1]
+
+
+def test_non_numeric_results_round_trip_and_column_selection(sta, empty_store):
+    """An OM_Observation datastream keeps any JSON result (the row-by-row load, the rj column); $select reads
+    only the columns asked for and still finds the JSON results; the auto FeatureOfInterest comes with them."""
+    body = thing(name="Valve 3", feature="pipe-nodes/N-3")
+    body["Datastreams"][0]["observationType"] = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Observation"
+    sta.create("Things", body, B)
+    results = [1.5, "open", {"state": "closed", "turns": 12}, True, [1, 2], 2]
+    times = minutes(len(results))
+    sta.create_observations(
+        [
+            {
+                "Datastream": {"@iot.id": 1},
+                "components": ["phenomenonTime", "result"],
+                "dataArray": [[t, r] for t, r in zip(times, results, strict=True)],
+            }
+        ],
+        B,
+    )
+    q = {"$orderby": "phenomenonTime", "$select": "result,phenomenonTime"}
+    got = sta.get("Datastreams(1)/Observations", q, B)["value"]
+    assert [o["result"] for o in got] == results and [o["phenomenonTime"][:19] for o in got] == [t[:19] for t in times]
+    assert all(set(o) == {"result", "phenomenonTime"} for o in got)
+    only_ids = sta.get("Datastreams(1)/Observations", {"$orderby": "phenomenonTime", "$select": "id"}, B)["value"]
+    assert [set(o) for o in only_ids] == [{"@iot.id"}] * len(results)
+    one = sta.get(f"Observations({only_ids[2]['@iot.id']})", {"$expand": "FeatureOfInterest($select=feature)"}, B)
+    assert one["result"] == {"state": "closed", "turns": 12}
+    assert one["FeatureOfInterest"]["feature"] == {"type": "Point", "coordinates": [123.41, 41.79]}
+    assert sta.get("FeaturesOfInterest", {"$count": "true"}, B)["@iot.count"] == 1
+    # the same shape of lists posted to a numeric (OM_Measurement) datastream is refused, nothing written
+    sta.create("Things", thing(name="Logger 4", feature="pipe-nodes/N-4"), B)
+    before = _obs_count(sta)
+    with pytest.raises(InvalidParameter, match="not a number"):
+        sta.create_observations(
+            [
+                {
+                    "Datastream": {"@iot.id": 2},
+                    "components": ["phenomenonTime", "result"],
+                    "dataArray": [[times[0], [1, 2]], [times[1], [3, 4]]],
+                }
+            ],
+            B,
+        )
+    assert _obs_count(sta) == before

@@ -120,6 +120,39 @@ def test_region_polygon_not_box(store):
     assert got == expected and "b-0-3" in got and "b-3-3" not in got
 
 
+@pytest.mark.parametrize(
+    "region",
+    [
+        None,
+        Region.box(X0 - 5, Y0 - 5, X0 + 5, Y0 + 5),
+        Region.box(X0 + 595, Y0 + 595, X0 + 650, Y0 + 650),  # in b-L's box, outside the L
+        Region.box(X0 + 795, Y0 + 90, X0 + 805, Y0 + 110),  # on the diagonal pipe
+        Region.box(X0 - 1000, Y0 - 1000, X0 + 1000, Y0 + 1000, zmax=38.0),  # the basement only, by z
+        Region(shapely.Polygon([(X0 - 60, Y0 - 60), (X0 + 200, Y0 - 60), (X0 - 60, Y0 + 200)]), 30.0, 60.0),
+    ],
+)
+def test_columns_are_the_matching_features(store, region):
+    """columns(): the features query() finds, in insertion order, with their boxes, 2-D geometries and document
+    fields equal to the models' (stored without None values: absent or None fields read as None), without
+    building models."""
+    for cid, spec in COLLECTIONS.items():
+        feats = list(store.iter_features(cid, region=region))
+        names = sorted({k for f in feats for k in type(f).model_fields})[:12] + ["no_such_field"]
+        cols = store.columns(cid, names, region=region)
+        assert cols.ids == [f.id for f in feats] and len(cols) == len(feats)
+        assert cols.boxes.shape == (len(feats), 6) and cols.geoms.shape == (len(feats),)
+        for k, f in enumerate(feats):
+            np.testing.assert_allclose(cols.boxes[k], spec.bounds(f), rtol=0, atol=1e-9)
+            assert shapely.equals_exact(cols.geoms[k], plain_shape(f), tolerance=0)
+            doc = f.model_dump(mode="json", exclude_none=True)  # as stored
+            for n in names:
+                assert cols.fields[n][k] == doc.get(n), (cid, f.id, n)
+    with pytest.raises(ValueError, match="field name"):
+        store.columns("pipes", ["utility') FROM x; --"])
+    with pytest.raises(UnknownCollection):
+        store.columns("roads", [])
+
+
 def test_write_is_all_or_nothing(store):
     before = (store.counts(), store.version())
     fresh = Building(id="new", footprint=common.rect(X0, Y0 + 2000, 10, 10), ground_elevation=40, height=5)

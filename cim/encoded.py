@@ -1,0 +1,34 @@
+"""A feature already encoded for a store: what a fast reader hands the store instead of a pydantic model.
+
+An :class:`Encoded` carries exactly what :func:`cim.store.base.prepare_rows` would compute from the model
+(the JSON document ``model_dump(mode="json", exclude_none=True)`` as bytes, the 2-D shapely geometry and
+the 3-D box), plus the points the placement checks need (:mod:`cim.io.placement`).  ``model()`` builds
+the pydantic model from the document when one is needed (clash checks, ``cim.io.read``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(slots=True)
+class Encoded:
+    """One feature as the store writes it, and the points its placement is checked on."""
+
+    collection: str  # collection id, e.g. "buildings"
+    id: str
+    doc: bytes  # orjson of model_dump(mode="json", exclude_none=True)
+    shape: Any  # shapely geometry, 2-D, city CRS
+    box: tuple[float, float, float, float, float, float]  # minx, miny, minz, maxx, maxy, maxz, metres
+    xy: np.ndarray  # (n, 2) float: the footprint's points, metres (placement checks)
+    z: tuple[float, ...]  # heights to check (ground, roof), metres
+    kind: str = "Building"  # the model's class name (import reports)
+
+    def model(self) -> Any:
+        """The validated pydantic model of the document."""
+        from .collections import get_spec
+
+        return get_spec(self.collection).model.model_validate_json(self.doc)

@@ -1,0 +1,238 @@
+"""The array path of the CityJSON reader (cim.io._cityjson_fast) stores exactly what the model path stores.
+
+For each real file (and the sample city's own CityJSON export, as it is and with the service's
+``cim:collection`` marks taken off so that its buildings go through the array path too) the file is read
+twice: into pydantic models (``ImportContext.encode`` off: the object-by-object path of before) and into
+encoded features (the array path the importer uses); the rows the store would write (ids, JSON documents,
+2-D WKB, 3-D boxes), the warnings and the placement checks must be equal, byte for byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from cim.encoded import Encoded
+from cim.io import ImportContext, import_files, read
+from cim.io.cityjson_out import cityjson_chunks, cityjsonseq_chunks
+from cim.io.placement import result_xy, result_z
+from cim.model import City
+from cim.store import open_store
+from cim.store.base import prepare_rows
+
+from ..conftest import shared_data
+
+FILES = [  # (file, city EPSG, CRS for files that declare none)
+    ("delft.json", 28992, None),
+    ("zurich_subset_lod2.json", 2056, None),
+    ("multi_lod.json", 28992, "EPSG:7415"),
+]
+
+
+def _both(path: Path, epsg: int, crs: str | None):
+    city = City(name="t", crs_epsg=epsg)
+    slow = read(path, ImportContext(city=city, crs=crs))
+    fast = read(path, ImportContext(city=city, crs=crs, encode=True))
+    return slow, fast
+
+
+def _assert_same(slow, fast, min_encoded: int) -> None:
+    assert all(not isinstance(f, Encoded) for f in slow.features)
+    n_enc = sum(isinstance(f, Encoded) for f in fast.features)
+    assert n_enc >= min_encoded  # the array path did the work, not the fallback
+    assert [f.id for f in fast.features] == [f.id for f in slow.features]
+    assert fast.warnings == slow.warnings
+    a, b = prepare_rows(slow.features), prepare_rows(fast.features)
+    assert a.keys() == b.keys()
+    for cid in a:
+        assert b[cid].ids == a[cid].ids
+        for i, d_old, d_new in zip(a[cid].ids, a[cid].docs, b[cid].docs, strict=True):
+            assert d_new == d_old, i
+        assert b[cid].geoms == a[cid].geoms
+        assert [tuple(map(float, x)) for x in b[cid].boxes] == [tuple(map(float, x)) for x in a[cid].boxes]
+    assert (result_xy(fast) == result_xy(slow)).all()
+    assert (result_z(fast) == result_z(slow)).all()
+
+
+@pytest.mark.parametrize(("name", "epsg", "crs"), FILES)
+def test_real_files_store_the_same_documents(name, epsg, crs):
+    path = shared_data("buildings", name)
+    slow, fast = _both(path, epsg, crs)
+    assert len(slow.features) >= 10
+    _assert_same(slow, fast, min_encoded=len(slow.features))
+
+
+def _export(store_path: Path, out: Path, seq: bool, strip: bool) -> Path:
+    from cim.collections import get_spec
+
+    s = open_store(store_path)
+    try:
+        city = s.city()
+        feats = s.query("buildings", limit=400).features  # a few hundred of them: the test stays short
+        spec = get_spec("buildings")
+        chunks = cityjsonseq_chunks(city, spec, feats) if seq else cityjson_chunks(city, spec, lambda: feats)
+        data = b"".join(chunks)
+    finally:
+        s.close()
+    if strip:  # the service's marks off: a plain CityJSON file of the same buildings
+        lines = data.splitlines() if seq else [data]
+        docs = [orjson.loads(x) for x in lines]
+        for d in docs:
+            for o in d.get("CityObjects", {}).values():
+                for k in [k for k in o.get("attributes", {}) if k.startswith("cim:")]:
+                    del o["attributes"][k]
+        data = b"\n".join(orjson.dumps(d) for d in docs) + (b"\n" if seq else b"")
+    out.write_bytes(data)
+    return out, city.crs_epsg
+
+
+@pytest.mark.parametrize(("seq", "strip"), [(False, False), (False, True), (True, True)])
+def test_sample_city_export_stores_the_same_documents(sample_city_path, tmp_path, seq, strip):
+    path, epsg = _export(sample_city_path, tmp_path / ("b.city.jsonl" if seq else "b.city.json"), seq, strip)
+    slow, fast = _both(path, epsg, None)
+    assert len(slow.features) >= 10
+    _assert_same(slow, fast, min_encoded=len(slow.features) if strip else 0)
+
+
+def test_import_files_stores_what_models_store(tmp_path):
+    """End to end: import_files (array path) and a write of the models give the same stored documents."""
+    path = shared_data("buildings", "zurich_subset_lod2.json")
+    city = City(name="t", crs_epsg=2056)
+    docs = []
+    for k, how in enumerate(("import", "models")):
+        s = open_store(tmp_path / f"{k}.sqlite", create=True)
+        s.init(city)
+        if how == "import":
+            rep = import_files(s, [path])
+            assert rep.counts == {"buildings": 49}
+        else:
+            s.write(read(path, ImportContext(city=city)).features)
+        docs.append({f.id: f.model_dump(mode="json") for f in s.query("buildings", limit=1000).features})
+        s.close()
+    assert docs[0] == docs[1]
+    assert len(docs[0]) == 49
+
+
+def _zurich_seq(tmp_path: Path, lines_edit=None) -> Path:
+    import json
+
+    from .test_cityjson import to_seq
+
+    doc = json.loads(shared_data("buildings", "zurich_subset_lod2.json").read_text())
+    lines = to_seq(doc)
+    if lines_edit is not None:
+        lines = lines_edit(lines)
+    path = tmp_path / "zurich.city.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_cityjsonseq_in_batches_stores_the_same_documents(tmp_path, monkeypatch):
+    """Zurich (buildings with parts) as CityJSONSeq, read 7 lines at a time: what the whole-file read gives."""
+    from cim.io import cityjson
+
+    monkeypatch.setattr(cityjson, "BATCH", 7)
+    path = _zurich_seq(tmp_path)
+    ctx = ImportContext(city=City(name="t", crs_epsg=2056), encode=True, filename=path.name)
+    assert cityjson.CityJSONReader()._read_seq_batches(path, path.name, ctx) is not None  # batches, not whole
+    slow, fast = _both(path, 2056, None)
+    assert len(fast.features) == 49
+    _assert_same(slow, fast, min_encoded=49)
+
+
+def test_cityjsonseq_part_on_another_line_is_read_whole(tmp_path, monkeypatch):
+    """A BuildingPart on a line of its own (its parent in another batch): the file is read whole, the same."""
+    import json
+
+    from cim.io import cityjson
+
+    monkeypatch.setattr(cityjson, "BATCH", 3)
+
+    def split(lines: list[str]) -> list[str]:
+        k = next(i for i, ln in enumerate(lines[1:], 1) if len(json.loads(ln)["CityObjects"]) > 1)
+        feat = json.loads(lines[k])
+        pid = next(o for o, v in feat["CityObjects"].items() if v["type"] == "BuildingPart")
+        part = {"type": "CityJSONFeature", "id": pid, "CityObjects": {pid: feat["CityObjects"].pop(pid)}}
+        part["vertices"] = feat["vertices"]  # the part's indices stay valid in a copy of the vertices
+        lines[k] = json.dumps(feat)
+        return [*lines, json.dumps(part)]
+
+    path = _zurich_seq(tmp_path, split)
+    ctx = ImportContext(city=City(name="t", crs_epsg=2056), encode=True, filename=path.name)
+    with pytest.raises(cityjson._Restart):
+        cityjson.CityJSONReader()._read_seq_batches(path, path.name, ctx)
+    slow, fast = _both(path, 2056, None)
+    _assert_same(slow, fast, min_encoded=40)
+
+
+def test_cityjsonseq_bad_line_in_a_later_batch_is_named(tmp_path, monkeypatch):
+    from cim.io import cityjson
+    from cim.io.base import ImportError_
+
+    monkeypatch.setattr(cityjson, "BATCH", 4)
+
+    def cut(lines: list[str]) -> list[str]:
+        lines[30] = lines[30][: len(lines[30]) // 2]
+        return lines
+
+    path = _zurich_seq(tmp_path, cut)
+    city = City(name="t", crs_epsg=2056)
+    errors = []
+    for encode in (False, True):
+        with pytest.raises(ImportError_) as exc:
+            read(path, ImportContext(city=city, encode=encode))
+        errors.append((exc.value.message, exc.value.where))
+    assert errors[0] == errors[1]
+    assert errors[1][1]["line"] == 31
+
+
+def test_encoded_features_in_each_store(empty_store):
+    """SQLite and PostGIS store the encoded features as they store models: documents, and the geometry and
+    box the spatial index answers from."""
+    from cim.store.base import Region
+
+    path = shared_data("buildings", "zurich_subset_lod2.json")
+    city = City(name="z", crs_epsg=2056)
+    empty_store.init(city, overwrite=True)
+    rep = import_files(empty_store, [path])
+    assert rep.counts == {"buildings": 49}
+    models = {f.id: f for f in read(path, ImportContext(city=city)).features}
+    stored = {f.id: f for f in empty_store.query("buildings", limit=1000).features}
+    assert stored.keys() == models.keys()
+    for fid, m in models.items():
+        assert stored[fid].model_dump(mode="json") == m.model_dump(mode="json"), fid
+    b = next(iter(models.values()))
+    import shapely
+
+    pt = shapely.Polygon(b.exterior()).representative_point()  # inside the footprint
+    x, y = pt.x, pt.y
+    hit = empty_store.query("buildings", region=Region.box(x - 0.5, y - 0.5, x + 0.5, y + 0.5)).features
+    assert b.id in {f.id for f in hit}
+
+
+@pytest.mark.parametrize("fault", ["vertex", "geometry type"])
+def test_a_fault_in_a_batch_is_named_as_before(tmp_path, fault):
+    """A batch with a fault goes through the object-by-object path: the same error, naming the object."""
+    import json
+
+    from cim.io.base import ImportError_
+
+    doc = json.loads(shared_data("buildings", "multi_lod.json").read_text())
+    oid = list(doc["CityObjects"])[4]
+    g = doc["CityObjects"][oid]["geometry"][2]
+    if fault == "vertex":
+        g["boundaries"][0][3][0][1] = len(doc["vertices"]) + 7
+    else:
+        g["type"] = "MultiPoint"
+    path = tmp_path / "bad.city.json"
+    path.write_text(json.dumps(doc))
+    city = City(name="t", crs_epsg=28992)
+    errors = []
+    for encode in (False, True):
+        with pytest.raises(ImportError_) as exc:
+            read(path, ImportContext(city=city, crs="EPSG:7415", encode=encode))
+        errors.append((exc.value.message, exc.value.where))
+    assert errors[0] == errors[1]
+    assert errors[1][1]["feature"] == oid
