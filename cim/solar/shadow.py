@@ -323,10 +323,11 @@ def kernels() -> Any:
     global _KERNELS
     if _KERNELS is None:
         try:
-            from . import _kernels as k
+            from . import _kernels
+
+            _KERNELS = _kernels
         except ImportError:  # pragma: no cover - numba is in the sunlight extra
-            k = False
-        _KERNELS = k
+            _KERNELS = False
     return _KERNELS or None
 
 
@@ -353,7 +354,7 @@ def engine_name(ray: Any) -> str:
 def rays_blocked(ray: Any, origins: np.ndarray, directions: np.ndarray, chunk: int = 1_000_000) -> np.ndarray:
     """(R,) bool: the ray from origins[i] (R, 3) along directions[i] (R, 3) hits the intersector's mesh."""
     out = np.zeros(len(origins), bool)
-    wrap = getattr(ray, "_scene", None)
+    wrap: Any = getattr(ray, "_scene", None)
     direct = engine_name(ray) == "embree" and hasattr(wrap, "scene") and hasattr(wrap, "scale")
     for k in range(0, len(origins), chunk):
         o, d = origins[k : k + chunk], directions[k : k + chunk]
