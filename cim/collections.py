@@ -110,11 +110,16 @@ def _community_geometry(c: Community) -> Geometry:
     return _polygon(c.footprint)
 
 
+def best_lod(lods: list[Any] | None, surfaces: list[Any] | None) -> float:
+    """The highest level of detail a building carries (1 for a plain prism), from its ``lods`` (each with a
+    ``lod``: models or their JSON documents) and ``surfaces``."""
+    if lods:
+        return max(float(g["lod"] if isinstance(g, dict) else g.lod) for g in lods)
+    return 2.0 if surfaces else 1.0
+
+
 def _best_lod(b: Building) -> float:
-    """The highest level of detail a building carries (1 for a plain prism)."""
-    if b.lods:
-        return max(float(g.lod) for g in b.lods)
-    return 2.0 if b.surfaces else 1.0
+    return best_lod(b.lods, b.surfaces)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import orjson
 import shapely
 from pydantic import BaseModel
 
-from ..collections import COLLECTIONS, collection_of, get_spec
+from ..collections import COLLECTIONS, best_lod, collection_of, get_spec
 from ..encoded import Encoded
 from ..errors import InvalidFeature, StoreError
 from ..model import City
@@ -215,14 +215,18 @@ def encode_geojson(collection: str, docs: Sequence[bytes], city_epsg: int, *, js
 
     spec = get_spec(collection)
     out = OutputCRS(city_epsg)
+    hidden = spec.hidden_fields  # not in the GeoJSON (a building's surfaces and LODs): not validated either
     result: list[bytes] = []
     for k in range(0, len(docs), 2000):
-        chunk = docs[k : k + 2000]
+        raws = [orjson.loads(d) for d in docs[k : k + 2000]]
         if jsonb:
-            feats = [spec.model.model_validate(jsonb_order(orjson.loads(d))) for d in chunk]
-        else:
-            feats = [spec.model.model_validate_json(d) for d in chunk]
-        result += [orjson.dumps(f, option=orjson.OPT_SERIALIZE_NUMPY) for f in encode_features(spec, feats, out)]
+            raws = [jsonb_order(r) for r in raws]
+        feats = [spec.model.model_validate({n: v for n, v in r.items() if n not in hidden}) for r in raws]
+        encoded = encode_features(spec, feats, out)
+        if collection == "buildings":  # its "lod" property is read from the LODs left out above
+            for f, r in zip(encoded, raws, strict=True):
+                f["properties"]["lod"] = best_lod(r.get("lods"), r.get("surfaces"))
+        result += [orjson.dumps(f, option=orjson.OPT_SERIALIZE_NUMPY) for f in encoded]
     return result
 
 

@@ -216,3 +216,22 @@ def test_documents_cached_per_store_version(store):
     store.init(common.CITY.model_copy(update={"name": "Renamed city"}), overwrite=True)
     assert store.city().name == "Renamed city" and store.city().crs_epsg == c1.crs_epsg
     assert epsg_uri(store.city().crs_epsg).endswith("4550")
+
+
+@pytest.mark.parametrize(
+    ("name", "epsg", "crs"),
+    [("zurich_subset_lod2.json", 2056, None), ("multi_lod.json", 28992, "EPSG:7415")],
+)
+def test_real_lod2_imports_store_the_model_paths_bytes(empty_store, name, epsg, crs):
+    """Real LoD2 buildings (surfaces, several LODs) through the import's array path: the stored GeoJSON, encoded
+    without validating their surfaces and LODs, equals the model path's bytes, ``lod`` property included."""
+    from cim.io import import_files
+    from cim.model import City
+
+    from ..conftest import shared_data
+
+    empty_store.init(City(name="t", crs_epsg=epsg), overwrite=True)
+    import_files(empty_store, [shared_data("buildings", name)], crs=crs)
+    assert _check_store_bytes(empty_store, at_least=10) == empty_store.counts()["buildings"]
+    lods = {orjson.loads(raw)["properties"]["lod"] for raw in empty_store.query_geojson("buildings").features}
+    assert max(lods) >= 2.0
