@@ -41,7 +41,7 @@ from .frame import CityFrame
 from .gltf import FeatureTable
 from .layers import Attr, Layer, _collections, layer
 from .sink import Sink
-from .tileset import Budget, Tile, TilesetResult, _document, _encode_tile, _geodetic_radians, quadtree
+from .tileset import Budget, Tile, TilesetResult, _encode_tile, _geodetic_radians, layer_document, quadtree
 
 #: layers tiled from the index, tile by tile
 STREAMED = frozenset({"buildings"})
@@ -171,7 +171,7 @@ def skeleton(
     base_extras = {"budget": {"max_features": budget.max_features, "max_vertices": budget.max_vertices}}
     if k == 0:
         root = _empty_root(frame)
-        doc = _tileset_doc(lay, root, frame, prefix, 0.0, 0, {**base_extras, **(extras or {})})
+        doc = layer_document(lay, root, frame, prefix, 0.0, 0, {**base_extras, **(extras or {})})
         return Skeleton(lay, cid, ix.fids, root, {"0": root}, doc, frame, np.zeros(3), prefix)
     boxes = ix.boxes
     centres = (boxes[:, :2] + boxes[:, 3:5]) / 2
@@ -185,29 +185,8 @@ def skeleton(
     _regions(root, flo, fhi)
     tiles = {t.address: t for t in root.walk()}
     centre = (boxes[:, :3].min(axis=0) + boxes[:, 3:].max(axis=0)) / 2
-    doc = _tileset_doc(lay, root, frame, prefix, float(prominence.max()), k, {**base_extras, **(extras or {})})
+    doc = layer_document(lay, root, frame, prefix, float(prominence.max()), k, {**base_extras, **(extras or {})})
     return Skeleton(lay, cid, ix.fids, root, tiles, doc, frame, centre, prefix)
-
-
-def _tileset_doc(
-    lay: Layer, root: Tile, frame: CityFrame, prefix: str, top_error: float, features: int, extras: dict[str, Any]
-) -> dict[str, Any]:
-    return _document(
-        root,
-        frame,
-        prefix,
-        lay.refine,
-        top_error,
-        {
-            "layer": lay.name,
-            "title": lay.title,
-            "features": features,
-            "crs": f"EPSG:{frame.epsg}",
-            "heights": "city datum heights written as ellipsoidal heights (no geoid model)",
-            "origin": {"lon": frame.enu.lon, "lat": frame.enu.lat, "height": frame.enu.height},
-            **extras,
-        },
-    )
 
 
 _DEFAULTS = {n: (None if f.is_required() else f.get_default()) for n, f in Building.model_fields.items()}

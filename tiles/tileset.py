@@ -241,6 +241,29 @@ def _document(
     }
 
 
+def layer_document(
+    lay: Layer, root: Tile, frame: CityFrame, prefix: str, top_error: float, features: int, extras: dict[str, Any]
+) -> dict[str, Any]:
+    """A layer's tileset document: :func:`_document` with the layer, its feature count, CRS and origin in
+    ``extras`` (besides the caller's)."""
+    return _document(
+        root,
+        frame,
+        prefix,
+        lay.refine,
+        top_error,
+        {
+            "layer": lay.name,
+            "title": lay.title,
+            "features": features,
+            "crs": f"EPSG:{frame.epsg}",
+            "heights": "city datum heights written as ellipsoidal heights (no geoid model)",
+            "origin": {"lon": frame.enu.lon, "lat": frame.enu.lat, "height": frame.enu.height},
+            **extras,
+        },
+    )
+
+
 def _empty_root(frame: CityFrame) -> Tile:
     lon, lat = np.radians(frame.enu.lon), np.radians(frame.enu.lat)
     t = Tile("0", 0, np.zeros(0, np.int64))
@@ -259,22 +282,7 @@ def _finish(
     sizes: list[tuple[int, int]],
     extras: dict[str, Any],
 ) -> TilesetResult:
-    doc = _document(
-        root,
-        frame,
-        prefix,
-        lay.refine,
-        top_error,
-        {
-            "layer": lay.name,
-            "title": lay.title,
-            "features": features,
-            "crs": f"EPSG:{frame.epsg}",
-            "heights": "city datum heights written as ellipsoidal heights (no geoid model)",
-            "origin": {"lon": frame.enu.lon, "lat": frame.enu.lat, "height": frame.enu.height},
-            **extras,
-        },
-    )
+    doc = layer_document(lay, root, frame, prefix, top_error, features, extras)
     body = json.dumps(doc, separators=(",", ":")).encode()
     sink.write("tileset.json", body)
     tiles = list(root.walk())

@@ -61,6 +61,18 @@ def _offsets(lengths: np.ndarray) -> np.ndarray:
     return out
 
 
+def object_attributes(obj: dict, parts: list[str], objs: dict) -> tuple[dict[str, Any], str | None]:
+    """A city object's attributes (a copy), with its parts' attributes under ``part_attributes``, and its
+    ``name`` attribute where it is a string."""
+    attrs = dict(obj.get("attributes") or {}) if isinstance(obj.get("attributes"), dict) else {}
+    part_attrs = {
+        p: objs[p]["attributes"] for p in parts if isinstance(objs[p].get("attributes"), dict) and objs[p]["attributes"]
+    }
+    if part_attrs:
+        attrs["part_attributes"] = part_attrs
+    return attrs, attrs.get("name") if isinstance(attrs.get("name"), str) else None
+
+
 def encode_model(b: Building) -> Encoded:
     """An Encoded of a validated Building (what ``prepare_rows`` would make of it)."""
     from ..collections import get_spec
@@ -384,15 +396,7 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
             pieces.append((oid, int(n_big[k]), lost[k]))
         d = Derived(fp, int(n_big[k]), lost[k], min(grounds), max(roofs), "geometry", surfaces, lods, best)  # type: ignore[arg-type]
         obj = objs[oid]
-        attrs = dict(obj.get("attributes") or {}) if isinstance(obj.get("attributes"), dict) else {}
-        part_attrs = {
-            p: objs[p]["attributes"]
-            for p in parts
-            if isinstance(objs[p].get("attributes"), dict) and objs[p]["attributes"]
-        }
-        if part_attrs:
-            attrs["part_attributes"] = part_attrs
-        name = attrs.get("name") if isinstance(attrs.get("name"), str) else None
+        attrs, name = object_attributes(obj, parts, objs)
         try:
             kw = reader._building_kwargs(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
             fields = building_fields(oid, d, **kw)

@@ -346,44 +346,11 @@ def _checked(cls, fid: str, file: str, **fields: Any):
         raise ImportError_(f"The feature {fid!r} is invalid: {loc}: {err['msg']}.", file=file, feature=fid) from None
 
 
-def make_building(
-    fid: str,
-    d: Derived,
-    *,
-    file: str,
-    attributes: dict[str, Any],
-    name: str | None = None,
-    parts: list[str] | None = None,
-    height: float | None = None,
-    height_source: str | None = None,
-    floors_above: int | None = None,
-    floors_below: int | None = None,
-    year_built: int | None = None,
-    use: BuildingUse | None = None,
-    ctx: Any = None,
-) -> Building:
-    """A validated Building.  A height that is not positive falls back on floors x storey height, then on
-    ``ctx.default_height`` (:mod:`cim.io.buildings`); without either it raises ImportError_ naming the object."""
-    return _checked(
-        Building,
-        fid,
-        file,
-        **building_fields(
-            fid,
-            d,
-            file=file,
-            attributes=attributes,
-            name=name,
-            parts=parts,
-            height=height,
-            height_source=height_source,
-            floors_above=floors_above,
-            floors_below=floors_below,
-            year_built=year_built,
-            use=use,
-            ctx=ctx,
-        ),
-    )
+def make_building(fid: str, d: Derived, **kw: Any) -> Building:
+    """A validated Building from :func:`building_fields` (same keywords; ``file`` required).  A height that is
+    not positive falls back on floors x storey height, then on ``ctx.default_height``
+    (:mod:`cim.io.buildings`); without either it raises ImportError_ naming the object."""
+    return _checked(Building, fid, kw["file"], **building_fields(fid, d, **kw))
 
 
 def building_fields(

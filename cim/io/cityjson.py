@@ -28,7 +28,7 @@ import numpy as np
 import orjson
 
 from ..model import StructureKind
-from ._cityjson_fast import encode_buildings, encode_model
+from ._cityjson_fast import encode_buildings, encode_model, object_attributes
 from ._surfaces import (
     UNKNOWN,
     Component,
@@ -487,22 +487,15 @@ class CityJSONReader:
             d = derive(oid, comps, file=file, what="tunnel" if is_tunnel else "building")
             if d.pieces > 1:
                 pieces.append((oid, d.pieces, d.lost_area))
-            attrs = dict(obj.get("attributes") or {}) if isinstance(obj.get("attributes"), dict) else {}
-            part_attrs = {
-                p: objs[p]["attributes"]
-                for p in parts
-                if isinstance(objs[p].get("attributes"), dict) and objs[p]["attributes"]
-            }
-            if part_attrs:
-                attrs["part_attributes"] = part_attrs
-            name = attrs.get("name") if isinstance(attrs.get("name"), str) else None
+            attrs, name = object_attributes(obj, parts, objs)
             if is_tunnel:
                 features.append(
                     make_structure(oid, d, file=file, attributes=attrs, name=name, kind=StructureKind.tunnel)
                 )
                 continue
             try:
-                b = self._building(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
+                kw = self._building_kwargs(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
+                b = make_building(oid, d, **kw)
             except ImportError_ as exc:
                 skip_or_raise(ctx, exc)
                 continue
@@ -554,21 +547,6 @@ class CityJSONReader:
                     out.append(c)
                     stack.append(c)
         return out
-
-    @staticmethod
-    def _building(
-        oid: str,
-        d,
-        attrs: dict,
-        parts: list[str],
-        part_objs: list[dict],
-        name: str | None,
-        file: str,
-        ctx: ImportContext | None = None,
-        warnings: list[str] | None = None,
-    ):
-        kw = CityJSONReader._building_kwargs(oid, d, attrs, parts, part_objs, name, file, ctx, warnings)
-        return make_building(oid, d, **kw)
 
     @staticmethod
     def _building_kwargs(
