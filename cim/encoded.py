@@ -1,9 +1,10 @@
 """A feature already encoded for a store: what a fast reader hands the store instead of a pydantic model.
 
 An :class:`Encoded` carries exactly what :func:`cim.store.base.prepare_rows` would compute from the model
-(the JSON document ``model_dump(mode="json", exclude_none=True)`` as bytes, the 2-D shapely geometry and
-the 3-D box), plus the points the placement checks need (:mod:`cim.io.placement`).  ``model()`` builds
-the pydantic model from the document when one is needed (clash checks, ``cim.io.read``).
+(the JSON document ``model_dump(mode="json", exclude_none=True)`` as bytes, the 2-D shapely geometry, the
+3-D box and, where the reader made it, the CRS84 GeoJSON kept beside the row), plus the points the placement
+checks need (:mod:`cim.io.placement`).  ``model()`` builds the pydantic model from the document when one is
+needed (clash checks, ``cim.io.read``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Encoded:
     xy: np.ndarray  # (n, 2) float: the footprint's points, metres (placement checks)
     z: tuple[float, ...]  # heights to check (ground, roof), metres
     kind: str = "Building"  # the model's class name (import reports)
+    gj: bytes | None = None  # its CRS84 GeoJSON Feature as ``/items`` writes it (cim.store.base.encode_geojson)
+    gj_epsg: int = 0  # the city CRS ``gj`` was projected from (0: no ``gj``)
 
     def model(self) -> Any:
         """The validated pydantic model of the document."""

@@ -359,6 +359,9 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
     enc_docs: list[bytes] = []
     enc_fp: list[list[list[float]]] = []  # exterior then holes, cleaned
     enc_z: list[tuple[float, float]] = []
+    enc_props: list[dict[str, Any]] = []  # GeoJSON properties but "lod"
+    enc_lod: list[float | None] = []  # the "lod" property (best_lod of the document), None where float() refuses
+    lods_f = [_float_or_none(lod) for lod in geo_lod]
     for k, (oid, comps, parts) in enumerate(bld):
         fp = []
         for r in range(ring_at, ring_at + fp_ring_nl[k]):
@@ -400,7 +403,7 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
         try:
             kw = reader._building_kwargs(oid, d, attrs, parts, [objs[p] for p in parts], name, file, ctx, warnings)
             fields = building_fields(oid, d, **kw)
-            doc, ext = _document(fields, b",".join(surf_json), b",".join(lods_json))
+            doc, ext, props = _document(fields, b",".join(surf_json), b",".join(lods_json))
             if doc is None:  # pydantic says what is wrong (and raises), as for the slow path
                 features.append(encode_model(_checked(Building, oid, file, **fields)))
                 continue
@@ -411,8 +414,12 @@ def encode_buildings(  # noqa: C901 - one pass over the batch, in the order of t
         enc_docs.append(doc)
         enc_fp.append(ext)
         enc_z.append((fields["ground_elevation"], fields["roof_elevation"]))
+        enc_props.append(props)
+        best_f = [lods_f[g] for c in comps for g in comp_geoms[c]]
+        enc_lod.append(None if None in best_f else max(best_f))  # type: ignore[type-var]
         features.append(len(enc_ids) - 1)  # filled in below, in order
     encoded = _encode(enc_ids, enc_docs, enc_fp, enc_z)
+    _add_geojson(encoded, enc_fp, enc_props, enc_lod, ctx.city.crs_epsg)
     features = [encoded[f] if isinstance(f, int) else f for f in features]
     return features, pieces, empty, dropped, instances
 
@@ -450,22 +457,38 @@ def _semantic_types(inputs: list[tuple[dict, list | None, int]], state: Any) -> 
     return table[at]
 
 
-def _document(fields: dict[str, Any], surfaces: bytes, lods: bytes) -> tuple[bytes | None, list]:
-    """(the Building document as bytes, its cleaned footprint rings), or (None, []) where pydantic would
-    refuse a value (then pydantic is asked, for its message).  ``surfaces`` and ``lods``: the JSON of
-    ``fields["surfaces"]`` and ``fields["lods"]`` without their brackets, written beforehand."""
+def _float_or_none(lod: str) -> float | None:
+    try:
+        return float(lod)
+    except ValueError:
+        return None
+
+
+# the GeoJSON properties of a Building (CollectionSpec.properties): every field but these, in the model's order
+_PROPS = tuple(n for n in Building.model_fields if n not in ("id", "footprint", "surfaces", "lods"))
+_PROPS_KNOWN = _PROPS == (
+    *("name", "attributes", "ground_elevation", "height", "roof_elevation", "floors_above", "floors_below", "use"),
+    *("year_built", "structure", "green_star", "cim_level", "parts", "height_source", "storeys", "elements"),
+)  # False (a field added to the model): the store encodes the GeoJSON from the documents, as before
+
+
+def _document(fields: dict[str, Any], surfaces: bytes, lods: bytes) -> tuple[bytes | None, list, dict[str, Any]]:
+    """(the Building document as bytes, its cleaned footprint rings, its GeoJSON properties but ``lod``), or
+    (None, [], {}) where pydantic would refuse a value (then pydantic is asked, for its message).  ``surfaces``
+    and ``lods``: the JSON of ``fields["surfaces"]`` and ``fields["lods"]`` without their brackets, written
+    beforehand."""
     fid = fields["id"]
     if not isinstance(fid, str) or not 1 <= len(fid) <= 200:
-        return None, []
+        return None, [], {}
     g, h, roof = fields["ground_elevation"], fields["height"], fields["roof_elevation"]
     if not (math.isfinite(g) and math.isfinite(h) and math.isfinite(roof) and 0 < h <= 1000):
-        return None, []
+        return None, [], {}
     fp = []
     for ring in fields["footprint"]:
         if len(ring) > 1 and ring[0] == ring[-1]:
             ring = ring[:-1]
         if len(ring) < 3:
-            return None, []
+            return None, [], {}
         fp.append(ring)
     doc: dict[str, Any] = {"id": fid}
     if fields["name"] is not None:
@@ -489,8 +512,26 @@ def _document(fields: dict[str, Any], surfaces: bytes, lods: bytes) -> tuple[byt
     try:
         head, tail = orjson.dumps(doc), orjson.dumps(rest)
     except TypeError:  # something orjson cannot write (a huge integer): the model path decides
-        return None, []
-    return head[:-1] + b',"surfaces":[' + surfaces + b'],"lods":[' + lods + b"]," + tail[1:], fp
+        return None, [], {}
+    props = {
+        "name": fields["name"],
+        "attributes": doc["attributes"],
+        "ground_elevation": doc["ground_elevation"],
+        "height": doc["height"],
+        "roof_elevation": doc["roof_elevation"],
+        "floors_above": fields["floors_above"],
+        "floors_below": doc["floors_below"],
+        "use": doc["use"],
+        "year_built": fields["year_built"],
+        "structure": None,
+        "green_star": None,
+        "cim_level": doc["cim_level"],
+        "parts": fields["parts"],
+        "height_source": fields["height_source"],
+        "storeys": None,
+        "elements": None,
+    }
+    return head[:-1] + b',"surfaces":[' + surfaces + b'],"lods":[' + lods + b"]," + tail[1:], fp, props
 
 
 def _encode(ids: list[str], docs: list[bytes], fps: list[list], zs: list[tuple[float, float]]) -> list[Encoded]:
@@ -532,6 +573,48 @@ def _encode(ids: list[str], docs: list[bytes], fps: list[list], zs: list[tuple[f
             )
         )
     return out
+
+
+def _add_geojson(
+    encoded: list[Encoded], fps: list[list], props: list[dict[str, Any]], lods: list[float | None], epsg: int
+) -> None:
+    """Set each feature's ``gj``: the CRS84 GeoJSON Feature that ``encode_geojson`` makes of its document
+    (footprint rings closed, projected in one pyproj call, rounded as ``OutputCRS`` rounds; the properties in
+    the model's order, ``lod`` last), byte for byte.  A feature whose document the model would read back
+    otherwise (a ring that loses another vertex; an ``lod`` that is not a number) keeps ``gj`` None: the store
+    encodes it from the document."""
+    if not encoded or not _PROPS_KNOWN:
+        return
+    from ..crs import OutputCRS
+
+    ok = [lod is not None and all(r[0] != r[-1] for r in fp) for fp, lod in zip(fps, lods, strict=True)]
+    rings = [ring for fp, good in zip(fps, ok, strict=True) if good for ring in fp]
+    if not rings:
+        return
+    rlen = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
+    xy = np.asarray([p for ring in rings for p in ring], dtype=float).reshape(-1, 2)
+    roff = _offsets(rlen)
+    coff = _offsets(rlen + 1)  # each ring closed: its first vertex again at its end
+    at = np.arange(coff[-1]) - np.repeat(coff[:-1] - roff[:-1], rlen + 1)
+    at[coff[1:] - 1] = roff[:-1]
+    ll = OutputCRS(epsg).xy(xy[at]).tolist()
+    cl = coff.tolist()
+    r = 0
+    for f, fp, p, lod, good in zip(encoded, fps, props, lods, ok, strict=True):
+        if not good:
+            continue
+        coords = [ll[cl[k] : cl[k + 1]] for k in range(r, r + len(fp))]
+        r += len(fp)
+        p["lod"] = lod
+        f.gj = orjson.dumps(
+            {
+                "type": "Feature",
+                "id": f.id,
+                "geometry": {"type": "Polygon", "coordinates": coords},
+                "properties": p,
+            }
+        )
+        f.gj_epsg = epsg
 
 
 def _surfaces_of(geom: dict) -> tuple[list, list | None]:

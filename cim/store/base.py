@@ -230,6 +230,34 @@ def encode_geojson(collection: str, docs: Sequence[bytes], city_epsg: int, *, js
     return result
 
 
+def stored_geojson(
+    collection: str, feats: Sequence[Any], docs: Sequence[bytes], city_epsg: int, *, jsonb: bool = False
+) -> list[bytes]:
+    """:func:`encode_geojson` of ``docs``, taking the bytes a reader encoded already (``Encoded.gj``, for this
+    city CRS) where it did: the same bytes, without validating the documents back."""
+    out: list[bytes | None] = [
+        f.gj if isinstance(f, Encoded) and f.gj is not None and f.gj_epsg == city_epsg else None for f in feats
+    ]
+    if jsonb:  # PostgreSQL reads nested objects back in jsonb's key order: the properties' values follow it
+        out = [None if g is None else _jsonb_properties(g) for g in out]
+    todo = [k for k, g in enumerate(out) if g is None]
+    if todo:
+        for k, g in zip(todo, encode_geojson(collection, [docs[k] for k in todo], city_epsg, jsonb=jsonb), strict=True):
+            out[k] = g
+    return out  # type: ignore[return-value]
+
+
+def _jsonb_properties(gj: bytes) -> bytes:
+    """A GeoJSON Feature's bytes with the objects inside its properties in ``jsonb`` key order (the properties'
+    own order is the model's, as ``encode_geojson`` writes it)."""
+    f = orjson.loads(gj)
+    props = f["properties"]
+    if not any(isinstance(v, dict | list) for v in props.values()):
+        return gj
+    f["properties"] = {k: jsonb_order(v) for k, v in props.items()}
+    return orjson.dumps(f)
+
+
 def prepare_rows(
     features: Iterable[BaseModel], srid: int | None = None, city_epsg: int | None = None, *, jsonb: bool = False
 ) -> dict[str, Rows]:
@@ -269,7 +297,7 @@ def prepare_rows(
         if srid is not None:
             shapes = shapely.set_srid(shapes, srid)
         geoms = list(shapely.to_wkb(shapes, include_srid=srid is not None))
-        gj = None if city_epsg is None else encode_geojson(cid, docs, city_epsg, jsonb=jsonb)
+        gj = None if city_epsg is None else stored_geojson(cid, feats, docs, city_epsg, jsonb=jsonb)
         out[cid] = Rows(ids, docs, geoms, boxes, gj)
     return out
 

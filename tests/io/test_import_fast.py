@@ -236,3 +236,59 @@ def test_a_fault_in_a_batch_is_named_as_before(tmp_path, fault):
         errors.append((exc.value.message, exc.value.where))
     assert errors[0] == errors[1]
     assert errors[1][1]["feature"] == oid
+
+
+def _sample_city_cityjson(sample_city_path: Path, tmp_path: Path) -> tuple[Path, int, str | None]:
+    path, epsg = _export(sample_city_path, tmp_path / "b.city.json", False, True)
+    return path, epsg, None
+
+
+@pytest.mark.parametrize("name", [*(f[0] for f in FILES), "sample city"])
+def test_batch_geojson_is_encode_geojson(name, sample_city_path, tmp_path):
+    """The CRS84 GeoJSON the array path encodes from what it holds (footprint rings, property values) is byte for
+    byte what ``encode_geojson`` makes of the stored documents, in SQLite's key order and in PostgreSQL jsonb's."""
+    from cim.store.base import encode_geojson, stored_geojson
+
+    if name == "sample city":
+        path, epsg, crs = _sample_city_cityjson(sample_city_path, tmp_path)
+    else:
+        path, epsg, crs = shared_data("buildings", name), *next(f[1:] for f in FILES if f[0] == name)
+    fast = read(path, ImportContext(city=City(name="t", crs_epsg=epsg), crs=crs, encode=True))
+    feats = [f for f in fast.features if f.collection == "buildings"]
+    assert len(feats) >= 10 and all(isinstance(f, Encoded) and f.gj is not None for f in feats)
+    assert {f.gj_epsg for f in feats} == {epsg}
+    docs = [f.doc for f in feats]
+    for jsonb in (False, True):
+        want = encode_geojson("buildings", docs, epsg, jsonb=jsonb)
+        got = stored_geojson("buildings", feats, docs, epsg, jsonb=jsonb)
+        for f, a, b in zip(feats, got, want, strict=True):
+            assert a == b, (f.id, jsonb)
+    lods = {orjson.loads(g)["properties"]["lod"] for g in got}
+    assert lods == {"delft.json": {1.0}, "zurich_subset_lod2.json": {2.0}, "multi_lod.json": {2.2}}.get(
+        name, {1.0, 2.0}
+    )
+
+
+def test_batch_geojson_stored_without_encoding_back(empty_store, monkeypatch):
+    """An import through the array path stores its GeoJSON without validating a document back (encode_geojson is
+    not called), on SQLite and PostGIS; what each store then serves is checked in tests/api/test_items_fast.py."""
+    import cim.store.base as base
+
+    path = shared_data("buildings", "multi_lod.json")
+    city = City(name="m", crs_epsg=28992)
+    empty_store.init(city, overwrite=True)
+    want = {f.id: f for f in read(path, ImportContext(city=city, crs="EPSG:7415", encode=True)).features}
+
+    def refuse(*a, **k):
+        raise AssertionError("encode_geojson called")
+
+    monkeypatch.setattr(base, "encode_geojson", refuse)
+    rep = import_files(empty_store, [path], crs="EPSG:7415")
+    assert rep.counts == {"buildings": 10}
+    page = empty_store.query_geojson("buildings", limit=100)
+    assert page is not None and page.matched == 10
+    monkeypatch.undo()
+    jsonb = type(empty_store).__name__ == "PostGISStore"
+    for raw in page.features:
+        fid = orjson.loads(raw)["id"]
+        assert raw == base.encode_geojson("buildings", [want[fid].doc], 28992, jsonb=jsonb)[0]
