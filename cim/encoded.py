@@ -21,7 +21,7 @@ class Encoded:
 
     collection: str  # collection id, e.g. "buildings"
     id: str
-    doc: bytes  # orjson of model_dump(mode="json", exclude_none=True)
+    doc: bytes  # orjson of model_dump(mode="json", exclude_none=True) (zlib of it where ``packed``)
     shape: Any  # shapely geometry, 2-D, city CRS
     box: tuple[float, float, float, float, float, float]  # minx, miny, minz, maxx, maxy, maxz, metres
     xy: np.ndarray  # (n, 2) float: the footprint's points, metres (placement checks)
@@ -29,9 +29,18 @@ class Encoded:
     kind: str = "Building"  # the model's class name (import reports)
     gj: bytes | None = None  # its CRS84 GeoJSON Feature as ``/items`` writes it (cim.store.base.encode_geojson)
     gj_epsg: int = 0  # the city CRS ``gj`` was projected from (0: no ``gj``)
+    packed: bool = False  # ``doc`` is zlib-compressed (from a worker process: cim.io._seq_pool); see document()
+
+    def document(self) -> bytes:
+        """The JSON document's bytes (``doc``, decompressed where it is packed)."""
+        if self.packed:
+            import zlib
+
+            return zlib.decompress(self.doc)
+        return self.doc
 
     def model(self) -> Any:
         """The validated pydantic model of the document."""
         from .collections import get_spec
 
-        return get_spec(self.collection).model.model_validate_json(self.doc)
+        return get_spec(self.collection).model.model_validate_json(self.document())

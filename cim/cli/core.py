@@ -161,6 +161,12 @@ def import_(
     replace_terrain: Annotated[
         bool, typer.Option(help="Replace the terrain instead of adding the point clouds to it.")
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes for a large CityJSONSeq (default: one per core from 8 MB; 1: none).", min=0
+        ),
+    ] = None,
 ) -> None:
     """Import files into the store in one transaction: all of them land, or none.
 
@@ -198,6 +204,7 @@ def import_(
                 skip_invalid=skip_invalid,
                 cell=cell,
                 replace_terrain=replace_terrain,
+                jobs=jobs,
             )
         s.close()
     except CIMError as exc:

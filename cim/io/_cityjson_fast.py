@@ -606,7 +606,7 @@ def _add_geojson(
         coords = [ll[cl[k] : cl[k + 1]] for k in range(r, r + len(fp))]
         r += len(fp)
         p["lod"] = lod
-        f.gj = orjson.dumps(
+        gj = orjson.dumps(
             {
                 "type": "Feature",
                 "id": f.id,
@@ -614,6 +614,7 @@ def _add_geojson(
                 "properties": p,
             }
         )
+        f.gj = memoryview(gj).tobytes()  # orjson's bytes keep its whole buffer (8 KB for 1 KB): an exact copy kept
         f.gj_epsg = epsg
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ..encoded import Encoded
 from ..model import StructureKind
 from ._cityjson_fast import encode_buildings, encode_model, object_attributes
+from ._seq_pool import SeqPool, WorkerFailed, auto_jobs, pack
 from ._surfaces import (
     UNKNOWN,
     Component,
@@ -333,19 +337,48 @@ class CityJSONReader:
             crs = resolve_crs(declared, ctx)
             acc = _Acc()
             seen: set[str] = set()
-            batch: list[tuple[int, bytes]] = []
-            line = k
-            for raw in _chain_first(nxt, fh):
-                line += 1
-                if not raw.strip():
-                    continue
-                batch.append((line, raw))
-                if len(batch) >= BATCH:
-                    self._seq_batch(batch, transform, seen, crs, file, ctx, acc, fh.tell() / size)
-                    batch = []
-            if batch:
-                self._seq_batch(batch, transform, seen, crs, file, ctx, acc, 1.0)
+
+            batches = _line_batches(nxt, fh, k, size)
+            jobs = auto_jobs(size) if ctx.jobs is None else ctx.jobs
+            if jobs > 1:
+                self._seq_pooled(batches, jobs, transform, seen, crs, file, ctx, acc)
+            else:
+                for batch, upto in batches:
+                    self._seq_batch(batch, transform, seen, crs, file, ctx, acc, upto)
         return acc.result(self.name, declared or ctx.crs, datum_warning(crs, ctx.city), ctx)
+
+    @staticmethod
+    def _seq_pooled(
+        batches: Iterator[tuple[list[tuple[int, bytes]], float]],
+        jobs: int,
+        transform: dict | None,
+        seen: set[str],
+        crs: Any,
+        file: str,
+        ctx: ImportContext,
+        acc: _Acc,
+    ) -> None:
+        """The batches read by ``jobs`` worker processes (:mod:`cim.io._seq_pool`), merged in order into ``acc``;
+        raises _Restart where an id repeats across batches or a worker fails (the file is then read whole)."""
+        shared = replace(ctx, progress=None, terrain=None, store=None, nodes={}, skipped=[], resolved_crs=None)
+        try:
+            pool = SeqPool(jobs, (shared, transform, crs, file))
+        except OSError:
+            raise _Restart from None
+        with pool:
+            try:
+                for ids, part, skipped, upto in pool.map((b, upto) for b, upto in batches):
+                    if not seen.isdisjoint(ids):
+                        raise _Restart
+                    seen.update(ids)
+                    acc.merge(part)
+                    ctx.skipped += skipped
+                    acc.progress = upto
+                    ctx.report(upto)
+            except WorkerFailed:
+                raise _Restart from None
+        peaks = [k for k in pool.peak_kib if k is not None]
+        acc.info["workers"] = {"jobs": jobs, "peak_rss_mib": round(sum(peaks) / 1024, 1) if peaks else None}
 
     def _seq_batch(
         self,
@@ -597,9 +630,40 @@ class CityJSONReader:
         )
 
 
+def work_batch(shared: tuple[ImportContext, dict | None, Any, str], task: tuple[list[tuple[int, bytes]], float]):
+    """A worker's batch (:mod:`cim.io._seq_pool`): (its object ids, what it adds up to, the features it skipped,
+    how far into the file it ends), the encoded documents packed."""
+    ctx, transform, crs, file = shared
+    batch, upto = task
+    ctx.skipped = []
+    acc, seen = _Acc(), set()
+    CityJSONReader()._seq_batch(batch, transform, seen, crs, file, ctx, acc, upto)
+    for f in acc.buildings:
+        if isinstance(f, Encoded) and not f.packed:
+            f.doc, f.packed = pack(f.doc), True
+    return list(seen), acc, ctx.skipped, upto
+
+
 class _Restart(Exception):  # noqa: N818 - a signal, not an error
     """A CityJSONSeq that cannot be read batch by batch (an object refers to one in another batch, or an id
     repeats): it is read whole."""
+
+
+def _line_batches(first: bytes, fh: Any, k: int, size: int) -> Iterator[tuple[list[tuple[int, bytes]], float]]:
+    """The lines of a CityJSONSeq after its header (``first``, then the rest of ``fh``; line numbers after ``k``),
+    BATCH non-blank lines at a time as (line number, bytes), each batch with how far into the file it ends."""
+    batch: list[tuple[int, bytes]] = []
+    line = k
+    for raw in _chain_first(first, fh):
+        line += 1
+        if not raw.strip():
+            continue
+        batch.append((line, raw))
+        if len(batch) >= BATCH:
+            yield batch, fh.tell() / size
+            batch = []
+    if batch:
+        yield batch, 1.0
 
 
 def _chain_first(first: bytes, rest: Any) -> Any:
@@ -625,6 +689,16 @@ class _Acc:
         self.dropped = 0
         self.instances = 0
         self.progress = 0.0
+        self.info: dict[str, Any] = {}  # figures for the import report (worker processes)
+
+    def merge(self, other: _Acc) -> None:
+        """Add what a later batch adds up to (read by a worker process)."""
+        for name in ("ours", "buildings", "tunnels", "pieces", "tunnel_pieces", "empty", "tunnel_empty", "orphans"):
+            getattr(self, name).extend(getattr(other, name))
+        self.notes += other.notes
+        self.skipped.update(other.skipped)
+        self.dropped += other.dropped
+        self.instances += other.instances
 
     def result(self, fmt: str, source_crs: str | None, datum: str | None, ctx: ImportContext) -> ImportResult:
         warnings: list[str] = [] if datum is None else [datum]
@@ -651,7 +725,11 @@ class _Acc:
             warnings.append(w)
         ctx.report(1.0)
         return ImportResult(
-            features=self.ours + self.buildings + self.tunnels, source_crs=source_crs, warnings=warnings, format=fmt
+            features=self.ours + self.buildings + self.tunnels,
+            source_crs=source_crs,
+            warnings=warnings,
+            format=fmt,
+            info=self.info,
         )
 
 

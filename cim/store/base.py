@@ -7,6 +7,7 @@ comment on each method says which route or command relies on it.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -230,6 +231,26 @@ def encode_geojson(collection: str, docs: Sequence[bytes], city_epsg: int, *, js
     return result
 
 
+class _Documents(Sequence[bytes]):
+    """Documents of which some are zlib-compressed (``Encoded.packed``), decompressed when read: a write holds
+    one at a time, not all of them."""
+
+    def __init__(self, docs: list[bytes], packed: list[bool]) -> None:
+        self._docs, self._packed = docs, packed
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        return zlib.decompress(self._docs[k]) if self._packed[k] else self._docs[k]
+
+    def __iter__(self) -> Iterator[bytes]:
+        for d, p in zip(self._docs, self._packed, strict=True):
+            yield zlib.decompress(d) if p else d
+
+
 def stored_geojson(
     collection: str, feats: Sequence[Any], docs: Sequence[bytes], city_epsg: int, *, jsonb: bool = False
 ) -> list[bytes]:
@@ -285,6 +306,8 @@ def prepare_rows(
             f.doc if isinstance(f, Encoded) else orjson.dumps(f.model_dump(mode="json", exclude_none=True))
             for f in feats
         ]
+        if any(isinstance(f, Encoded) and f.packed for f in feats):  # unpacked one by one as the rows are written
+            docs = _Documents(docs, [isinstance(f, Encoded) and f.packed for f in feats])  # type: ignore[assignment]
         try:
             boxes = [f.box if isinstance(f, Encoded) else spec.bounds(f) for f in feats]
             shapes = np.array([f.shape if isinstance(f, Encoded) else spec.shape(f) for f in feats], dtype=object)

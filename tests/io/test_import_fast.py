@@ -292,3 +292,119 @@ def test_batch_geojson_stored_without_encoding_back(empty_store, monkeypatch):
     for raw in page.features:
         fid = orjson.loads(raw)["id"]
         assert raw == base.encode_geojson("buildings", [want[fid].doc], 28992, jsonb=jsonb)[0]
+
+
+def _pooled(path: Path, epsg: int, jobs: int):
+    return read(path, ImportContext(city=City(name="t", crs_epsg=epsg), encode=True, jobs=jobs, filename=path.name))
+
+
+def test_cityjsonseq_in_worker_processes_stores_the_same(tmp_path, monkeypatch):
+    """Zurich as CityJSONSeq, 5 lines a batch, read by 2 worker processes: the rows, GeoJSON, warnings and placement
+    points of the in-process read, in the same order; the documents travel packed and come out unpacked."""
+    from cim.io import cityjson
+
+    monkeypatch.setattr(cityjson, "BATCH", 5)
+    path = _zurich_seq(tmp_path)
+    here, pooled = _pooled(path, 2056, 1), _pooled(path, 2056, 2)
+    assert "workers" not in here.info
+    assert pooled.info["workers"]["jobs"] == 2 and pooled.info["workers"]["peak_rss_mib"] > 20
+    assert [f.id for f in pooled.features] == [f.id for f in here.features] and len(here.features) == 49
+    assert all(f.packed for f in pooled.features) and not any(f.packed for f in here.features)
+    assert [f.document() for f in pooled.features] == [f.doc for f in here.features]
+    assert pooled.features[0].model() == here.features[0].model()
+    assert pooled.warnings == here.warnings
+    for jsonb in (False, True):
+        a = prepare_rows(here.features, city_epsg=2056, jsonb=jsonb)["buildings"]
+        b = prepare_rows(pooled.features, city_epsg=2056, jsonb=jsonb)["buildings"]
+        assert list(b.docs) == a.docs and b.docs[3] == a.docs[3] and b.docs[2:4] == a.docs[2:4]
+        assert b.geoms == a.geoms and b.geojson == a.geojson and b.boxes == a.boxes
+    assert (result_xy(pooled) == result_xy(here)).all()
+    assert (result_z(pooled) == result_z(here)).all()
+
+
+def test_cityjsonseq_faults_with_workers_are_named_as_in_process(tmp_path, monkeypatch):
+    """A cut line in a later batch, and an id repeated on a line of another batch: with worker processes the import
+    fails as it does in process, naming the file and the line (the file is then read whole, in process)."""
+    import json
+
+    from cim.io import cityjson
+    from cim.io.base import ImportError_
+
+    monkeypatch.setattr(cityjson, "BATCH", 4)
+
+    def cut(lines: list[str]) -> list[str]:
+        lines[30] = lines[30][: len(lines[30]) // 2]
+        return lines
+
+    def repeat(lines: list[str]) -> list[str]:
+        return [*lines, lines[2]]  # the same CityObject ids again, 12 batches later
+
+    for edit in (cut, repeat):
+        path = _zurich_seq(tmp_path, edit)
+        errors = []
+        for jobs in (1, 2):
+            with pytest.raises(ImportError_) as exc:
+                _pooled(path, 2056, jobs)
+            errors.append((exc.value.message, exc.value.where))
+        assert errors[0] == errors[1]
+        assert errors[1][1]["file"] == path.name
+        if edit is cut:
+            assert errors[1][1]["line"] == 31
+        else:
+            assert "occurs twice" in errors[1][0]
+            assert errors[1][1]["feature"] in json.loads(path.read_text().splitlines()[2])["CityObjects"]
+
+
+def test_import_files_with_workers_in_each_store(empty_store, tmp_path, monkeypatch):
+    """import_files(jobs=2) on SQLite and PostGIS stores what the in-process import stores: documents, GeoJSON
+    (PostGIS: jsonb key order), index; one transaction, reported with the workers' peak memory."""
+    from cim.io import cityjson
+
+    monkeypatch.setattr(cityjson, "BATCH", 6)
+    path = _zurich_seq(tmp_path)
+    city = City(name="z", crs_epsg=2056)
+    empty_store.init(city, overwrite=True)
+    rep = import_files(empty_store, [path], jobs=2)
+    assert rep.counts == {"buildings": 49}
+    assert rep.files[0]["info"]["workers"]["jobs"] == 2
+    models = {f.id: f for f in read(path, ImportContext(city=city)).features}
+    stored = {f.id: f for f in empty_store.query("buildings", limit=1000).features}
+    assert stored.keys() == models.keys()
+    for fid, m in models.items():
+        assert stored[fid].model_dump(mode="json") == m.model_dump(mode="json"), fid
+    jsonb = type(empty_store).__name__ == "PostGISStore"
+    page = empty_store.query_geojson("buildings", limit=1000)
+    assert page is not None and page.matched == 49
+    from cim.store.base import encode_geojson
+
+    want = {f.id: f for f in _pooled(path, 2056, 1).features}
+    for raw in page.features:
+        fid = orjson.loads(raw)["id"]
+        assert raw == encode_geojson("buildings", [want[fid].doc], 2056, jsonb=jsonb)[0]
+
+
+def test_auto_jobs_only_for_large_files():
+    from cim.io._seq_pool import AUTO_MIN_BYTES, auto_jobs
+
+    assert auto_jobs(AUTO_MIN_BYTES - 1) == 0
+    assert auto_jobs(10 * AUTO_MIN_BYTES) in range(0, 5)
+    assert (auto_jobs(10 * AUTO_MIN_BYTES) > 1) == (len(__import__("os").sched_getaffinity(0)) > 1)
+
+
+def test_cli_import_jobs(tmp_path, monkeypatch):
+    """``cim import --jobs 2`` reads a CityJSONSeq with worker processes and reports them (--json)."""
+    from typer.testing import CliRunner
+
+    from cim.cli import app
+    from cim.io import cityjson
+
+    monkeypatch.setattr(cityjson, "BATCH", 10)
+    path = _zurich_seq(tmp_path)
+    store = tmp_path / "z.sqlite"
+    s = open_store(store, create=True)
+    s.init(City(name="z", crs_epsg=2056))
+    s.close()
+    r = CliRunner().invoke(app, ["import", str(path), "--store", str(store), "--jobs", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    out = orjson.loads(r.stdout)
+    assert out["counts"] == {"buildings": 49} and out["files"][0]["info"]["workers"]["jobs"] == 2
