@@ -22,7 +22,7 @@ import subprocess
 import sys
 import zlib
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from queue import Queue
@@ -65,20 +65,25 @@ class WorkerFailed(Exception):
 
 
 class SeqPool:
-    """``jobs`` worker processes, each set up with ``init`` (what every batch shares); :meth:`map` runs batches
-    on them, at most two per worker in flight, and yields the results in order."""
+    """``jobs`` workers, each set up with ``init`` (what every batch shares); :meth:`map` runs batches on them, at
+    most two per worker in flight, and yields the results in order.  With ``local`` (the function a worker runs:
+    ``local(init, task)``) one of the workers is this process (a thread of it): ``jobs - 1`` processes are started,
+    and the batches it takes start at once, while the others import."""
 
-    def __init__(self, jobs: int, init: Any) -> None:
+    def __init__(self, jobs: int, init: Any, local: Callable[[Any, Any], Any] | None = None) -> None:
         import cim
 
         root = str(Path(cim.__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])}
         self.procs: list[subprocess.Popen] = []
         self.peak_kib: list[int | None] = []
-        self.free: Queue[subprocess.Popen] = Queue()
+        self.free: Queue[subprocess.Popen | None] = Queue()  # None: this process
         self.jobs = jobs
+        self.init, self.local = init, local
+        if local is not None:
+            self.free.put(None)
         try:
-            for _ in range(jobs):
+            for _ in range(jobs - (local is not None)):
                 p = subprocess.Popen(
                     [sys.executable, "-m", "cim.io._seq_pool"],
                     stdin=subprocess.PIPE,
@@ -96,6 +101,11 @@ class SeqPool:
 
     def _run(self, task: Any) -> Any:
         p = self.free.get()
+        if p is None:
+            try:
+                return self.local(self.init, task)  # type: ignore[misc]
+            finally:
+                self.free.put(None)
         try:
             _send(p.stdin, task)
             ok, value = _recv(p.stdout)

@@ -340,9 +340,7 @@ class CityJSONReader:
 
             batches = _line_batches(nxt, fh, k, size)
             jobs = auto_jobs(size) if ctx.jobs is None else ctx.jobs
-            if jobs > 1:
-                self._seq_pooled(batches, jobs, transform, seen, crs, file, ctx, acc)
-            else:
+            if not (jobs > 1 and self._seq_pooled(batches, jobs, transform, seen, crs, file, ctx, acc)):
                 for batch, upto in batches:
                     self._seq_batch(batch, transform, seen, crs, file, ctx, acc, upto)
         return acc.result(self.name, declared or ctx.crs, datum_warning(crs, ctx.city), ctx)
@@ -357,14 +355,15 @@ class CityJSONReader:
         file: str,
         ctx: ImportContext,
         acc: _Acc,
-    ) -> None:
-        """The batches read by ``jobs`` worker processes (:mod:`cim.io._seq_pool`), merged in order into ``acc``;
-        raises _Restart where an id repeats across batches or a worker fails (the file is then read whole)."""
+    ) -> bool:
+        """The batches read by ``jobs`` workers, this process one of them (:mod:`cim.io._seq_pool`), merged in order
+        into ``acc``; False (nothing read) where no worker process starts; raises _Restart where an id repeats
+        across batches or a worker fails (the file is then read whole)."""
         shared = replace(ctx, progress=None, terrain=None, store=None, nodes={}, skipped=[], resolved_crs=None)
         try:
-            pool = SeqPool(jobs, (shared, transform, crs, file))
+            pool = SeqPool(jobs, (shared, transform, crs, file), local=work_batch)
         except OSError:
-            raise _Restart from None
+            return False
         with pool:
             try:
                 for ids, part, skipped, upto in pool.map((b, upto) for b, upto in batches):
@@ -378,7 +377,12 @@ class CityJSONReader:
             except WorkerFailed:
                 raise _Restart from None
         peaks = [k for k in pool.peak_kib if k is not None]
-        acc.info["workers"] = {"jobs": jobs, "peak_rss_mib": round(sum(peaks) / 1024, 1) if peaks else None}
+        acc.info["workers"] = {  # this process is one of the jobs; the peak memory of the others, summed
+            "jobs": jobs,
+            "processes": len(pool.procs),
+            "peak_rss_mib": round(sum(peaks) / 1024, 1) if peaks else None,
+        }
+        return True
 
     def _seq_batch(
         self,

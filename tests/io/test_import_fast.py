@@ -408,3 +408,18 @@ def test_cli_import_jobs(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     out = orjson.loads(r.stdout)
     assert out["counts"] == {"buildings": 49} and out["files"][0]["info"]["workers"]["jobs"] == 2
+
+
+def test_no_worker_process_reads_in_process(tmp_path, monkeypatch):
+    """Where no worker process starts (no Python to run), the batches are read in this process: the same rows."""
+    import sys
+
+    from cim.io import cityjson
+
+    monkeypatch.setattr(cityjson, "BATCH", 5)
+    path = _zurich_seq(tmp_path)
+    here = _pooled(path, 2056, 1)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    fallback = _pooled(path, 2056, 3)
+    assert "workers" not in fallback.info and not any(f.packed for f in fallback.features)
+    assert [f.doc for f in fallback.features] == [f.doc for f in here.features] and len(here.features) == 49
