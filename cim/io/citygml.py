@@ -1,6 +1,12 @@
 """CityGML 2.0 and 3.0 reader for buildings (``bldg:Building`` with its ``BuildingPart``s).
 
-Streaming (``xml.etree.ElementTree.iterparse``): each ``cityObjectMember`` is read and then freed.
+Streaming (``lxml.etree.iterparse``, end events of buildings and members only): each top-level Building is
+read into plain lists and arrays and its elements freed (a ``cityObjectMember`` once done, with what came before
+it); every BATCH buildings are reprojected (one array per srsName), built and, where the importer asks
+(``ImportContext.encode``), encoded for the store (:class:`cim.encoded.Encoded`), so memory follows the batch
+and the stored features, not the file.  Rings without a srsName wait for the file's first one.  The axis order
+of a northing-first CRS (``--axis-order auto``) is decided on the first batch that uses it.  Errors name the
+file, the building and the line.
 
 * Geometry: ``lod0FootPrint`` / ``lod0RoofEdge`` (2.0), ``lodNSolid``, ``lodNMultiSurface`` and the LOD N
   boundary surfaces (2.0 ``bldg:boundedBy``, 3.0 ``core:boundary``: Roof/Wall/GroundSurface ...).  Where a
