@@ -423,3 +423,28 @@ def test_no_worker_process_reads_in_process(tmp_path, monkeypatch):
     fallback = _pooled(path, 2056, 3)
     assert "workers" not in fallback.info and not any(f.packed for f in fallback.features)
     assert [f.doc for f in fallback.features] == [f.doc for f in here.features] and len(here.features) == 49
+
+
+def test_skip_invalid_with_workers_lists_what_in_process_lists(tmp_path, monkeypatch):
+    """--skip-invalid: a flat building (no height) in a later batch is skipped and listed alike with workers."""
+    import json
+
+    from cim.io import cityjson
+
+    monkeypatch.setattr(cityjson, "BATCH", 4)
+
+    def flatten(lines: list[str]) -> list[str]:
+        feat = json.loads(lines[21])
+        feat["vertices"] = [[x, y, 0] for x, y, _ in feat["vertices"]]
+        lines[21] = json.dumps(feat)
+        return lines
+
+    path = _zurich_seq(tmp_path, flatten)
+    city = City(name="t", crs_epsg=2056)
+    runs = []
+    for jobs in (1, 2):
+        ctx = ImportContext(city=city, encode=True, jobs=jobs, skip_invalid=True, filename=path.name)
+        r = read(path, ctx)
+        runs.append(([f.id for f in r.features], r.warnings, ctx.skipped, "workers" in r.info))
+    assert runs[0][:3] == runs[1][:3] and (runs[0][3], runs[1][3]) == (False, True)
+    assert len(runs[1][2]) == 1 and len(runs[1][0]) == 48
