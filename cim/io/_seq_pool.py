@@ -33,13 +33,24 @@ AUTO_MIN_BYTES = 8 << 20  # a CityJSONSeq at least this large is read by workers
 
 
 def auto_jobs(size: int) -> int:
-    """Worker processes for a CityJSONSeq of ``size`` bytes when the caller did not say: one per core usable
-    (at most 4) for large files, none (in-process) for small ones or on one core."""
+    """Workers for a CityJSONSeq of ``size`` bytes when the caller did not say: one per idle core (at most 4; this
+    process counts as one) for large files, none (in-process) for small ones, on one core, or where the other
+    cores are busy (workers then only add their start-up and pickles: about a fifth more CPU)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return min(cores, 4) if size >= AUTO_MIN_BYTES and cores > 1 else 0
+    idle = min(cores, 4) - _others_running()
+    return idle if size >= AUTO_MIN_BYTES and idle > 1 else 0
+
+
+def _others_running() -> int:
+    """Threads running or ready to run now besides this one (Linux's /proc/loadavg), 0 where unknown."""
+    try:
+        with open("/proc/loadavg") as fh:
+            return max(0, int(fh.read().split()[3].split("/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _send(fh: Any, obj: Any) -> None:
