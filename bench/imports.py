@@ -15,7 +15,7 @@ reproject into the city's CRS where needed, one transaction with the 3-D index):
 The figure is buildings per second, median of the runs; the CPU seconds of the importing process are
 given beside, its worker processes' included (the machine is shared: wall time swings with the load, CPU time
 much less), and the parse-only time (``cim.io.read``).  The imports run with the default ``jobs``: a CityJSONSeq
-of 8 MB or more is read by one worker per core (this process one of them).  Peak RSS: a ~50 MB CityJSONSeq
+of 8 MB or more is read by one worker per idle core (this process one of them).  Peak RSS: a ~50 MB CityJSONSeq
 (17,000 of the 3D BAG copies) imported by a fresh Python process that reports its own VmHWM plus its worker
 processes' (each read before it ends; summed, so an upper bound of the memory held at once).
 

@@ -164,7 +164,7 @@ def import_(
     jobs: Annotated[
         int | None,
         typer.Option(
-            help="Worker processes for a large CityJSONSeq (default: one per core from 8 MB; 1: none).", min=0
+            help="Worker processes for a large CityJSONSeq (default: one per idle core from 8 MB; 1: none).", min=0
         ),
     ] = None,
 ) -> None:

@@ -71,8 +71,8 @@ class ImportContext:
     # readers that can may return features already encoded for the store (cim.encoded.Encoded) instead of
     # models: the importer asks for them when nothing after the read needs the models (no clash check)
     encode: bool = False
-    # worker processes over the batches of a large CityJSONSeq (cim.io._seq_pool): None for one per core on files of
-    # 8 MB and more, 0 or 1 to read in this process
+    # workers over the batches of a large CityJSONSeq (cim.io._seq_pool): None for one per idle core on files of 8 MB
+    # and more, 0 or 1 to read in this process
     jobs: int | None = None
 
     def report(self, fraction: float) -> None:

@@ -94,7 +94,7 @@ def _import_files(  # noqa: C901 - predates the complexity gate (issue 14); spli
     clash is found.  The write is one version of the city (:mod:`cim.versions`; ``author`` and ``note`` are
     recorded with it).  ``collection`` reads the files as a city-service layer (streets, facilities,
     communities: :mod:`cim.io.city_layers`).  ``jobs``: worker processes over the batches of a large CityJSONSeq
-    (None: one per core for files of 8 MB and more; 0 or 1: in this process; :mod:`cim.io._seq_pool`).
+    (None: one per idle core for files of 8 MB and more; 0 or 1: in this process; :mod:`cim.io._seq_pool`).
     ``source_crs`` overrides the CRS files declare; ``axis_order`` (auto, en, ne) is the coordinate order of
     files in northing-first CRSs; every file's content is checked to lie in the area of use of its CRS and of
     the city CRS (:mod:`cim.io.placement`; ``force`` lets data outside the city CRS's area in, with a warning).
