@@ -201,7 +201,7 @@ def _serve() -> None:
         except EOFError:
             return
         try:
-            reply = (True, work_batch(init, task))
+            reply: tuple[bool, Any] = (True, work_batch(init, task))
         except Exception as exc:  # noqa: BLE001 - any fault: the parent reads the file in-process, which names it
             reply = (False, f"{type(exc).__name__}: {exc}")
         _send(out, reply)

@@ -634,13 +634,15 @@ class CityJSONReader:
         )
 
 
-def work_batch(shared: tuple[ImportContext, dict | None, Any, str], task: tuple[list[tuple[int, bytes]], float]):
+def work_batch(
+    shared: tuple[ImportContext, dict | None, Any, str], task: tuple[list[tuple[int, bytes]], float]
+) -> tuple[list[str], _Acc, list[dict[str, str]], float]:
     """A worker's batch (:mod:`cim.io._seq_pool`): (its object ids, what it adds up to, the features it skipped,
     how far into the file it ends), the encoded documents packed."""
     ctx, transform, crs, file = shared
     batch, upto = task
     ctx.skipped = []
-    acc, seen = _Acc(), set()
+    acc, seen = _Acc(), set[str]()
     CityJSONReader()._seq_batch(batch, transform, seen, crs, file, ctx, acc, upto)
     for f in acc.buildings:
         if isinstance(f, Encoded) and not f.packed:
