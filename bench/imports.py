@@ -14,8 +14,9 @@ reproject into the city's CRS where needed, one transaction with the 3-D index):
 
 The figure is buildings per second, median of the runs; the CPU seconds of the importing process are
 given beside, its worker processes' included (the machine is shared: wall time swings with the load, CPU time
-much less), and the parse-only time (``cim.io.read``).  The imports run with the default ``jobs``: a CityJSONSeq
-of 8 MB or more is read by one worker per idle core (this process one of them).  Peak RSS: a ~50 MB CityJSONSeq
+much less), and the parse-only time (``cim.io.read``).  The imports run with the default ``jobs`` (a CityJSONSeq
+of 8 MB or more is read by one worker per idle core, this process one of them), and the 3D BAG copies once more
+with one worker per core (``jobs=`` the cores).  Peak RSS: a ~50 MB CityJSONSeq
 (17,000 of the 3D BAG copies) imported by a fresh Python process that reports its own VmHWM plus its worker
 processes' (each read before it ends; summed, so an upper bound of the memory held at once).
 
@@ -43,7 +44,7 @@ CITYDB_BUILDINGS_PER_S = 500.0  # 3DCityDB v5: about 2 s per 1,000 LoD2 building
 DATA = ROOT.parent / "shared" / "data" / "buildings"
 
 
-def _one(path: Path, epsg: int, work: Path) -> dict[str, Any]:
+def _one(path: Path, epsg: int, work: Path, jobs: int | None = None) -> dict[str, Any]:
     from cim.io import import_files
     from cim.model import City
     from cim.store import open_store
@@ -53,7 +54,7 @@ def _one(path: Path, epsg: int, work: Path) -> dict[str, Any]:
     store = open_store(str(store_path), create=True)
     try:
         store.init(City(name="import bench", crs_epsg=epsg), overwrite=True)
-        rep = import_files(store, [path])
+        rep = import_files(store, [path], jobs=jobs)
     finally:
         store.close()
         remove_store(store_path)
@@ -68,18 +69,18 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def measure(path: Path, epsg: int, repeat: int, work: Path) -> dict[str, Any]:
+def measure(path: Path, epsg: int, repeat: int, work: Path, jobs: int | None = None) -> dict[str, Any]:
     import gc
 
     from cim.io import ImportContext, read
     from cim.model import City
 
-    _one(path, epsg, work)  # warm: imports, pyproj database, page cache
+    _one(path, epsg, work, jobs)  # warm: imports, pyproj database, page cache
     cpu: list[float] = []
 
     def timed() -> dict[str, int]:
         c0 = _cpu()
-        out = _one(path, epsg, work)
+        out = _one(path, epsg, work, jobs)
         cpu.append(_cpu() - c0)
         return out
 
@@ -88,7 +89,7 @@ def measure(path: Path, epsg: int, repeat: int, work: Path) -> dict[str, Any]:
     def parse() -> None:  # as the importer reads: encoded features, the cyclic GC paused
         gc.disable()
         try:
-            read(path, ImportContext(city=City(crs_epsg=epsg), encode=True))
+            read(path, ImportContext(city=City(crs_epsg=epsg), encode=True, jobs=jobs))
         finally:
             gc.enable()
 
@@ -208,10 +209,14 @@ def run(ctx: Context) -> dict[str, Any]:
             info = bag_cityjsonseq(bag, n_bag, bag_src)
             ctx.log(f"imports: {n_bag:,} 3D BAG copies ({info['bytes'] / 1e6:.1f} MB CityJSONSeq)")
             files.append(("3D BAG copies", bag, 28992))
+            cores = len(os.sched_getaffinity(0))
+            if cores > 1:  # the default starts workers on idle cores only: here as many as there are cores
+                files.append((f"3D BAG copies, jobs={cores}", bag, 28992))
         else:
             result["files"]["3D BAG copies"] = {"skipped": f"{bag_src} not found"}
         for label, path, epsg in files:
-            r = measure(path, epsg, repeat, work)
+            jobs = int(label.rsplit("jobs=", 1)[1]) if "jobs=" in label else None
+            r = measure(path, epsg, repeat, work, jobs)
             result["files"][label] = r
             ctx.log(
                 f"imports {label}: {r['buildings']:,} buildings in {r['s']:.2f} s = {r['buildings_per_s']:,.0f} "
