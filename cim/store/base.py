@@ -206,11 +206,20 @@ def jsonb_order(value: Any) -> Any:
     return value
 
 
+_GJ_CHUNK = 250  # documents parsed at once by encode_geojson (a parsed LoD2 document is ten times its bytes)
+
+
+def exact(data: bytes) -> bytes:
+    """A copy of ``data`` that holds its bytes only: what ``orjson.dumps`` returns keeps its whole write buffer
+    (about 8 KB for a 1 KB feature), which counts where thousands are kept for a write."""
+    return memoryview(data).tobytes()
+
+
 def encode_geojson(collection: str, docs: Sequence[bytes], city_epsg: int, *, jsonb: bool = False) -> list[bytes]:
     """Each stored document's GeoJSON Feature in CRS84, as bytes: exactly what ``/items`` writes for it
     (``cim.geojson.encode_features``, then orjson).  Encoded from the documents as the store reads them back
     (``jsonb``: with PostgreSQL's key order), not from the models written, so the bytes are the ones the read
-    path makes; one pyproj call per 2,000 features."""
+    path makes; one pyproj call per 250 features."""
     from ..crs import OutputCRS
     from ..geojson import encode_features
 
@@ -218,8 +227,8 @@ def encode_geojson(collection: str, docs: Sequence[bytes], city_epsg: int, *, js
     out = OutputCRS(city_epsg)
     hidden = spec.hidden_fields  # not in the GeoJSON (a building's surfaces and LODs): not validated either
     result: list[bytes] = []
-    for k in range(0, len(docs), 2000):
-        raws = [orjson.loads(d) for d in docs[k : k + 2000]]
+    for k in range(0, len(docs), _GJ_CHUNK):
+        raws = [orjson.loads(d) for d in docs[k : k + _GJ_CHUNK]]
         if jsonb:
             raws = [jsonb_order(r) for r in raws]
         feats = [spec.model.model_validate({n: v for n, v in r.items() if n not in hidden}) for r in raws]
@@ -227,7 +236,7 @@ def encode_geojson(collection: str, docs: Sequence[bytes], city_epsg: int, *, js
         if collection == "buildings":  # its "lod" property is read from the LODs left out above
             for f, r in zip(encoded, raws, strict=True):
                 f["properties"]["lod"] = best_lod(r.get("lods"), r.get("surfaces"))
-        result += [orjson.dumps(f, option=orjson.OPT_SERIALIZE_NUMPY) for f in encoded]
+        result += [exact(orjson.dumps(f, option=orjson.OPT_SERIALIZE_NUMPY)) for f in encoded]
     return result
 
 
@@ -276,7 +285,7 @@ def _jsonb_properties(gj: bytes) -> bytes:
     if not any(isinstance(v, dict | list) for v in props.values()):
         return gj
     f["properties"] = {k: jsonb_order(v) for k, v in props.items()}
-    return orjson.dumps(f)
+    return exact(orjson.dumps(f))
 
 
 def prepare_rows(
@@ -303,7 +312,7 @@ def prepare_rows(
         spec = get_spec(cid)
         ids = [f.id for f in feats]  # type: ignore[attr-defined]
         docs = [
-            f.doc if isinstance(f, Encoded) else orjson.dumps(f.model_dump(mode="json", exclude_none=True))
+            f.doc if isinstance(f, Encoded) else exact(orjson.dumps(f.model_dump(mode="json", exclude_none=True)))
             for f in feats
         ]
         if any(isinstance(f, Encoded) and f.packed for f in feats):  # unpacked one by one as the rows are written
