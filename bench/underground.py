@@ -18,6 +18,7 @@ Quick: 100,000 pipe segments and 20,000 buildings; full: 1,000,000 and 200,000.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sqlite3
 import time
@@ -549,3 +550,95 @@ def rows(result: dict[str, Any]) -> list[Row]:
     if result["postgis"] != "available":
         out.append((NAME, "postgis", {}, f"skipped: {result['postgis']}"))
     return out
+
+
+# -- the dense city written once and kept: ``python -m bench.underground`` runs only the side by side ----------------
+class KeptCluster:
+    """A PostgreSQL + PostGIS cluster whose data folder is kept between runs (``folder/data``), so the dense city is
+    written into it once; ``url`` (TCP) and ``socket_url`` (Unix socket) reach the ``postgres`` database as ``cim``."""
+
+    def __init__(self, folder: Path) -> None:
+        from tests import pg
+
+        from .common import free_port
+
+        self.folder = folder.resolve()
+        self.data = self.folder / "data"
+        self.bindir = pg._bindir()
+        self.fresh = not (self.data / "PG_VERSION").exists()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._root = os.geteuid() == 0
+        if self._root:
+            shutil.chown(self.folder, "postgres", "postgres")
+        if self.fresh:
+            shutil.rmtree(self.data, ignore_errors=True)
+            self._run("initdb", "-D", str(self.data), "-U", "cim", "-A", "trust", "-E", "UTF8", "--no-sync")
+        self.port = free_port()
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-t", "120", "start", "-o",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=50",
+        )  # fmt: skip
+        self.url = f"postgresql://cim@127.0.0.1:{self.port}/postgres"
+        self.socket_url = f"postgresql://cim@/postgres?host={self.folder}&port={self.port}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        import subprocess
+
+        cmd = [str(self.bindir / tool), *args]
+        if self._root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+
+    def stop(self) -> None:
+        """Stop the server (a clean shutdown: the data folder is kept)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
+def cached_city(out: Path, n_pipes: int, n_bldg: int, log=print) -> tuple[Path, KeptCluster]:
+    """The dense city in a SQLite store ``out/cache-underground-<n>.sqlite`` and a kept PostGIS cluster
+    (schema ``ug``), each written once (a ``.ok`` file marks a finished write); the cluster is started."""
+    path = out / f"cache-underground-{n_pipes}.sqlite"
+    ok = out / f"cache-underground-{n_pipes}.ok"
+    if not ok.exists():
+        remove_store(path)
+        log(f"underground: writing {n_pipes:,} pipe segments and {n_bldg:,} buildings into {path}")
+        counts, secs = build(str(path), n_pipes, n_bldg)
+        log(f"underground: sqlite written in {secs:.0f} s: {counts}")
+        ok.write_text("done\n")
+    cluster = KeptCluster(out / f"cache-underground-pg-{n_pipes}")
+    pg_ok = out / f"cache-underground-pg-{n_pipes}.ok"
+    if cluster.fresh or not pg_ok.exists():
+        log(f"underground: writing the same city into PostGIS ({cluster.folder})")
+        counts, secs = build(f"{cluster.url}?schema=ug", n_pipes, n_bldg)
+        log(f"underground: postgis written in {secs:.0f} s: {counts}")
+        pg_ok.write_text("done\n")
+    return path, cluster
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.underground [--pipes N] [--buildings N] [--rounds N]``: the side by side only, on the dense
+    city kept in ``bench/out`` (written on the first run); the result as JSON on stdout."""
+    import argparse
+    import json
+
+    from .common import OUT
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--pipes", type=int, default=1_000_000)
+    p.add_argument("--buildings", type=int, default=200_000)
+    p.add_argument("--rounds", type=int, default=400)
+    p.add_argument("--build-only", action="store_true")
+    args = p.parse_args(argv)
+    log = Context().log
+    path, cluster = cached_city(OUT, args.pipes, args.buildings, log=log)
+    try:
+        if not args.build_only:
+            res = side_by_side(path, cluster.socket_url, "ug", args.buildings, rounds=args.rounds, log=log)
+            print(json.dumps(res, indent=1))
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
