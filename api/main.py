@@ -17,6 +17,7 @@ from cim.store import open_store
 from . import errors
 from .deps import require_reader
 from .html import HTMLPages
+from .lean import LeanUnderground
 from .routers import (
     analysis,
     collections,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(LeanUnderground)  # innermost: inside the time limit and CORS
     app.add_middleware(HTMLPages)  # HTML for browsers on the landing, collection, item and process pages
     if settings.cors_origins:
         app.add_middleware(
