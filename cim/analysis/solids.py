@@ -359,7 +359,7 @@ def _structs_from_packed(u: Unpacked) -> _Structs:
 def _read(store: Store, collection: str, region: Region, from_packed, from_fields):
     """A collection's candidates (:meth:`Store.columns`) and their solids' numbers: from the packed column, or from
     the documents where a row has none (older stores)."""
-    c = store.columns(collection, region=region, solid=True)
+    c = store.columns(collection, region=region, solid=True, boxes=False)
     if None not in c.solid and len(c.solid) == len(c):
         return c, from_packed(Unpacked(c.solid))  # type: ignore[arg-type]
     c = store.columns(collection, _FIELDS[collection], region=region)
@@ -457,9 +457,19 @@ def ground_sampler(terrain: Terrain | None) -> GroundFn | None:
         g = terrain.sample(clamped)
         return np.where(np.isfinite(g), g, fill)
 
+    last: list = [None]  # ((box), (lo, hi)) of the last call: a request asks for its region's twice
+
     def bounds(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, float]:
         """Lowest and highest ground :func:`ground` can return in a box: the DEM nodes it interpolates there
         (and the no-data fill), widened by 1e-9 m for rounding."""
+        memo = last[0]
+        if memo is not None and memo[0] == (xmin, ymin, xmax, ymax):
+            return memo[1]
+        out = _bounds(xmin, ymin, xmax, ymax)
+        last[0] = ((xmin, ymin, xmax, ymax), out)
+        return out
+
+    def _bounds(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, float]:
         ny, nx = terrain.z.shape
         fx = (np.clip([xmin, xmax], x0, x1) - terrain.x0) / terrain.cell
         fy = (np.clip([ymin, ymax], y0, y1) - terrain.y0) / terrain.cell
@@ -566,8 +576,20 @@ def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry) -> tu
     return a2, b2, idx
 
 
+_LAST_BOX: list = [None]  # (polygon, its _as_box) of the last call: a request asks for its region's twice
+
+
 def _as_box(polygon: shapely.Geometry) -> tuple[float, float, float, float] | None:
     """(minx, miny, maxx, maxy) when ``polygon`` is an axis-aligned rectangle (4 corners, no hole), else None."""
+    memo = _LAST_BOX[0]
+    if memo is not None and memo[0] is polygon:
+        return memo[1]
+    out = _box_of(polygon)
+    _LAST_BOX[0] = (polygon, out)
+    return out
+
+
+def _box_of(polygon: shapely.Geometry) -> tuple[float, float, float, float] | None:
     if shapely.get_type_id(polygon) != 3 or shapely.get_num_interior_rings(polygon) != 0:
         return None
     ring = shapely.get_coordinates(polygon)

@@ -96,7 +96,8 @@ class Region:
 class Columns:
     """Features of one collection as columns, in insertion order (:meth:`Store.columns`).
 
-    ``ids`` (n,); ``boxes`` (n, 6) minx, miny, minz, maxx, maxy, maxz of each solid, metres; ``geoms`` (n,)
+    ``ids`` (n,); ``boxes`` (n, 6) minx, miny, minz, maxx, maxy, maxz of each solid, metres ((n, 0) when not
+    asked for); ``geoms`` (n,)
     their 2-D geometries (shapely, city CRS); ``fields`` each requested top-level field of the stored
     documents as (n,) JSON values (None where a document lacks it); ``solid`` (n,) each row's packed solid
     (:mod:`cim.store.solid_columns`; None for rows without one), when asked for.
@@ -351,12 +352,19 @@ class Store(Protocol):
         """Every matching feature in insertion order, streamed in batches (exports, analyses)."""
 
     def columns(
-        self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None, solid: bool = False
+        self,
+        collection: str,
+        fields: Sequence[str] = (),
+        *,
+        region: Region | None = None,
+        solid: bool = False,
+        boxes: bool = True,
     ) -> Columns:
         """Matching features as columns (ids, 3-D boxes, 2-D geometries and the named top-level fields of their
         documents), in insertion order, read in SQL without building models (analyses over many candidates:
         underground use).  ``region`` matches as in :meth:`query`; ``solid``: each row's packed solid too (None
-        in rows written before the column existed)."""
+        in rows written before the column existed); ``boxes`` False: the boxes are not read (``Columns.boxes``
+        is then (n, 0))."""
 
     def feature_index(self, collection: str) -> FeatureIndex:
         """Every feature's row key, 3-D box and sizes, in fid order, without reading its document."""

@@ -472,7 +472,13 @@ class PostGISStore:
             yield from self._decode(collection, (r[1] for r in rows))
 
     def columns(
-        self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None, solid: bool = False
+        self,
+        collection: str,
+        fields: Sequence[str] = (),
+        *,
+        region: Region | None = None,
+        solid: bool = False,
+        boxes: bool = True,
     ) -> Columns:
         """One statement: the GiST search with the exact test in SQL, each field taken from the jsonb document
         as JSON text (parsed per column in one call), the geometry as WKB, the packed solid as bytes."""
@@ -481,23 +487,25 @@ class PostGISStore:
         where, args = self._where(region, self.city().crs_epsg)  # city(): adds the solid column to older stores
         cols = sql.SQL("").join(sql.SQL(", (doc -> {})::text").format(sql.Literal(n)) for n in names)
         sol = sql.SQL(", solid" if solid else "")
+        box = sql.SQL(", minx, miny, minz, maxx, maxy, maxz" if boxes else "")
         with self._read.connection() as conn:
             rows = conn.execute(
-                sql.SQL(
-                    "SELECT id, minx, miny, minz, maxx, maxy, maxz, ST_AsBinary(geom){}{} FROM {} WHERE {} ORDER BY fid"
-                ).format(sol, cols, self._t(collection), where),
+                sql.SQL("SELECT id, ST_AsBinary(geom){}{}{} FROM {} WHERE {} ORDER BY fid").format(
+                    box, sol, cols, self._t(collection), where
+                ),
                 args,
             ).fetchall()
         if not rows:
             return Columns([], np.zeros((0, 6)), np.zeros(0, dtype=object), {n: [] for n in names})
         c = list(zip(*rows, strict=True))
-        k0 = 9 if solid else 8
+        nb = 6 if boxes else 0
+        k0 = 2 + nb + (1 if solid else 0)
         return Columns(
             list(c[0]),
-            np.array(c[1:7], dtype=float).T,
-            shapely.from_wkb(c[7]),
+            np.array(c[2 : 2 + nb], dtype=float).T.reshape(len(rows), nb),
+            shapely.from_wkb(c[1]),
             {n: json_column(c[k0 + k]) for k, n in enumerate(names)},
-            [None if b is None else bytes(b) for b in c[8]] if solid else [],
+            [None if b is None else bytes(b) for b in c[2 + nb]] if solid else [],
         )
 
     def feature_index(self, collection: str) -> FeatureIndex:

@@ -554,7 +554,13 @@ class SQLiteStore:
             yield from self._decode(collection, (r[1] for r in rows))
 
     def columns(
-        self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None, solid: bool = False
+        self,
+        collection: str,
+        fields: Sequence[str] = (),
+        *,
+        region: Region | None = None,
+        solid: bool = False,
+        boxes: bool = True,
     ) -> Columns:
         """One statement: the R*Tree's candidates joined with their rows, then the exact 2-D test; the documents of
         the matches are parsed in one orjson call (no models) and the fields picked from them."""
@@ -565,7 +571,8 @@ class SQLiteStore:
             self.city()  # adds the solid column to older stores
         sol = (", f.solid" if self._has_solid else ", NULL") if solid else ""
         doc = ", f.doc" if names else ""
-        head = f"SELECT f.id, f.minx, f.miny, f.minz, f.maxx, f.maxy, f.maxz, f.geom{sol}{doc} FROM "
+        box = ", f.minx, f.miny, f.minz, f.maxx, f.maxy, f.maxz" if boxes else ""
+        head = f"SELECT f.id, f.geom{box}{sol}{doc} FROM "
         if region is None:
             rows = self._conn().execute(head + f"{f} AS f ORDER BY f.fid").fetchall()
         else:
@@ -578,23 +585,24 @@ class SQLiteStore:
         if not rows:
             return Columns([], np.zeros((0, 6)), np.zeros(0, dtype=object), {n: [] for n in names})
         cols = list(zip(*rows, strict=True))
-        boxes = np.array(cols[1:7], dtype=float).T
-        geoms = shapely.from_wkb(cols[7])
+        nb = 6 if boxes else 0
+        box_a = np.array(cols[2 : 2 + nb], dtype=float).T.reshape(len(rows), nb)
+        geoms = shapely.from_wkb(cols[1])
         ids, docs = list(cols[0]), cols[-1] if names else ()
-        packed: tuple = cols[8] if solid else ()
+        packed: tuple = cols[2 + nb] if solid else ()
         if region is not None:
             shapely.prepare(region.polygon)
             keep = shapely.intersects(region.polygon, geoms)
             if not keep.all():
                 idx = np.flatnonzero(keep).tolist()
-                ids, boxes, geoms = [ids[i] for i in idx], boxes[keep], geoms[keep]
+                ids, box_a, geoms = [ids[i] for i in idx], box_a[keep], geoms[keep]
                 docs = tuple(docs[i] for i in idx) if names else ()
                 packed = tuple(packed[i] for i in idx) if solid else ()
         values = {n: [] for n in names}  # type: dict[str, list]
         if names and ids:
             parsed = orjson.loads(b"[" + b",".join(docs) + b"]")
             values = {n: [d.get(n) for d in parsed] for n in names}
-        return Columns(ids, boxes, geoms, values, list(packed))
+        return Columns(ids, box_a, geoms, values, list(packed))
 
     def feature_index(self, collection: str) -> FeatureIndex:
         """Boxes from the R*Tree, sizes from the record headers: no page of a document is read (reading

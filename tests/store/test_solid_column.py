@@ -64,8 +64,11 @@ def _assert_same(new: S.Solids, old: S.Solids) -> None:
 def test_the_column_is_written_and_equals_the_documents(ug_store):
     region = _region()
     for cid in PACKED:
-        c = ug_store.columns(cid, region=region, solid=True)
+        c = ug_store.columns(cid, region=region, solid=True, boxes=False)
         assert len(c) > 0 and all(isinstance(b, bytes) and len(b) % 8 == 0 for b in c.solid), cid
+        full = ug_store.columns(cid, region=region, solid=True, boxes=True)
+        assert c.boxes.shape == (len(c), 0) and full.boxes.shape == (len(c), 6)  # boxes only when asked for
+        assert c.ids == full.ids and c.solid == full.solid and shapely.equals_exact(c.geoms, full.geoms, 0).all()
     assert ug_store.columns("buildings", solid=True).solid == []  # no buildings: nothing asked, nothing read
     # the packed numbers give exactly what the documents' fields give, collection by collection
     for cid, packed, fields in (
