@@ -648,6 +648,7 @@ def fill_solids(url: str, log=print) -> int:
         from cim.store.solid_columns import PACKED, pack_docs
     except ImportError:
         return 0
+
     store = open_store(url)
     store.city()  # adds the column to older stores
     n = 0
@@ -655,6 +656,8 @@ def fill_solids(url: str, log=print) -> int:
         for cid in PACKED:
             t = "f_" + cid.replace("-", "_")
             if url.startswith("postgresql"):
+                import psycopg
+
                 with store._pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
                     q = f'"{store.schema}".{t}'  # type: ignore[attr-defined]
                     rows = conn.execute(f"SELECT fid, doc::text FROM {q} WHERE solid IS NULL").fetchall()
@@ -665,6 +668,11 @@ def fill_solids(url: str, log=print) -> int:
                             for r, b in zip(rows, packed, strict=True):
                                 cp.write_row((r[0], b))
                         cur.execute(f"UPDATE {q} f SET solid = fill.solid FROM fill WHERE f.fid = fill.fid")
+                if rows:  # the update left a dead copy of every row: rewrite the table as a write would have left it
+                    from cim.store.postgis import _split_url
+
+                    with psycopg.connect(_split_url(url)[0], autocommit=True) as conn:
+                        conn.execute(f"VACUUM (FULL, ANALYZE) {q}")
             else:
                 conn = sqlite3.connect(url)
                 rows = conn.execute(f"SELECT fid, doc FROM {t} WHERE solid IS NULL").fetchall()
