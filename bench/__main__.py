@@ -19,6 +19,7 @@ from typing import Any
 
 from . import (
     build,
+    citygml_import,
     filters,
     imports,
     items,
@@ -53,6 +54,7 @@ SUITES: dict[str, ModuleType] = {
         kernels,
         tiling,
         imports,
+        citygml_import,
         memory,
         sensors,
     )
