@@ -33,6 +33,7 @@ from .routers import (
     versions,
 )
 from .settings import Settings
+from .tilecache import TileCache
 from .timeouts import TimeLimit
 
 
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warm_up(store.city().crs_epsg)  # fails at start-up when the store is not a city
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         app.state.store = store
+        app.state.tile_cache = TileCache(store)
+        app.state.tile_cache.warm()  # the city's frame for 3D Tiles, in the background
         app.state.city = LocalCity(
             store,
             pipeline_rules=settings.pipeline_rules,
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.tile_cache.close()
             store.close()
 
     app = FastAPI(

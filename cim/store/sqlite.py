@@ -350,18 +350,39 @@ class SQLiteStore:
         return dict(self._counts[1])
 
     def bounds(self, collection: str) -> Bounds3 | None:
-        """Exact bounds (the R*Tree's 32-bit boxes are rounded outwards, up to ~0.5 m at 4.6e6 m)."""
+        """Exact bounds (minx, miny, minz, maxx, maxy, maxz), cached per store version.
+
+        Found through the R*Tree, whose 32-bit boxes are rounded outwards (up to ~0.5 m at 4.6e6 m): its
+        extent ``R`` bounds the exact one from outside, so the exact minimum of a side is among the rows
+        whose R*Tree value is within the rounding of ``R`` (a row further in has an exact value further in
+        too); only those rows' exact columns are read.  Scanning the exact columns of every row instead
+        would read every document's overflow pages (the columns are stored after the document)."""
         get_spec(collection)
         v = self.version()
         if self._bounds.get(collection, (None,))[0] != v:
-            f, _ = _t(collection)
-            row = (
-                self._conn()
-                .execute(f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {f}")
-                .fetchone()
-            )
-            self._bounds[collection] = (v, None if row[0] is None else tuple(float(x) for x in row))  # type: ignore[assignment]
-        return self._bounds[collection][1]  # type: ignore[return-value]
+            self._bounds[collection] = (v, self._index_bounds(collection))
+        return self._bounds[collection][1]
+
+    def _index_bounds(self, collection: str) -> Bounds3 | None:
+        f, rt = _t(collection)
+        conn = self._conn()
+        outer = conn.execute(
+            f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {rt}"
+        ).fetchone()
+        if outer[0] is None:
+            return None
+        out = []
+        for k, (col, r) in enumerate(zip(("minx", "miny", "minz", "maxx", "maxy", "maxz"), outer, strict=True)):
+            agg, cmp, sign = ("min", "<=", 1.0) if k < 3 else ("max", ">=", -1.0)
+            # float32 rounding is relative (2**-24 of the value, twice over for safety) plus subnormals
+            edge = r + sign * (abs(r) * 2.0**-22 + 1e-30)
+            (exact,) = conn.execute(
+                f"SELECT {agg}({col}) FROM {f} WHERE fid IN (SELECT fid FROM {rt} WHERE {col} {cmp} ?)", (edge,)
+            ).fetchone()
+            if exact is None or (exact > edge if k < 3 else exact < edge):  # not the candidates' side: scan all
+                (exact,) = conn.execute(f"SELECT {agg}({col}) FROM {f}").fetchone()
+            out.append(None if exact is None else float(exact))
+        return tuple(out)  # type: ignore[return-value]
 
     def _decode(self, collection: str, docs: Iterable[bytes]) -> list[BaseModel]:
         model = get_spec(collection).model
