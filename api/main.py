@@ -17,6 +17,7 @@ from cim.store import open_store
 from . import errors
 from .deps import require_reader
 from .html import HTMLPages
+from .lean import LeanUnderground
 from .routers import (
     analysis,
     collections,
@@ -32,6 +33,7 @@ from .routers import (
     versions,
 )
 from .settings import Settings
+from .tilecache import TileCache
 from .timeouts import TimeLimit
 
 
@@ -50,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warm_up(store.city().crs_epsg)  # fails at start-up when the store is not a city
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         app.state.store = store
+        app.state.tile_cache = TileCache(store)
+        app.state.tile_cache.warm()  # the city's frame for 3D Tiles, in the background
         app.state.city = LocalCity(
             store,
             pipeline_rules=settings.pipeline_rules,
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.tile_cache.close()
             store.close()
 
     app = FastAPI(
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(LeanUnderground)  # innermost: inside the time limit and CORS
     app.add_middleware(HTMLPages)  # HTML for browsers on the landing, collection, item and process pages
     if settings.cors_origins:
         app.add_middleware(

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Bearer tokens allowed to read when protect_reads is on."
     )
     protect_reads: bool = Field(False, description="Reads need a bearer token too (default: anonymous reads).")
+    lean_routes: bool = Field(
+        True, description="Answer POST /analysis/underground-use on a lean path (api.lean); false: the route only."
+    )
     analysis_timeout_s: float = Field(
         60.0, gt=0, description="Time limit of one analysis request, seconds (503 past it)."
     )

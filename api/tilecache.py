@@ -9,7 +9,10 @@ Requests never name files: a tile path is served only when the current tileset l
 
 Buildings (:data:`tiles.stream.STREAMED`) answer at once: ``tileset.json`` is the skeleton made from the
 store's index (a fraction of a second for a city), and each tile is built when first asked for (one tile's
-features read, meshed and encoded: well under a second) and kept like the others.
+features read, meshed and encoded: well under a second) and kept like the others.  Their skeleton and tiles
+are built in one thread of the cache's own (:meth:`TileCache.warm`, called when the server starts, makes
+the city's frame there, so the pyproj transformer that thread keeps is ready before the first request:
+creating one costs 0.1-0.3 s where PROJ has to choose among several operations, e.g. EPSG:7415).
 """
 
 from __future__ import annotations
@@ -18,17 +21,22 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cim.store import Store
+from tiles.frame import CityFrame
 from tiles.layers import LAYERS
 from tiles.sink import DirectorySink, GzipSink, MemorySink, PrefixSink, Sink
 from tiles.stream import STREAMED, build_tile, skeleton
 from tiles.tileset import Budget, build_layer, city_frame, tile_paths
+
+T = TypeVar("T")
 
 #: bump when the tiling or the encoding changes, so that caches and ETags change with it
 FORMAT = "2"
@@ -89,6 +97,37 @@ class TileCache:
         self.store_key = hashlib.sha1(f"{store.url}|{FORMAT}".encode()).hexdigest()[:12]
         self._built: dict[str, BuiltLayer] = {}
         self._locks = {name: threading.Lock() for name in LAYERS}
+        self._frame: tuple[int, CityFrame] | None = None
+        # streamed layers' skeletons and tiles, and the frame, are made in this one thread: it keeps its
+        # pyproj transformers (per thread, see cim.crs) from one build to the next
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cim-tiles")
+
+    def _in_thread(self, fn: Callable[[], T]) -> T:
+        return self._thread.submit(fn).result()
+
+    def frame(self, version: int) -> CityFrame:
+        """The city's frame (:func:`tiles.tileset.city_frame`) at a store version, made once per version."""
+        cached = self._frame
+        if cached is None or cached[0] != version:
+            cached = self._frame = (version, self._in_thread(lambda: city_frame(self.store)))
+        return cached[1]
+
+    def warm(self) -> None:
+        """Make the city's frame in the cache's thread, in the background (at start-up): the first
+        ``tileset.json`` then finds the bounds read and the thread's pyproj transformer made."""
+
+        def job() -> None:
+            try:
+                version = self.store.read_version()
+                self._frame = (version, city_frame(self.store))
+            except Exception:  # noqa: BLE001 - a warm-up; the first request reports any error itself
+                pass
+
+        self._thread.submit(job)
+
+    def close(self) -> None:
+        """Stop the cache's thread (after the build in progress, if any)."""
+        self._thread.shutdown(wait=True, cancel_futures=True)
 
     def _sink(self, layer: str) -> Sink:
         if self.settings.cache_dir:
@@ -135,13 +174,16 @@ class TileCache:
     def _skeleton(self, layer: str, version: int) -> BuiltLayer:
         """The tileset from the index now; tiles when asked for (the same in every worker: a tile another
         worker wrote to the shared directory is read, not built)."""
-        skel = skeleton(
-            self.store,
-            layer,
-            city_frame(self.store),
-            budget=self.budget,
-            prefix=f"v{version}/",
-            extras={"version": version, "format": FORMAT},
+        frame = self.frame(version)
+        skel = self._in_thread(
+            lambda: skeleton(
+                self.store,
+                layer,
+                frame,
+                budget=self.budget,
+                prefix=f"v{version}/",
+                extras={"version": version, "format": FORMAT},
+            )
         )
         sink = self._sink(layer)
         out = GzipSink(sink)
@@ -159,7 +201,7 @@ class TileCache:
                     return
                 except KeyError:
                     pass
-                data, _ = build_tile(self.store, skel, address)
+                data, _ = self._in_thread(lambda: build_tile(self.store, skel, address))
                 if self.store.read_version() != version:  # the city changed under the build: not this tile
                     raise StaleTile(layer, version)
                 out.write(path, data)
@@ -177,7 +219,7 @@ class TileCache:
             _Split(out, staged),
             budget=self.budget,
             prefix=f"v{version}/",
-            frame=city_frame(self.store),
+            frame=self.frame(version),
             extras={"version": version, "format": FORMAT},
         )
         body = staged.read("tileset.json")

@@ -18,6 +18,7 @@ Quick: 100,000 pipe segments and 20,000 buildings; full: 1,000,000 and 200,000.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sqlite3
 import time
@@ -355,6 +356,13 @@ def _post(conn, body: bytes, status: int = 200) -> bytes:
     return out
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far, from ``/proc``."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def side_by_side(
     sqlite_path: str | Path,
     pg_url: str | None,
@@ -367,9 +375,10 @@ def side_by_side(
     """Interleaved, window by window: ours over HTTP (uvicorn, one worker, keep-alive) on SQLite and, with
     ``pg_url``, on PostGIS; ours in-process (``underground_use``) on SQLite; and PostGIS's SQL (:data:`PG_SQL`,
     psycopg, autocommit).  Every figure is p50/p99 in ms over the same windows under the same load; also the
-    occupied volume of one window by each (they must agree) and the load average before and after."""
+    occupied volume of one window by each (they must agree) and the load average before and after.  CPU per
+    request (``cpu_ms``): the server process (``/proc``, every thread) for the HTTP calls, PostgreSQL's backend
+    process for the SQL, and the calling thread (``time.thread_time``) for the client side of each."""
     import http.client
-    import os
 
     import orjson
 
@@ -384,6 +393,7 @@ def side_by_side(
     local = open_store(str(sqlite_path))
     sql = pg_sql(schema)
     calls: dict[str, Any] = {"inproc_sqlite": lambda w: underground_use(local, wins[w], bands=[list(BAND)])}
+    pids: dict[str, int] = {}  # the process whose CPU a call spends, beside the calling thread
     load0 = os.getloadavg()
     with contextlib.ExitStack() as stack:
         stack.callback(local.close)
@@ -391,30 +401,45 @@ def side_by_side(
             stack.enter_context(srv)
             conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
             calls[name] = lambda w, conn=conn: _post(conn, bodies[w])
+            pids[name] = srv.pid
             if name == "http_sqlite":  # the floor of the HTTP path: a body refused (400) before any analysis runs
                 floor = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
                 calls["http_floor_400"] = lambda w, conn=floor: _post(conn, b'{"region": null}', 400)
+                pids["http_floor_400"] = srv.pid
         if pg_url:
             import psycopg
 
             pg = stack.enter_context(psycopg.connect(pg_url, autocommit=True))
             calls["postgis_sql"] = lambda w: pg.execute(sql, pg_args(wins[w])).fetchall()
+            pids["postgis_sql"] = pg.execute("SELECT pg_backend_pid()").fetchone()[0]
         times: dict[str, list[float]] = {name: [] for name in calls}
+        cpu = {name: [0.0, 0.0] for name in calls}  # seconds: the serving process, the calling thread
         for i in range(10 + rounds):  # the first 10 warm up: imports, pools, caches, file pages
             for name, call in calls.items():
+                pid = pids.get(name)
+                c0, th0 = _proc_cpu(pid) if pid else 0.0, time.thread_time()
                 t0 = time.perf_counter()
                 call(i % len(wins))
+                t1 = time.perf_counter()
                 if i >= 10:
-                    times[name].append(time.perf_counter() - t0)
+                    times[name].append(t1 - t0)
+                    cpu[name][0] += (_proc_cpu(pid) if pid else 0.0) - c0
+                    cpu[name][1] += time.thread_time() - th0
         check = {f"{k}_m3": orjson.loads(calls[k](0))["bands"][0]["occupied_volume"] for k in servers}
         check["ours_features"] = len(calls["inproc_sqlite"](0).bands[0].features)
         if pg_url:
             rows = calls["postgis_sql"](0)
             check |= {"postgis_sql_m3": float(sum(r[2] for r in rows)), "postgis_sql_features": len(rows)}
-    res = {name: latency_stats(t) for name, t in times.items()}
+    res = {
+        name: latency_stats(t) | {"cpu_ms": 1e3 * cpu[name][0] / rounds, "client_cpu_ms": 1e3 * cpu[name][1] / rounds}
+        for name, t in times.items()
+    }
     log(
         "underground side by side: "
-        + ", ".join(f"{k} p50 {v['p50']:.2f} / p99 {v['p99']:.2f} ms" for k, v in res.items())
+        + ", ".join(
+            f"{k} p50 {v['p50']:.2f} / p99 {v['p99']:.2f} ms (cpu {v['cpu_ms']:.2f} + {v['client_cpu_ms']:.2f} ms)"
+            for k, v in res.items()
+        )
     )
     return (
         res
@@ -549,3 +574,147 @@ def rows(result: dict[str, Any]) -> list[Row]:
     if result["postgis"] != "available":
         out.append((NAME, "postgis", {}, f"skipped: {result['postgis']}"))
     return out
+
+
+# -- the dense city written once and kept: ``python -m bench.underground`` runs only the side by side ----------------
+class KeptCluster:
+    """A PostgreSQL + PostGIS cluster whose data folder is kept between runs (``folder/data``), so the dense city is
+    written into it once; ``url`` (TCP) and ``socket_url`` (Unix socket) reach the ``postgres`` database as ``cim``."""
+
+    def __init__(self, folder: Path) -> None:
+        from tests import pg
+
+        from .common import free_port
+
+        self.folder = folder.resolve()
+        self.data = self.folder / "data"
+        self.bindir = pg._bindir()
+        self.fresh = not (self.data / "PG_VERSION").exists()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._root = os.geteuid() == 0
+        if self._root:
+            shutil.chown(self.folder, "postgres", "postgres")
+        if self.fresh:
+            shutil.rmtree(self.data, ignore_errors=True)
+            self._run("initdb", "-D", str(self.data), "-U", "cim", "-A", "trust", "-E", "UTF8", "--no-sync")
+        self.port = free_port()
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-t", "120", "start", "-o",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=50",
+        )  # fmt: skip
+        self.url = f"postgresql://cim@127.0.0.1:{self.port}/postgres"
+        self.socket_url = f"postgresql://cim@/postgres?host={self.folder}&port={self.port}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        import subprocess
+
+        cmd = [str(self.bindir / tool), *args]
+        if self._root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+
+    def stop(self) -> None:
+        """Stop the server (a clean shutdown: the data folder is kept)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
+def cached_city(out: Path, n_pipes: int, n_bldg: int, log=print) -> tuple[Path, KeptCluster]:
+    """The dense city in a SQLite store ``out/cache-underground-<n>.sqlite`` and a kept PostGIS cluster
+    (schema ``ug``), each written once (a ``.ok`` file marks a finished write); the cluster is started."""
+    path = out / f"cache-underground-{n_pipes}.sqlite"
+    ok = out / f"cache-underground-{n_pipes}.ok"
+    if not ok.exists():
+        remove_store(path)
+        log(f"underground: writing {n_pipes:,} pipe segments and {n_bldg:,} buildings into {path}")
+        counts, secs = build(str(path), n_pipes, n_bldg)
+        log(f"underground: sqlite written in {secs:.0f} s: {counts}")
+        ok.write_text("done\n")
+    cluster = KeptCluster(out / f"cache-underground-pg-{n_pipes}")
+    pg_ok = out / f"cache-underground-pg-{n_pipes}.ok"
+    if cluster.fresh or not pg_ok.exists():
+        log(f"underground: writing the same city into PostGIS ({cluster.folder})")
+        counts, secs = build(f"{cluster.url}?schema=ug", n_pipes, n_bldg)
+        log(f"underground: postgis written in {secs:.0f} s: {counts}")
+        pg_ok.write_text("done\n")
+    return path, cluster
+
+
+def fill_solids(url: str, log=print) -> int:
+    """Write the packed solid (``cim.store.solid_columns``, what a write stores beside each row) into the rows of a
+    store written before the column existed, from their documents; returns the rows filled (0 when the column is
+    already full or this checkout has no such column)."""
+    try:
+        from cim.store.solid_columns import PACKED, pack_docs
+    except ImportError:
+        return 0
+
+    store = open_store(url)
+    store.city()  # adds the column to older stores
+    n = 0
+    try:
+        for cid in PACKED:
+            t = "f_" + cid.replace("-", "_")
+            if url.startswith("postgresql"):
+                import psycopg
+
+                with store._pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
+                    q = f'"{store.schema}".{t}'  # type: ignore[attr-defined]
+                    rows = conn.execute(f"SELECT fid, doc::text FROM {q} WHERE solid IS NULL").fetchall()
+                    packed = pack_docs(cid, [r[1].encode() for r in rows]) or []
+                    with conn.cursor() as cur:
+                        cur.execute("CREATE TEMP TABLE fill (fid bigint, solid bytea) ON COMMIT DROP")
+                        with cur.copy("COPY fill (fid, solid) FROM STDIN") as cp:
+                            for r, b in zip(rows, packed, strict=True):
+                                cp.write_row((r[0], b))
+                        cur.execute(f"UPDATE {q} f SET solid = fill.solid FROM fill WHERE f.fid = fill.fid")
+                if rows:  # the update left a dead copy of every row: rewrite the table as a write would have left it
+                    from cim.store.postgis import _split_url
+
+                    with psycopg.connect(_split_url(url)[0], autocommit=True) as conn:
+                        conn.execute(f"VACUUM (FULL, ANALYZE) {q}")
+            else:
+                conn = sqlite3.connect(url)
+                rows = conn.execute(f"SELECT fid, doc FROM {t} WHERE solid IS NULL").fetchall()
+                packed = pack_docs(cid, [r[1] for r in rows]) or []
+                with conn:
+                    conn.executemany(
+                        f"UPDATE {t} SET solid = ? WHERE fid = ?",
+                        ((b, r[0]) for r, b in zip(rows, packed, strict=True)),
+                    )
+                conn.close()
+            n += len(rows)
+            log(f"underground: {cid}: {len(rows):,} packed solids filled in {url.split('?')[0]}")
+    finally:
+        store.close()
+    return n
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.underground [--pipes N] [--buildings N] [--rounds N]``: the side by side only, on the dense
+    city kept in ``bench/out`` (written on the first run); the result as JSON on stdout."""
+    import argparse
+    import json
+
+    from .common import OUT
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--pipes", type=int, default=1_000_000)
+    p.add_argument("--buildings", type=int, default=200_000)
+    p.add_argument("--rounds", type=int, default=400)
+    p.add_argument("--build-only", action="store_true")
+    args = p.parse_args(argv)
+    log = Context().log
+    path, cluster = cached_city(OUT, args.pipes, args.buildings, log=log)
+    try:
+        fill_solids(str(path), log=log)  # the city may have been written by a checkout without the column
+        fill_solids(f"{cluster.url}?schema=ug", log=log)
+        if not args.build_only:
+            res = side_by_side(path, cluster.socket_url, "ug", args.buildings, rounds=args.rounds, log=log)
+            print(json.dumps(res, indent=1))
+    finally:
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,10 @@ northing/easting for EPSG:4550), while CRS84 is always lon/lat.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import tempfile
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -69,10 +72,76 @@ def _northing_first(uri: str) -> bool:
     return bool(axes) and axes[0].direction.lower() in ("north", "south")
 
 
+def _disk_path() -> str | None:
+    """Where looked-up pipelines are kept between processes: ``$CIM_CACHE_DIR`` (default
+    ``$XDG_CACHE_HOME/cim`` or ``~/.cache/cim``), one file per PROJ version and database; None turns it off
+    (``CIM_CACHE_DIR=""``)."""
+    import pyproj
+
+    root = os.environ.get("CIM_CACHE_DIR")
+    if root is None:
+        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cim")
+    if not root:
+        return None
+    try:
+        db = os.path.join(pyproj.datadir.get_data_dir(), "proj.db")
+        stamp = f"{pyproj.proj_version_str}-{int(os.stat(db).st_mtime)}-{os.stat(db).st_size}"
+    except OSError:
+        return None
+    return os.path.join(root, f"proj-pipelines-{stamp}.json")
+
+
+_disk_lock = threading.Lock()
+
+
+def _disk_pipelines() -> dict[str, str | None]:
+    path = _disk_path()
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            got = json.load(f)
+        return got if isinstance(got, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(key: str, pipe: str | None) -> None:
+    """Add one pipeline to the file (written whole to a temporary file, then renamed; failures ignored:
+    the cache only saves PROJ's database search)."""
+    path = _disk_path()
+    if path is None:
+        return
+    with _disk_lock:
+        known = _disk_pipelines()
+        known[key] = pipe
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                json.dump(known, f)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
+
 @lru_cache(maxsize=64)
 def _pipeline(src: str, dst: str) -> str | None:
     """The PROJ pipeline from ``src`` to ``dst`` (lon/lat and east/north order), looked up once; None
-    where PROJ keeps several candidate operations (then each thread builds its own with ``from_crs``)."""
+    where PROJ keeps several candidate operations (then each thread builds its own with ``from_crs``).
+
+    A lookup is a search of PROJ's database (0.1-0.8 s, most of a command's start-up), so its answer is
+    also kept on disk (:func:`_disk_path`), keyed by PROJ's version and database."""
+    key = f"{src} {dst}"
+    known = _disk_pipelines()
+    if key in known:
+        return known[key]
+    pipe = _lookup(src, dst)
+    _remember(key, pipe)
+    return pipe
+
+
+def _lookup(src: str, dst: str) -> str | None:
     t = Transformer.from_crs(pyproj_crs(src), pyproj_crs(dst), always_xy=True)
     if t.definition.startswith("unavailable"):
         area = pyproj_crs(src).area_of_use

@@ -29,6 +29,7 @@ Example
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -452,7 +453,8 @@ def polygons_flat(
     # clean every ring: drop a vertex equal to the one before it, then a closing vertex equal to the first
     keep = np.ones(n, bool)
     if n > 1:
-        keep[1:] = np.abs(np.diff(points, axis=0)).max(axis=1) > tol
+        step = np.abs(np.diff(points, axis=0))
+        keep[1:] = np.maximum(np.maximum(step[:, 0], step[:, 1]), step[:, 2]) > tol  # (not .max(axis=1): slow)
     keep[ring_start[ring_len > 0]] = True
     kept = np.flatnonzero(keep)
     kcount = np.bincount(ring_of[kept], minlength=r)
@@ -461,7 +463,8 @@ def polygons_flat(
     first_pt = points[kept[kstart[has2]]]
     last_pt = points[kept[kstart[has2] + kcount[has2] - 1]]
     closing = np.zeros(r, bool)
-    closing[np.flatnonzero(has2)] = np.abs(first_pt - last_pt).max(axis=1) <= tol
+    gap = np.abs(first_pt - last_pt)
+    closing[np.flatnonzero(has2)] = np.maximum(np.maximum(gap[:, 0], gap[:, 1]), gap[:, 2]) <= tol
     drop_last = np.zeros(len(kept), bool)
     drop_last[(kstart + kcount - 1)[closing]] = True
     kept = kept[~drop_last]
@@ -783,32 +786,34 @@ def building_meshes_docs(docs: Sequence[dict[str, Any]]) -> Mesh:
         m.feature = np.asarray(lod1, np.int64)[m.feature]
         meshes.append(m)
     if lod2:
-        coords: list[Any] = []
-        ring_len: list[int] = []
-        poly_rings: list[int] = []
-        feat: list[int] = []
-        cols: list[RGBA] = []
-        other = SURFACE_COLORS[None]
-        for k in lod2:
-            for srf in docs[k]["surfaces"]:
-                rings = srf["rings"]
-                poly_rings.append(len(rings))
-                for r in rings:
-                    ring_len.append(len(r))
-                    coords += r
-                feat.append(k)
-                cols.append(SURFACE_COLORS.get(srf.get("type"), other))
-        meshes.append(
-            polygons_flat(
-                np.fromiter(itertools.chain.from_iterable(coords), float, 3 * len(coords)).reshape(-1, 3),
-                np.array(ring_len, np.int64),
-                np.array(poly_rings, np.int64),
-                np.array(feat, np.int64),
-                np.array(cols),
-                ids,
-            )
-        )
+        meshes.append(_surfaces_mesh([docs[k]["surfaces"] for k in lod2], np.asarray(lod2, np.int64), ids))
     return merge_meshes(meshes, ids)
+
+
+#: surface type -> row of :data:`_SURFACE_PALETTE` (other types and None: the last row)
+_SURFACE_ROW = {t.value: i for i, t in enumerate(SurfaceType)}
+_SURFACE_PALETTE = np.array([*(SURFACE_COLORS.get(t, SURFACE_COLORS[None]) for t in SurfaceType), SURFACE_COLORS[None]])
+_rings_of = operator.itemgetter("rings")
+_type_of = operator.methodcaller("get", "type")
+
+
+def _surfaces_mesh(per_doc: Sequence[list[dict[str, Any]]], feature: IntArray, ids: list[str]) -> Mesh:
+    """The LOD2 surfaces of parsed documents (``per_doc``: each document's ``surfaces`` list; ``feature``
+    (d,) their indices into ``ids``) through :func:`polygons_flat`.  The nested lists are flattened a level
+    at a time with ``itertools.chain`` and ``map`` (C loops, no Python-level pass over the surfaces)."""
+    nsurf = np.fromiter(map(len, per_doc), np.int64, len(per_doc))
+    surfaces = list(itertools.chain.from_iterable(per_doc))
+    rings = list(map(_rings_of, surfaces))
+    poly_rings = np.fromiter(map(len, rings), np.int64, len(rings))
+    flat = list(itertools.chain.from_iterable(rings))
+    ring_len = np.fromiter(map(len, flat), np.int64, len(flat))
+    n = int(ring_len.sum())
+    points = np.fromiter(itertools.chain.from_iterable(itertools.chain.from_iterable(flat)), float, 3 * n).reshape(n, 3)
+    types = map(_type_of, surfaces)
+    colour = np.fromiter(
+        map(_SURFACE_ROW.get, types, itertools.repeat(len(_SURFACE_PALETTE) - 1)), np.int64, len(rings)
+    )
+    return polygons_flat(points, ring_len, poly_rings, np.repeat(feature, nsurf), _SURFACE_PALETTE[colour], ids)
 
 
 def merge_meshes(meshes: list[Mesh], ids: list[str]) -> Mesh:

@@ -263,8 +263,9 @@ def _geodetic_shared(frame: CityFrame, xyz: np.ndarray) -> np.ndarray:
     if len(xyz) == 0:
         return np.zeros((0, 3))
     xy = np.ascontiguousarray(xyz[:, :2])
-    u, inv = np.unique(xy.view(np.dtype((np.void, 16))).ravel(), return_inverse=True)
-    ll = city_to_lonlat(u.view(np.float64).reshape(-1, 2), frame.epsg)[inv.ravel()]
+    # as complex numbers: a numeric sort, about twice as fast as the bytes of a void view
+    u, inv = np.unique(xy.view(np.complex128).ravel(), return_inverse=True)
+    ll = city_to_lonlat(np.column_stack([u.real, u.imag]), frame.epsg)[inv.ravel()]
     return np.column_stack([ll, xyz[:, 2]])
 
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from ..model import Building, PipeNode, PipeSegment, UndergroundStructure
 from ..store.base import Region, Store
 from ..store.memo import per_version
+from ..store.solid_columns import Unpacked
 from ..terrain import Terrain
 from ..typed import ArrayNx2, FloatArray, IntArray
 
@@ -233,80 +234,206 @@ def _polylines(lines: list[list]) -> tuple[FloatArray, FloatArray, IntArray]:
     return pts[not_last], pts[not_first], n - 1
 
 
-def underground_solids(store: Store, region: Region) -> Solids:
-    """The solids of the pipes, pipe nodes and underground structures matching ``region``, built from the
-    store's columns (:meth:`Store.columns`) without feature models: the same arrays, in the same order, as
-    ``Solids.from_features`` over ``store.iter_features`` of :data:`UNDERGROUND`."""
-    pipes = store.columns("pipes", _FIELDS["pipes"], region=region)
-    nodes = store.columns("pipe-nodes", _FIELDS["pipe-nodes"], region=region)
-    structs = store.columns("underground-structures", _FIELDS["underground-structures"], region=region)
-    own = Owners()
-    np_, nn = len(pipes), len(nodes)
-    util = pipes.fields["utility"]
-    own.ids += pipes.ids
-    own.collections += ["pipes"] * np_
-    own.categories += util
-    own.kinds += ["pipe"] * np_
-    own.utilities += util
-    own.names += pipes.fields["name"]
-    own.ids += nodes.ids
-    own.collections += ["pipe-nodes"] * nn
-    own.categories += ["manhole"] * nn
-    own.kinds += nodes.fields["kind"]
-    own.utilities += nodes.fields["utility"]
-    own.names += nodes.fields["name"]
-    kinds = structs.fields["kind"]
-    own.ids += structs.ids
-    own.collections += ["underground-structures"] * len(structs)
-    own.categories += kinds
-    own.kinds += kinds
-    own.utilities += [None] * len(structs)
-    own.names += structs.fields["name"]
+@dataclass
+class _Pipes:
+    """The pipes of a region: names and arrays as underground_solids needs them (n pipes, m pieces)."""
 
-    # swept: pipes (circle of the diameter, else the box), then tunnels (circle or box of width x height)
-    a, b, pieces = _polylines(pipes.fields["centreline"])
-    d = _floats(pipes.fields["diameter"])
+    utility: list
+    name: list
+    a: FloatArray  # (m, 3)
+    b: FloatArray  # (m, 3)
+    pieces: IntArray  # (n,)
+    hw: FloatArray  # (n,)
+    hh: FloatArray  # (n,)
+    circ: np.ndarray  # (n,) bool
+
+
+@dataclass
+class _Nodes:
+    kind: list
+    utility: list
+    name: list
+    pos: FloatArray  # (n, 3)
+    depth: FloatArray  # (n,) 0 where absent
+    radius: FloatArray  # (n,) 0 where absent
+
+
+@dataclass
+class _Structs:
+    kind: list
+    name: list
+    tun: np.ndarray  # (n,) bool: has a centreline
+    a: FloatArray  # (m, 3) the tunnels' pieces
+    b: FloatArray
+    pieces: IntArray  # (t,) per tunnel
+    hw: FloatArray  # (t,)
+    hh: FloatArray  # (t,)
+    round_: np.ndarray  # (t,) bool
+    bottom: FloatArray  # (n,)
+    top: FloatArray  # (n,)
+
+
+def _pipes_from_fields(c) -> _Pipes:
+    a, b, pieces = _polylines(c.fields["centreline"])
+    d = _floats(c.fields["diameter"])
     circ = ~np.isnan(d)
-    hw = np.where(circ, d, _floats(pipes.fields["width"])) / 2
-    hh = np.where(circ, d, _floats(pipes.fields["section_height"])) / 2
-    swept_parts = [(a, b, hw, hh, circ, np.arange(np_), pieces)]
-    cl = structs.fields["centreline"]
-    tun = np.array([c is not None for c in cl], dtype=bool)
-    if tun.any():
-        ti = np.flatnonzero(tun)
-        ta, tb, tp = _polylines([cl[i] for i in ti.tolist()])
-        w = _floats(structs.fields["width"])[ti]
-        round_ = np.array([structs.fields["section"][i] == "circular" for i in ti.tolist()], dtype=bool)
-        th = np.where(round_, w, _floats(structs.fields["section_height"])[ti]) / 2
-        swept_parts.append((ta, tb, w / 2, th, round_, np_ + nn + ti, tp))
-    rep = [np.repeat(np.arange(len(p[2])), p[6]) for p in swept_parts]
-    swept = Swept(
-        np.concatenate([p[0] for p in swept_parts]).reshape(-1, 3),
-        np.concatenate([p[1] for p in swept_parts]).reshape(-1, 3),
-        np.concatenate([p[2][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(float),
-        np.concatenate([p[3][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(float),
-        np.concatenate([p[4][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(bool),
-        np.concatenate([p[5][r] for p, r in zip(swept_parts, rep, strict=True)]).astype(np.int64),
+    hw = np.where(circ, d, _floats(c.fields["width"])) / 2
+    hh = np.where(circ, d, _floats(c.fields["section_height"])) / 2
+    return _Pipes(c.fields["utility"], c.fields["name"], a, b, pieces, hw, hh, circ)
+
+
+def _pipes_from_packed(u: Unpacked) -> _Pipes:
+    n = u.col(5).astype(np.int64)
+    pts = u.points(6, n)
+    last = np.cumsum(n) - 1
+    if len(n) and (n == 2).all():
+        a, b = pts[0::2], pts[1::2]
+    else:
+        not_last = np.ones(len(pts), bool)
+        not_last[last] = False
+        not_first = np.ones(len(pts), bool)
+        not_first[last - n + 1] = False
+        a, b = pts[not_last], pts[not_first]
+    d = u.col(2)
+    circ = ~np.isnan(d)
+    hw = np.where(circ, d, u.col(3)) / 2
+    hh = np.where(circ, d, u.col(4)) / 2
+    return _Pipes(u.codes(0, "utility"), u.names(1, 6 + 3 * n), a, b, n - 1, hw, hh, circ)
+
+
+def _nodes_from_fields(c) -> _Nodes:
+    pos = np.array(c.fields["position"], dtype=float).reshape(-1, 3)
+    depth = np.nan_to_num(_floats(c.fields["depth"]), nan=0.0)
+    radius = np.nan_to_num(_floats(c.fields["diameter"]), nan=0.0) / 2
+    return _Nodes(c.fields["kind"], c.fields["utility"], c.fields["name"], pos, depth, radius)
+
+
+def _nodes_from_packed(u: Unpacked) -> _Nodes:
+    pos = u.points(3, np.ones(len(u), np.int64))
+    depth = np.nan_to_num(u.col(6), nan=0.0)
+    radius = np.nan_to_num(u.col(7), nan=0.0) / 2
+    return _Nodes(u.codes(0, "node_kind"), u.codes(1, "utility"), u.names(2, 8), pos, depth, radius)
+
+
+def _structs_from_fields(c) -> _Structs:
+    cl = c.fields["centreline"]
+    tun = np.array([x is not None for x in cl], dtype=bool)
+    ti = np.flatnonzero(tun)
+    ta, tb, tp = _polylines([cl[i] for i in ti.tolist()])
+    w = _floats(c.fields["width"])[ti]
+    round_ = np.array([c.fields["section"][i] == "circular" for i in ti.tolist()], dtype=bool)
+    th = np.where(round_, w, _floats(c.fields["section_height"])[ti]) / 2
+    bottom, top = _floats(c.fields["bottom_elevation"]), _floats(c.fields["top_elevation"])
+    return _Structs(c.fields["kind"], c.fields["name"], tun, ta, tb, tp, w / 2, th, round_, bottom, top)
+
+
+def _structs_from_packed(u: Unpacked) -> _Structs:
+    n = u.col(7).astype(np.int64)
+    tun = n > 0
+    ti = np.flatnonzero(tun)
+    pts = u.points(8, n)
+    nt = n[ti]
+    last = np.cumsum(nt) - 1
+    not_last = np.ones(len(pts), bool)
+    not_last[last] = False
+    not_first = np.ones(len(pts), bool)
+    not_first[last - nt + 1] = False
+    w = u.col(5)[ti]
+    round_ = u.col(4)[ti] == 1
+    th = np.where(round_, w, u.col(6)[ti]) / 2
+    return _Structs(
+        u.codes(0, "structure_kind"),
+        u.names(1, 8 + 3 * n),
+        tun,
+        pts[not_last],
+        pts[not_first],
+        nt - 1,
+        w / 2,
+        th,
+        round_,
+        u.col(2),
+        u.col(3),
     )
 
+
+def _read(store: Store, collection: str, region: Region, from_packed, from_fields):
+    """A collection's candidates (:meth:`Store.columns`) and their solids' numbers: from the packed column, or from
+    the documents where a row has none (older stores)."""
+    c = store.columns(collection, region=region, solid=True, boxes=False)
+    if None not in c.solid and len(c.solid) == len(c):
+        return c, from_packed(Unpacked(c.solid))  # type: ignore[arg-type]
+    c = store.columns(collection, _FIELDS[collection], region=region)
+    return c, from_fields(c)
+
+
+def underground_solids(store: Store, region: Region) -> Solids:
+    """The solids of the pipes, pipe nodes and underground structures matching ``region``, built from the
+    store's columns (:meth:`Store.columns`: each row's packed solid, or the documents' fields in rows written
+    without one) without feature models: the same arrays, in the same order, as ``Solids.from_features`` over
+    ``store.iter_features`` of :data:`UNDERGROUND`."""
+    pc, p = _read(store, "pipes", region, _pipes_from_packed, _pipes_from_fields)
+    nc, nd = _read(store, "pipe-nodes", region, _nodes_from_packed, _nodes_from_fields)
+    sc, st = _read(store, "underground-structures", region, _structs_from_packed, _structs_from_fields)
+    own = Owners()
+    np_, nn, ns = len(pc), len(nc), len(sc)
+    own.ids += pc.ids
+    own.collections += ["pipes"] * np_
+    own.categories += p.utility
+    own.kinds += ["pipe"] * np_
+    own.utilities += p.utility
+    own.names += p.name
+    own.ids += nc.ids
+    own.collections += ["pipe-nodes"] * nn
+    own.categories += ["manhole"] * nn
+    own.kinds += nd.kind
+    own.utilities += nd.utility
+    own.names += nd.name
+    own.ids += sc.ids
+    own.collections += ["underground-structures"] * ns
+    own.categories += st.kind
+    own.kinds += st.kind
+    own.utilities += [None] * ns
+    own.names += st.name
+
+    # swept: pipes (circle of the diameter, else the box), then tunnels (circle or box of width x height)
+    ti = np.flatnonzero(st.tun)
+    parts = [(p.a, p.b, p.hw, p.hh, p.circ, np.arange(np_), p.pieces)]
+    if len(ti):
+        parts.append((st.a, st.b, st.hw, st.hh, st.round_, np_ + nn + ti, st.pieces))
+    if len(parts) == 1:  # pipes only: no concatenation
+        r = np.repeat(np.arange(np_), p.pieces)
+        swept = Swept(
+            p.a.reshape(-1, 3),
+            p.b.reshape(-1, 3),
+            p.hw[r].astype(float),
+            p.hh[r].astype(float),
+            p.circ[r].astype(bool),
+            r.astype(np.int64),
+        )
+    else:
+        rep = [np.repeat(np.arange(len(q[2])), q[6]) for q in parts]
+        swept = Swept(
+            np.concatenate([q[0] for q in parts]).reshape(-1, 3),
+            np.concatenate([q[1] for q in parts]).reshape(-1, 3),
+            np.concatenate([q[2][r] for q, r in zip(parts, rep, strict=True)]).astype(float),
+            np.concatenate([q[3][r] for q, r in zip(parts, rep, strict=True)]).astype(float),
+            np.concatenate([q[4][r] for q, r in zip(parts, rep, strict=True)]).astype(bool),
+            np.concatenate([q[5][r] for q, r in zip(parts, rep, strict=True)]).astype(np.int64),
+        )
+
     # prisms: structures with a footprint (their stored 2-D geometry), between bottom and top
-    pi = np.flatnonzero(~tun)
-    polys = np.asarray(structs.geoms, dtype=object)[pi]
+    pi = np.flatnonzero(~st.tun)
+    polys = np.asarray(sc.geoms, dtype=object)[pi]
     bad = ~shapely.is_valid(polys)
     if bad.any():  # as Solids.from_features: repair rather than fail in GEOS
         polys[bad] = shapely.make_valid(polys[bad])
-    prisms = Prisms(
-        polys,
-        _floats(structs.fields["bottom_elevation"])[pi],
-        _floats(structs.fields["top_elevation"])[pi],
-        (np_ + nn + pi).astype(np.int64),
-    )
+    prisms = Prisms(polys, st.bottom[pi], st.top[pi], (np_ + nn + pi).astype(np.int64))
 
     # chambers: cover at the node's z, down its depth, radius half its diameter (0 without one)
-    pos = np.array(nodes.fields["position"], dtype=float).reshape(-1, 3)
-    depth = np.nan_to_num(_floats(nodes.fields["depth"]), nan=0.0)
-    radius = np.nan_to_num(_floats(nodes.fields["diameter"]), nan=0.0) / 2
-    chambers = Chambers(pos[:, :2].copy(), radius, pos[:, 2] - depth, pos[:, 2], np_ + np.arange(nn, dtype=np.int64))
+    pos = nd.pos
+    chambers = Chambers(
+        pos[:, :2].copy(), nd.radius, pos[:, 2] - nd.depth, pos[:, 2], np_ + np.arange(nn, dtype=np.int64)
+    )
     return Solids(own, swept, prisms, chambers)
 
 
@@ -330,9 +457,19 @@ def ground_sampler(terrain: Terrain | None) -> GroundFn | None:
         g = terrain.sample(clamped)
         return np.where(np.isfinite(g), g, fill)
 
+    last: list = [None]  # ((box), (lo, hi)) of the last call: a request asks for its region's twice
+
     def bounds(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, float]:
         """Lowest and highest ground :func:`ground` can return in a box: the DEM nodes it interpolates there
         (and the no-data fill), widened by 1e-9 m for rounding."""
+        memo = last[0]
+        if memo is not None and memo[0] == (xmin, ymin, xmax, ymax):
+            return memo[1]
+        out = _bounds(xmin, ymin, xmax, ymax)
+        last[0] = ((xmin, ymin, xmax, ymax), out)
+        return out
+
+    def _bounds(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, float]:
         ny, nx = terrain.z.shape
         fx = (np.clip([xmin, xmax], x0, x1) - terrain.x0) / terrain.cell
         fy = (np.clip([ymin, ymax], y0, y1) - terrain.y0) / terrain.cell
@@ -439,8 +576,20 @@ def clip_segments(a: FloatArray, b: FloatArray, polygon: shapely.Geometry) -> tu
     return a2, b2, idx
 
 
+_LAST_BOX: list = [None]  # (polygon, its _as_box) of the last call: a request asks for its region's twice
+
+
 def _as_box(polygon: shapely.Geometry) -> tuple[float, float, float, float] | None:
     """(minx, miny, maxx, maxy) when ``polygon`` is an axis-aligned rectangle (4 corners, no hole), else None."""
+    memo = _LAST_BOX[0]
+    if memo is not None and memo[0] is polygon:
+        return memo[1]
+    out = _box_of(polygon)
+    _LAST_BOX[0] = (polygon, out)
+    return out
+
+
+def _box_of(polygon: shapely.Geometry) -> tuple[float, float, float, float] | None:
     if shapely.get_type_id(polygon) != 3 or shapely.get_num_interior_rings(polygon) != 0:
         return None
     ring = shapely.get_coordinates(polygon)

@@ -180,6 +180,24 @@ def occupancy(
     ``bands``: (top, bottom) pairs, depths in metres below ground when ``reference`` is "depth" (needs
     ``ground``), else absolute elevations with top > bottom.  See the module docstring for the method.
     """
+    docs = band_docs(
+        solids, polygon, bands, reference=reference, ground=ground, step=step, prism_cell=prism_cell
+    )  # one validation in pydantic-core for each band and all its features
+    return [BandUse.model_validate(d) for d in docs]
+
+
+def band_docs(
+    solids: Solids,
+    polygon: shapely.Geometry,
+    bands: Sequence[tuple[float, float]],
+    *,
+    reference: Literal["depth", "elevation"] = "depth",
+    ground: GroundFn | None = None,
+    step: float = STEP,
+    prism_cell: float = PRISM_CELL,
+) -> list[dict]:
+    """:func:`occupancy`'s bands as plain JSON values (dicts with :class:`BandUse`'s fields, in its order), not
+    validated: what the HTTP route writes without building models."""
     depth = reference == "depth"
     if depth and ground is None:
         raise InvalidParameter(
@@ -263,27 +281,21 @@ def occupancy(
             by_cat[c] = round(float(v[nz][cats[nz] == c].sum()), 6)
         occupied = float(v.sum())
         order = nz.tolist()
+        ids, colls, cat_list = own.ids, own.collections, own.categories
         out.append(
-            BandUse.model_validate(  # one validation in pydantic-core for the band and all its features
-                {
-                    "reference": reference,
-                    "top": top,
-                    "bottom": bottom,
-                    "soil_volume": round(soil[k], 6),
-                    "occupied_volume": round(occupied, 6),
-                    "ratio": round(occupied / soil[k], 10) if soil[k] > 0 else 0.0,
-                    "by_category": dict(sorted(by_cat.items(), key=lambda kv: -kv[1])),
-                    "features": [
-                        {
-                            "id": own.ids[i],
-                            "collection": own.collections[i],
-                            "category": own.categories[i],
-                            "volume": round(vol_i, 6),
-                        }
-                        for i, vol_i in zip(order, v[nz].tolist(), strict=True)
-                    ],
-                }
-            )
+            {
+                "reference": reference,
+                "top": top,
+                "bottom": bottom,
+                "soil_volume": round(soil[k], 6),
+                "occupied_volume": round(occupied, 6),
+                "ratio": round(occupied / soil[k], 10) if soil[k] > 0 else 0.0,
+                "by_category": dict(sorted(by_cat.items(), key=lambda kv: -kv[1])),
+                "features": [
+                    {"id": ids[i], "collection": colls[i], "category": cat_list[i], "volume": round(vol_i, 6)}
+                    for i, vol_i in zip(order, v[nz].tolist(), strict=True)
+                ],
+            }
         )
     return out
 
@@ -359,6 +371,33 @@ def underground_use(
     (absolute elevations: one band).  The store's region query finds the candidates (3-D index, then
     the exact 2-D test), with a z range that covers every band over the region's ground.
     """
+    doc = underground_use_doc(
+        store,
+        polygon,
+        bands=bands,
+        z_min=z_min,
+        z_max=z_max,
+        step=step,
+        prism_cell=prism_cell,
+        max_area_km2=max_area_km2,
+    )
+    bands_ = [BandUse.model_validate(b) for b in doc["bands"]]  # one validation in pydantic-core per band
+    return UndergroundUse(area=doc["area"], terrain=doc["terrain"], step=doc["step"], bands=bands_)
+
+
+def underground_use_doc(
+    store: Store,
+    polygon: shapely.Geometry,
+    *,
+    bands: Sequence[Sequence[float]] | None = None,
+    z_min: float | None = None,
+    z_max: float | None = None,
+    step: float = STEP,
+    prism_cell: float = PRISM_CELL,
+    max_area_km2: float | None = None,
+) -> dict:
+    """:func:`underground_use`'s answer as plain JSON values (:class:`UndergroundUse`'s fields, in its order), not
+    validated into models (the HTTP route writes it with orjson)."""
     if not (0.01 <= step <= 10):
         raise InvalidParameter("step", "step must be between 0.01 and 10 metres.")
     check_area(polygon, max_area_km2)
@@ -387,7 +426,7 @@ def underground_use(
         zrange = (gmin - max(b for _, b in checked) - 1.0, gmax - min(t for t, _ in checked) + 1.0)
     region = Region(polygon, *zrange)
     solids = underground_solids(store, region)
-    result = occupancy(
+    result = band_docs(
         solids,
         polygon,
         checked,
@@ -396,7 +435,7 @@ def underground_use(
         step=step,
         prism_cell=prism_cell,
     )
-    return UndergroundUse(area=round(polygon.area, 3), terrain=ground is not None, step=step, bands=result)
+    return {"area": round(polygon.area, 3), "terrain": ground is not None, "step": step, "bands": result}
 
 
 # -- the registered analysis (POST /analysis/underground-use, /processes/underground-use, cim analyse) ----------
@@ -425,6 +464,21 @@ def run(city: LocalCity, req: UndergroundUseRequest) -> UndergroundUse:
     """The registered analysis: the request's region in the city CRS, then :func:`underground_use`."""
     poly = city_region(city, req.region, req.crs)
     return underground_use(city.store, poly, bands=req.bands, z_min=req.z_min, z_max=req.z_max)
+
+
+def region_of(city: LocalCity, req: UndergroundUseRequest) -> shapely.Geometry:
+    """The request's region in the city CRS, checked (:func:`city_region`)."""
+    return city_region(city, req.region, req.crs)
+
+
+def run_json(city: LocalCity, req: UndergroundUseRequest, polygon: shapely.Geometry | None = None) -> bytes:
+    """:func:`run`'s answer as JSON bytes, written by orjson from plain values (no models): the same JSON values as
+    the model's serialisation.  ``polygon``: the request's region in the city CRS when already made."""
+    import orjson
+
+    poly = region_of(city, req) if polygon is None else polygon
+    doc = underground_use_doc(city.store, poly, bands=req.bands, z_min=req.z_min, z_max=req.z_max)
+    return orjson.dumps(doc)
 
 
 ANALYSIS = Analysis(

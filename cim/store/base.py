@@ -23,6 +23,7 @@ from ..errors import InvalidFeature, StoreError
 from ..model import City
 from ..terrain import Terrain
 from ..typed import Bounds3
+from .solid_columns import pack_docs
 
 if TYPE_CHECKING:
     from ..query.cql2 import Filter
@@ -96,15 +97,18 @@ class Region:
 class Columns:
     """Features of one collection as columns, in insertion order (:meth:`Store.columns`).
 
-    ``ids`` (n,); ``boxes`` (n, 6) minx, miny, minz, maxx, maxy, maxz of each solid, metres; ``geoms`` (n,)
+    ``ids`` (n,); ``boxes`` (n, 6) minx, miny, minz, maxx, maxy, maxz of each solid, metres ((n, 0) when not
+    asked for); ``geoms`` (n,)
     their 2-D geometries (shapely, city CRS); ``fields`` each requested top-level field of the stored
-    documents as (n,) JSON values (None where a document lacks it).
+    documents as (n,) JSON values (None where a document lacks it); ``solid`` (n,) each row's packed solid
+    (:mod:`cim.store.solid_columns`; None for rows without one), when asked for.
     """
 
     ids: list[str]
     boxes: np.ndarray
     geoms: np.ndarray
     fields: dict[str, list]
+    solid: list[bytes | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -193,6 +197,7 @@ class Rows:
     geoms: list[bytes]
     boxes: list[Bounds3]  # minx, miny, minz, maxx, maxy, maxz of each solid, metres
     geojson: list[bytes] | None = None  # each feature's CRS84 GeoJSON Feature, as the items route writes it
+    solid: list[bytes | None] | None = None  # an underground feature's solid as packed numbers (solid_columns)
 
 
 def jsonb_order(value: Any) -> Any:
@@ -330,7 +335,7 @@ def prepare_rows(
             shapes = shapely.set_srid(shapes, srid)
         geoms = list(shapely.to_wkb(shapes, include_srid=srid is not None))
         gj = None if city_epsg is None else stored_geojson(cid, feats, docs, city_epsg, jsonb=jsonb)
-        out[cid] = Rows(ids, docs, geoms, boxes, gj)
+        out[cid] = Rows(ids, docs, geoms, boxes, gj, pack_docs(cid, docs))
     return out
 
 
@@ -406,10 +411,20 @@ class Store(Protocol):
     ) -> Iterator[BaseModel]:
         """Every matching feature in insertion order, streamed in batches (exports, analyses)."""
 
-    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+    def columns(
+        self,
+        collection: str,
+        fields: Sequence[str] = (),
+        *,
+        region: Region | None = None,
+        solid: bool = False,
+        boxes: bool = True,
+    ) -> Columns:
         """Matching features as columns (ids, 3-D boxes, 2-D geometries and the named top-level fields of their
         documents), in insertion order, read in SQL without building models (analyses over many candidates:
-        underground use).  ``region`` matches as in :meth:`query`."""
+        underground use).  ``region`` matches as in :meth:`query`; ``solid``: each row's packed solid too (None
+        in rows written before the column existed); ``boxes`` False: the boxes are not read (``Columns.boxes``
+        is then (n, 0))."""
 
     def feature_index(self, collection: str) -> FeatureIndex:
         """Every feature's row key, 3-D box and sizes, in fid order, without reading its document."""

@@ -1,8 +1,9 @@
 """PostGIS store: the Store contract on PostgreSQL 15 + PostGIS 3 (psycopg 3, a connection pool).
 
 URL: ``postgresql://user:password@host:port/dbname?schema=cim`` (``schema`` defaults to ``cim``; one
-city per schema).  Per collection a table ``f_<name>(fid, id, doc jsonb, geom, minx..maxz, env, gj)`` (gj: the
-feature's CRS84 GeoJSON as ``/items`` writes it, NULL in rows of older stores)
+city per schema).  Per collection a table ``f_<name>(fid, id, doc jsonb, geom, minx..maxz, env, gj, solid)`` (gj:
+the feature's CRS84 GeoJSON as ``/items`` writes it; solid: an underground feature's packed solid,
+:mod:`cim.store.solid_columns`; both NULL in rows of older stores)
 with a 2-D GiST index on ``geom`` (exact bbox tests run in SQL) and an n-D GiST index on ``env``, a
 3-D segment spanning the solid's box (candidate searches for the analyses).  Writes are one
 transaction, loaded with COPY.
@@ -199,7 +200,8 @@ class PostGISStore:
                 "doc jsonb NOT NULL, geom geometry(Geometry, {srid}) NOT NULL, minx float8 NOT NULL, "
                 "miny float8 NOT NULL, minz float8 NOT NULL, maxx float8 NOT NULL, maxy float8 NOT NULL, "
                 "maxz float8 NOT NULL, env geometry GENERATED ALWAYS AS (ST_SetSRID(ST_MakeLine("
-                "ST_MakePoint(minx, miny, minz), ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED, gj bytea)"
+                "ST_MakePoint(minx, miny, minz), ST_MakePoint(maxx, maxy, maxz)), {srid})) STORED, gj bytea, "
+                "solid bytea)"
             ).format(t=t, srid=sql.Literal(srid))
         )
         conn.execute(
@@ -212,24 +214,31 @@ class PostGISStore:
         )
 
     def _ensure_collections(self, srid: int) -> None:
-        """Create the tables of collections added since the store was made, and the ``gj`` column in tables made
-        before it (once per store object)."""
+        """Create the tables of collections added since the store was made, and the ``gj`` and ``solid`` columns
+        in tables made before them (once per store object)."""
         with self._pool.connection() as conn, conn.transaction():
             rows = conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (self.schema,)
             ).fetchall()
             have = {r[0] for r in rows}
             rows = conn.execute(
-                "SELECT table_name FROM information_schema.columns WHERE table_schema = %s AND column_name = 'gj'",
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND column_name IN ('gj', 'solid')",
                 (self.schema,),
             ).fetchall()
-            with_gj = {r[0] for r in rows}
+            with_col = {(r[0], r[1]) for r in rows}
             for cid in COLLECTIONS:
                 name = "f_" + cid.replace("-", "_")
                 if name not in have:
                     self._create_collection(conn, cid, srid)
-                elif name not in with_gj:
-                    conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS gj bytea").format(self._t(cid)))
+                    continue
+                for col in ("gj", "solid"):
+                    if (name, col) not in with_col:
+                        conn.execute(
+                            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} bytea").format(
+                                self._t(cid), sql.Identifier(col)
+                            )
+                        )
         self._ensured = True
 
     def city(self) -> City:
@@ -286,13 +295,14 @@ class PostGISStore:
                         conn.transaction(),
                         conn.cursor().copy(
                             sql.SQL(
-                                "COPY {} (id, doc, geom, minx, miny, minz, maxx, maxy, maxz, gj) FROM STDIN"
+                                "COPY {} (id, doc, geom, minx, miny, minz, maxx, maxy, maxz, gj, solid) FROM STDIN"
                             ).format(t)
                         ) as cp,
                     ):
                         gjs: list[bytes | None] = list(r.geojson) if r.geojson is not None else [None] * len(r.ids)
-                        for fid, doc, geom, b, gj in zip(r.ids, r.docs, r.geoms, r.boxes, gjs, strict=True):
-                            cp.write_row((fid, doc.decode(), geom.hex(), *b, gj))
+                        sol: list[bytes | None] = list(r.solid) if r.solid is not None else [None] * len(r.ids)
+                        for fid, doc, geom, b, gj, so in zip(r.ids, r.docs, r.geoms, r.boxes, gjs, sol, strict=True):
+                            cp.write_row((fid, doc.decode(), geom.hex(), *b, gj, so))
                 except psycopg.errors.UniqueViolation:
                     raise DuplicateFeature(cid, first_duplicate(r.ids, self._existing(conn, t))) from None
             if terrain is not None:
@@ -461,28 +471,41 @@ class PostGISStore:
             last = rows[-1][0]
             yield from self._decode(collection, (r[1] for r in rows))
 
-    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+    def columns(
+        self,
+        collection: str,
+        fields: Sequence[str] = (),
+        *,
+        region: Region | None = None,
+        solid: bool = False,
+        boxes: bool = True,
+    ) -> Columns:
         """One statement: the GiST search with the exact test in SQL, each field taken from the jsonb document
-        as JSON text (parsed per column in one call), the geometry as WKB."""
+        as JSON text (parsed per column in one call), the geometry as WKB, the packed solid as bytes."""
         get_spec(collection)
         names = check_fields(fields)
-        where, args = self._where(region, self.city().crs_epsg)
+        where, args = self._where(region, self.city().crs_epsg)  # city(): adds the solid column to older stores
         cols = sql.SQL("").join(sql.SQL(", (doc -> {})::text").format(sql.Literal(n)) for n in names)
+        sol = sql.SQL(", solid" if solid else "")
+        box = sql.SQL(", minx, miny, minz, maxx, maxy, maxz" if boxes else "")
         with self._read.connection() as conn:
             rows = conn.execute(
-                sql.SQL(
-                    "SELECT id, minx, miny, minz, maxx, maxy, maxz, ST_AsBinary(geom){} FROM {} WHERE {} ORDER BY fid"
-                ).format(cols, self._t(collection), where),
+                sql.SQL("SELECT id, ST_AsBinary(geom){}{}{} FROM {} WHERE {} ORDER BY fid").format(
+                    box, sol, cols, self._t(collection), where
+                ),
                 args,
             ).fetchall()
         if not rows:
             return Columns([], np.zeros((0, 6)), np.zeros(0, dtype=object), {n: [] for n in names})
         c = list(zip(*rows, strict=True))
+        nb = 6 if boxes else 0
+        k0 = 2 + nb + (1 if solid else 0)
         return Columns(
             list(c[0]),
-            np.array(c[1:7], dtype=float).T,
-            shapely.from_wkb(c[7]),
-            {n: json_column(c[8 + k]) for k, n in enumerate(names)},
+            np.array(c[2 : 2 + nb], dtype=float).T.reshape(len(rows), nb),
+            shapely.from_wkb(c[1]),
+            {n: json_column(c[k0 + k]) for k, n in enumerate(names)},
+            [None if b is None else bytes(b) for b in c[2 + nb]] if solid else [],
         )
 
     def feature_index(self, collection: str) -> FeatureIndex:

@@ -2,8 +2,9 @@
 
 Layout: ``meta(key, value)`` holds the schema version, the city (JSON) and the store version;
 ``blobs`` holds the terrain DEM and the LiDAR building points; each collection has
-``f_<name>(fid, id, doc, geom, minx..maxz, gj)`` (doc = the feature as JSON, geom = its 2-D geometry as
-WKB, gj = its CRS84 GeoJSON Feature as ``/items`` writes it, NULL in rows of older stores) and ``rt_<name>``
+``f_<name>(fid, id, doc, geom, minx..maxz, gj, solid)`` (doc = the feature as JSON, geom = its 2-D geometry as
+WKB, gj = its CRS84 GeoJSON Feature as ``/items`` writes it, solid = an underground feature's packed solid
+(:mod:`cim.store.solid_columns`); both NULL in rows of older stores) and ``rt_<name>``
 (an R*Tree over the solid's 3-D box).
 Connections are per thread, so reads run in parallel.
 """
@@ -72,7 +73,7 @@ def _create_collection(conn: sqlite3.Connection, cid: str) -> None:
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {f} (fid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
         "doc BLOB NOT NULL, geom BLOB NOT NULL, minx REAL, miny REAL, minz REAL, "
-        "maxx REAL, maxy REAL, maxz REAL, gj BLOB)"
+        "maxx REAL, maxy REAL, maxz REAL, gj BLOB, solid BLOB)"
     )
     conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {rt} USING rtree(fid, minx, maxx, miny, maxy, minz, maxz)")
 
@@ -101,6 +102,7 @@ class SQLiteStore:
         self._ensured = False
         self._city: tuple[str, City] | None = None  # (the stored text, the model): validated once per change
         self._has_gj = True  # False: a read-only file from before the gj column
+        self._has_solid = True  # False: a read-only file from before the solid column
 
     # -- connections -------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -214,27 +216,31 @@ class SQLiteStore:
         return city
 
     def _ensure_collections(self) -> None:
-        """Create the tables of collections added since the store was made, and the ``gj`` column in tables
-        made before it (once per store object; a read-only file keeps its tables as they are)."""
+        """Create the tables of collections added since the store was made, and the ``gj`` and ``solid`` columns
+        in tables made before them (once per store object; a read-only file keeps its tables as they are)."""
         conn = self._conn()
         have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = [cid for cid in COLLECTIONS if _t(cid)[0] not in have]
-        no_gj = [
-            cid
+        cols = {
+            cid: {r[1] for r in conn.execute(f"PRAGMA table_info({_t(cid)[0]})")}
             for cid in COLLECTIONS
-            if cid not in missing and "gj" not in {r[1] for r in conn.execute(f"PRAGMA table_info({_t(cid)[0]})")}
-        ]
-        if missing or no_gj:
+            if cid not in missing
+        }
+        no_gj = [cid for cid, c in cols.items() if "gj" not in c]
+        no_solid = [cid for cid, c in cols.items() if "solid" not in c]
+        if missing or no_gj or no_solid:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:  # read-only: nothing to add
-                self._ensured, self._has_gj = True, not no_gj
+                self._ensured, self._has_gj, self._has_solid = True, not no_gj, not no_solid
                 return
             try:
                 for cid in missing:
                     _create_collection(conn, cid)
                 for cid in no_gj:
                     conn.execute(f"ALTER TABLE {_t(cid)[0]} ADD COLUMN gj BLOB")
+                for cid in no_solid:
+                    conn.execute(f"ALTER TABLE {_t(cid)[0]} ADD COLUMN solid BLOB")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -273,14 +279,17 @@ class SQLiteStore:
                     self._delete_ids(conn, cid, r.ids)
                 (start,) = conn.execute(f"SELECT coalesce(max(fid), 0) + 1 FROM {f}").fetchone()
                 gjs: list[bytes | None] = list(r.geojson) if r.geojson is not None else [None] * len(r.ids)
+                sol: list[bytes | None] = list(r.solid) if r.solid is not None else [None] * len(r.ids)
                 fids = range(start, start + len(r.ids))
                 try:
                     conn.executemany(
-                        f"INSERT INTO {f} (fid, id, doc, geom, minx, miny, minz, maxx, maxy, maxz, gj) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        f"INSERT INTO {f} (fid, id, doc, geom, minx, miny, minz, maxx, maxy, maxz, gj, solid) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
-                            (fid, i, d, g, *b, gj)
-                            for fid, i, d, g, b, gj in zip(fids, r.ids, r.docs, r.geoms, r.boxes, gjs, strict=True)
+                            (fid, i, d, g, *b, gj, so)
+                            for fid, i, d, g, b, gj, so in zip(
+                                fids, r.ids, r.docs, r.geoms, r.boxes, gjs, sol, strict=True
+                            )
                         ),
                     )
                 except sqlite3.IntegrityError:
@@ -341,18 +350,39 @@ class SQLiteStore:
         return dict(self._counts[1])
 
     def bounds(self, collection: str) -> Bounds3 | None:
-        """Exact bounds (the R*Tree's 32-bit boxes are rounded outwards, up to ~0.5 m at 4.6e6 m)."""
+        """Exact bounds (minx, miny, minz, maxx, maxy, maxz), cached per store version.
+
+        Found through the R*Tree, whose 32-bit boxes are rounded outwards (up to ~0.5 m at 4.6e6 m): its
+        extent ``R`` bounds the exact one from outside, so the exact minimum of a side is among the rows
+        whose R*Tree value is within the rounding of ``R`` (a row further in has an exact value further in
+        too); only those rows' exact columns are read.  Scanning the exact columns of every row instead
+        would read every document's overflow pages (the columns are stored after the document)."""
         get_spec(collection)
         v = self.version()
         if self._bounds.get(collection, (None,))[0] != v:
-            f, _ = _t(collection)
-            row = (
-                self._conn()
-                .execute(f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {f}")
-                .fetchone()
-            )
-            self._bounds[collection] = (v, None if row[0] is None else tuple(float(x) for x in row))  # type: ignore[assignment]
-        return self._bounds[collection][1]  # type: ignore[return-value]
+            self._bounds[collection] = (v, self._index_bounds(collection))
+        return self._bounds[collection][1]
+
+    def _index_bounds(self, collection: str) -> Bounds3 | None:
+        f, rt = _t(collection)
+        conn = self._conn()
+        outer = conn.execute(
+            f"SELECT min(minx), min(miny), min(minz), max(maxx), max(maxy), max(maxz) FROM {rt}"
+        ).fetchone()
+        if outer[0] is None:
+            return None
+        out = []
+        for k, (col, r) in enumerate(zip(("minx", "miny", "minz", "maxx", "maxy", "maxz"), outer, strict=True)):
+            agg, cmp, sign = ("min", "<=", 1.0) if k < 3 else ("max", ">=", -1.0)
+            # float32 rounding is relative (2**-24 of the value, twice over for safety) plus subnormals
+            edge = r + sign * (abs(r) * 2.0**-22 + 1e-30)
+            (exact,) = conn.execute(
+                f"SELECT {agg}({col}) FROM {f} WHERE fid IN (SELECT fid FROM {rt} WHERE {col} {cmp} ?)", (edge,)
+            ).fetchone()
+            if exact is None or (exact > edge if k < 3 else exact < edge):  # not the candidates' side: scan all
+                (exact,) = conn.execute(f"SELECT {agg}({col}) FROM {f}").fetchone()
+            out.append(None if exact is None else float(exact))
+        return tuple(out)  # type: ignore[return-value]
 
     def _decode(self, collection: str, docs: Iterable[bytes]) -> list[BaseModel]:
         model = get_spec(collection).model
@@ -544,14 +574,26 @@ class SQLiteStore:
             last = rows[-1][0]
             yield from self._decode(collection, (r[1] for r in rows))
 
-    def columns(self, collection: str, fields: Sequence[str] = (), *, region: Region | None = None) -> Columns:
+    def columns(
+        self,
+        collection: str,
+        fields: Sequence[str] = (),
+        *,
+        region: Region | None = None,
+        solid: bool = False,
+        boxes: bool = True,
+    ) -> Columns:
         """One statement: the R*Tree's candidates joined with their rows, then the exact 2-D test; the documents of
         the matches are parsed in one orjson call (no models) and the fields picked from them."""
         get_spec(collection)
         names = check_fields(fields)
         f, rt = _t(collection)
+        if solid and not self._ensured:
+            self.city()  # adds the solid column to older stores
+        sol = (", f.solid" if self._has_solid else ", NULL") if solid else ""
         doc = ", f.doc" if names else ""
-        head = f"SELECT f.id, f.minx, f.miny, f.minz, f.maxx, f.maxy, f.maxz, f.geom{doc} FROM "
+        box = ", f.minx, f.miny, f.minz, f.maxx, f.maxy, f.maxz" if boxes else ""
+        head = f"SELECT f.id, f.geom{box}{sol}{doc} FROM "
         if region is None:
             rows = self._conn().execute(head + f"{f} AS f ORDER BY f.fid").fetchall()
         else:
@@ -564,21 +606,24 @@ class SQLiteStore:
         if not rows:
             return Columns([], np.zeros((0, 6)), np.zeros(0, dtype=object), {n: [] for n in names})
         cols = list(zip(*rows, strict=True))
-        boxes = np.array(cols[1:7], dtype=float).T
-        geoms = shapely.from_wkb(cols[7])
-        ids, docs = list(cols[0]), cols[8] if names else ()
+        nb = 6 if boxes else 0
+        box_a = np.array(cols[2 : 2 + nb], dtype=float).T.reshape(len(rows), nb)
+        geoms = shapely.from_wkb(cols[1])
+        ids, docs = list(cols[0]), cols[-1] if names else ()
+        packed: tuple = cols[2 + nb] if solid else ()
         if region is not None:
             shapely.prepare(region.polygon)
             keep = shapely.intersects(region.polygon, geoms)
             if not keep.all():
                 idx = np.flatnonzero(keep).tolist()
-                ids, boxes, geoms = [ids[i] for i in idx], boxes[keep], geoms[keep]
+                ids, box_a, geoms = [ids[i] for i in idx], box_a[keep], geoms[keep]
                 docs = tuple(docs[i] for i in idx) if names else ()
+                packed = tuple(packed[i] for i in idx) if solid else ()
         values = {n: [] for n in names}  # type: dict[str, list]
         if names and ids:
             parsed = orjson.loads(b"[" + b",".join(docs) + b"]")
             values = {n: [d.get(n) for d in parsed] for n in names}
-        return Columns(ids, boxes, geoms, values)
+        return Columns(ids, box_a, geoms, values, list(packed))
 
     def feature_index(self, collection: str) -> FeatureIndex:
         """Boxes from the R*Tree, sizes from the record headers: no page of a document is read (reading

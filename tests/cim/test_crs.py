@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import shapely
@@ -66,3 +68,40 @@ def test_crs84_box_is_transformed_not_enveloped():
         p = shapely.Point(fwd.transform(*corner))
         assert region.polygon.exterior.distance(p) < 1e-6
     assert region.polygon.area < shapely.box(*region.polygon.bounds).area
+
+
+def test_pipelines_kept_on_disk_between_processes(tmp_path, monkeypatch):
+    """A looked-up pipeline is written to the cache file, read back by a later lookup (a fresh process is
+    simulated by clearing the in-memory cache), and gives the same coordinates as PROJ's own search."""
+    from cim import crs
+
+    monkeypatch.setenv("CIM_CACHE_DIR", str(tmp_path))
+    src, dst = crs.epsg_uri(4550), crs.CRS84
+    crs._pipeline.cache_clear()
+    try:
+        pipe = crs._pipeline(src, dst)
+        (path,) = tmp_path.glob("proj-pipelines-*.json")
+        assert json.loads(path.read_text()) == {f"{src} {dst}": pipe}
+        ref = Transformer.from_crs("EPSG:4550", "OGC:CRS84", always_xy=True)
+        assert pipe == ref.definition
+        got = Transformer.from_pipeline(pipe).transform(500_000.0, 4_600_000.0)
+        assert got == ref.transform(500_000.0, 4_600_000.0)
+        # the file is what a fresh process reads: a different (valid) pipeline written there is used
+        other = "proj=pipeline step proj=unitconvert xy_in=rad xy_out=deg"
+        path.write_text(json.dumps({f"{src} {dst}": other}))
+        crs._pipeline.cache_clear()
+        assert crs._pipeline(src, dst) == other
+        # turned off: PROJ's search again, nothing written
+        monkeypatch.setenv("CIM_CACHE_DIR", "")
+        crs._pipeline.cache_clear()
+        assert crs._pipeline(src, dst) == ref.definition
+        # an unwritable place is no error
+        monkeypatch.setenv("CIM_CACHE_DIR", str(tmp_path / "file" / "below"))
+        (tmp_path / "file").write_text("not a directory")
+        crs._pipeline.cache_clear()
+        assert crs._pipeline(src, dst) == ref.definition
+    finally:
+        crs._pipeline.cache_clear()
+        threadlocal = getattr(crs._local, "cache", None)
+        if threadlocal is not None:
+            threadlocal.clear()
