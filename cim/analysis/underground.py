@@ -270,18 +270,21 @@ def band_docs(
 
     soil = _soil_volumes(polygon, bands, depth, ground)
     own = solids.owners
-    cats = np.array(own.categories, dtype=object)
+    ids, colls, cat_list = own.ids, own.collections, own.categories
+    names: dict[str, int] = {}  # category -> code, so that a band's categories are summed over int masks
+    codes = np.fromiter((names.setdefault(c, len(names)) for c in cat_list), np.int64, len(cat_list))
+    cat_of = list(names)
     out = []
     for k, (top, bottom) in enumerate(bands):
         v = vol[k]
         nz = np.flatnonzero(v > 1e-9)
         nz = nz[np.argsort(-v[nz], kind="stable")]
+        vz, cz = v[nz], codes[nz]
+        present, first = np.unique(cz, return_index=True)
         by_cat: dict[str, float] = {}
-        for c in dict.fromkeys(cats[nz].tolist()):
-            by_cat[c] = round(float(v[nz][cats[nz] == c].sum()), 6)
+        for j in present[np.argsort(first)].tolist():  # in order of first appearance, as the features
+            by_cat[cat_of[j]] = round(float(vz[cz == j].sum()), 6)
         occupied = float(v.sum())
-        order = nz.tolist()
-        ids, colls, cat_list = own.ids, own.collections, own.categories
         out.append(
             {
                 "reference": reference,
@@ -292,11 +295,22 @@ def band_docs(
                 "ratio": round(occupied / soil[k], 10) if soil[k] > 0 else 0.0,
                 "by_category": dict(sorted(by_cat.items(), key=lambda kv: -kv[1])),
                 "features": [
-                    {"id": ids[i], "collection": colls[i], "category": cat_list[i], "volume": round(vol_i, 6)}
-                    for i, vol_i in zip(order, v[nz].tolist(), strict=True)
+                    {"id": ids[i], "collection": colls[i], "category": cat_list[i], "volume": vol_i}
+                    for i, vol_i in zip(nz.tolist(), round6(vz), strict=True)
                 ],
             }
         )
+    return out
+
+
+def round6(x: np.ndarray) -> list[float]:
+    """``[round(float(v), 6) for v in x]``, the same floats, mostly in numpy: ``rint(x * 1e6) / 1e6`` is the double
+    nearest to the decimal that ``round`` picks unless ``x * 1e6`` lies within a few ulps of a half (where the
+    product's rounding may decide the tie) or beyond 2**53 (no fraction left); those few take ``round``."""
+    s = x * 1e6
+    out = (np.rint(s) / 1e6).tolist()
+    for i in np.flatnonzero(~(np.abs(np.abs(s - np.floor(s)) - 0.5) > 4 * np.spacing(s))).tolist():
+        out[i] = round(float(x[i]), 6)
     return out
 
 
