@@ -172,25 +172,52 @@ def _extend(lines: list[str], minutes: float) -> str:
 
 def simulate(inp_text: str, workdir: Path | None = None) -> dict:
     """Run a SWMM input with pyswmm (in ``workdir``, where files it names are found, or a temporary one);
-    per node, conduit and outfall statistics in the model's units."""
-    from pyswmm import Links, Nodes, Simulation
+    per node, conduit and outfall statistics in the model's units.
+
+    The engine runs in a child process of its own (:mod:`cim.analysis._swmm_child`): SWMM keeps its state in
+    process-wide globals, so two runs at once in one process (the server's threads) would share them, and a run
+    in a process that has loaded other native libraries gave a different answer about one time in ten (the
+    same model, the same storm)."""
+    import pickle
+    import subprocess
+    import sys
 
     with tempfile.TemporaryDirectory(prefix="cim-swmm-") as tmp:
         path = Path(workdir or tmp) / "cim-model.inp"
         path.write_text(inp_text, encoding="utf-8")
-        nodes, links, outfalls = {}, {}, {}
-        with Simulation(str(path)) as sim:
-            for _ in sim:
-                pass
-            for n in Nodes(sim):
-                st = n.statistics
-                nodes[n.nodeid] = st
-                if n.is_outfall():
-                    outfalls[n.nodeid] = n.cumulative_inflow
-            for lk in Links(sim):
-                if lk.is_conduit():
-                    links[lk.linkid] = (lk.conduit_statistics, None)
-        return {"nodes": nodes, "links": links, "outfalls": outfalls}
+        done = subprocess.run(
+            [sys.executable, "-m", "cim.analysis._swmm_child", str(path)], capture_output=True, check=False
+        )
+        if done.returncode != 0 or not done.stdout:
+            raise RuntimeError(f"SWMM did not run: {done.stderr.decode(errors='replace')[-2000:]}")
+        status, value = pickle.loads(done.stdout)
+        if status == "error":
+            raise value
+        return value
+
+
+def run_here(path: Path) -> dict:
+    """The SWMM run itself, in this process (called by :mod:`cim.analysis._swmm_child`)."""
+    from pyswmm import Links, Nodes, Simulation
+
+    nodes, links, outfalls = {}, {}, {}
+    with Simulation(str(path)) as sim:
+        for _ in sim:
+            pass
+        for n in Nodes(sim):
+            st = _numbers(n.statistics)
+            nodes[n.nodeid] = st
+            if n.is_outfall():
+                outfalls[n.nodeid] = n.cumulative_inflow
+        for lk in Links(sim):
+            if lk.is_conduit():
+                links[lk.linkid] = (_numbers(lk.conduit_statistics), None)
+    return {"nodes": nodes, "links": links, "outfalls": outfalls}
+
+
+def _numbers(stats: dict) -> dict[str, float]:
+    """The numeric members of a pyswmm statistics record (the rest are engine handles that stay in the child)."""
+    return {k: float(v) for k, v in stats.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _full_depths(text: str) -> dict[str, float]:

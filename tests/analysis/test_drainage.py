@@ -125,3 +125,22 @@ def test_sample_city_cbd_branch_surcharges(sample_city_path):
             assert CBD_COLLECTOR_U - 10 <= u <= CBD_COLLECTOR_U + 200, (nid, u)
         assert res.ponding is not None
         assert res.ponding.total_runoff_m3 > res.flooding_m3 > 0
+
+
+def test_runs_at_once_in_threads_agree_with_one_run(tmp_path):
+    """SWMM keeps its state in process-wide globals: two runs at once (a server's threads) must not share it.
+    Each run has a process of its own, so both answer what one run alone answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cim.analysis.drainage import with_storm
+
+    text = shared_data("pipes", "bellinge_small.inp").read_text()
+    inp = with_storm(text, hyetograph(Storm(**STORM)))
+    alone = simulate(inp)
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(simulate, [inp, inp]))
+    flooding = {k: v["flooding_volume"] for k, v in alone["nodes"].items()}
+    assert sum(flooding.values()) > 100
+    for got in both:
+        assert {k: v["flooding_volume"] for k, v in got["nodes"].items()} == flooding
+        assert got["outfalls"] == alone["outfalls"]
