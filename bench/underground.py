@@ -577,49 +577,7 @@ def rows(result: dict[str, Any]) -> list[Row]:
 
 
 # -- the dense city written once and kept: ``python -m bench.underground`` runs only the side by side ----------------
-class KeptCluster:
-    """A PostgreSQL + PostGIS cluster whose data folder is kept between runs (``folder/data``), so the dense city is
-    written into it once; ``url`` (TCP) and ``socket_url`` (Unix socket) reach the ``postgres`` database as ``cim``."""
-
-    def __init__(self, folder: Path) -> None:
-        from tests import pg
-
-        from .common import free_port
-
-        self.folder = folder.resolve()
-        self.data = self.folder / "data"
-        self.bindir = pg._bindir()
-        self.fresh = not (self.data / "PG_VERSION").exists()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._root = os.geteuid() == 0
-        if self._root:
-            shutil.chown(self.folder, "postgres", "postgres")
-        if self.fresh:
-            shutil.rmtree(self.data, ignore_errors=True)
-            self._run("initdb", "-D", str(self.data), "-U", "cim", "-A", "trust", "-E", "UTF8", "--no-sync")
-        self.port = free_port()
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-t", "120", "start", "-o",
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=50",
-        )  # fmt: skip
-        self.url = f"postgresql://cim@127.0.0.1:{self.port}/postgres"
-        self.socket_url = f"postgresql://cim@/postgres?host={self.folder}&port={self.port}"
-
-    def _run(self, tool: str, *args: str) -> None:
-        import subprocess
-
-        cmd = [str(self.bindir / tool), *args]
-        if self._root:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
-
-    def stop(self) -> None:
-        """Stop the server (a clean shutdown: the data folder is kept)."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-
-def cached_city(out: Path, n_pipes: int, n_bldg: int, log=print) -> tuple[Path, KeptCluster]:
+def cached_city(out: Path, n_pipes: int, n_bldg: int, log=print) -> tuple[Path, Any]:
     """The dense city in a SQLite store ``out/cache-underground-<n>.sqlite`` and a kept PostGIS cluster
     (schema ``ug``), each written once (a ``.ok`` file marks a finished write); the cluster is started."""
     path = out / f"cache-underground-{n_pipes}.sqlite"
@@ -630,10 +588,12 @@ def cached_city(out: Path, n_pipes: int, n_bldg: int, log=print) -> tuple[Path, 
         counts, secs = build(str(path), n_pipes, n_bldg)
         log(f"underground: sqlite written in {secs:.0f} s: {counts}")
         ok.write_text("done\n")
-    cluster = KeptCluster(out / f"cache-underground-pg-{n_pipes}")
+    from tests import pg
+
+    cluster = pg.Cluster(folder=out / f"cache-underground-pg-{n_pipes}")  # kept between runs
     pg_ok = out / f"cache-underground-pg-{n_pipes}.ok"
     if cluster.fresh or not pg_ok.exists():
-        log(f"underground: writing the same city into PostGIS ({cluster.folder})")
+        log(f"underground: writing the same city into PostGIS ({cluster.dir})")
         counts, secs = build(f"{cluster.url}?schema=ug", n_pipes, n_bldg)
         log(f"underground: postgis written in {secs:.0f} s: {counts}")
         pg_ok.write_text("done\n")
